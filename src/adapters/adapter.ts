@@ -1,0 +1,50 @@
+import type { Message, Room, SocketId } from "../types.js";
+
+/**
+ * What one node asks the others to do. Every operation is also carried out locally by the node
+ * that issues it, so an adapter only ever carries it to the *other* nodes.
+ */
+export type ClusterOp =
+  | { readonly type: "broadcast"; readonly rooms: readonly Room[]; readonly except: readonly SocketId[]; readonly data: Message }
+  | { readonly type: "sendTo"; readonly id: SocketId; readonly data: Message }
+  | {
+      readonly type: "close";
+      readonly by: "session" | "user";
+      readonly value: string;
+      readonly code: number;
+      readonly reason: string;
+    };
+
+/** What a server offers its adapter. */
+export interface ClusterNode {
+  /** A unique id of this server instance. */
+  readonly nodeId: string;
+  /** Carries out an operation published by another node on this node's own sockets. */
+  receive(op: ClusterOp): void;
+  /** The ids of this node's own sockets in a room. */
+  localMembers(room: Room): SocketId[];
+  /** Whether a socket id belongs to this node and is open. */
+  hasSocket(id: SocketId): boolean;
+}
+
+/**
+ * Carries rooms, direct sends and session ends between the nodes of a cluster.
+ * The contract every adapter meets is written in `docs/adapters.md` and checked by
+ * `test/adapter-conformance.test.ts`.
+ * @example
+ * createServer({ handlers: [Chat], adapter: createRedisAdapter(new Redis()) })
+ */
+export interface Adapter {
+  /** Called once by the server before it accepts sockets. Rejecting fails `listen()`. */
+  start(node: ClusterNode): Promise<void>;
+  /** Sends an operation to every other node; never delivers it back to the calling node. */
+  publish(op: ClusterOp): void;
+  /** Records that a local socket joined a room. */
+  join(room: Room, id: SocketId): void;
+  /** Records that a local socket left a room (also called for every room when it closes). */
+  leave(room: Room, id: SocketId): void;
+  /** The ids of the sockets in a room on every node, each once. */
+  members(room: Room): Promise<SocketId[]>;
+  /** Releases everything the adapter holds; called by `server.close()`. */
+  stop(): Promise<void>;
+}

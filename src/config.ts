@@ -1,0 +1,112 @@
+import type { Server as HttpServer } from "node:http";
+import type { Adapter } from "./adapters/adapter.js";
+import type { HandlerClass } from "./handler.js";
+import type { Middleware } from "./http-middleware.js";
+import { consoleLogger, type Logger } from "./logger.js";
+
+/**
+ * Options of `createServer`. Every option is optional; defaults are documented per option.
+ * @example
+ * createServer({ handlers: [Chat], port: 0, baseUri: "/ws" })
+ */
+export interface ServerOptions {
+  /** Handler classes to serve. Default: every class decorated with `@Namespace` so far. */
+  handlers?: HandlerClass[];
+  /** Host to listen on in standalone mode. Default: `WEBSOCKET_HOST`, else "localhost". */
+  host?: string;
+  /** Port to listen on in standalone mode; 0 picks a free one. Default: `WEBSOCKET_PORT`, else 8001. */
+  port?: number;
+  /** A prefix before every namespace path, e.g. "/ws". Default: `WEBSOCKET_BASE_URI`, else "". */
+  baseUri?: string;
+  /** An existing HTTP server to share (attach mode); `listen()` is then not needed. */
+  server?: HttpServer;
+  /** Connect-style middleware run on the upgrade request for handlers with `HttpMiddlewareMixin`. */
+  middleware?: Middleware[];
+  /** Carries rooms and direct sends between nodes. Default: the in-memory adapter (one node). */
+  adapter?: Adapter;
+  /** A pino-compatible logger. Default: errors and warnings to stderr. */
+  logger?: Logger;
+  /** Messages that may wait while a hook runs before reading from that socket pauses. Default 1024. */
+  maxPendingMessages?: number;
+  /** Largest message accepted, in bytes; larger ones close the socket with 1009. Default 1 MiB. */
+  maxPayload?: number;
+  /** Milliseconds `close()` waits for sockets to flush and close before terminating them. Default 10 000. */
+  closeTimeout?: number;
+  /** Milliseconds the upgrade (middleware included) may take before a 503. Default 10 000. */
+  handshakeTimeout?: number;
+  /** Origins allowed to connect, e.g. "https://app.example.com" or "https://*.example.com". */
+  allowedOrigins?: string[];
+}
+
+/** Options after defaults and environment variables were applied. */
+export type ResolvedOptions = Required<Omit<ServerOptions, "server" | "adapter" | "allowedOrigins">> &
+  Pick<ServerOptions, "server" | "adapter" | "allowedOrigins">;
+
+const isFn = (v: unknown) => typeof v === "function";
+const isInt =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (v: unknown) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const isStr = (v: unknown) => typeof v === "string";
+const isArrayOf = (test: (v: unknown) => boolean) => (v: unknown) => Array.isArray(v) && v.every(test);
+const hasMethods =
+  (...names: string[]) =>
+  (v: unknown) =>
+    typeof v === "object" && v !== null && names.every((n) => isFn((v as Record<string, unknown>)[n]));
+
+/** Each option's check and how the TypeError describes what it accepts. */
+const checks: Record<keyof ServerOptions, [(v: unknown) => boolean, string]> = {
+  handlers: [isArrayOf(isFn), "an array of handler classes"],
+  host: [isStr, "a host name or IP address string"],
+  port: [isInt(0, 65535), "an integer from 0 to 65535"],
+  baseUri: [(v) => isStr(v) && (v === "" || (v as string).startsWith("/")), 'a path starting with "/" or ""'],
+  server: [hasMethods("on", "listeners"), "an http.Server (or https.Server)"],
+  middleware: [isArrayOf(isFn), "an array of (req, res, next) functions"],
+  adapter: [hasMethods("start", "publish", "join", "leave", "members", "stop"), "an Adapter"],
+  logger: [hasMethods("error", "warn", "info", "debug"), "a logger with error, warn, info and debug methods"],
+  maxPendingMessages: [isInt(1), "an integer of 1 or more"],
+  maxPayload: [isInt(1), "a number of bytes, 1 or more"],
+  closeTimeout: [isInt(0), "a number of milliseconds, 0 or more"],
+  handshakeTimeout: [isInt(1), "a number of milliseconds, 1 or more"],
+  allowedOrigins: [isArrayOf(isStr), 'an array of origins such as "https://example.com" or "https://*.example.com"'],
+};
+
+/** Validates options and applies defaults; throws a TypeError naming the faulty option. */
+export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (typeof options !== "object" || options === null) throw new TypeError("createServer(options): options must be an object");
+  for (const [key, value] of Object.entries(options)) {
+    const check = checks[key as keyof ServerOptions];
+    if (check === undefined) throw new TypeError(`createServer: unknown option "${key}"`);
+    if (value !== undefined && !check[0](value)) {
+      throw new TypeError(`createServer: option "${key}" must be ${check[1]}, got ${describe(value)}`);
+    }
+  }
+  const envPort = env.WEBSOCKET_PORT;
+  if (envPort !== undefined && options.port === undefined && !/^\d+$/.test(envPort)) {
+    throw new TypeError(`WEBSOCKET_PORT must be an integer from 0 to 65535, got ${JSON.stringify(envPort)}`);
+  }
+  const resolved = {
+    handlers: options.handlers ?? [],
+    host: options.host ?? env.WEBSOCKET_HOST ?? "localhost",
+    port: options.port ?? (envPort !== undefined ? Number(envPort) : 8001),
+    baseUri: options.baseUri ?? env.WEBSOCKET_BASE_URI ?? "",
+    server: options.server,
+    middleware: options.middleware ?? [],
+    adapter: options.adapter,
+    logger: options.logger ?? consoleLogger,
+    maxPendingMessages: options.maxPendingMessages ?? 1024,
+    maxPayload: options.maxPayload ?? 1024 * 1024,
+    closeTimeout: options.closeTimeout ?? 10_000,
+    handshakeTimeout: options.handshakeTimeout ?? 10_000,
+    allowedOrigins: options.allowedOrigins,
+  };
+  if (!checks.port[0](resolved.port)) throw new TypeError(`WEBSOCKET_PORT must be an integer from 0 to 65535, got ${envPort}`);
+  if (!checks.baseUri[0](resolved.baseUri)) throw new TypeError(`WEBSOCKET_BASE_URI must be ${checks.baseUri[1]}`);
+  return resolved as ResolvedOptions;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return "an array with a wrong element";
+  return value === null ? "null" : typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,64 @@
+/**
+ * Every error tswebsockets raises, in one place, each with a stable `code`.
+ * Errors met during a handshake map to an HTTP `status`; errors met on an open socket map to a
+ * WebSocket `closeCode`. Codes never change meaning: applications may match on them.
+ */
+
+/** Close codes used by the library (RFC 6455 §7.4 and the 4000–4999 application range). */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 1002,
+  invalidPayload: 1007,
+  policyViolation: 1008,
+  messageTooBig: 1009,
+  internalError: 1011,
+  sessionEnded: 4401,
+} as const;
+
+/**
+ * The base of every tswebsockets error.
+ * @example
+ * try { createServer({ port: -1 }) } catch (e) { if (e instanceof TsWebSocketError) console.log(e.code) }
+ */
+export class TsWebSocketError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * A handshake refused before any WebSocket exists; `status` is the HTTP status sent back.
+ * @example
+ * throw new HandshakeRefused("TSWS_NOT_FOUND", 404, "no namespace at /nope");
+ */
+export class HandshakeRefused extends TsWebSocketError {
+  readonly status: number;
+  constructor(code: string, status: number, message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/**
+ * A configuration mistake found at `createServer`: two handlers on one path, a class without
+ * `@Namespace`. (A wrong option type is a plain `TypeError`.)
+ * @example
+ * new ConfigError("TSWS_DUPLICATE_PATH", 'two handlers are registered on "/chat/"');
+ */
+export class ConfigError extends TsWebSocketError {}
+
+/** Stable codes of handshake refusals, with their HTTP status. */
+export const Refusal = {
+  notFound: { code: "TSWS_NOT_FOUND", status: 404 },
+  shuttingDown: { code: "TSWS_SHUTTING_DOWN", status: 503 },
+  badRequest: { code: "TSWS_BAD_REQUEST", status: 400 },
+} as const satisfies Record<string, { code: string; status: number }>;
+
+/** Builds a {@link HandshakeRefused} from an entry of {@link Refusal}. */
+export function refuse(kind: { code: string; status: number }, message: string): HandshakeRefused {
+  return new HandshakeRefused(kind.code, kind.status, message);
+}

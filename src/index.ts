@@ -1,0 +1,13 @@
+export type { Adapter, ClusterNode, ClusterOp } from "./adapters/adapter.js";
+export { createMemoryAdapter } from "./adapters/memory.js";
+export { BroadcastOperator } from "./broadcast.js";
+export type { ServerOptions } from "./config.js";
+export { CloseCode, ConfigError, HandshakeRefused, TsWebSocketError } from "./errors.js";
+export { BaseHandler, type HandlerClass, mixins } from "./handler.js";
+export { HttpMiddlewareMixin, type Middleware } from "./http-middleware.js";
+export { consoleLogger, type Logger } from "./logger.js";
+export { BaseMixin, type MixinClass, MixinFail } from "./mixin.js";
+export { Namespace } from "./namespace.js";
+export { createServer, Server } from "./server.js";
+export { type RequestInfo, type SessionLike, Socket } from "./socket.js";
+export type { Message, Params, Room, SocketId } from "./types.js";

@@ -1,0 +1,114 @@
+import { ConfigError } from "./errors.js";
+import type { HandlerClass } from "./handler.js";
+import type { Params } from "./types.js";
+
+const NAMESPACE = Symbol("tswebsockets.namespace");
+
+/**
+ * Every class decorated so far, in order. It is only the default handler list for
+ * `createServer()` called without `handlers` (handy in scripts); routing state lives on each
+ * server, so two servers never see each other's routes.
+ */
+const decorated: HandlerClass[] = [];
+
+/**
+ * Marks a handler class as serving the namespace `path` (a TC39 class decorator).
+ * `:name` segments match one path segment and are captured into `socket.params.name`.
+ * @example
+ * \@Namespace("/chat/:room")
+ * class Chat extends BaseHandler { static onMessage(socket: Socket, m: Message) { socket.send(m) } }
+ */
+export function Namespace(path: string) {
+  if (typeof path !== "string" || !path.startsWith("/")) {
+    throw new TypeError(`@Namespace(path): path must be a string starting with "/", got ${JSON.stringify(path)}`);
+  }
+  return <C extends HandlerClass>(cls: C, _context: ClassDecoratorContext<C>): void => {
+    Object.defineProperty(cls, NAMESPACE, { value: path, enumerable: false });
+    decorated.push(cls);
+  };
+}
+
+/** The path a class was decorated with, or undefined (a subclass does not inherit it). */
+export function namespaceOf(cls: HandlerClass): string | undefined {
+  return Object.hasOwn(cls, NAMESPACE) ? (cls as unknown as Record<symbol, string>)[NAMESPACE] : undefined;
+}
+
+/** The classes decorated so far (see {@link decorated}). */
+export function decoratedHandlers(): readonly HandlerClass[] {
+  return decorated;
+}
+
+/** One compiled namespace: its literal segments and parameter names. */
+interface Route<T> {
+  readonly path: string;
+  readonly segments: readonly string[];
+  readonly target: T;
+}
+
+/**
+ * Matches request paths to targets: exact match after the base URI, query string ignored,
+ * `:name` segments captured. Static paths are found with one map look-up.
+ */
+export class Router<T> {
+  readonly #baseUri: string;
+  readonly #exact = new Map<string, T>();
+  readonly #withParams: Route<T>[] = [];
+  readonly #shapes = new Map<string, string>();
+
+  constructor(baseUri: string) {
+    this.#baseUri = baseUri.endsWith("/") ? baseUri.slice(0, -1) : baseUri;
+  }
+
+  /** Adds a namespace; throws a ConfigError when another one already has the same shape. */
+  add(path: string, target: T): void {
+    const segments = path.split("/");
+    // "/a/:x" and "/a/:y" would match the same URLs, so they count as one path.
+    const shape = segments.map((s) => (s.startsWith(":") ? ":" : s)).join("/");
+    const clash = this.#shapes.get(shape);
+    if (clash !== undefined) {
+      throw new ConfigError(
+        "TSWS_DUPLICATE_PATH",
+        `two handlers are registered on the path "${path}"${clash === path ? "" : ` (same as "${clash}")`}`,
+      );
+    }
+    this.#shapes.set(shape, path);
+    if (segments.some((s) => s.startsWith(":"))) this.#withParams.push({ path, segments, target });
+    else this.#exact.set(path, target);
+  }
+
+  /** Finds the target of a request URL, with its params; undefined when nothing matches. */
+  match(url: string): { target: T; path: string; params: Params } | undefined {
+    const q = url.indexOf("?");
+    let path = q === -1 ? url : url.slice(0, q);
+    if (this.#baseUri) {
+      if (!path.startsWith(this.#baseUri) || path[this.#baseUri.length] !== "/") return undefined;
+      path = path.slice(this.#baseUri.length);
+    }
+    const exact = this.#exact.get(path);
+    if (exact !== undefined) return { target: exact, path, params: {} };
+    const parts = path.split("/");
+    for (const route of this.#withParams) {
+      const params = matchSegments(route.segments, parts);
+      if (params) return { target: route.target, path, params };
+    }
+    return undefined;
+  }
+}
+
+function matchSegments(pattern: readonly string[], parts: string[]): Params | undefined {
+  if (pattern.length !== parts.length) return undefined;
+  const params: Params = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i] as string;
+    const part = parts[i] as string;
+    if (p.startsWith(":")) {
+      if (part === "") return undefined;
+      try {
+        params[p.slice(1)] = decodeURIComponent(part);
+      } catch {
+        return undefined; // malformed %-escape: no namespace can match it
+      }
+    } else if (p !== part) return undefined;
+  }
+  return params;
+}

@@ -1,0 +1,176 @@
+import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
+import type { WebSocket } from "ws";
+import type { Server } from "./server.js";
+import type { Message, Params, Room, SocketId } from "./types.js";
+
+/** What the upgrade request said: a small record, not the live `IncomingMessage`. */
+export interface RequestInfo {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly remoteAddress: string;
+}
+
+/** Everything a socket is made from, handed over by the server once the handshake is done. */
+export interface SocketInit {
+  readonly ws: WebSocket;
+  /** The TCP socket the handshake was made on; corked to coalesce this turn's frames. */
+  readonly raw: Duplex;
+  readonly server: Server;
+  readonly path: string;
+  readonly params: Params;
+  readonly request: RequestInfo;
+  readonly cookies: Record<string, string>;
+}
+
+const OPEN = 1;
+/** Set by Socket's static block: lets the nextTick callback reach a private method without a closure per send. */
+let uncork: (socket: Socket) => void;
+const READY: Promise<void> = Promise.resolve();
+
+/**
+ * One connected peer, as handlers see it. Sends are queued in order and flushed before a close
+ * frame; frames queued in one event-loop turn leave in one write.
+ * @example
+ * static onMessage(socket: Socket, m: Message) { socket.send(`you said ${m}`); socket.join("lobby") }
+ */
+export class Socket {
+  /** A unique, unguessable id (a random UUID). */
+  readonly id: SocketId = randomUUID();
+  /** The request path after the base URI, without the query string. */
+  readonly path: string;
+  /** Values of the namespace's `:name` segments. */
+  readonly params: Params;
+  /** The upgrade request's URL, headers and remote address. */
+  readonly request: RequestInfo;
+  /** Cookies sent with the upgrade request. */
+  cookies: Record<string, string>;
+  /** The session set by HTTP middleware (`req.session`), if any. */
+  session: SessionLike | undefined = undefined;
+  /** The user set by HTTP middleware (`req.user`), if any. */
+  user: unknown = undefined;
+  /** A free per-socket store for handlers and mixins. */
+  data: Record<string, unknown> = {};
+  /** The server this socket belongs to. */
+  readonly server: Server;
+
+  readonly #ws: WebSocket;
+  readonly #raw: Duplex;
+  /** True when frames may be written straight to the TCP socket (no extension transforms them). */
+  readonly #plainFrames: boolean;
+  #corked = false;
+  #rooms: Set<Room> | undefined;
+  #drain: Promise<void> | undefined;
+
+  constructor(init: SocketInit) {
+    this.#ws = init.ws;
+    this.#raw = init.raw;
+    this.server = init.server;
+    this.path = init.path;
+    this.params = init.params;
+    this.request = init.request;
+    this.cookies = init.cookies;
+    this.#plainFrames = init.ws.extensions === "";
+  }
+
+  /** True from the moment `close()` is called or the peer's close frame arrives. */
+  get closed(): boolean {
+    return this.#ws.readyState !== OPEN;
+  }
+
+  /** The rooms this socket is in (still readable in `onClose`). */
+  get rooms(): ReadonlySet<Room> {
+    return this.#rooms ?? EMPTY;
+  }
+
+  /**
+   * Queues a text (string) or binary (Buffer) message. Returns a promise that resolves once the
+   * socket's write buffer has drained (at once when it is not full); await it to pace a producer.
+   * After the socket has closed, the message is dropped.
+   */
+  send(data: Message): Promise<void> {
+    if (this.closed) return READY;
+    this.#cork();
+    this.#ws.send(data);
+    return this.#afterWrite();
+  }
+
+  /**
+   * Writes a frame encoded once for many receivers (see `to(room).send`). Falls back to a normal
+   * send when an extension (permessage-deflate) must transform each frame.
+   * @internal
+   */
+  sendFrame(frame: readonly Buffer[], data: Message): void {
+    if (this.closed) return;
+    if (!this.#plainFrames) {
+      this.send(data);
+      return;
+    }
+    this.#cork();
+    for (const part of frame) this.#raw.write(part);
+    this.#afterWrite();
+  }
+
+  /** Closes the socket after everything queued so far has been sent. */
+  close(code = 1000, reason = ""): void {
+    if (this.closed) return;
+    this.#cork();
+    this.#ws.close(code, reason);
+  }
+
+  /** Adds this socket to a room (on every node when the server has a cluster adapter). */
+  join(room: Room): void {
+    if (this.closed) return;
+    this.#rooms ??= new Set();
+    if (this.#rooms.has(room)) return;
+    this.#rooms.add(room);
+    this.server.rooms.join(this, room);
+  }
+
+  /** Removes this socket from a room. */
+  leave(room: Room): void {
+    if (!this.#rooms?.delete(room)) return;
+    this.server.rooms.leave(this, room);
+  }
+
+  /** Frames sent in one event-loop turn are held and leave together in one write. */
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#raw.cork();
+    process.nextTick(uncork, this);
+  }
+
+  #uncork(): void {
+    this.#corked = false;
+    this.#raw.uncork();
+  }
+
+  #afterWrite(): Promise<void> {
+    if (!this.#raw.writableNeedDrain) return READY;
+    this.#drain ??= new Promise<void>((resolve) => {
+      const done = () => {
+        this.#raw.off("drain", done);
+        this.#raw.off("close", done);
+        this.#drain = undefined;
+        resolve();
+      };
+      this.#raw.on("drain", done);
+      this.#raw.on("close", done);
+    });
+    return this.#drain;
+  }
+
+  static {
+    uncork = (socket: Socket) => socket.#uncork();
+  }
+}
+
+const EMPTY: ReadonlySet<Room> = new Set();
+
+/** The part of an express-session `Session` the library relies on. */
+export interface SessionLike {
+  readonly id?: string;
+  save?(callback?: (err?: unknown) => void): unknown;
+  [key: string]: unknown;
+}
