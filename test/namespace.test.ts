@@ -17,6 +17,7 @@ class Echo extends Reporter {}
 class Room extends Reporter {}
 
 @Namespace("/other")
+// biome-ignore lint/correctness/noUnusedVariables: reached only through the default handler list
 class Other extends Reporter {}
 
 // Created before any other class below is decorated: serves exactly the three above.
