@@ -58,6 +58,46 @@ describe("the events of one socket", () => {
   });
 });
 
+describe("a peer that vanishes during an async onConnect", () => {
+  const events: string[] = [];
+  const connectHeld = gate();
+  const connectStarted = gate();
+  const closed = gate();
+  @Namespace("/held/")
+  class Held extends BaseHandler {
+    static override async onConnect() {
+      events.push("connect start");
+      connectStarted.open();
+      await connectHeld.promise;
+      events.push("connect end");
+    }
+    static override onMessage(_socket: Socket, message: Message) {
+      events.push(`message ${message}`);
+    }
+    static override onClose() {
+      events.push("close");
+      closed.open();
+    }
+  }
+  const server = createServer({ handlers: [Held], host: "127.0.0.1", port: 0 });
+  let url: string;
+  before(async () => (url = await start(server)));
+  after(() => server.close());
+
+  it("gets onClose once, after onConnect has finished, and its waiting messages are dropped", async () => {
+    const client = await Client.open(`${url}/held/`);
+    client.send("lost");
+    await connectStarted.promise;
+    client.ws.terminate();
+    await until(() => server.size === 0, "the server to see the socket go");
+    assert.deepEqual(events, ["connect start"], "onClose waits for the running onConnect");
+    connectHeld.open();
+    await closed.promise;
+    await new Promise((r) => setTimeout(r, 50)); // room for a (wrong) second onClose
+    assert.deepEqual(events, ["connect start", "connect end", "close"]);
+  });
+});
+
 describe("the bounded wait queue", () => {
   const limit = 8;
   const size = 16 * 1024;

@@ -16,6 +16,8 @@ describe("MixinFail", () => {
   class NoSwearing extends BaseMixin {
     static override onMessage(_socket: Socket, message: Message) {
       if (message === "darn") throw new MixinFail("mind your language", 4403);
+      if (message === "long") throw new MixinFail("é".repeat(200), 4400);
+      if (message === "reserved") throw new MixinFail("1006 cannot be sent", 1006);
       return undefined;
     }
   }
@@ -69,6 +71,17 @@ describe("MixinFail", () => {
     await closedNotice.promise;
     assert.deepEqual(reached, ["later mixin", "handler onConnect", "handler onMessage hello"]);
     assert.equal(closed.length, 1);
+  });
+
+  it("keeps a close within the protocol's limits: a long reason is cut to 123 bytes, a reserved code becomes 1008", async () => {
+    const long = await Client.open(`${url}/members/`, { headers: { "x-member": "yes" } });
+    long.send("long");
+    const { code, reason } = await long.closed;
+    assert.equal(code, 4400);
+    assert.ok(Buffer.byteLength(reason) <= 123 && reason.startsWith("ééé"), reason);
+    const reserved = await Client.open(`${url}/members/`, { headers: { "x-member": "yes" } });
+    reserved.send("reserved");
+    assert.deepEqual(await reserved.closed, { code: 1008, reason: "1006 cannot be sent" });
   });
 
   it("is an Error with a reason and a code", () => {

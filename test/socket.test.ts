@@ -82,6 +82,26 @@ describe("Socket", () => {
     assert.equal(sb.closed, true);
   });
 
+  it("is closed with 1009 when a message is larger than maxPayload", async () => {
+    const small = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0, maxPayload: 1024 });
+    const client = await Client.open(`${await start(small)}/echo/`);
+    client.send("x".repeat(1024));
+    await client.received(1);
+    client.send("x".repeat(1025));
+    assert.equal((await client.closed).code, 1009);
+    await small.close();
+  });
+
+  it("is closed with 1007, and gets onClose, when a text message is not valid UTF-8", async () => {
+    closedInHook = [];
+    onClosed = gate();
+    const client = await Client.open(`${url}/echo/`);
+    client.ws.send(Buffer.from([0x68, 0xff]), { binary: false });
+    assert.equal((await client.closed).code, 1007);
+    await onClosed.promise;
+    assert.deepEqual(closedInHook, [true]);
+  });
+
   it("is closed in onClose, and drops what is sent after closing", async () => {
     closedInHook = [];
     onClosed = gate();
