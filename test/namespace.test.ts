@@ -20,7 +20,10 @@ class Room extends Reporter {}
 // biome-ignore lint/correctness/noUnusedVariables: reached only through the default handler list
 class Other extends Reporter {}
 
-// Created before any other class below is decorated: serves exactly the three above.
+@Namespace("/café/:name")
+class Cafe extends Reporter {}
+
+// Created before any other class below is decorated: serves exactly the four above.
 const byDefault = createServer({ host: "127.0.0.1", port: 0 });
 
 async function ask(url: string): Promise<{ handler: string; path: string; params: Record<string, string> }> {
@@ -44,7 +47,7 @@ describe("createServer() without handlers", () => {
 });
 
 describe("routing", () => {
-  const server = createServer({ handlers: [Echo, Room], host: "127.0.0.1", port: 0 });
+  const server = createServer({ handlers: [Echo, Room, Cafe], host: "127.0.0.1", port: 0 });
   let url: string;
   before(async () => (url = await start(server)));
   after(() => server.close());
@@ -63,6 +66,16 @@ describe("routing", () => {
     for (const path of ["/nope", "/echo", "/echo/more", "/room/a/user", "/room//user/1", "/room/a/user/1/x", "/other"]) {
       assert.equal(await refusedStatus(`${url}${path}`), 404, path);
     }
+  });
+
+  it("matches literal segments whatever their %-encoding, and never splits a segment on an encoded slash", async () => {
+    // The client encodes "/café/..." as "/caf%C3%A9/..."; a hand-written URL may use lower-case hex.
+    assert.deepEqual((await ask(`${url}/café/zoë`)).params, { name: "zoë" });
+    assert.equal((await ask(`${url}/caf%c3%a9/x`)).handler, "Cafe");
+    assert.equal((await ask(`${url}/%65cho/`)).handler, "Echo");
+    assert.deepEqual((await ask(`${url}/room/a%2Fb/user/1`)).params, { name: "a/b", id: "1" });
+    assert.equal(await refusedStatus(`${url}/room%2Fa/user/1`), 404);
+    assert.equal(await refusedStatus(`${url}/echo%2F`), 404);
   });
 
   it("refuses a malformed %-escape in a parameter with 404", async () => {
