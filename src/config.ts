@@ -49,6 +49,8 @@ const isInt =
     Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 const isStr = (v: unknown) => typeof v === "string";
 const isArrayOf = (test: (v: unknown) => boolean) => (v: unknown) => Array.isArray(v) && v.every(test);
+/** "scheme://host[:port]", where the host may start with "*." (no path: an Origin header never has one). */
+const isOrigin = (v: unknown) => isStr(v) && /^[a-z][a-z0-9+.-]*:\/\/(\*\.)?[^/?#*\s]+$/i.test(v as string);
 const hasMethods =
   (...names: string[]) =>
   (v: unknown) =>
@@ -68,7 +70,7 @@ const checks: Record<keyof ServerOptions, [(v: unknown) => boolean, string]> = {
   maxPayload: [isInt(1), "a number of bytes, 1 or more"],
   closeTimeout: [isInt(0), "a number of milliseconds, 0 or more"],
   handshakeTimeout: [isInt(1), "a number of milliseconds, 1 or more"],
-  allowedOrigins: [isArrayOf(isStr), 'an array of origins such as "https://example.com" or "https://*.example.com"'],
+  allowedOrigins: [isArrayOf(isOrigin), 'an array of origins such as "https://example.com" or "https://*.example.com"'],
 };
 
 /** Validates options and applies defaults; throws a TypeError naming the faulty option. */

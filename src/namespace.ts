@@ -76,7 +76,11 @@ export class Router<T> {
     else this.#exact.set(path, target);
   }
 
-  /** Finds the target of a request URL, with its params; undefined when nothing matches. */
+  /**
+   * Finds the target of a request URL, with its params; undefined when nothing matches. Segments
+   * are compared %-decoded (clients encode "/café/" as "/caf%C3%A9/"), each on its own: an encoded
+   * "/" never splits a segment.
+   */
   match(url: string): { target: T; path: string; params: Params } | undefined {
     const q = url.indexOf("?");
     let path = q === -1 ? url : url.slice(0, q);
@@ -84,9 +88,12 @@ export class Router<T> {
       if (!path.startsWith(this.#baseUri) || path[this.#baseUri.length] !== "/") return undefined;
       path = path.slice(this.#baseUri.length);
     }
-    const exact = this.#exact.get(path);
+    const encoded = path.includes("%");
+    const parts = encoded ? decodeSegments(path) : path.split("/");
+    if (parts === undefined) return undefined; // malformed %-escape: no namespace can match it
+    const key = !encoded ? path : parts.some((p) => p.includes("/")) ? undefined : parts.join("/");
+    const exact = key === undefined ? undefined : this.#exact.get(key);
     if (exact !== undefined) return { target: exact, path, params: {} };
-    const parts = path.split("/");
     for (const route of this.#withParams) {
       const params = matchSegments(route.segments, parts);
       if (params) return { target: route.target, path, params };
@@ -95,7 +102,15 @@ export class Router<T> {
   }
 }
 
-function matchSegments(pattern: readonly string[], parts: string[]): Params | undefined {
+function decodeSegments(path: string): string[] | undefined {
+  try {
+    return path.split("/").map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
+function matchSegments(pattern: readonly string[], parts: readonly string[]): Params | undefined {
   if (pattern.length !== parts.length) return undefined;
   const params: Params = {};
   for (let i = 0; i < pattern.length; i++) {
@@ -103,11 +118,7 @@ function matchSegments(pattern: readonly string[], parts: string[]): Params | un
     const part = parts[i] as string;
     if (p.startsWith(":")) {
       if (part === "") return undefined;
-      try {
-        params[p.slice(1)] = decodeURIComponent(part);
-      } catch {
-        return undefined; // malformed %-escape: no namespace can match it
-      }
+      params[p.slice(1)] = part;
     } else if (p !== part) return undefined;
   }
   return params;

@@ -187,11 +187,11 @@ export class Server {
   }
 
   #onUpgrade = (req: IncomingMessage, raw: Duplex, head: Buffer): void => {
-    raw.on("error", socketOnError);
     const match = this.#router.match(req.url ?? "/");
+    // Attached to an app with upgrade listeners of its own: an unknown path (and its socket) is theirs.
+    if (match === undefined && !this.#standalone && (this.#http?.listenerCount("upgrade") ?? 0) > 1) return;
+    raw.on("error", socketOnError);
     if (match === undefined) {
-      // Attached to an app with upgrade listeners of its own: this path is theirs.
-      if (!this.#standalone && (this.#http?.listenerCount("upgrade") ?? 0) > 1) return;
       this.#refuse(raw, req, 404, `no WebSocket namespace at ${pathOf(req)}`);
       return;
     }

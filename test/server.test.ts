@@ -1,0 +1,283 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { type AddressInfo, connect, createServer as createNetServer } from "node:net";
+import { after, before, describe, it } from "node:test";
+import express from "express";
+import { WebSocketServer } from "ws";
+import { BaseHandler, createServer, type Message, Namespace, type Socket } from "../src/index.js";
+import { Client, gate, refusedStatus, start, until } from "./helpers.js";
+
+const sockets: Socket[] = [];
+let closedIds: string[] = [];
+
+@Namespace("/echo/")
+class Echo extends BaseHandler {
+  static override onConnect(socket: Socket) {
+    sockets.push(socket);
+  }
+  static override onMessage(socket: Socket, message: Message) {
+    socket.send(message);
+  }
+  static override onClose(socket: Socket) {
+    closedIds.push(socket.id);
+  }
+}
+
+let burstHandled = gate();
+@Namespace("/burst/")
+class Burst extends BaseHandler {
+  static override onMessage(socket: Socket, message: Message) {
+    for (let i = 0; i < Number(message); i++) socket.send(`b${i}`);
+    burstHandled.open();
+  }
+}
+
+function portOf(http: HttpServer): number {
+  return (http.address() as AddressInfo).port;
+}
+
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** Resolves true when nothing accepts TCP connections on the port any more. */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"));
+  });
+}
+
+/** Another WebSocket server on the same HTTP server, on its own path, in ws's noServer style. */
+function otherWebSocketServer(http: HttpServer, path: string): WebSocketServer {
+  const wss = new WebSocketServer({ noServer: true });
+  wss.on("connection", (ws) => ws.on("message", (data) => ws.send(`other: ${data}`)));
+  http.on("upgrade", (req, socket, head) => {
+    if (req.url === path) wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+  });
+  return wss;
+}
+
+async function echoes(url: string, expected: (sent: string) => string): Promise<void> {
+  const client = await Client.open(url);
+  client.send("ping");
+  assert.deepEqual(await client.received(1), [expected("ping")]);
+  await client.close();
+}
+
+describe("attach mode", () => {
+  describe("on a plain http server with routes and another WebSocket server", () => {
+    const http = createHttpServer((req, res) => {
+      res.writeHead(req.url === "/hello" ? 200 : 404, { "content-type": "text/plain" });
+      res.end(req.url === "/hello" ? "hello from http" : "not found");
+    });
+    const other = otherWebSocketServer(http, "/other-ws");
+    const server = createServer({ handlers: [Echo], server: http });
+    let port: number;
+    before(async () => {
+      http.listen(0, "127.0.0.1");
+      await once(http, "listening");
+      port = portOf(http);
+    });
+    after(async () => {
+      await server.close();
+      other.close();
+      http.close();
+    });
+
+    it("shares one port: HTTP routes, the other upgrade path and our namespace all work", async () => {
+      assert.deepEqual(await server.listen(), { host: "127.0.0.1", port });
+      assert.deepEqual(await get(port, "/hello"), { status: 200, body: "hello from http" });
+      assert.equal((await get(port, "/missing")).status, 404);
+      await echoes(`ws://127.0.0.1:${port}/other-ws`, (m) => `other: ${m}`);
+      await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+    });
+
+    it("leaves http listening after close(), and its own routes working", async () => {
+      await server.close();
+      assert.equal((await get(port, "/hello")).status, 200);
+      await echoes(`ws://127.0.0.1:${port}/other-ws`, (m) => `other: ${m}`);
+    });
+  });
+
+  describe("on an Express app", () => {
+    const app = express();
+    app.get("/api/health", (_req, res) => {
+      res.json({ ok: true });
+    });
+    let http: HttpServer;
+    let other: WebSocketServer;
+    let server: ReturnType<typeof createServer>;
+    before(async () => {
+      http = app.listen(0, "127.0.0.1");
+      await once(http, "listening");
+      other = otherWebSocketServer(http, "/live");
+      server = createServer({ handlers: [Echo], server: http });
+    });
+    after(async () => {
+      await server.close();
+      other.close();
+      http.close();
+    });
+
+    it("shares one port with Express routes and another upgrade path", async () => {
+      const port = portOf(http);
+      assert.deepEqual(await get(port, "/api/health"), { status: 200, body: '{"ok":true}' });
+      await echoes(`ws://127.0.0.1:${port}/live`, (m) => `other: ${m}`);
+      await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+    });
+  });
+
+  describe("on an http server with no upgrade listener of its own", () => {
+    const http = createHttpServer((_req, res) => res.end("ok"));
+    const server = createServer({ handlers: [Echo], server: http });
+    before(async () => {
+      http.listen(0, "127.0.0.1");
+      await once(http, "listening");
+    });
+    after(async () => {
+      await server.close();
+      http.close();
+    });
+
+    it("refuses unknown upgrade paths with 404", async () => {
+      assert.equal(await refusedStatus(`ws://127.0.0.1:${portOf(http)}/nope`), 404);
+    });
+  });
+});
+
+describe("standalone listen()", () => {
+  const saved = { host: process.env.WEBSOCKET_HOST, port: process.env.WEBSOCKET_PORT };
+  const restore = () => {
+    for (const [key, value] of [
+      ["WEBSOCKET_HOST", saved.host],
+      ["WEBSOCKET_PORT", saved.port],
+    ] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+  after(restore);
+
+  it("takes host and port from WEBSOCKET_HOST and WEBSOCKET_PORT (0: a free port)", async () => {
+    process.env.WEBSOCKET_HOST = "127.0.0.1";
+    process.env.WEBSOCKET_PORT = "0";
+    const server = createServer({ handlers: [Echo] });
+    restore();
+    const { host, port } = await server.listen();
+    assert.equal(host, "127.0.0.1");
+    assert.ok(port > 0);
+    await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+    await server.close();
+  });
+
+  it("listens on the exact WEBSOCKET_PORT given", async () => {
+    const probe = createNetServer().listen(0, "127.0.0.1");
+    await once(probe, "listening");
+    const free = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    process.env.WEBSOCKET_HOST = "127.0.0.2";
+    process.env.WEBSOCKET_PORT = String(free);
+    const server = createServer({ handlers: [Echo] });
+    restore();
+    assert.deepEqual(await server.listen(), { host: "127.0.0.2", port: free });
+    await server.close();
+  });
+
+  it("prefers the options to the environment", async () => {
+    process.env.WEBSOCKET_HOST = "127.0.0.2";
+    process.env.WEBSOCKET_PORT = "not used";
+    const server = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
+    restore();
+    const { host } = await server.listen();
+    assert.equal(host, "127.0.0.1");
+    await server.close();
+  });
+
+  it("answers plain HTTP requests with 426", async () => {
+    const server = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
+    const { port } = await server.listen();
+    assert.equal((await get(port, "/echo/")).status, 426);
+    await server.close();
+  });
+
+  it("rejects when the port is taken", async () => {
+    const first = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
+    const { port } = await first.listen();
+    const second = createServer({ handlers: [Echo], host: "127.0.0.1", port });
+    await assert.rejects(second.listen(), /EADDRINUSE/);
+    await Promise.all([first.close(), second.close()]);
+  });
+});
+
+describe("getSocket and sendTo", () => {
+  const server = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
+  let url: string;
+  before(async () => (url = await start(server)));
+  after(() => server.close());
+
+  it("find an open socket by id, and forget it once closed", async () => {
+    sockets.length = 0;
+    closedIds = [];
+    const client = await Client.open(`${url}/echo/`);
+    await until(() => sockets.length === 1, "onConnect");
+    const socket = sockets[0] as Socket;
+    assert.equal(server.getSocket(socket.id), socket);
+    assert.equal(server.size, 1);
+    server.sendTo(socket.id, "direct");
+    server.sendTo(socket.id, Buffer.from([7]));
+    assert.deepEqual(await client.received(2), ["direct", "bytes:07"]);
+    await client.close();
+    await until(() => closedIds.includes(socket.id), "onClose");
+    assert.equal(server.getSocket(socket.id), undefined);
+    assert.equal(server.size, 0);
+    server.sendTo(socket.id, "nobody"); // an unknown id is not an error
+  });
+});
+
+describe("graceful close()", () => {
+  it("flushes queued messages, closes sockets with 1001, refuses upgrades with 503 meanwhile, and frees the port", async () => {
+    burstHandled = gate();
+    const server = createServer({ handlers: [Echo, Burst], host: "127.0.0.1", port: 0 });
+    const url = await start(server);
+    const port = Number(new URL(url).port);
+    const idle = await Client.open(`${url}/echo/`);
+    const slow = await Client.open(`${url}/burst/`);
+    slow.ws.pause(); // it reads nothing, so its close handshake cannot finish: the drain lasts
+    slow.send("500");
+    await burstHandled.promise;
+    const closing = server.close();
+    assert.equal(server.close(), closing, "close() is idempotent");
+    assert.deepEqual(await idle.closed, { code: 1001, reason: "server shutting down" });
+    assert.equal(await refusedStatus(`${url}/echo/`), 503);
+    slow.ws.resume();
+    const { code } = await slow.closed;
+    assert.equal(code, 1001);
+    assert.deepEqual(
+      slow.messages,
+      Array.from({ length: 500 }, (_, i) => `b${i}`),
+    );
+    await closing;
+    assert.equal(await refused(port), true, "nothing listens on the port any more");
+    const again = createServer({ handlers: [Echo], host: "127.0.0.1", port });
+    assert.equal((await again.listen()).port, port);
+    await again.close();
+  });
+
+  it("terminates sockets that do not finish closing within closeTimeout", async () => {
+    const server = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0, closeTimeout: 200 });
+    const url = await start(server);
+    const stuck = await Client.open(`${url}/echo/`);
+    stuck.ws.pause();
+    await server.close();
+    assert.equal(server.size, 0);
+    stuck.ws.resume();
+    await stuck.closed; // the peer finds the close frame, then the connection is gone
+  });
+});
