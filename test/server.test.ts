@@ -134,6 +134,19 @@ describe("attach mode", () => {
     });
   });
 
+  describe("on an http server whose listen() has not finished yet", () => {
+    it("waits for it in listen() and resolves to its address", async () => {
+      const http = createHttpServer();
+      const server = createServer({ handlers: [Echo], server: http });
+      http.listen(0, "127.0.0.1"); // as app.listen() does: returns before the port is bound
+      const { port } = await server.listen();
+      assert.equal(port, portOf(http));
+      await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+      await server.close();
+      http.close();
+    });
+  });
+
   describe("on an http server with no upgrade listener of its own", () => {
     const http = createHttpServer((_req, res) => res.end("ok"));
     const server = createServer({ handlers: [Echo], server: http });
@@ -207,12 +220,14 @@ describe("standalone listen()", () => {
     await server.close();
   });
 
-  it("rejects when the port is taken", async () => {
+  it("rejects when the port is taken, and can try again", async () => {
     const first = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
     const { port } = await first.listen();
     const second = createServer({ handlers: [Echo], host: "127.0.0.1", port });
     await assert.rejects(second.listen(), /EADDRINUSE/);
-    await Promise.all([first.close(), second.close()]);
+    await first.close();
+    assert.equal((await second.listen()).port, port, "a later listen() may try again");
+    await second.close();
   });
 });
 
