@@ -4,6 +4,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { type AddressInfo, connect, createServer as createNetServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import express from "express";
+import Fastify from "fastify";
+import Koa from "koa";
 import { WebSocketServer } from "ws";
 import { BaseHandler, createServer, type Message, Namespace, type Socket } from "../src/index.js";
 import { Client, gate, refusedStatus, start, until } from "./helpers.js";
@@ -131,6 +133,35 @@ describe("attach mode", () => {
       assert.deepEqual(await get(port, "/api/health"), { status: 200, body: '{"ok":true}' });
       await echoes(`ws://127.0.0.1:${port}/live`, (m) => `other: ${m}`);
       await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+    });
+  });
+
+  describe("on Fastify and Koa apps", () => {
+    it("shares Fastify's port with its routes", async () => {
+      const app = Fastify();
+      app.get("/ping", async () => ({ pong: true }));
+      await app.listen({ port: 0, host: "127.0.0.1" });
+      const server = createServer({ handlers: [Echo], server: app.server });
+      const { port } = await server.listen();
+      assert.deepEqual(await get(port, "/ping"), { status: 200, body: '{"pong":true}' });
+      await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+      assert.equal(await refusedStatus(`ws://127.0.0.1:${port}/nope`), 404);
+      await server.close();
+      await app.close();
+    });
+
+    it("shares Koa's port with its middleware", async () => {
+      const app = new Koa();
+      app.use((ctx) => {
+        ctx.body = `koa ${ctx.path}`;
+      });
+      const http = app.listen(0, "127.0.0.1");
+      const server = createServer({ handlers: [Echo], server: http });
+      const { port } = await server.listen();
+      assert.deepEqual(await get(port, "/x"), { status: 200, body: "koa /x" });
+      await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+      await server.close();
+      http.close();
     });
   });
 
