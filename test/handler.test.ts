@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BaseHandler, BaseMixin, createServer, type Message, mixins, Namespace, type Socket } from "../src/index.js";
-import { Client, quietLogger, start } from "./helpers.js";
+import { Client, gate, quietLogger, start, until } from "./helpers.js";
 
 describe("a handler with three mixins", () => {
   const order: string[] = [];
@@ -121,7 +121,15 @@ describe("a hook that throws or rejects", () => {
       socket.send("should not run");
     }
   }
-  const server = createServer({ handlers: [Fragile, SyncThrow, RejectingConnect], host: "127.0.0.1", port: 0, logger });
+  let closeRejected = gate();
+  @Namespace("/rejecting-close/")
+  class RejectingClose extends BaseHandler {
+    static override async onClose() {
+      setImmediate(closeRejected.open);
+      throw new Error("a rejected onClose");
+    }
+  }
+  const server = createServer({ handlers: [Fragile, SyncThrow, RejectingConnect, RejectingClose], host: "127.0.0.1", port: 0, logger });
   let url: string;
   before(async () => {
     process.on("unhandledRejection", onUnhandled);
@@ -151,6 +159,16 @@ describe("a hook that throws or rejects", () => {
     client.send("hello");
     assert.equal((await client.closed).code, 1011);
     assert.deepEqual(client.messages, []);
+  });
+
+  it("logs an onClose that rejects, and carries on", async () => {
+    closeRejected = gate();
+    const errorsBefore = logger.errors.length;
+    const client = await Client.open(`${url}/rejecting-close/`);
+    await client.close();
+    await closeRejected.promise;
+    await until(() => logger.errors.length === errorsBefore + 1, "the error to be logged");
+    assert.equal(server.size, 0);
   });
 
   it("leaves no unhandled rejection behind", async () => {
