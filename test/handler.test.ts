@@ -36,8 +36,9 @@ describe("a handler with three mixins", () => {
   const handlerClosed = new Promise<void>((r) => (closed = r));
   @Namespace("/three/")
   class Three extends mixins(A, B, C) {
-    static override onConnect() {
-      order.push("connect handler");
+    static override onConnect(socket: Socket, path: string) {
+      assert.equal(path, socket.path);
+      order.push(`connect handler ${path}`);
     }
     static override onMessage(socket: Socket, message: Message) {
       order.push("handler");
@@ -72,7 +73,7 @@ describe("a handler with three mixins", () => {
     await client.close();
     await handlerClosed;
     assert.deepEqual(order, [
-      ...["connect C", "connect B", "connect A", "connect handler"],
+      ...["connect C", "connect B", "connect A", "connect handler /three/"],
       ...["C", "B", "A", "handler"],
       ...["close C", "close B", "close A", "close handler"],
     ]);
