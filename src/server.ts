@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -93,27 +94,29 @@ export class Server {
 
   /**
    * Starts listening in standalone mode on `host`/`port` and resolves to the bound address. In
-   * attach mode (`server` option) it only waits for the adapter and returns that server's address.
+   * attach mode (`server` option) it waits for the adapter and for that server to be listening
+   * (`app.listen()` returns before the port is bound), then returns its address.
    */
   async listen(): Promise<{ host: string; port: number }> {
     await this.#ready;
-    if (this.#http === undefined) {
+    let http = this.#http;
+    if (http === undefined) {
       this.#standalone = true;
-      const http = createHttpServer((_req, res) => {
+      http = createHttpServer((_req, res) => {
         res.writeHead(426, { "Content-Type": "text/plain; charset=utf-8", Connection: "close" });
         res.end("This is a WebSocket server: connect with a WebSocket client.\n");
       });
       this.#attach(http);
-      await new Promise<void>((resolve, reject) => {
-        http.once("error", reject);
-        http.listen(this.#options.port, this.#options.host, () => {
-          http.off("error", reject);
-          resolve();
-        });
-      });
+      http.listen(this.#options.port, this.#options.host);
     }
-    const address = this.#http?.address() as AddressInfo | null;
-    if (!address) throw new Error("listen(): the attached HTTP server is not listening yet");
+    try {
+      if (!http.listening) await once(http, "listening");
+    } catch (error) {
+      // Port taken, say: forget this HTTP server so that a later listen() can try again.
+      if (this.#standalone) this.#detach();
+      throw error;
+    }
+    const address = http.address() as AddressInfo;
     return { host: address.address, port: address.port };
   }
 
@@ -184,6 +187,12 @@ export class Server {
   #attach(http: HttpServer): void {
     this.#http = http;
     http.on("upgrade", this.#onUpgrade);
+  }
+
+  #detach(): void {
+    this.#http?.off("upgrade", this.#onUpgrade);
+    this.#http = undefined;
+    this.#standalone = false;
   }
 
   #onUpgrade = (req: IncomingMessage, raw: Duplex, head: Buffer): void => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BaseHandler, BaseMixin, createServer, type Message, mixins, Namespace, type Socket } from "../src/index.js";
-import { Client, quietLogger, start } from "./helpers.js";
+import { Client, gate, quietLogger, start, until } from "./helpers.js";
 
 describe("a handler with three mixins", () => {
   const order: string[] = [];
@@ -36,8 +36,9 @@ describe("a handler with three mixins", () => {
   const handlerClosed = new Promise<void>((r) => (closed = r));
   @Namespace("/three/")
   class Three extends mixins(A, B, C) {
-    static override onConnect() {
-      order.push("connect handler");
+    static override onConnect(socket: Socket, path: string) {
+      assert.equal(path, socket.path);
+      order.push(`connect handler ${path}`);
     }
     static override onMessage(socket: Socket, message: Message) {
       order.push("handler");
@@ -72,7 +73,7 @@ describe("a handler with three mixins", () => {
     await client.close();
     await handlerClosed;
     assert.deepEqual(order, [
-      ...["connect C", "connect B", "connect A", "connect handler"],
+      ...["connect C", "connect B", "connect A", "connect handler /three/"],
       ...["C", "B", "A", "handler"],
       ...["close C", "close B", "close A", "close handler"],
     ]);
@@ -121,7 +122,15 @@ describe("a hook that throws or rejects", () => {
       socket.send("should not run");
     }
   }
-  const server = createServer({ handlers: [Fragile, SyncThrow, RejectingConnect], host: "127.0.0.1", port: 0, logger });
+  let closeRejected = gate();
+  @Namespace("/rejecting-close/")
+  class RejectingClose extends BaseHandler {
+    static override async onClose() {
+      setImmediate(closeRejected.open);
+      throw new Error("a rejected onClose");
+    }
+  }
+  const server = createServer({ handlers: [Fragile, SyncThrow, RejectingConnect, RejectingClose], host: "127.0.0.1", port: 0, logger });
   let url: string;
   before(async () => {
     process.on("unhandledRejection", onUnhandled);
@@ -151,6 +160,16 @@ describe("a hook that throws or rejects", () => {
     client.send("hello");
     assert.equal((await client.closed).code, 1011);
     assert.deepEqual(client.messages, []);
+  });
+
+  it("logs an onClose that rejects, and carries on", async () => {
+    closeRejected = gate();
+    const errorsBefore = logger.errors.length;
+    const client = await Client.open(`${url}/rejecting-close/`);
+    await client.close();
+    await closeRejected.promise;
+    await until(() => logger.errors.length === errorsBefore + 1, "the error to be logged");
+    assert.equal(server.size, 0);
   });
 
   it("leaves no unhandled rejection behind", async () => {

@@ -129,3 +129,25 @@ describe("rooms", () => {
     assert.deepEqual(await server.to("red").to("blue").members(), []);
   });
 });
+
+describe("rooms of two servers serving the same handler class", () => {
+  const one = createServer({ handlers: [Member], host: "127.0.0.1", port: 0 });
+  const two = createServer({ handlers: [Member], host: "127.0.0.1", port: 0 });
+  after(() => Promise.all([one.close(), two.close()]));
+
+  it("are separate: a broadcast on one server never reaches the other's sockets", async () => {
+    const a = await Client.open(`${await start(one)}/member/one-a`);
+    const b = await Client.open(`${await start(two)}/member/two-b`);
+    a.send("join shared");
+    b.send("join shared");
+    await Promise.all([a.received(1), b.received(1)]);
+    assert.equal(byName.get("one-a")?.server, one);
+    assert.equal(byName.get("two-b")?.server, two);
+    one.to("shared").send("from one");
+    two.to("shared").send("from two");
+    assert.deepEqual(await a.received(2), ["rooms: shared", "from one"]);
+    assert.deepEqual(await b.received(2), ["rooms: shared", "from two"]);
+    assert.deepEqual(await one.to("shared").members(), [byName.get("one-a")?.id]);
+    await Promise.all([a.close(), b.close()]);
+  });
+});

@@ -4,6 +4,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { type AddressInfo, connect, createServer as createNetServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import express from "express";
+import Fastify from "fastify";
+import Koa from "koa";
 import { WebSocketServer } from "ws";
 import { BaseHandler, createServer, type Message, Namespace, type Socket } from "../src/index.js";
 import { Client, gate, refusedStatus, start, until } from "./helpers.js";
@@ -134,6 +136,48 @@ describe("attach mode", () => {
     });
   });
 
+  describe("on Fastify and Koa apps", () => {
+    it("shares Fastify's port with its routes", async () => {
+      const app = Fastify();
+      app.get("/ping", async () => ({ pong: true }));
+      await app.listen({ port: 0, host: "127.0.0.1" });
+      const server = createServer({ handlers: [Echo], server: app.server });
+      const { port } = await server.listen();
+      assert.deepEqual(await get(port, "/ping"), { status: 200, body: '{"pong":true}' });
+      await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+      assert.equal(await refusedStatus(`ws://127.0.0.1:${port}/nope`), 404);
+      await server.close();
+      await app.close();
+    });
+
+    it("shares Koa's port with its middleware", async () => {
+      const app = new Koa();
+      app.use((ctx) => {
+        ctx.body = `koa ${ctx.path}`;
+      });
+      const http = app.listen(0, "127.0.0.1");
+      const server = createServer({ handlers: [Echo], server: http });
+      const { port } = await server.listen();
+      assert.deepEqual(await get(port, "/x"), { status: 200, body: "koa /x" });
+      await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+      await server.close();
+      http.close();
+    });
+  });
+
+  describe("on an http server whose listen() has not finished yet", () => {
+    it("waits for it in listen() and resolves to its address", async () => {
+      const http = createHttpServer();
+      const server = createServer({ handlers: [Echo], server: http });
+      http.listen(0, "127.0.0.1"); // as app.listen() does: returns before the port is bound
+      const { port } = await server.listen();
+      assert.equal(port, portOf(http));
+      await echoes(`ws://127.0.0.1:${port}/echo/`, (m) => m);
+      await server.close();
+      http.close();
+    });
+  });
+
   describe("on an http server with no upgrade listener of its own", () => {
     const http = createHttpServer((_req, res) => res.end("ok"));
     const server = createServer({ handlers: [Echo], server: http });
@@ -207,12 +251,14 @@ describe("standalone listen()", () => {
     await server.close();
   });
 
-  it("rejects when the port is taken", async () => {
+  it("rejects when the port is taken, and can try again", async () => {
     const first = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
     const { port } = await first.listen();
     const second = createServer({ handlers: [Echo], host: "127.0.0.1", port });
     await assert.rejects(second.listen(), /EADDRINUSE/);
-    await Promise.all([first.close(), second.close()]);
+    await first.close();
+    assert.equal((await second.listen()).port, port, "a later listen() may try again");
+    await second.close();
   });
 });
 
