@@ -10,11 +10,13 @@ import { BroadcastOperator, deliverLocal } from "./broadcast.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./config.js";
 import { CloseCode, ConfigError } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
+import { Guard } from "./guard.js";
 import { type Chain, composeChain, type HandlerClass } from "./handler.js";
 import { HttpMiddlewareMixin, runMiddleware } from "./http-middleware.js";
 import type { Logger } from "./logger.js";
 import { MixinFail } from "./mixin.js";
 import { decoratedHandlers, namespaceOf, Router } from "./namespace.js";
+import { answerClientError } from "./request-checks.js";
 import { Rooms } from "./rooms.js";
 import { Socket } from "./socket.js";
 import type { Message, Room, SocketId } from "./types.js";
@@ -53,6 +55,7 @@ export class Server {
   readonly #sockets = new Map<SocketId, { socket: Socket; ws: WebSocket }>();
   readonly #nodeId = randomUUID();
   readonly #ready: Promise<void>;
+  readonly #guard: Guard;
   #http: HttpServer | undefined;
   #standalone = false;
   #closing: Promise<void> | undefined;
@@ -76,8 +79,9 @@ export class Server {
       noServer: true,
       clientTracking: false,
       maxPayload: this.#options.maxPayload,
-      perMessageDeflate: false,
+      perMessageDeflate: this.#options.perMessageDeflate,
     });
+    this.#guard = new Guard(this.#options, this.#logger);
     this.#adapter = this.#options.adapter ?? createMemoryAdapter();
     this.rooms = new Rooms(this.#adapter);
     this.#ready = this.#adapter.start(this.#clusterNode());
@@ -93,10 +97,14 @@ export class Server {
     await this.#ready;
     if (this.#http === undefined) {
       this.#standalone = true;
-      const http = createHttpServer((_req, res) => {
+      // Slow or partial request headers are dropped after the handshake timeout (Node's default is minutes).
+      const timeout = this.#options.handshakeTimeout;
+      const timeouts = { headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.min(timeout, 1000) };
+      const http = createHttpServer(timeouts, (_req, res) => {
         res.writeHead(426, { "Content-Type": "text/plain; charset=utf-8", Connection: "close" });
         res.end("This is a WebSocket server: connect with a WebSocket client.\n");
       });
+      http.on("clientError", answerClientError(this.#logger));
       this.#attach(http);
       await new Promise<void>((resolve, reject) => {
         http.once("error", reject);
@@ -156,6 +164,7 @@ export class Server {
     const open = [...this.#sockets.values()];
     const closed = open.map(({ ws }) => new Promise<void>((resolve) => ws.once("close", () => resolve())));
     for (const { socket } of open) socket.close(CloseCode.goingAway, "server shutting down");
+    this.#guard.stop();
     const grace = setTimeout(() => {
       for (const { ws } of this.#sockets.values()) ws.terminate();
     }, this.#options.closeTimeout);
@@ -193,6 +202,11 @@ export class Server {
       this.#refuse(raw, req, 503, "server shutting down");
       return;
     }
+    const refusal = this.#guard.admit(req, raw);
+    if (refusal !== undefined) {
+      this.#refuse(raw, req, refusal.kind.status, refusal.message, refusal.headers);
+      return;
+    }
     const endpoint = match.target;
     if (!originAllowed(req, this.#options.allowedOrigins, endpoint.usesMiddleware)) {
       this.#logger.warn(
@@ -211,7 +225,7 @@ export class Server {
         if (this.#closing !== undefined) this.#refuse(raw, req, 503, "server shutting down");
         else this.#handshake(req, raw, head, endpoint, match.path, match.params);
       } else if (outcome.kind === "timeout") {
-        this.#refuse(raw, req, 503, "handshake timed out");
+        this.#refuse(raw, req, 503, "handshake timed out (middleware did not finish)");
       } else if (outcome.kind === "failed") {
         this.#logger.warn({ err: outcome.error, path: match.path }, "HTTP middleware refused an upgrade");
         this.#refuse(raw, req, outcome.status, outcome.status >= 500 ? "middleware failed" : errorMessage(outcome.error));
@@ -223,9 +237,9 @@ export class Server {
     });
   };
 
-  #refuse(raw: Duplex, req: IncomingMessage, status: number, message: string): void {
+  #refuse(raw: Duplex, req: IncomingMessage, status: number, message: string, headers?: Record<string, string>): void {
     this.#logger.info({ status, url: req.url, remoteAddress: req.socket.remoteAddress }, `upgrade refused: ${message}`);
-    refuseUpgrade(raw, status, message);
+    refuseUpgrade(raw, status, message, headers);
   }
 
   #handshake(req: IncomingMessage, raw: Duplex, head: Buffer, endpoint: Endpoint, path: string, params: Record<string, string>): void {
@@ -241,6 +255,7 @@ export class Server {
         params,
         request,
         cookies: cookieHeader ? (parseCookies(cookieHeader) as Record<string, string>) : {},
+        outbound: this.#guard.outbound,
       });
       const r = req as IncomingMessage & { session?: Socket["session"]; user?: unknown };
       socket.session = r.session;
@@ -252,9 +267,18 @@ export class Server {
   #open(socket: Socket, ws: WebSocket, endpoint: Endpoint): void {
     this.#sockets.set(socket.id, { socket, ws });
     const queue = new EventQueue(socket, ws, endpoint.chain, this.#options.maxPendingMessages, this.#hookFailed, noop);
-    ws.on("error", (error) => this.#logger.info({ err: error, socket: socket.id }, `socket error: ${error.message}`));
-    ws.on("message", (data: Buffer, isBinary: boolean) => queue.message(isBinary ? data : data.toString()));
-    ws.on("close", () => {
+    // ws closes the socket itself after a protocol error (1002, 1007, 1008, 1009): log it once.
+    ws.on("error", (error: Error & { code?: string }) => {
+      socket.noteCloseReason(error.message);
+      this.#logger.info({ err: error, code: error.code, socket: socket.id }, `socket error: ${error.message}`);
+    });
+    const inbound = this.#guard.watch(socket, ws);
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (inbound(data.length)) queue.message(isBinary ? data : data.toString());
+    });
+    ws.on("close", (code: number, reason: Buffer) => {
+      socket.noteCloseReason(`peer closed (${code}${reason.length > 0 ? `: ${reason}` : ""})`);
+      this.#guard.forget(ws);
       this.#sockets.delete(socket.id);
       this.rooms.leaveAll(socket);
       queue.end();

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 import type { Server } from "./server.js";
+import { Backlog, NO_OUTBOUND_LIMIT, type OutboundLimit } from "./slow-consumer.js";
 import type { Message, Params, Room, SocketId } from "./types.js";
 
 /** What the upgrade request said: a small record, not the live `IncomingMessage`. */
@@ -21,6 +22,8 @@ export interface SocketInit {
   readonly params: Params;
   readonly request: RequestInfo;
   readonly cookies: Record<string, string>;
+  /** The high-water mark of the outbound buffer and what happens past it. */
+  readonly outbound?: OutboundLimit;
 }
 
 const OPEN = 1;
@@ -61,6 +64,10 @@ export class Socket {
   #corked = false;
   #rooms: Set<Room> | undefined;
   #drain: Promise<void> | undefined;
+  readonly #outbound: OutboundLimit;
+  #backlog: Backlog | undefined;
+  #dropped = 0;
+  #closeReason: string | undefined;
 
   constructor(init: SocketInit) {
     this.#ws = init.ws;
@@ -71,6 +78,20 @@ export class Socket {
     this.request = init.request;
     this.cookies = init.cookies;
     this.#plainFrames = init.ws.extensions === "";
+    this.#outbound = init.outbound ?? NO_OUTBOUND_LIMIT;
+  }
+
+  /**
+   * Why the socket closed or is closing, e.g. "heartbeat timeout", "slow consumer", "rate limit",
+   * "server shutting down", "peer closed (1000)"; undefined while it is open.
+   */
+  get closeReason(): string | undefined {
+    return this.#closeReason;
+  }
+
+  /** Messages dropped by the "drop-newest" or "drop-oldest" slow-consumer policy. */
+  get droppedMessages(): number {
+    return this.#dropped;
   }
 
   /** True from the moment `close()` is called or the peer's close frame arrives. */
@@ -90,6 +111,7 @@ export class Socket {
    */
   send(data: Message): Promise<void> {
     if (this.closed) return READY;
+    if (this.#backlog !== undefined || this.#ws.bufferedAmount > this.#outbound.maxBufferedBytes) return this.#overflow(data);
     this.#cork();
     this.#ws.send(data);
     return this.#afterWrite();
@@ -102,7 +124,7 @@ export class Socket {
    */
   sendFrame(frame: readonly Buffer[], data: Message): void {
     if (this.closed) return;
-    if (!this.#plainFrames) {
+    if (!this.#plainFrames || this.#backlog !== undefined || this.#ws.bufferedAmount > this.#outbound.maxBufferedBytes) {
       this.send(data);
       return;
     }
@@ -114,6 +136,7 @@ export class Socket {
   /** Closes the socket after everything queued so far has been sent. */
   close(code = 1000, reason = ""): void {
     if (this.closed) return;
+    this.#closeReason ??= reason || `closed by the server (${code})`;
     this.#cork();
     this.#ws.close(code, reason);
   }
@@ -131,6 +154,47 @@ export class Socket {
   leave(room: Room): void {
     if (!this.#rooms?.delete(room)) return;
     this.server.rooms.leave(this, room);
+  }
+
+  /**
+   * Records why the socket is closing, unless a reason is already known (the first one wins).
+   * @internal
+   */
+  noteCloseReason(reason: string): void {
+    this.#closeReason ??= reason;
+  }
+
+  /**
+   * Drops the connection without a closing handshake (the peer is gone or not reading).
+   * @internal
+   */
+  terminate(reason: string): void {
+    this.#closeReason ??= reason;
+    this.#ws.terminate();
+  }
+
+  /** Past the high-water mark: apply the server's slow-consumer policy. */
+  #overflow(data: Message): Promise<void> {
+    const limit = this.#outbound;
+    if (limit.policy === "close") {
+      limit.onSlow(this);
+      return READY;
+    }
+    if (limit.policy === "drop-newest") {
+      limit.onDrop(this, ++this.#dropped);
+    } else {
+      this.#backlog ??= new Backlog(
+        this.#ws,
+        this.#raw,
+        limit.maxBufferedBytes,
+        () => limit.onDrop(this, ++this.#dropped),
+        () => {
+          this.#backlog = undefined;
+        },
+      );
+      this.#backlog.push(data);
+    }
+    return this.#afterWrite();
   }
 
   /** Frames sent in one event-loop turn are held and leave together in one write. */
