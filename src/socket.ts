@@ -62,6 +62,8 @@ export class Socket {
   /** True when frames may be written straight to the TCP socket (no extension transforms them). */
   readonly #plainFrames: boolean;
   #corked = false;
+  /** Whether the socket was past its high-water mark when this event-loop turn's sends began. */
+  #congested = false;
   #rooms: Set<Room> | undefined;
   #drain: Promise<void> | undefined;
   readonly #outbound: OutboundLimit;
@@ -111,8 +113,8 @@ export class Socket {
    */
   send(data: Message): Promise<void> {
     if (this.closed) return READY;
-    if (this.#backlog !== undefined || this.#ws.bufferedAmount > this.#outbound.maxBufferedBytes) return this.#overflow(data);
     this.#cork();
+    if (this.#congested || this.#backlog !== undefined) return this.#overflow(data);
     this.#ws.send(data);
     return this.#afterWrite();
   }
@@ -124,11 +126,11 @@ export class Socket {
    */
   sendFrame(frame: readonly Buffer[], data: Message): void {
     if (this.closed) return;
-    if (!this.#plainFrames || this.#backlog !== undefined || this.#ws.bufferedAmount > this.#outbound.maxBufferedBytes) {
+    this.#cork();
+    if (!this.#plainFrames || this.#congested || this.#backlog !== undefined) {
       this.send(data);
       return;
     }
-    this.#cork();
     for (const part of frame) this.#raw.write(part);
     this.#afterWrite();
   }
@@ -201,6 +203,9 @@ export class Socket {
   #cork(): void {
     if (this.#corked) return;
     this.#corked = true;
+    // Measured once per turn, before this turn's frames: a burst queued within one turn is the
+    // handler's own doing and is let through; a peer that has not taken the last turns' is slow.
+    this.#congested = this.#ws.bufferedAmount > this.#outbound.maxBufferedBytes;
     this.#raw.cork();
     process.nextTick(uncork, this);
   }
