@@ -105,6 +105,8 @@ export class Server {
         res.end("This is a WebSocket server: connect with a WebSocket client.\n");
       });
       http.on("clientError", answerClientError(this.#logger));
+      // After listen() resolves, an accept failure (EMFILE…) must be logged, not thrown.
+      http.on("error", (error) => this.#logger.error({ err: error }, `the HTTP server failed: ${error.message}`));
       this.#attach(http);
       await new Promise<void>((resolve, reject) => {
         http.once("error", reject);
@@ -220,7 +222,7 @@ export class Server {
       this.#handshake(req, raw, head, endpoint, match.path, match.params);
       return;
     }
-    runMiddleware(this.#options.middleware, req, raw, this.#options.handshakeTimeout).then((outcome) => {
+    const done = runMiddleware(this.#options.middleware, req, raw, this.#options.handshakeTimeout).then((outcome) => {
       if (outcome.kind === "passed") {
         if (this.#closing !== undefined) this.#refuse(raw, req, 503, "server shutting down");
         else this.#handshake(req, raw, head, endpoint, match.path, match.params);
@@ -235,7 +237,16 @@ export class Server {
         setTimeout(() => raw.destroy(), 1000).unref();
       }
     });
+    done.catch(this.#upgradeFailed(raw));
   };
+
+  /** A bug on the upgrade path must cost one connection, never the process (no unhandled rejection). */
+  #upgradeFailed(raw: Duplex): (error: unknown) => void {
+    return (error) => {
+      this.#logger.error({ err: error }, "the upgrade failed unexpectedly; dropping the connection");
+      raw.destroy();
+    };
+  }
 
   #refuse(raw: Duplex, req: IncomingMessage, status: number, message: string, headers?: Record<string, string>): void {
     this.#logger.info({ status, url: req.url, remoteAddress: req.socket.remoteAddress }, `upgrade refused: ${message}`);

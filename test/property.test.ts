@@ -50,7 +50,14 @@ type Command =
   | { type: "reconnect"; conn: number };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ type: fc.constant("send" as const), conn: fc.nat(2), data: fc.oneof(fc.string({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 })) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      type: fc.constant("send" as const),
+      conn: fc.nat(2),
+      data: fc.oneof(fc.string({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 })),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ type: fc.constant("close" as const), conn: fc.nat(2), graceful: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant("reconnect" as const), conn: fc.nat(2) }) },
 );
