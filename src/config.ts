@@ -3,6 +3,8 @@ import type { Adapter } from "./adapters/adapter.js";
 import type { HandlerClass } from "./handler.js";
 import type { Middleware } from "./http-middleware.js";
 import { consoleLogger, type Logger } from "./logger.js";
+import type { RateLimit } from "./rate-limit.js";
+import type { SlowConsumerPolicy } from "./slow-consumer.js";
 
 /**
  * Options of `createServer`. Every option is optional; defaults are documented per option.
@@ -36,11 +38,27 @@ export interface ServerOptions {
   handshakeTimeout?: number;
   /** Origins allowed to connect, e.g. "https://app.example.com" or "https://*.example.com". */
   allowedOrigins?: string[];
+  /** Accept permessage-deflate (compression); `maxPayload` then applies after inflation. Default false. */
+  perMessageDeflate?: boolean;
+  /** Milliseconds between protocol pings to each socket; 0 turns the heartbeat off. Default 25 000. */
+  heartbeatInterval?: number;
+  /** Milliseconds a peer may take to answer a ping before it is terminated ("heartbeat timeout"). Default 20 000. */
+  heartbeatTimeout?: number;
+  /** Bytes a socket may have waiting to be sent before `slowConsumer` applies. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** What happens past `maxBufferedBytes`: "close" (1008 "slow consumer"), "drop-newest" or "drop-oldest". Default "close". */
+  slowConsumer?: SlowConsumerPolicy;
+  /** Inbound messages and bytes each socket may send per second; past it: 1008 "rate limit". Default: off. */
+  rateLimit?: RateLimit;
+  /** Open sockets (and handshakes in progress) this node accepts; past it upgrades get 503. Default 10 000. */
+  maxConnections?: number;
+  /** The same cap per client address (429); 0 turns it off. Default 0 (off: behind a proxy every client shares one address). */
+  maxConnectionsPerAddress?: number;
 }
 
 /** Options after defaults and environment variables were applied. */
-export type ResolvedOptions = Required<Omit<ServerOptions, "server" | "adapter" | "allowedOrigins">> &
-  Pick<ServerOptions, "server" | "adapter" | "allowedOrigins">;
+export type ResolvedOptions = Required<Omit<ServerOptions, "server" | "adapter" | "allowedOrigins" | "rateLimit">> &
+  Pick<ServerOptions, "server" | "adapter" | "allowedOrigins" | "rateLimit">;
 
 const isFn = (v: unknown) => typeof v === "function";
 const isInt =
@@ -71,6 +89,14 @@ const checks: Record<keyof ServerOptions, [(v: unknown) => boolean, string]> = {
   closeTimeout: [isInt(0), "a number of milliseconds, 0 or more"],
   handshakeTimeout: [isInt(1), "a number of milliseconds, 1 or more"],
   allowedOrigins: [isArrayOf(isOrigin), 'an array of origins such as "https://example.com" or "https://*.example.com"'],
+  perMessageDeflate: [(v) => typeof v === "boolean", "true or false"],
+  heartbeatInterval: [isInt(0), "a number of milliseconds, 0 (off) or more"],
+  heartbeatTimeout: [isInt(1), "a number of milliseconds, 1 or more"],
+  maxBufferedBytes: [isInt(1), "a number of bytes, 1 or more"],
+  slowConsumer: [(v) => v === "close" || v === "drop-newest" || v === "drop-oldest", '"close", "drop-newest" or "drop-oldest"'],
+  rateLimit: [isRateLimit, "{ messagesPerSecond?, bytesPerSecond? } with positive integers"],
+  maxConnections: [isInt(1), "an integer of 1 or more"],
+  maxConnectionsPerAddress: [isInt(0), "an integer, 0 (off) or more"],
 };
 
 /** Validates options and applies defaults; throws a TypeError naming the faulty option. */
@@ -101,10 +127,24 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     closeTimeout: options.closeTimeout ?? 10_000,
     handshakeTimeout: options.handshakeTimeout ?? 10_000,
     allowedOrigins: options.allowedOrigins,
+    perMessageDeflate: options.perMessageDeflate ?? false,
+    heartbeatInterval: options.heartbeatInterval ?? 25_000,
+    heartbeatTimeout: options.heartbeatTimeout ?? 20_000,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+    slowConsumer: options.slowConsumer ?? "close",
+    rateLimit: options.rateLimit,
+    maxConnections: options.maxConnections ?? 10_000,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 0,
   };
   if (!checks.port[0](resolved.port)) throw new TypeError(`WEBSOCKET_PORT must be an integer from 0 to 65535, got ${envPort}`);
   if (!checks.baseUri[0](resolved.baseUri)) throw new TypeError(`WEBSOCKET_BASE_URI must be ${checks.baseUri[1]}`);
   return resolved as ResolvedOptions;
+}
+
+function isRateLimit(v: unknown): boolean {
+  if (typeof v !== "object" || v === null) return false;
+  const entries = Object.entries(v);
+  return entries.length > 0 && entries.every(([k, n]) => (k === "messagesPerSecond" || k === "bytesPerSecond") && isInt(1)(n));
 }
 
 function describe(value: unknown): string {

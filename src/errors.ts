@@ -56,9 +56,33 @@ export const Refusal = {
   notFound: { code: "TSWS_NOT_FOUND", status: 404 },
   shuttingDown: { code: "TSWS_SHUTTING_DOWN", status: 503 },
   badRequest: { code: "TSWS_BAD_REQUEST", status: 400 },
+  methodNotAllowed: { code: "TSWS_METHOD_NOT_ALLOWED", status: 405 },
+  badKey: { code: "TSWS_BAD_KEY", status: 400 },
+  unsupportedVersion: { code: "TSWS_UNSUPPORTED_VERSION", status: 426 },
+  headersTooLarge: { code: "TSWS_HEADERS_TOO_LARGE", status: 431 },
+  requestTimeout: { code: "TSWS_REQUEST_TIMEOUT", status: 408 },
+  handshakeTimeout: { code: "TSWS_HANDSHAKE_TIMEOUT", status: 503 },
+  tooManyConnections: { code: "TSWS_TOO_MANY_CONNECTIONS", status: 503 },
+  tooManyFromAddress: { code: "TSWS_TOO_MANY_FROM_ADDRESS", status: 429 },
 } as const satisfies Record<string, { code: string; status: number }>;
 
 /** Builds a {@link HandshakeRefused} from an entry of {@link Refusal}. */
 export function refuse(kind: { code: string; status: number }, message: string): HandshakeRefused {
   return new HandshakeRefused(kind.code, kind.status, message);
 }
+
+/**
+ * Stable codes of sockets the server closes on its own, with the close code sent and the reason
+ * that `socket.closeReason` and the log carry. `closeCode` 1006 means no close frame is sent: the
+ * connection is dropped (the peer is gone or not reading).
+ * @example
+ * if (socket.closeReason === ForcedClose.heartbeatTimeout.reason) metrics.deadPeers++;
+ */
+export const ForcedClose = {
+  heartbeatTimeout: { code: "TSWS_HEARTBEAT_TIMEOUT", closeCode: 1006, reason: "heartbeat timeout" },
+  slowConsumer: { code: "TSWS_SLOW_CONSUMER", closeCode: CloseCode.policyViolation, reason: "slow consumer" },
+  rateLimit: { code: "TSWS_RATE_LIMIT", closeCode: CloseCode.policyViolation, reason: "rate limit" },
+  messageTooBig: { code: "TSWS_MESSAGE_TOO_BIG", closeCode: CloseCode.messageTooBig, reason: "message too big" },
+  invalidPayload: { code: "TSWS_INVALID_PAYLOAD", closeCode: CloseCode.invalidPayload, reason: "invalid UTF-8" },
+  protocolError: { code: "TSWS_PROTOCOL_ERROR", closeCode: CloseCode.protocolError, reason: "protocol error" },
+} as const satisfies Record<string, { code: string; closeCode: number; reason: string }>;

@@ -11,11 +11,13 @@ import { BroadcastOperator, type BroadcastTarget, deliverLocal } from "./broadca
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./config.js";
 import { CloseCode, ConfigError } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
+import { Guard } from "./guard.js";
 import { type Chain, composeChain, type HandlerClass } from "./handler.js";
 import { HttpMiddlewareMixin, runMiddleware } from "./http-middleware.js";
 import type { Logger } from "./logger.js";
 import { MixinFail } from "./mixin.js";
 import { decoratedHandlers, namespaceOf, Router } from "./namespace.js";
+import { answerClientError } from "./request-checks.js";
 import { Rooms } from "./rooms.js";
 import { Socket } from "./socket.js";
 import type { Message, Room, SocketId } from "./types.js";
@@ -55,6 +57,7 @@ export class Server {
   readonly #nodeId = randomUUID();
   readonly #ready: Promise<void>;
   readonly #broadcastTarget: BroadcastTarget;
+  readonly #guard: Guard;
   #http: HttpServer | undefined;
   #standalone = false;
   #closing: Promise<void> | undefined;
@@ -78,8 +81,9 @@ export class Server {
       noServer: true,
       clientTracking: false,
       maxPayload: this.#options.maxPayload,
-      perMessageDeflate: false,
+      perMessageDeflate: this.#options.perMessageDeflate,
     });
+    this.#guard = new Guard(this.#options, this.#logger);
     this.#adapter = this.#options.adapter ?? createMemoryAdapter();
     this.rooms = new Rooms(this.#adapter);
     this.#broadcastTarget = {
@@ -102,10 +106,16 @@ export class Server {
     let http = this.#http;
     if (http === undefined) {
       this.#standalone = true;
-      http = createHttpServer((_req, res) => {
+      // Slow or partial request headers are dropped after the handshake timeout (Node's default is minutes).
+      const timeout = this.#options.handshakeTimeout;
+      const timeouts = { headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.min(timeout, 1000) };
+      http = createHttpServer(timeouts, (_req, res) => {
         res.writeHead(426, { "Content-Type": "text/plain; charset=utf-8", Connection: "close" });
         res.end("This is a WebSocket server: connect with a WebSocket client.\n");
       });
+      http.on("clientError", answerClientError(this.#logger));
+      // After listen() resolves, an accept failure (EMFILE…) must be logged, not thrown.
+      http.on("error", (error) => this.#logger.error({ err: error }, `the HTTP server failed: ${error.message}`));
       this.#attach(http);
       http.listen(this.#options.port, this.#options.host);
     }
@@ -165,6 +175,7 @@ export class Server {
     const open = [...this.#sockets.values()];
     const closed = open.map(({ ws }) => new Promise<void>((resolve) => ws.once("close", () => resolve())));
     for (const { socket } of open) socket.close(CloseCode.goingAway, "server shutting down");
+    this.#guard.stop();
     const grace = setTimeout(() => {
       for (const { ws } of this.#sockets.values()) ws.terminate();
     }, this.#options.closeTimeout);
@@ -208,6 +219,11 @@ export class Server {
       this.#refuse(raw, req, 503, "server shutting down");
       return;
     }
+    const refusal = this.#guard.admit(req, raw);
+    if (refusal !== undefined) {
+      this.#refuse(raw, req, refusal.kind.status, refusal.message, refusal.headers);
+      return;
+    }
     const endpoint = match.target;
     if (!originAllowed(req, this.#options.allowedOrigins, endpoint.usesMiddleware)) {
       this.#logger.warn(
@@ -221,12 +237,12 @@ export class Server {
       this.#handshake(req, raw, head, endpoint, match.path, match.params);
       return;
     }
-    runMiddleware(this.#options.middleware, req, raw, this.#options.handshakeTimeout).then((outcome) => {
+    const done = runMiddleware(this.#options.middleware, req, raw, this.#options.handshakeTimeout).then((outcome) => {
       if (outcome.kind === "passed") {
         if (this.#closing !== undefined) this.#refuse(raw, req, 503, "server shutting down");
         else this.#handshake(req, raw, head, endpoint, match.path, match.params);
       } else if (outcome.kind === "timeout") {
-        this.#refuse(raw, req, 503, "handshake timed out");
+        this.#refuse(raw, req, 503, "handshake timed out (middleware did not finish)");
       } else if (outcome.kind === "failed") {
         this.#logger.warn({ err: outcome.error, path: match.path }, "HTTP middleware refused an upgrade");
         this.#refuse(raw, req, outcome.status, outcome.status >= 500 ? "middleware failed" : errorMessage(outcome.error));
@@ -236,11 +252,20 @@ export class Server {
         setTimeout(() => raw.destroy(), 1000).unref();
       }
     });
+    done.catch(this.#upgradeFailed(raw));
   };
 
-  #refuse(raw: Duplex, req: IncomingMessage, status: number, message: string): void {
+  /** A bug on the upgrade path must cost one connection, never the process (no unhandled rejection). */
+  #upgradeFailed(raw: Duplex): (error: unknown) => void {
+    return (error) => {
+      this.#logger.error({ err: error }, "the upgrade failed unexpectedly; dropping the connection");
+      raw.destroy();
+    };
+  }
+
+  #refuse(raw: Duplex, req: IncomingMessage, status: number, message: string, headers?: Record<string, string>): void {
     this.#logger.info({ status, url: req.url, remoteAddress: req.socket.remoteAddress }, `upgrade refused: ${message}`);
-    refuseUpgrade(raw, status, message);
+    refuseUpgrade(raw, status, message, headers);
   }
 
   #handshake(req: IncomingMessage, raw: Duplex, head: Buffer, endpoint: Endpoint, path: string, params: Record<string, string>): void {
@@ -256,6 +281,7 @@ export class Server {
         params,
         request,
         cookies: cookieHeader ? (parseCookies(cookieHeader) as Record<string, string>) : {},
+        outbound: this.#guard.outbound,
       });
       const r = req as IncomingMessage & { session?: Socket["session"]; user?: unknown };
       socket.session = r.session;
@@ -267,9 +293,18 @@ export class Server {
   #open(socket: Socket, ws: WebSocket, endpoint: Endpoint): void {
     this.#sockets.set(socket.id, { socket, ws });
     const queue = new EventQueue(socket, ws, endpoint.chain, this.#options.maxPendingMessages, this.#hookFailed, noop);
-    ws.on("error", (error) => this.#logger.info({ err: error, socket: socket.id }, `socket error: ${error.message}`));
-    ws.on("message", (data: Buffer, isBinary: boolean) => queue.message(isBinary ? data : data.toString()));
-    ws.on("close", () => {
+    // ws closes the socket itself after a protocol error (1002, 1007, 1008, 1009): log it once.
+    ws.on("error", (error: Error & { code?: string }) => {
+      socket.noteCloseReason(error.message);
+      this.#logger.info({ err: error, code: error.code, socket: socket.id }, `socket error: ${error.message}`);
+    });
+    const inbound = this.#guard.watch(socket, ws);
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (inbound(data.length)) queue.message(isBinary ? data : data.toString());
+    });
+    ws.on("close", (code: number, reason: Buffer) => {
+      socket.noteCloseReason(`peer closed (${code}${reason.length > 0 ? `: ${reason}` : ""})`);
+      this.#guard.forget(ws);
       this.#sockets.delete(socket.id);
       this.rooms.leaveAll(socket);
       queue.end();

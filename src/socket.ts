@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 import type { Server } from "./server.js";
+import { Backlog, NO_OUTBOUND_LIMIT, type OutboundLimit } from "./slow-consumer.js";
 import type { Message, Params, Room, SocketId } from "./types.js";
 
 /** What the upgrade request said: a small record, not the live `IncomingMessage`. */
@@ -21,6 +22,8 @@ export interface SocketInit {
   readonly params: Params;
   readonly request: RequestInfo;
   readonly cookies: Record<string, string>;
+  /** The high-water mark of the outbound buffer and what happens past it. */
+  readonly outbound?: OutboundLimit;
 }
 
 const OPEN = 1;
@@ -59,8 +62,14 @@ export class Socket {
   /** True when frames may be written straight to the TCP socket (no extension transforms them). */
   readonly #plainFrames: boolean;
   #corked = false;
+  /** Whether the socket was past its high-water mark when this event-loop turn's sends began. */
+  #congested = false;
   #rooms: Set<Room> | undefined;
   #drain: Promise<void> | undefined;
+  readonly #outbound: OutboundLimit;
+  #backlog: Backlog | undefined;
+  #dropped = 0;
+  #closeReason: string | undefined;
 
   constructor(init: SocketInit) {
     this.#ws = init.ws;
@@ -71,6 +80,20 @@ export class Socket {
     this.request = init.request;
     this.cookies = init.cookies;
     this.#plainFrames = init.ws.extensions === "";
+    this.#outbound = init.outbound ?? NO_OUTBOUND_LIMIT;
+  }
+
+  /**
+   * Why the socket closed or is closing, e.g. "heartbeat timeout", "slow consumer", "rate limit",
+   * "server shutting down", "peer closed (1000)"; undefined while it is open.
+   */
+  get closeReason(): string | undefined {
+    return this.#closeReason;
+  }
+
+  /** Messages dropped by the "drop-newest" or "drop-oldest" slow-consumer policy. */
+  get droppedMessages(): number {
+    return this.#dropped;
   }
 
   /** True from the moment `close()` is called or the peer's close frame arrives. */
@@ -91,6 +114,7 @@ export class Socket {
   send(data: Message): Promise<void> {
     if (this.closed) return READY;
     this.#cork();
+    if (this.#congested || this.#backlog !== undefined) return this.#overflow(data);
     this.#ws.send(data);
     return this.#afterWrite();
   }
@@ -102,11 +126,11 @@ export class Socket {
    */
   sendFrame(frame: readonly Buffer[], data: Message): void {
     if (this.closed) return;
-    if (!this.#plainFrames) {
+    this.#cork();
+    if (!this.#plainFrames || this.#congested || this.#backlog !== undefined) {
       this.send(data);
       return;
     }
-    this.#cork();
     for (const part of frame) this.#raw.write(part);
     this.#afterWrite();
   }
@@ -114,6 +138,7 @@ export class Socket {
   /** Closes the socket after everything queued so far has been sent. */
   close(code = 1000, reason = ""): void {
     if (this.closed) return;
+    this.#closeReason ??= reason || `closed by the server (${code})`;
     this.#cork();
     this.#ws.close(code, reason);
   }
@@ -133,10 +158,54 @@ export class Socket {
     this.server.rooms.leave(this, room);
   }
 
+  /**
+   * Records why the socket is closing, unless a reason is already known (the first one wins).
+   * @internal
+   */
+  noteCloseReason(reason: string): void {
+    this.#closeReason ??= reason;
+  }
+
+  /**
+   * Drops the connection without a closing handshake (the peer is gone or not reading).
+   * @internal
+   */
+  terminate(reason: string): void {
+    this.#closeReason ??= reason;
+    this.#ws.terminate();
+  }
+
+  /** Past the high-water mark: apply the server's slow-consumer policy. */
+  #overflow(data: Message): Promise<void> {
+    const limit = this.#outbound;
+    if (limit.policy === "close") {
+      limit.onSlow(this);
+      return READY;
+    }
+    if (limit.policy === "drop-newest") {
+      limit.onDrop(this, ++this.#dropped);
+    } else {
+      this.#backlog ??= new Backlog(
+        this.#ws,
+        this.#raw,
+        limit.maxBufferedBytes,
+        () => limit.onDrop(this, ++this.#dropped),
+        () => {
+          this.#backlog = undefined;
+        },
+      );
+      this.#backlog.push(data);
+    }
+    return this.#afterWrite();
+  }
+
   /** Frames sent in one event-loop turn are held and leave together in one write. */
   #cork(): void {
     if (this.#corked) return;
     this.#corked = true;
+    // Measured once per turn, before this turn's frames: a burst queued within one turn is the
+    // handler's own doing and is let through; a peer that has not taken the last turns' is slow.
+    this.#congested = this.#ws.bufferedAmount > this.#outbound.maxBufferedBytes;
     this.#raw.cork();
     process.nextTick(uncork, this);
   }

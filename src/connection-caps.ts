@@ -1,0 +1,47 @@
+import type { Duplex } from "node:stream";
+import { Refusal } from "./errors.js";
+
+/**
+ * Counts connections (open sockets and handshakes in progress) in total and per client address,
+ * so an upgrade over a cap is refused before any work is done for it. A connection is counted from
+ * `admit` until its TCP socket closes, whatever happened in between.
+ * @example
+ * const caps = new ConnectionCaps(10_000, 20);
+ * const refusal = caps.admit(req.socket.remoteAddress ?? "", raw);
+ * if (refusal) refuseUpgrade(raw, refusal.status, "too many connections");
+ */
+export class ConnectionCaps {
+  readonly #max: number;
+  readonly #maxPerAddress: number;
+  readonly #perAddress = new Map<string, number>();
+  #total = 0;
+
+  /** @param maxPerAddress 0 turns the per-address cap off */
+  constructor(max: number, maxPerAddress: number) {
+    this.#max = max;
+    this.#maxPerAddress = maxPerAddress;
+  }
+
+  /** Counts `raw` in, or says which cap it is over (it is then not counted). */
+  admit(address: string, raw: Duplex): (typeof Refusal)["tooManyConnections" | "tooManyFromAddress"] | undefined {
+    if (this.#total >= this.#max) return Refusal.tooManyConnections;
+    const mine = this.#perAddress.get(address) ?? 0;
+    if (this.#maxPerAddress > 0 && mine >= this.#maxPerAddress) return Refusal.tooManyFromAddress;
+    this.#total++;
+    this.#perAddress.set(address, mine + 1);
+    raw.once("close", () => this.#release(address));
+    return undefined;
+  }
+
+  /** Connections counted now (for leak checks). */
+  get size(): number {
+    return this.#total;
+  }
+
+  #release(address: string): void {
+    this.#total--;
+    const left = (this.#perAddress.get(address) ?? 1) - 1;
+    if (left === 0) this.#perAddress.delete(address);
+    else this.#perAddress.set(address, left);
+  }
+}

@@ -1,0 +1,69 @@
+import type { WebSocket } from "ws";
+
+/**
+ * Finds dead peers: every `interval` ms each socket gets a protocol ping, and a socket that has
+ * not answered within `timeout` ms is reported to `onTimeout` (which terminates it). One timer
+ * serves every socket of a server: a socket costs a map entry, not a timer.
+ * @example
+ * const heartbeat = new Heartbeat(25_000, 20_000, (ws, socket) => ws.terminate());
+ * heartbeat.add(ws, socket); // ... on close: heartbeat.delete(ws)
+ */
+export class Heartbeat<Owner> {
+  readonly #interval: number;
+  readonly #timeout: number;
+  readonly #onTimeout: (ws: WebSocket, owner: Owner) => void;
+  /** When each socket was last pinged, and whether that ping is still unanswered. */
+  readonly #peers = new Map<WebSocket, { pingedAt: number; waiting: boolean; owner: Owner }>();
+  /** One listener shared by every socket: `this` is the socket that answered. */
+  readonly #onPong: (this: WebSocket) => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(interval: number, timeout: number, onTimeout: (ws: WebSocket, owner: Owner) => void) {
+    this.#interval = interval;
+    this.#timeout = timeout;
+    this.#onTimeout = onTimeout;
+    const peers = this.#peers;
+    this.#onPong = function heartbeatOnPong(this: WebSocket) {
+      const peer = peers.get(this);
+      if (peer !== undefined) peer.waiting = false;
+    };
+  }
+
+  /** Starts watching a socket (the timer runs while at least one socket is watched). */
+  add(ws: WebSocket, owner: Owner): void {
+    if (this.#interval === 0) return;
+    this.#peers.set(ws, { pingedAt: performance.now(), waiting: false, owner });
+    ws.on("pong", this.#onPong);
+    // Ticking at half the shorter period keeps both the ping and the timeout within that slack.
+    this.#timer ??= setInterval(this.#tick, Math.max(1, Math.min(this.#interval, this.#timeout) / 2)).unref();
+  }
+
+  /** Stops watching a socket that has closed. */
+  delete(ws: WebSocket): void {
+    if (!this.#peers.delete(ws)) return;
+    ws.off("pong", this.#onPong);
+    if (this.#peers.size === 0) this.stop();
+  }
+
+  /** Stops the timer (at shutdown). */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #tick = (): void => {
+    const now = performance.now();
+    for (const [ws, peer] of this.#peers) {
+      if (peer.waiting) {
+        if (now - peer.pingedAt >= this.#timeout) {
+          this.delete(ws);
+          this.#onTimeout(ws, peer.owner);
+        }
+      } else if (now - peer.pingedAt >= this.#interval) {
+        peer.waiting = true;
+        peer.pingedAt = now;
+        ws.ping();
+      }
+    }
+  };
+}

@@ -1,0 +1,69 @@
+import type { IncomingMessage } from "node:http";
+import type { Socket as NetSocket } from "node:net";
+import { Refusal } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { refuseUpgrade } from "./upgrade.js";
+
+/** A refusal of a malformed upgrade: what to answer and why. */
+export interface Malformed {
+  readonly kind: (typeof Refusal)[keyof typeof Refusal];
+  readonly message: string;
+  readonly headers?: Record<string, string>;
+}
+
+/** Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 §4.1). */
+const KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** Versions of the protocol this server speaks, as the 426 answer lists them. */
+const SUPPORTED_VERSIONS = "13";
+
+/**
+ * Checks an upgrade request before anything else runs, so each kind of malformed request gets its
+ * own status: 405 for a method other than GET, 400 for a missing or malformed key, 426 (with
+ * `Sec-WebSocket-Version: 13`) for a version this server does not speak.
+ * @example
+ * const bad = checkUpgradeRequest(req);
+ * if (bad) refuseUpgrade(raw, bad.kind.status, bad.message, bad.headers);
+ */
+export function checkUpgradeRequest(req: IncomingMessage): Malformed | undefined {
+  if (req.method !== "GET")
+    return { kind: Refusal.methodNotAllowed, message: "a WebSocket upgrade must be a GET request", headers: { Allow: "GET" } };
+  if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket")
+    return { kind: Refusal.badRequest, message: "the Upgrade header must be websocket" };
+  const key = req.headers["sec-websocket-key"];
+  if (key === undefined || !KEY.test(key)) return { kind: Refusal.badKey, message: "missing or malformed Sec-WebSocket-Key header" };
+  if (req.headers["sec-websocket-version"] !== SUPPORTED_VERSIONS) {
+    return {
+      kind: Refusal.unsupportedVersion,
+      message: `unsupported WebSocket version; supported: ${SUPPORTED_VERSIONS}`,
+      headers: { "Sec-WebSocket-Version": SUPPORTED_VERSIONS },
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Answers requests Node's HTTP parser rejected (headers too large, malformed, too slow) with a
+ * status instead of a silent drop, logs each once, and frees the socket. Installed on the
+ * standalone server only: an application's own server keeps its own `clientError` policy.
+ * @example
+ * http.on("clientError", answerClientError(logger));
+ */
+export function answerClientError(logger: Logger): (error: NodeJS.ErrnoException, socket: NetSocket) => void {
+  return (error, socket) => {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const kind =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? Refusal.headersTooLarge
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? Refusal.requestTimeout
+          : Refusal.badRequest;
+    logger.info(
+      { code: kind.code, status: kind.status, parserError: error.code, remoteAddress: socket.remoteAddress },
+      `request refused: ${error.message}`,
+    );
+    refuseUpgrade(socket, kind.status, kind === Refusal.badRequest ? "malformed HTTP request" : error.message);
+  };
+}

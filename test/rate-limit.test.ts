@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { WebSocket } from "ws";
+import type { Server } from "../src/index.js";
+import { Echo, echoOnce, recordingLogger, startEcho } from "./fixtures/echo.js";
+
+async function open(port: number): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`);
+  ws.on("error", () => {});
+  await new Promise((resolve) => ws.once("open", resolve));
+  return ws;
+}
+
+function closeOf(ws: WebSocket): Promise<[number, string]> {
+  return new Promise((resolve) => ws.once("close", (code, reason) => resolve([code, reason.toString()])));
+}
+
+describe("rateLimit: messagesPerSecond", () => {
+  const logger = recordingLogger();
+  let server: Server;
+  let port: number;
+  before(async () => {
+    ({ server, port } = await startEcho({ logger, rateLimit: { messagesPerSecond: 10 } }));
+  });
+  after(() => server.close());
+
+  it("lets a socket within its allowance through", async () => {
+    const ws = await open(port);
+    const echoes: string[] = [];
+    ws.on("message", (data) => echoes.push(String(data)));
+    for (let i = 0; i < 5; i++) ws.send(`m${i}`);
+    while (echoes.length < 5) await new Promise((resolve) => ws.once("message", resolve));
+    assert.deepEqual(echoes, ["m0", "m1", "m2", "m3", "m4"]);
+    const closed = closeOf(ws);
+    ws.close();
+    await closed;
+    while (server.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  });
+
+  it('closes a flooding socket with 1008 "rate limit", logs it once, and onClose sees the reason', async () => {
+    Echo.closeReasons.length = 0;
+    const ws = await open(port);
+    const closed = closeOf(ws);
+    for (let i = 0; i < 200; i++) ws.send("flood");
+    assert.deepEqual(await closed, [1008, "rate limit"]);
+    while (Echo.closeReasons.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(Echo.closeReasons, ["rate limit"]);
+    assert.equal(logger.lines.filter((line) => line === "socket closed: rate limit").length, 1);
+    assert.equal(await echoOnce(port), "still here");
+  });
+});
+
+describe("rateLimit: bytesPerSecond", () => {
+  let server: Server;
+  let port: number;
+  before(async () => {
+    ({ server, port } = await startEcho({ rateLimit: { bytesPerSecond: 1000 } }));
+  });
+  after(() => server.close());
+
+  it("closes a socket that sends more bytes than its allowance with 1008", async () => {
+    const ws = await open(port);
+    const closed = closeOf(ws);
+    ws.send("x".repeat(600));
+    ws.send("x".repeat(600));
+    assert.deepEqual(await closed, [1008, "rate limit"]);
+  });
+});
+
+describe("the rateLimit option", () => {
+  it("is validated at createServer", async () => {
+    const { createServer } = await import("../src/index.js");
+    assert.throws(() => createServer({ handlers: [Echo], rateLimit: { messagesPerSecond: 0 } }), /option "rateLimit"/);
+    assert.throws(() => createServer({ handlers: [Echo], rateLimit: {} }), /option "rateLimit"/);
+    assert.throws(() => createServer({ handlers: [Echo], rateLimit: { perMinute: 5 } as never }), /option "rateLimit"/);
+    assert.ok(recordingLogger());
+  });
+});
