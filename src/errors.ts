@@ -62,3 +62,11 @@ export const Refusal = {
 export function refuse(kind: { code: string; status: number }, message: string): HandshakeRefused {
   return new HandshakeRefused(kind.code, kind.status, message);
 }
+
+/**
+ * A cluster adapter could not do its job, e.g. Redis unreachable when the server starts
+ * (`TSWS_REDIS_UNREACHABLE`, which makes `listen()` reject).
+ * @example
+ * try { await server.listen() } catch (e) { if (e instanceof AdapterError) process.exit(1) }
+ */
+export class AdapterError extends TsWebSocketError {}

@@ -295,6 +295,7 @@ export class Server {
     this.#broadcastTarget.rooms = this.rooms;
     return {
       nodeId: this.#nodeId,
+      logger: this.#logger,
       receive: (op) => {
         if (op.type === "broadcast") deliverLocal(this.rooms, op.rooms, op.except, op.data);
         else if (op.type === "sendTo") this.#sockets.get(op.id)?.socket.send(op.data);
