@@ -128,8 +128,15 @@ class RedisClusterAdapter implements RedisAdapter {
     this.#logger = node.logger;
     // No offline queue and no resending: while Redis is away an operation is dropped and counted,
     // never held in memory and never delivered twice.
-    const pub = this.#template.duplicate({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
-    const sub = this.#template.duplicate();
+    const pub = this.#template.duplicate({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, lazyConnect: false });
+    const sub = this.#template.duplicate({ lazyConnect: false });
+    // The template's own faults would otherwise be printed by ioredis as "Unhandled error event";
+    // the outage is already reported by the adapter's connections, so a debug line is enough.
+    if (this.#template.listenerCount("error") === 0) {
+      this.#template.on("error", (error: Error) =>
+        node.logger.debug({ err: error }, `Redis adapter (the client passed in): ${error.message}`),
+      );
+    }
     this.#pub = pub;
     this.#sub = sub;
     const bothReady = Promise.all([readyOf(pub), readyOf(sub)]);
