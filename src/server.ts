@@ -6,7 +6,7 @@ import { parse as parseCookies } from "cookie";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Adapter, ClusterNode, ClusterOp } from "./adapters/adapter.js";
 import { createMemoryAdapter } from "./adapters/memory.js";
-import { BroadcastOperator, deliverLocal } from "./broadcast.js";
+import { BroadcastOperator, type BroadcastTarget, deliverLocal } from "./broadcast.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./config.js";
 import { CloseCode, ConfigError } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
@@ -53,6 +53,7 @@ export class Server {
   readonly #sockets = new Map<SocketId, { socket: Socket; ws: WebSocket }>();
   readonly #nodeId = randomUUID();
   readonly #ready: Promise<void>;
+  readonly #broadcastTarget: BroadcastTarget;
   #http: HttpServer | undefined;
   #standalone = false;
   #closing: Promise<void> | undefined;
@@ -80,6 +81,11 @@ export class Server {
     });
     this.#adapter = this.#options.adapter ?? createMemoryAdapter();
     this.rooms = new Rooms(this.#adapter);
+    this.#broadcastTarget = {
+      rooms: this.rooms,
+      publish: (op) => this.#adapter.publish(op),
+      members: (room) => this.#adapter.members(room),
+    };
     this.#ready = this.#adapter.start(this.#clusterNode());
     this.#ready.catch((error: unknown) => this.#logger.error({ err: error }, "the adapter failed to start"));
     if (this.#options.server) this.#attach(this.#options.server);
@@ -285,14 +291,7 @@ export class Server {
     }
   }
 
-  #broadcastTarget = {
-    rooms: undefined as unknown as Rooms, // set below: `rooms` is assigned in the constructor
-    publish: (op: ClusterOp) => this.#adapter.publish(op),
-    members: (room: Room) => this.#adapter.members(room),
-  };
-
   #clusterNode(): ClusterNode {
-    this.#broadcastTarget.rooms = this.rooms;
     return {
       nodeId: this.#nodeId,
       logger: this.#logger,
