@@ -124,6 +124,14 @@ describe("the Redis adapter", () => {
     },
   );
 
+  it("writes its memberships again when Redis forgets them while connected", slow, async () => {
+    const [a, b] = await Promise.all([join(0, "flushed"), join(1, "flushed")]);
+    const both = [a!.id, b!.id].sort();
+    await eventually(async () => JSON.stringify(await b!.members("flushed")) === JSON.stringify(both), "both are listed");
+    await inspector().flushall();
+    await eventually(async () => JSON.stringify(await b!.members("flushed")) === JSON.stringify(both), "both are listed again");
+  });
+
   it("drops a killed node's sockets from member lists and leaves no key of it in Redis", slow, async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/redis-node.ts"], {
       env: { ...process.env, REDIS_PORT: String(redis.port), PREFIX: "it", NODE_TTL: "1500" },

@@ -57,15 +57,16 @@ export function createRedisAdapter(client: Redis, options: RedisAdapterOptions =
 
 const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";
 
-/** KEYS: nodes, my rooms set. ARGV: my id, ttl, my room-key prefix. */
+/** KEYS: nodes, my rooms set. ARGV: my id, ttl, my room-key prefix. Returns 1 if Redis had forgotten this node. */
 const HEARTBEAT = `${NOW}
-redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
+local forgotten = redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   if redis.call('PEXPIRE', ARGV[3] .. room, ARGV[2]) == 0 then redis.call('SREM', KEYS[2], room) end
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[2])`;
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return forgotten`;
 
 /** KEYS: nodes, my rooms set. ARGV: my id, my room-key prefix. Forgets everything this node recorded. */
 const FORGET = `for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('DEL', ARGV[2] .. room) end
@@ -276,7 +277,12 @@ class RedisClusterAdapter implements RedisAdapter {
   }
 
   #beat = (): void => {
-    if (this.#ready) this.#beatNow().catch(this.#commandFailed);
+    if (!this.#ready) return;
+    // Redis forgot this node while the connection stayed up (a stall longer than nodeTtl, a
+    // FLUSHALL): its memberships are gone too, so write them again.
+    this.#beatNow()
+      .then((forgotten) => (forgotten === 1 ? this.#restore() : undefined), this.#commandFailed)
+      .catch(this.#commandFailed);
   };
 
   #beatNow(): Promise<unknown> {
