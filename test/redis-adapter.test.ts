@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis.js";
 import { AdapterError, type Server } from "../src/index.js";
@@ -133,7 +134,7 @@ describe("the Redis adapter", () => {
   });
 
   it("drops a killed node's sockets from member lists and leaves no key of it in Redis", slow, async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/redis-node.ts"], {
+    const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("helpers/redis-node.ts", import.meta.url))], {
       env: { ...process.env, REDIS_PORT: String(redis.port), PREFIX: "it", NODE_TTL: "1500" },
       stdio: ["ignore", "pipe", "inherit"],
     });
