@@ -67,13 +67,18 @@ describe("the Redis adapter", () => {
     assert.deepEqual(data, bytes);
   });
 
-  it("keeps no key of a node after it closes", slow, async () => {
+  it("keeps no key of a node after it closes (and ignores the client's keyPrefix)", slow, async () => {
     const logger = recordingLogger();
-    const adapter = createRedisAdapter(inspector(), { prefix: "it", nodeTtl: 1500 });
+    const prefixed = new Redis(redis.port, "127.0.0.1", { keyPrefix: "app:" });
+    connections.push(prefixed);
+    const adapter = createRedisAdapter(prefixed, { prefix: "it", nodeTtl: 1500 });
     const node = await startNode(adapter, logger);
     const client = await ChatClient.connect(node.port, "short-lived");
     const id = adapter.nodeId!;
     assert.ok((await inspector().keys(`it:node:${id}:*`)).length > 0, "the node recorded its room");
+    const listed = await ChatClient.connect(nodes[0]!.port, "short-lived");
+    clients.push(listed);
+    await eventually(async () => (await listed.members("short-lived")).includes(client.id), "the other nodes list its socket");
     client.close();
     await node.server.close();
     assert.deepEqual(await inspector().keys(`it:node:${id}:*`), []);

@@ -125,12 +125,15 @@ class RedisClusterAdapter implements RedisAdapter {
   }
 
   async start(node: ClusterNode): Promise<void> {
+    if (this.#node !== undefined) throw new Error("createRedisAdapter: an adapter serves one server; create one per server");
     this.#node = node;
     this.#logger = node.logger;
+    // Our key names are built inside Lua scripts too, where ioredis' keyPrefix would not apply.
+    const own = { lazyConnect: false, keyPrefix: "" };
     // No offline queue and no resending: while Redis is away an operation is dropped and counted,
     // never held in memory and never delivered twice.
-    const pub = this.#template.duplicate({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, lazyConnect: false });
-    const sub = this.#template.duplicate({ lazyConnect: false });
+    const pub = this.#template.duplicate({ ...own, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
+    const sub = this.#template.duplicate({ ...own, autoResubscribe: true });
     // The template's own faults would otherwise be printed by ioredis as "Unhandled error event";
     // the outage is already reported by the adapter's connections, so a debug line is enough.
     if (this.#template.listenerCount("error") === 0) {
