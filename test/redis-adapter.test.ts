@@ -107,6 +107,8 @@ describe("the Redis adapter", () => {
         node0.logger.lines.some((l) => l.startsWith("Redis adapter") && l.includes("dropped until Redis is back")),
         "the outage was logged",
       );
+      assert.deepEqual(await local1!.members("outage"), [local1!.id, local2!.id].sort(), "members() answers for its own node");
+      const late = await join(1, "outage"); // joins while Redis is away
 
       await redis.start();
       // Cross-node delivery resumes by itself: probe until the remote member hears again.
