@@ -195,3 +195,20 @@ describe("createRedisAdapter", () => {
     assert.throws(() => createRedisAdapter({} as Redis), /must be an ioredis Redis instance/);
   });
 });
+
+describe("the package root", () => {
+  it("loads without ioredis, which stays an optional peer dependency", { timeout: 30_000 }, async () => {
+    // A child process whose module resolution fails for ioredis, importing the root entry.
+    const hook = `export async function resolve(s, c, next) { if (s === "ioredis") throw new Error("ioredis was loaded"); return next(s, c); }`;
+    const script = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${hook}`)}); await import(${JSON.stringify(fileURLToPath(new URL("../src/index.ts", import.meta.url)))});`;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = await once(child, "exit");
+    assert.equal(code, 0, stderr);
+  });
+});
