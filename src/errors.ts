@@ -86,3 +86,11 @@ export const ForcedClose = {
   invalidPayload: { code: "TSWS_INVALID_PAYLOAD", closeCode: CloseCode.invalidPayload, reason: "invalid UTF-8" },
   protocolError: { code: "TSWS_PROTOCOL_ERROR", closeCode: CloseCode.protocolError, reason: "protocol error" },
 } as const satisfies Record<string, { code: string; closeCode: number; reason: string }>;
+
+/**
+ * A cluster adapter could not do its job, e.g. Redis unreachable when the server starts
+ * (`TSWS_REDIS_UNREACHABLE`, which makes `listen()` reject).
+ * @example
+ * try { await server.listen() } catch (e) { if (e instanceof AdapterError) process.exit(1) }
+ */
+export class AdapterError extends TsWebSocketError {}

@@ -338,6 +338,7 @@ export class Server {
   #clusterNode(): ClusterNode {
     return {
       nodeId: this.#nodeId,
+      logger: this.#logger,
       receive: (op) => {
         if (op.type === "broadcast") deliverLocal(this.rooms, op.rooms, op.except, op.data);
         else if (op.type === "sendTo") this.#sockets.get(op.id)?.socket.send(op.data);

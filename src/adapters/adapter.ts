@@ -1,3 +1,4 @@
+import type { Logger } from "../logger.js";
 import type { Message, Room, SocketId } from "../types.js";
 
 /**
@@ -19,6 +20,8 @@ export type ClusterOp =
 export interface ClusterNode {
   /** A unique id of this server instance. */
   readonly nodeId: string;
+  /** The server's logger, for the adapter's own faults (a lost connection, a failed command). */
+  readonly logger: Logger;
   /** Carries out an operation published by another node on this node's own sockets. */
   receive(op: ClusterOp): void;
   /** The ids of this node's own sockets in a room. */
