@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import middie from "@fastify/middie";
 import express from "express";
 import fastify from "fastify";
+import Koa from "koa";
 import { createServer, HttpMiddlewareMixin, type Middleware, mixins, Namespace, type Socket } from "../src/index.js";
 import { attempt, authSetup, closed, cookieOf, nextMessage, open, type TestUser, testLogger } from "./helpers/sessions.js";
 
@@ -204,5 +205,42 @@ describe("HttpMiddlewareMixin in a Fastify application", () => {
     const anonymous = await open(`ws://127.0.0.1:${port}/whoami/`);
     assert.equal(await nextMessage(anonymous), "nobody");
     anonymous.close();
+  });
+});
+
+describe("HttpMiddlewareMixin in a Koa application", () => {
+  const { sessionMiddleware } = authSetup();
+  const app = new Koa();
+  // Koa has no Connect middleware of its own: a three-line bridge lets its routes share express-session.
+  app.use((ctx, next) =>
+    new Promise<void>((resolve, reject) => sessionMiddleware(ctx.req, ctx.res, (err) => (err ? reject(err) : resolve()))).then(next),
+  );
+  app.use((ctx) => {
+    const { session } = ctx.req as unknown as { session: { name?: string } };
+    session.name = "Dave";
+    ctx.body = "hello";
+  });
+  @Namespace("/koa/")
+  class KoaWhoAmI extends mixins(HttpMiddlewareMixin) {
+    static override onConnect(socket: Socket) {
+      socket.send(String(socket.session?.name ?? "nobody"));
+    }
+  }
+  const http = app.listen(0, "127.0.0.1");
+  const ws = createServer({ server: http, handlers: [KoaWhoAmI], middleware: [sessionMiddleware] });
+  after(async () => {
+    await ws.close();
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  it("sees the session a Koa middleware wrote, on the server app.listen() returned", async () => {
+    await new Promise<void>((resolve) => (http.listening ? resolve() : http.once("listening", () => resolve())));
+    const port = (http.address() as AddressInfo).port;
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(await res.text(), "hello");
+    const client = await open(`ws://127.0.0.1:${port}/koa/`, { cookie: cookieOf(res) });
+    assert.equal(await nextMessage(client), "Dave");
+    client.close();
   });
 });
