@@ -27,6 +27,7 @@ describe("HttpMiddlewareMixin with express-session and passport-local", () => {
       res.json({ ok: true });
     });
   });
+  app.get("/sid", (req, res) => res.json({ sid: req.sessionID }));
   app.get("/counter", (req, res) => res.json({ counter: (req.session as unknown as { counter?: number }).counter ?? 0 }));
   const http = createHttpServer(app);
 
@@ -108,6 +109,21 @@ describe("HttpMiddlewareMixin with express-session and passport-local", () => {
       { code: 4401, reason: "logged out" },
       { code: 4401, reason: "logged out" },
     ]);
+    b.send("still here");
+    assert.equal(await nextMessage(b), "saved");
+    b.close();
+  });
+
+  it("closes the sockets of one session with 4401 on closeSession, and not those of the user's other session", async () => {
+    const first = await login("bob", "builder");
+    const second = await login("bob", "builder");
+    const { sid } = (await (await fetch(`${base}/sid`, { headers: { cookie: first } })).json()) as { sid: string };
+    const a = await open(`${wsBase}/me/`, { cookie: first });
+    const b = await open(`${wsBase}/me/`, { cookie: second });
+    await Promise.all([nextMessage(a), nextMessage(b)]);
+    const end = closed(a);
+    ws.closeSession(sid);
+    assert.deepEqual(await end, { code: 4401, reason: "session ended" });
     b.send("still here");
     assert.equal(await nextMessage(b), "saved");
     b.close();
