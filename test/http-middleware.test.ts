@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import middie from "@fastify/middie";
 import express from "express";
@@ -173,6 +173,24 @@ describe("a middleware that refuses the upgrade", () => {
     assert.ok("status" in result);
     assert.equal(result.status, 503);
     assert.match(result.body, /timed out/);
+  });
+
+  it("closes the connection itself after refusing, even when the client keeps it open", async () => {
+    for (const [server, path] of [
+      [servers.answer, "/a/"],
+      [servers.silent, "/s/"],
+    ] as const) {
+      const { port } = await server.listen();
+      const tcp = connect(port, "127.0.0.1");
+      tcp.write(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      );
+      let answer = "";
+      tcp.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+      await new Promise((resolve) => tcp.once("close", resolve));
+      assert.match(answer, path === "/a/" ? /^HTTP\/1\.1 401 / : /^HTTP\/1\.1 503 /);
+    }
   });
 
   it("runs no handler hook and keeps no socket for a refused upgrade", () => {
