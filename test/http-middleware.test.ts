@@ -139,6 +139,9 @@ describe("a middleware that refuses the upgrade", () => {
   };
   const fail503: Middleware = (_req, _res, next) => next(Object.assign(new Error("database down"), { status: 503 }));
   const never: Middleware = () => {};
+  const throws: Middleware = () => {
+    throw Object.assign(new Error("banned"), { statusCode: 403 });
+  };
   const make = (path: string, middleware: Middleware[]) => {
     @Namespace(path)
     class Refused extends mixins(HttpMiddlewareMixin) {
@@ -151,7 +154,12 @@ describe("a middleware that refuses the upgrade", () => {
     }
     return createServer({ handlers: [Refused], middleware, host: "127.0.0.1", port: 0, handshakeTimeout: 300, logger: testLogger() });
   };
-  const servers = { answer: make("/a/", [body401]), error: make("/e/", [fail503]), silent: make("/s/", [never]) };
+  const servers = {
+    answer: make("/a/", [body401]),
+    error: make("/e/", [fail503]),
+    silent: make("/s/", [never]),
+    thrown: make("/t/", [throws]),
+  };
   after(() => Promise.all(Object.values(servers).map((s) => s.close())));
 
   it("answers with the status and body the middleware wrote", async () => {
@@ -165,6 +173,11 @@ describe("a middleware that refuses the upgrade", () => {
     assert.ok("status" in result);
     assert.equal(result.status, 503);
     assert.equal(result.body, "middleware failed\n");
+  });
+
+  it("treats a middleware that throws like next(err), showing the message of a 4xx error", async () => {
+    const { port } = await servers.thrown.listen();
+    assert.deepEqual(await attempt(`ws://127.0.0.1:${port}/t/`), { status: 403, body: "banned\n" });
   });
 
   it("answers 503 when a middleware never calls back within handshakeTimeout", async () => {
