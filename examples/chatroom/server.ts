@@ -1,20 +1,24 @@
-// A minimal chat server on the embedded defaults (localhost:8001): every message sent to
-// /chat/<room> is relayed to everyone in that room. The full demo with logins replaces this.
-import { BaseHandler, createServer, type Message, Namespace, type Socket } from "../../src/index.js";
+// `npm start`: the chat room demo on the embedded defaults (in-memory sessions, one node) at
+// http://localhost:8000 (PORT and HOST change it). Ctrl-C or SIGTERM closes it gracefully.
+import { startChat } from "./app.js";
 
-@Namespace("/chat/:room")
-class Chat extends BaseHandler {
-  static override onConnect(socket: Socket): void {
-    socket.join(socket.params.room as string);
-    socket.server.to(socket.params.room as string).send(`* ${socket.id.slice(0, 8)} joined`);
-  }
-  static override onMessage(socket: Socket, message: Message): void {
-    socket.server.to(socket.params.room as string).send(message);
-  }
+const port = process.env.PORT === undefined ? 8000 : Number(process.env.PORT);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(process.env.PORT)}`);
+  process.exit(1);
 }
+const chat = await startChat({ port, host: process.env.HOST ?? "localhost" });
+console.log(`chat room demo on ${chat.url}  (log in as alice/alice, bob/bob, carol/carol or dave/dave)`);
 
-const server = createServer({ handlers: [Chat] });
-const { host, port } = await server.listen();
-console.log(`chat server on ws://${host}:${port}/chat/<room>`);
-process.once("SIGTERM", () => server.close());
-process.once("SIGINT", () => server.close());
+const stop = (signal: string) => {
+  console.log(`${signal}: closing sockets and the web server…`);
+  chat.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+};
+process.once("SIGTERM", () => stop("SIGTERM"));
+process.once("SIGINT", () => stop("SIGINT"));

@@ -1,0 +1,133 @@
+// The chat room demo in a real browser: Debian's Chromium, driven by playwright-core over CDP
+// (no browser download). Skipped, with a reason, where /usr/bin/chromium is missing.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import session from "express-session";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Chat, startChat } from "../examples/chatroom/app.js";
+import { testLogger } from "./helpers/sessions.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const SCREENSHOT = new URL("../docs/screenshot-chat.png", import.meta.url);
+
+describe("the chat room demo in headless Chromium", { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed` }, () => {
+  // One store outlives a restart of the app, as a Redis store would: pages reconnect into their session.
+  const sessionStore = new session.MemoryStore();
+  let chat: Chat;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  before(async () => {
+    chat = await startChat({ port: 0, host: "127.0.0.1", sessionStore, logger: testLogger() });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 60_000 });
+  });
+  after(async () => {
+    await browser?.close();
+    await chat?.close();
+  });
+
+  async function loggedIn(username: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 640 } });
+    context.setDefaultTimeout(20_000);
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${chat.url}/login`);
+    await page.fill("input[name=username]", username);
+    await page.fill("input[name=password]", username);
+    await Promise.all([page.waitForURL(/\/rooms$/), page.click("button[type=submit]")]);
+    return page;
+  }
+
+  async function enter(page: Page, room: string): Promise<void> {
+    await page.goto(`${chat.url}/rooms/${room}`);
+    await page.locator("#status", { hasText: "connected" }).waitFor();
+  }
+
+  async function say(page: Page, text: string): Promise<void> {
+    await page.fill("#text", text);
+    await page.press("#text", "Enter");
+  }
+
+  /** [sender, text] of every message the page shows. */
+  function messages(page: Page): Promise<string[][]> {
+    return page
+      .locator(".message")
+      .evaluateAll((items) =>
+        items.map((li) => [li.querySelector(".sender")?.textContent ?? "", li.querySelector(".text")?.textContent ?? ""]),
+      );
+  }
+
+  const members = (page: Page) => page.locator("#member-list li").allTextContents();
+
+  let alice: Page;
+  let bob: Page;
+  let carol: Page;
+
+  it("shows each user in a room the other's messages with names, and nothing to another room", async () => {
+    [alice, bob, carol] = await Promise.all([loggedIn("alice"), loggedIn("bob"), loggedIn("carol")]);
+    await enter(carol, "random");
+    await enter(alice, "lobby");
+    await enter(bob, "lobby");
+    await alice.locator(".event", { hasText: "Bob joined" }).waitFor();
+    await alice.locator("#member-list li", { hasText: "Bob" }).waitFor();
+    await bob.locator("#member-list li", { hasText: "Alice" }).waitFor();
+
+    await say(alice, "Hello Bob, is the build green?");
+    await bob.locator(".message", { hasText: "is the build green" }).waitFor();
+    await say(bob, "All green. Types check, tests pass.");
+    await alice.locator(".message", { hasText: "All green" }).waitFor();
+    await say(alice, "Great, merging now.");
+    await bob.locator(".message", { hasText: "merging now" }).waitFor();
+
+    const expected = [
+      ["Alice", "Hello Bob, is the build green?"],
+      ["Bob", "All green. Types check, tests pass."],
+      ["Alice", "Great, merging now."],
+    ];
+    assert.deepEqual(await messages(alice), expected);
+    assert.deepEqual(await messages(bob), expected);
+    assert.deepEqual((await members(alice)).sort(), ["Alice", "Bob"]);
+
+    await say(carol, "anyone in random?");
+    await carol.locator(".message", { hasText: "anyone in random" }).waitFor();
+    assert.deepEqual(await messages(carol), [["Carol", "anyone in random?"]]);
+    assert.deepEqual(await members(carol), ["Carol"]);
+    assert.equal(await alice.locator(".message", { hasText: "anyone in random" }).count(), 0);
+
+    mkdirSync(new URL(".", SCREENSHOT), { recursive: true });
+    await alice.screenshot({ path: SCREENSHOT.pathname });
+  });
+
+  it("reconnects the pages after the server restarts", async () => {
+    const port = chat.port;
+    await chat.close();
+    await alice.locator("#status", { hasText: "reconnecting" }).waitFor();
+    chat = await startChat({ port, host: "127.0.0.1", sessionStore, logger: testLogger() });
+    await alice.locator("#status", { hasText: "connected" }).waitFor({ timeout: 30_000 });
+    await bob.locator("#status", { hasText: "connected" }).waitFor({ timeout: 30_000 });
+    await say(bob, "back again");
+    await alice.locator(".message", { hasText: "back again" }).waitFor();
+  });
+
+  it("closes a user's open chat pages with 4401 when that user logs out elsewhere, and says so", async () => {
+    const otherTab = await alice.context().newPage();
+    await otherTab.goto(`${chat.url}/rooms`);
+    await Promise.all([otherTab.waitForURL(/\/login/), otherTab.click("button:has-text('Log out')")]);
+    await alice.locator("#status", { hasText: "logged out" }).waitFor();
+    await alice.locator(".alert", { hasText: "logged out" }).waitFor();
+    await bob.locator(".event", { hasText: "Alice left" }).last().waitFor();
+    await bob.waitForFunction(() => document.querySelectorAll("#member-list li").length === 1);
+    assert.deepEqual(await members(bob), ["Bob"]);
+  });
+});
