@@ -59,11 +59,6 @@ export class Guard {
     };
   }
 
-  /** Open and counted connections (for leak checks). */
-  get connections(): number {
-    return this.#caps.size;
-  }
-
   /** Starts the heartbeat for a socket and returns the check for its inbound messages. */
   watch(socket: Socket, ws: WebSocket): InboundCheck {
     this.#heartbeat.add(ws, socket);

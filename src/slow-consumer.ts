@@ -76,6 +76,12 @@ export class Backlog {
     this.#schedule();
   }
 
+  /** Hands every waiting message to `ws` at once, whatever its mark: the socket is closing. */
+  release(): void {
+    for (const data of this.#items) this.#ws.send(data);
+    this.#clear();
+  }
+
   #flush = (): void => {
     this.#scheduled = false;
     while (this.#items.length > 0 && this.#ws.bufferedAmount <= this.#max) {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
+import { WebSocket } from "ws";
 import { createServer, HttpMiddlewareMixin, mixins, Namespace, type Server } from "../src/index.js";
 import { echoOnce, recordingLogger, startEcho } from "./fixtures/echo.js";
 import { RawPeer, upgradeRequest } from "./fixtures/raw-peer.js";
@@ -83,6 +85,16 @@ describe("a malformed upgrade request", () => {
       slow.destroy();
     }
     assert.equal(await echoOnce(port), "still here");
+  });
+
+  it("does not apply the header timeouts to an open WebSocket", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`);
+    await once(ws, "open");
+    await new Promise((resolve) => setTimeout(resolve, 3500)); // past handshakeTimeout and two connection checks
+    ws.send("later");
+    const [echo] = (await once(ws, "message")) as [Buffer];
+    assert.equal(String(echo), "later");
+    ws.close();
   });
 
   it("logs every refusal once, and the server still serves", async () => {
