@@ -11,7 +11,11 @@ import { checkUpgradeRequest, type Malformed } from "./request-checks.js";
 import type { OutboundLimit } from "./slow-consumer.js";
 import type { Socket } from "./socket.js";
 
-/** Says whether an inbound message of `size` bytes may be handled. */
+/**
+ * Says whether an inbound message of `size` bytes may be handled.
+ * @example
+ * ws.on("message", (data) => { if (inbound(data.length)) queue.message(data) });
+ */
 export type InboundCheck = (size: number) => boolean;
 
 const ALWAYS: InboundCheck = () => true;
