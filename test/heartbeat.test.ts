@@ -22,7 +22,7 @@ describe("the heartbeat", () => {
   let server: Server;
   let port: number;
   before(async () => {
-    server = createServer({ handlers: [Lobby], host: "127.0.0.1", port: 0, logger, heartbeatInterval: 100, heartbeatTimeout: 200 });
+    server = createServer({ handlers: [Lobby], host: "127.0.0.1", port: 0, logger, heartbeatInterval: 100, heartbeatTimeout: 1000 });
     ({ port } = await server.listen());
   });
   after(() => server.close());
