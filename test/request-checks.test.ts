@@ -71,7 +71,7 @@ describe("a malformed upgrade request", () => {
     assert.match(res, /^HTTP\/1.1 400 /);
   });
 
-  it("is dropped at the handshake timeout when its headers never end, while others connect normally", async () => {
+  it("is dropped at the handshake timeout when its headers never end, while others connect normally", { timeout: 60_000 }, async () => {
     const slow = net.connect(port, "127.0.0.1");
     slow.on("error", () => {});
     const closed = new Promise<void>((resolve) => slow.once("close", () => resolve()));
@@ -117,7 +117,7 @@ describe("a middleware that never calls next", () => {
   });
   after(() => hanging.close());
 
-  it("gets the upgrade refused with 503 at the handshake timeout", async () => {
+  it("gets the upgrade refused with 503 at the handshake timeout", { timeout: 60_000 }, async () => {
     const { port: p } = await hanging.listen();
     const peer = await RawPeer.connect(p, { path: "/hangs" });
     await peer.ended;

@@ -71,7 +71,9 @@ describe('slowConsumer: "close" (the default), on a broadcast to 1,000 sockets w
     await server.close();
   });
 
-  it("closes the stalled reader as a slow consumer, keeps memory bounded, and every other member gets every message in order", async () => {
+  it("closes the stalled reader as a slow consumer, keeps memory bounded, and every other member gets every message in order", {
+    timeout: 60_000,
+  }, async () => {
     const SIZE = 32 * 1024;
     let received = 0;
     let outOfOrder = 0;
