@@ -33,11 +33,6 @@ export class ConnectionCaps {
     return undefined;
   }
 
-  /** Connections counted now (for leak checks). */
-  get size(): number {
-    return this.#total;
-  }
-
   #release(address: string): void {
     this.#total--;
     const left = (this.#perAddress.get(address) ?? 1) - 1;

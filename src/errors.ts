@@ -51,7 +51,11 @@ export class HandshakeRefused extends TsWebSocketError {
  */
 export class ConfigError extends TsWebSocketError {}
 
-/** Stable codes of handshake refusals, with their HTTP status. */
+/**
+ * Stable codes of handshake refusals, with their HTTP status.
+ * @example
+ * if (error instanceof HandshakeRefused && error.code === Refusal.tooManyFromAddress.code) retryLater();
+ */
 export const Refusal = {
   notFound: { code: "TSWS_NOT_FOUND", status: 404 },
   shuttingDown: { code: "TSWS_SHUTTING_DOWN", status: 503 },

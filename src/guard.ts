@@ -11,7 +11,11 @@ import { checkUpgradeRequest, type Malformed } from "./request-checks.js";
 import type { OutboundLimit } from "./slow-consumer.js";
 import type { Socket } from "./socket.js";
 
-/** Says whether an inbound message of `size` bytes may be handled. */
+/**
+ * Says whether an inbound message of `size` bytes may be handled.
+ * @example
+ * ws.on("message", (data) => { if (inbound(data.length)) queue.message(data) });
+ */
 export type InboundCheck = (size: number) => boolean;
 
 const ALWAYS: InboundCheck = () => true;
@@ -57,11 +61,6 @@ export class Guard {
       message: perAddress ? `too many connections from ${address}` : "too many connections",
       headers: { "Retry-After": "5" },
     };
-  }
-
-  /** Open and counted connections (for leak checks). */
-  get connections(): number {
-    return this.#caps.size;
   }
 
   /** Starts the heartbeat for a socket and returns the check for its inbound messages. */

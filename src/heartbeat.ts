@@ -51,14 +51,21 @@ export class Heartbeat<Owner> {
     this.#timer = undefined;
   }
 
+  /**
+   * Runs after the event loop's I/O phase, so a pong that was already waiting in the kernel (the
+   * loop was busy when the timer fired) is read first and saves its peer.
+   */
+  #expire = (ws: WebSocket, peer: { waiting: boolean; owner: Owner }): void => {
+    if (!peer.waiting || this.#peers.get(ws) !== peer) return;
+    this.delete(ws);
+    this.#onTimeout(ws, peer.owner);
+  };
+
   #tick = (): void => {
     const now = performance.now();
     for (const [ws, peer] of this.#peers) {
       if (peer.waiting) {
-        if (now - peer.pingedAt >= this.#timeout) {
-          this.delete(ws);
-          this.#onTimeout(ws, peer.owner);
-        }
+        if (now - peer.pingedAt >= this.#timeout) setImmediate(this.#expire, ws, peer);
       } else if (now - peer.pingedAt >= this.#interval) {
         peer.waiting = true;
         peer.pingedAt = now;

@@ -4,7 +4,11 @@ import { Refusal } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { refuseUpgrade } from "./upgrade.js";
 
-/** A refusal of a malformed upgrade: what to answer and why. */
+/**
+ * A refusal of a malformed upgrade: what to answer and why.
+ * @example
+ * const bad: Malformed = { kind: Refusal.badKey, message: "missing Sec-WebSocket-Key" };
+ */
 export interface Malformed {
   readonly kind: (typeof Refusal)[keyof typeof Refusal];
   readonly message: string;

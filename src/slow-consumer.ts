@@ -17,7 +17,11 @@ import type { Message } from "./types.js";
  */
 export type SlowConsumerPolicy = "close" | "drop-newest" | "drop-oldest";
 
-/** The outbound limit every socket of a server shares. */
+/**
+ * The outbound limit every socket of a server shares.
+ * @example
+ * const limit: OutboundLimit = { maxBufferedBytes: 1 << 20, policy: "close", onSlow: (s) => s.close(1008), onDrop: () => {} };
+ */
 export interface OutboundLimit {
   readonly maxBufferedBytes: number;
   readonly policy: SlowConsumerPolicy;
@@ -27,7 +31,11 @@ export interface OutboundLimit {
   readonly onDrop: (socket: Socket, total: number) => void;
 }
 
-/** Used before a server sets its own limit (and by sockets made outside a server). */
+/**
+ * No limit: what a socket made without an `outbound` limit uses.
+ * @example
+ * new Socket({ ...init, outbound: NO_OUTBOUND_LIMIT });
+ */
 export const NO_OUTBOUND_LIMIT: OutboundLimit = {
   maxBufferedBytes: Number.POSITIVE_INFINITY,
   policy: "drop-newest",
@@ -74,6 +82,12 @@ export class Backlog {
       this.#onDrop();
     }
     this.#schedule();
+  }
+
+  /** Hands every waiting message to `ws` at once, whatever its mark: the socket is closing. */
+  release(): void {
+    for (const data of this.#items) this.#ws.send(data);
+    this.#clear();
   }
 
   #flush = (): void => {

@@ -140,6 +140,7 @@ export class Socket {
     if (this.closed) return;
     this.#closeReason ??= reason || `closed by the server (${code})`;
     this.#cork();
+    this.#backlog?.release(); // what the drop-oldest queue holds leaves before the close frame
     this.#ws.close(code, reason);
   }
 

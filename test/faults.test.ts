@@ -104,7 +104,9 @@ describe("close()", () => {
 });
 
 describe("SIGTERM to a server process", () => {
-  it("refuses new upgrades with 503, flushes queues, closes with 1001, terminates stragglers and exits 0", async () => {
+  it("refuses new upgrades with 503, flushes queues, closes with 1001, terminates stragglers and exits 0", {
+    timeout: 60_000,
+  }, async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/sigterm-server.ts"], { stdio: ["ignore", "pipe", "inherit"] });
     const lines: string[] = [];
     let wake = () => {};

@@ -22,12 +22,14 @@ describe("the heartbeat", () => {
   let server: Server;
   let port: number;
   before(async () => {
-    server = createServer({ handlers: [Lobby], host: "127.0.0.1", port: 0, logger, heartbeatInterval: 100, heartbeatTimeout: 200 });
+    server = createServer({ handlers: [Lobby], host: "127.0.0.1", port: 0, logger, heartbeatInterval: 100, heartbeatTimeout: 1000 });
     ({ port } = await server.listen());
   });
   after(() => server.close());
 
-  it("terminates a peer that never answers pings, cleans its rooms and fires onClose once with the reason", async () => {
+  it("terminates a peer that never answers pings, cleans its rooms and fires onClose once with the reason", {
+    timeout: 60_000,
+  }, async () => {
     const peer = await RawPeer.connect(port, { path: "/lobby" });
     assert.equal(peer.status, 101);
     const ping = await peer.next();
@@ -41,7 +43,7 @@ describe("the heartbeat", () => {
     assert.equal(logger.lines.filter((line) => line === "socket closed: heartbeat timeout").length, 1);
   });
 
-  it("keeps a peer that answers pings open across many intervals", async () => {
+  it("keeps a peer that answers pings open across many intervals", { timeout: 60_000 }, async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/lobby`);
     let pings = 0;
     ws.on("ping", () => pings++);

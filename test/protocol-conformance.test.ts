@@ -72,7 +72,7 @@ describe("protocol conformance (raw frames after a real handshake)", () => {
     cases.push([`a close frame with the invalid code ${code}`, () => [frame({ opcode: CLOSE, payload: closePayload(code) })], 1002]);
   }
   for (const [name, frames, expected] of cases) {
-    it(`closes with ${expected} on ${name}, and a fresh client is still echoed`, async () => {
+    it(`closes with ${expected} on ${name}, and a fresh client is still echoed`, { timeout: 60_000 }, async () => {
       assert.equal(await closeCodeAfter(...frames()), expected);
       assert.equal(await echoOnce(port), "still here");
     });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
 import type { Server } from "../src/index.js";
@@ -47,6 +48,26 @@ describe("rateLimit: messagesPerSecond", () => {
     assert.deepEqual(Echo.closeReasons, ["rate limit"]);
     assert.equal(logger.lines.filter((line) => line === "socket closed: rate limit").length, 1);
     assert.equal(await echoOnce(port), "still here");
+  });
+});
+
+describe("the token bucket", () => {
+  it("refills: a socket sending steadily under its rate is never closed, though it sends more than one second's allowance", async () => {
+    const { server, port } = await startEcho({ rateLimit: { messagesPerSecond: 20 } });
+    try {
+      const ws = await open(port);
+      let echoes = 0;
+      ws.on("message", () => echoes++);
+      for (let i = 0; i < 40; i++) {
+        ws.send("tick");
+        await new Promise((resolve) => setTimeout(resolve, 100)); // 10 a second, half the allowance
+      }
+      while (echoes < 40) await once(ws, "message");
+      assert.equal(ws.readyState, WebSocket.OPEN);
+      ws.close();
+    } finally {
+      await server.close();
+    }
   });
 });
 

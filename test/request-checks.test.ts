@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
+import { WebSocket } from "ws";
 import { createServer, HttpMiddlewareMixin, mixins, Namespace, type Server } from "../src/index.js";
 import { echoOnce, recordingLogger, startEcho } from "./fixtures/echo.js";
 import { RawPeer, upgradeRequest } from "./fixtures/raw-peer.js";
@@ -69,7 +71,7 @@ describe("a malformed upgrade request", () => {
     assert.match(res, /^HTTP\/1.1 400 /);
   });
 
-  it("is dropped at the handshake timeout when its headers never end, while others connect normally", async () => {
+  it("is dropped at the handshake timeout when its headers never end, while others connect normally", { timeout: 60_000 }, async () => {
     const slow = net.connect(port, "127.0.0.1");
     slow.on("error", () => {});
     const closed = new Promise<void>((resolve) => slow.once("close", () => resolve()));
@@ -83,6 +85,16 @@ describe("a malformed upgrade request", () => {
       slow.destroy();
     }
     assert.equal(await echoOnce(port), "still here");
+  });
+
+  it("does not apply the header timeouts to an open WebSocket", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`);
+    await once(ws, "open");
+    await new Promise((resolve) => setTimeout(resolve, 3500)); // past handshakeTimeout and two connection checks
+    ws.send("later");
+    const [echo] = (await once(ws, "message")) as [Buffer];
+    assert.equal(String(echo), "later");
+    ws.close();
   });
 
   it("logs every refusal once, and the server still serves", async () => {
@@ -105,7 +117,7 @@ describe("a middleware that never calls next", () => {
   });
   after(() => hanging.close());
 
-  it("gets the upgrade refused with 503 at the handshake timeout", async () => {
+  it("gets the upgrade refused with 503 at the handshake timeout", { timeout: 60_000 }, async () => {
     const { port: p } = await hanging.listen();
     const peer = await RawPeer.connect(p, { path: "/hangs" });
     await peer.ended;

@@ -71,7 +71,9 @@ describe('slowConsumer: "close" (the default), on a broadcast to 1,000 sockets w
     await server.close();
   });
 
-  it("closes the stalled reader as a slow consumer, keeps memory bounded, and every other member gets every message in order", async () => {
+  it("closes the stalled reader as a slow consumer, keeps memory bounded, and every other member gets every message in order", {
+    timeout: 60_000,
+  }, async () => {
     const SIZE = 32 * 1024;
     let received = 0;
     let outOfOrder = 0;
@@ -150,4 +152,34 @@ describe("the drop policies, with one stalled reader", () => {
       }
     });
   }
+
+  it("drop-oldest: close() sends what its own queue holds before the close frame", async () => {
+    members.length = 0;
+    const { server, port } = await start({ maxBufferedBytes: 64 * 1024, slowConsumer: "drop-oldest" });
+    try {
+      const peer = await stalledPeer(port);
+      while (members.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      const socket = members[0] as Socket;
+      for (let i = 0; i < 1000; i++) {
+        socket.send(numbered(i, 8 * 1024));
+        if (i % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      socket.close(1000, "done");
+      peer.socket.resume();
+      let last = -1;
+      for (;;) {
+        const frame = await peer.next();
+        assert.ok(frame !== undefined, "a close frame arrives");
+        if (frame.opcode === 8) {
+          assert.equal(frame.payload.readUInt16BE(0), 1000);
+          break;
+        }
+        last = frame.payload.readUInt32BE(0);
+      }
+      assert.equal(last, 999);
+      peer.destroy();
+    } finally {
+      await server.close();
+    }
+  });
 });
