@@ -101,9 +101,8 @@ const exited = (proc: ChildProcess) =>
 
 /** One scenario against one server in fresh processes; resolves to the scenario's figures. */
 async function runJob(server: ServerSpec, scenario: ScenarioName): Promise<Record<string, number>> {
-  const profile = args.profile
-    ? ["--cpu-prof", `--cpu-prof-dir=${join(args.out, "profiles")}`, `--cpu-prof-name=${server.name}-${scenario}-${Date.now()}.cpuprofile`]
-    : [];
+  // One directory per job: the main thread and tsx's loader thread each write a profile there.
+  const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(args.out, "profiles", `${server.name}-${scenario}`)}`] : [];
   const srv = child(server.file, "0", ["--expose-gc", ...profile]);
   const load = child("bench/load.ts", "1");
   const limit = setTimeout(

@@ -3,6 +3,8 @@ import type { HandlerClass } from "./handler.js";
 import type { Params } from "./types.js";
 
 const NAMESPACE = Symbol("tswebsockets.namespace");
+/** The params of every socket on a path without `:name` segments: one shared object, not one each. */
+const NO_PARAMS: Params = Object.freeze({});
 
 /**
  * Every class decorated so far, in order. It is only the default handler list for
@@ -85,7 +87,7 @@ export class Router<T> {
       path = path.slice(this.#baseUri.length);
     }
     const exact = this.#exact.get(path);
-    if (exact !== undefined) return { target: exact, path, params: {} };
+    if (exact !== undefined) return { target: exact, path, params: NO_PARAMS };
     const parts = path.split("/");
     for (const route of this.#withParams) {
       const params = matchSegments(route.segments, parts);

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { parse as parseCookies } from "cookie";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Adapter, ClusterNode, ClusterOp } from "./adapters/adapter.js";
 import { createMemoryAdapter } from "./adapters/memory.js";
@@ -232,7 +231,6 @@ export class Server {
     if (raw.destroyed) return;
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
       const request = { url: req.url ?? "/", headers: req.headers, remoteAddress: req.socket.remoteAddress ?? "" };
-      const cookieHeader = req.headers.cookie;
       const socket = new Socket({
         ws,
         raw,
@@ -240,7 +238,6 @@ export class Server {
         path,
         params,
         request,
-        cookies: cookieHeader ? (parseCookies(cookieHeader) as Record<string, string>) : {},
       });
       const r = req as IncomingMessage & { session?: Socket["session"]; user?: unknown };
       socket.session = r.session;

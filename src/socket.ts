@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
+import { parse as parseCookies } from "cookie";
 import type { WebSocket } from "ws";
 import type { Server } from "./server.js";
 import type { Message, Params, Room, SocketId } from "./types.js";
@@ -20,7 +21,6 @@ export interface SocketInit {
   readonly path: string;
   readonly params: Params;
   readonly request: RequestInfo;
-  readonly cookies: Record<string, string>;
 }
 
 const OPEN = 1;
@@ -45,8 +45,6 @@ export class Socket {
   readonly params: Params;
   /** The upgrade request's URL, headers and remote address. */
   readonly request: RequestInfo;
-  /** Cookies sent with the upgrade request. */
-  cookies: Record<string, string>;
   /** The session set by HTTP middleware (`req.session`), if any. */
   session: SessionLike | undefined = undefined;
   /** The user set by HTTP middleware (`req.user`), if any. */
@@ -62,6 +60,7 @@ export class Socket {
   #rooms: Set<Room> | undefined;
   #drain: Promise<void> | undefined;
   #data: Record<string, unknown> | undefined;
+  #cookies: Record<string, string> | undefined;
 
   constructor(init: SocketInit) {
     this.#ws = init.ws;
@@ -70,8 +69,17 @@ export class Socket {
     this.path = init.path;
     this.params = init.params;
     this.request = init.request;
-    this.cookies = init.cookies;
     this.#plainFrames = init.ws.extensions === "";
+  }
+
+  /** Cookies sent with the upgrade request (parsed on first use). */
+  get cookies(): Record<string, string> {
+    const header = this.request.headers.cookie;
+    this.#cookies ??= typeof header === "string" ? (parseCookies(header) as Record<string, string>) : {};
+    return this.#cookies;
+  }
+  set cookies(value: Record<string, string>) {
+    this.#cookies = value;
   }
 
   /** A free per-socket store for handlers and mixins (made on first use: most sockets never need one). */
