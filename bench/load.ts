@@ -51,7 +51,12 @@ export type ResultKey =
 /** Raw figures a scenario reports; the runner derives rates and per-message costs from them. */
 export type LoadResult = Partial<Record<ResultKey, number>>;
 
-const SOURCES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"];
+/**
+ * Loopback source addresses to spread connections over. A closed connection holds its port in
+ * TIME_WAIT for a minute, and one source address has about 28,000 ports: thousands of handshakes
+ * per second from one address would run out within seconds.
+ */
+const source = (i: number) => `127.0.0.${2 + (i % 250)}`;
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const cpuMicros = () => {
@@ -79,7 +84,7 @@ async function openAll(n: number, job: Job, endpoint: "echo" | "room", onMessage
         port: job.port,
         path: pathFor(job.protocol, endpoint),
         protocol: job.protocol,
-        localAddress: SOURCES[i % 4],
+        localAddress: source(i),
         onMessage,
       });
       conns[i] = conn;
@@ -280,7 +285,7 @@ async function handshakes(job: Job): Promise<LoadResult> {
   const loop = async (i: number) => {
     for (let k = 0; running; k++) {
       const t = now();
-      const conn = open({ port: job.port, path, protocol: job.protocol, localAddress: SOURCES[(i + k) % 4], onMessage: () => {} });
+      const conn = open({ port: job.port, path, protocol: job.protocol, localAddress: source(i + k * 50), onMessage: () => {} });
       const closed = new Promise((resolve) => conn.tcp.once("close", resolve));
       try {
         await conn.ready;

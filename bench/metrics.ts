@@ -32,6 +32,7 @@ export const METRICS: readonly Metric[] = [
   { key: "idleHeap", scenario: "idle", label: "idle heap per connection", unit: "KiB", better: "lower", target: 1.5 },
   { key: "hsRate", scenario: "handshakes", label: "handshakes", unit: "/s", better: "higher", target: 0.9 },
   { key: "hsP99", scenario: "handshakes", label: "handshake open latency p99", unit: "ms", better: "lower" },
+  { key: "hsCpu", scenario: "handshakes", label: "handshake server CPU per connection", unit: "µs", better: "lower" },
   { key: "hsClient", scenario: "handshakes", label: "handshake client CPU", unit: "% core", better: "lower" },
 ];
 
@@ -75,7 +76,7 @@ export function derive(scenario: ScenarioName, raw: LoadResult, marks: Marks): R
       };
     }
     case "handshakes":
-      return { hsRate: r.opened / r.seconds, hsP99: r.p99, hsClient: cpuShare(r.clientCpu, r.seconds) };
+      return { hsRate: r.opened / r.seconds, hsP99: r.p99, hsCpu: serverCpu / r.opened, hsClient: cpuShare(r.clientCpu, r.seconds) };
   }
 }
 

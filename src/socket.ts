@@ -24,8 +24,19 @@ export interface SocketInit {
 }
 
 const OPEN = 1;
-/** Set by Socket's static block: lets the nextTick callback reach a private method without a closure per send. */
+/** Set by Socket's static block: lets the batch flush reach a private method without a closure per send. */
 let uncork: (socket: Socket) => void;
+/**
+ * Sockets corked in this event-loop turn. One nextTick uncorks them all: a broadcast to a
+ * thousand sockets schedules one callback, not a thousand.
+ */
+let corked: Socket[] = [];
+
+function uncorkAll(): void {
+  const batch = corked;
+  corked = []; // a send made while flushing corks again and schedules its own flush
+  for (const socket of batch) uncork(socket);
+}
 const READY: Promise<void> = Promise.resolve();
 
 /**
@@ -156,7 +167,7 @@ export class Socket {
     if (this.#corked) return;
     this.#corked = true;
     this.#raw.cork();
-    process.nextTick(uncork, this);
+    if (corked.push(this) === 1) process.nextTick(uncorkAll);
   }
 
   #uncork(): void {
