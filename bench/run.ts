@@ -16,7 +16,7 @@ import type { Protocol } from "./wire.js";
  * (pinned to CPU 0) and the load generator in another (CPU 1), collects the figures, and writes
  * the median of the runs with min–max and ratios to raw ws as a table, JSON and an SVG chart.
  *
- *   npm run bench                       full run: 3 runs, about 7 minutes
+ *   npm run bench                       full run: 3 runs, about 6 minutes on 2 idle cores
  *   npm run bench -- --quick            tiny counts and durations, 1 run (CI checks it still works)
  *   npm run bench -- --only echo --servers tswebsockets,ws --runs 1
  *   npm run bench -- --profile          writes server CPU profiles to bench/results/profiles/
@@ -42,10 +42,10 @@ type Params = Record<ScenarioName, Partial<LoadParams>>;
 
 const FULL: Params = {
   echo: { connections: 100, inFlight: 16, size: 64, warmup: 2000, duration: 10_000 },
-  broadcastTick: { connections: 1000, interval: 10, window: 0, size: 64, warmup: 1000, duration: 5000 },
-  broadcastSaturate: { connections: 1000, interval: 0, window: 8, size: 64, warmup: 1000, duration: 5000 },
+  broadcastTick: { connections: 1000, interval: 10, window: 0, size: 64, warmup: 1000, duration: 4000 },
+  broadcastSaturate: { connections: 1000, interval: 0, window: 8, size: 64, warmup: 1000, duration: 4000 },
   idle: { connections: 10_000, settle: 1000 },
-  handshakes: { openers: 50, warmup: 1000, duration: 5000 },
+  handshakes: { openers: 50, warmup: 1000, duration: 4000 },
 };
 
 const QUICK: Params = {

@@ -2,11 +2,12 @@ import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { type WebSocket, WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer, type Server as WsServer } from "ws";
 import type { Adapter, ClusterNode, ClusterOp } from "./adapters/adapter.js";
 import { createMemoryAdapter } from "./adapters/memory.js";
 import { BroadcastOperator, deliverLocal } from "./broadcast.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./config.js";
+import { Connection, type ConnectionOwner } from "./connection.js";
 import { CloseCode, ConfigError } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
 import { type Chain, composeChain, type HandlerClass } from "./handler.js";
@@ -47,7 +48,7 @@ export class Server {
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
   readonly #router: Router<Endpoint>;
-  readonly #wss: WebSocketServer;
+  readonly #wss: WsServer<typeof Connection>;
   readonly #adapter: Adapter;
   readonly #sockets = new Map<SocketId, { socket: Socket; ws: WebSocket }>();
   readonly #nodeId = randomUUID();
@@ -71,11 +72,12 @@ export class Server {
       const usesMiddleware = chain.mixins.some((m) => m === HttpMiddlewareMixin || m.prototype instanceof HttpMiddlewareMixin);
       this.#router.add(path, { cls, chain, usesMiddleware });
     }
-    this.#wss = new WebSocketServer({
+    this.#wss = new WebSocketServer<typeof Connection>({
       noServer: true,
       clientTracking: false,
       maxPayload: this.#options.maxPayload,
       perMessageDeflate: false,
+      WebSocket: Connection,
     });
     this.#adapter = this.#options.adapter ?? createMemoryAdapter();
     this.rooms = new Rooms(this.#adapter);
@@ -246,18 +248,22 @@ export class Server {
     });
   }
 
-  #open(socket: Socket, ws: WebSocket, endpoint: Endpoint): void {
+  #open(socket: Socket, ws: Connection, endpoint: Endpoint): void {
     this.#sockets.set(socket.id, { socket, ws });
     const queue = new EventQueue(socket, ws, endpoint.chain, this.#options.maxPendingMessages, this.#hookFailed, noop);
-    ws.on("error", (error) => this.#logger.info({ err: error, socket: socket.id }, `socket error: ${error.message}`));
-    ws.on("message", (data: Buffer, isBinary: boolean) => queue.message(isBinary ? data : data.toString()));
-    ws.on("close", () => {
+    ws.attach(socket, queue, this.#connections);
+    queue.connect(socket.path);
+  }
+
+  /** What every connection's shared listeners call (see {@link Connection}). */
+  readonly #connections: ConnectionOwner = {
+    error: (socket, error) => this.#logger.info({ err: error, socket: socket.id }, `socket error: ${error.message}`),
+    closed: (socket, queue) => {
       this.#sockets.delete(socket.id);
       this.rooms.leaveAll(socket);
       queue.end();
-    });
-    queue.connect(socket.path);
-  }
+    },
+  };
 
   /** A hook threw: MixinFail closes with its code; anything else is logged and closes with 1011. */
   #hookFailed = (socket: Socket, error: unknown): void => {

@@ -1,0 +1,54 @@
+import { WebSocket } from "ws";
+import type { EventQueue } from "./event-queue.js";
+import type { Socket } from "./socket.js";
+
+/** What the shared connection listeners report to the server that owns the connection. */
+export interface ConnectionOwner {
+  /** ws reported a protocol or socket error; a "close" follows. */
+  error(socket: Socket, error: Error): void;
+  /** The connection has closed. */
+  closed(socket: Socket, queue: EventQueue): void;
+}
+
+// Listeners shared by every connection (ws calls them with `this` set to the connection); set in
+// Connection's static block, where they can read its private fields.
+let connectionOnMessage: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
+let connectionOnError: (this: WebSocket, error: Error) => void;
+let connectionOnClose: (this: WebSocket) => void;
+
+/**
+ * The ws `WebSocket` class the server creates (ws's documented `WebSocket` option). It carries
+ * its Socket, event queue and owner, so one set of listener functions serves every connection:
+ * three closures and their context per socket would cost about 220 bytes each time.
+ * @example
+ * new WebSocketServer({ noServer: true, WebSocket: Connection })
+ */
+export class Connection extends WebSocket {
+  #socket: Socket | undefined;
+  #queue: EventQueue | undefined;
+  #owner: ConnectionOwner | undefined;
+
+  /** Routes this connection's events to its queue and owner; call once, after the handshake. */
+  attach(socket: Socket, queue: EventQueue, owner: ConnectionOwner): void {
+    this.#socket = socket;
+    this.#queue = queue;
+    this.#owner = owner;
+    this.on("error", connectionOnError);
+    this.on("message", connectionOnMessage);
+    this.on("close", connectionOnClose);
+  }
+
+  static {
+    connectionOnMessage = function (this: WebSocket, data: Buffer, isBinary: boolean): void {
+      (this as Connection).#queue?.message(isBinary ? data : data.toString());
+    };
+    connectionOnError = function (this: WebSocket, error: Error): void {
+      const c = this as Connection;
+      if (c.#socket !== undefined) c.#owner?.error(c.#socket, error);
+    };
+    connectionOnClose = function (this: WebSocket): void {
+      const c = this as Connection;
+      if (c.#socket !== undefined && c.#queue !== undefined) c.#owner?.closed(c.#socket, c.#queue);
+    };
+  }
+}
