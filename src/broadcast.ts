@@ -84,8 +84,12 @@ interface FrameOptions {
 // `Sender.frame` is exported by ws but missing from @types/ws.
 const frameOf = (wsModule as unknown as { Sender: { frame(data: Message, options: FrameOptions): Buffer[] } }).Sender.frame;
 
+/** Below this size a frame's header and payload are joined, so each receiver costs one write, not two. */
+const JOIN_BELOW = 16 * 1024;
+
 /** One unmasked server frame (text for strings, binary for bytes), shared by every receiver. */
 function encodeFrame(data: Message): readonly Buffer[] {
   const payload = typeof data === "string" ? Buffer.from(data) : data;
-  return frameOf(payload, { fin: true, opcode: typeof data === "string" ? 1 : 2, mask: false, readOnly: false, rsv1: false });
+  const parts = frameOf(payload, { fin: true, opcode: typeof data === "string" ? 1 : 2, mask: false, readOnly: false, rsv1: false });
+  return parts.length > 1 && payload.length < JOIN_BELOW ? [Buffer.concat(parts)] : parts;
 }

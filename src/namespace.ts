@@ -3,6 +3,8 @@ import type { HandlerClass } from "./handler.js";
 import type { Params } from "./types.js";
 
 const NAMESPACE = Symbol("tswebsockets.namespace");
+/** The params of every socket on a path without `:name` segments: one shared object, not one each. */
+const NO_PARAMS: Params = Object.freeze({});
 
 /**
  * Every class decorated so far, in order. It is only the default handler list for
@@ -93,7 +95,7 @@ export class Router<T> {
     if (parts === undefined) return undefined; // malformed %-escape: no namespace can match it
     const key = !encoded ? path : parts.some((p) => p.includes("/")) ? undefined : parts.join("/");
     const exact = key === undefined ? undefined : this.#exact.get(key);
-    if (exact !== undefined) return { target: exact, path, params: {} };
+    if (exact !== undefined) return { target: exact, path, params: NO_PARAMS };
     for (const route of this.#withParams) {
       const params = matchSegments(route.segments, parts);
       if (params) return { target: route.target, path, params };

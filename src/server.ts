@@ -3,12 +3,12 @@ import { once } from "node:events";
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { parse as parseCookies } from "cookie";
-import { type WebSocket, WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer, type Server as WsServer } from "ws";
 import type { Adapter, ClusterNode, ClusterOp } from "./adapters/adapter.js";
 import { createMemoryAdapter } from "./adapters/memory.js";
 import { BroadcastOperator, type BroadcastTarget, deliverLocal } from "./broadcast.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./config.js";
+import { Connection, type ConnectionOwner } from "./connection.js";
 import { CloseCode, ConfigError } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
 import { Guard } from "./guard.js";
@@ -51,7 +51,7 @@ export class Server {
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
   readonly #router: Router<Endpoint>;
-  readonly #wss: WebSocketServer;
+  readonly #wss: WsServer<typeof Connection>;
   readonly #adapter: Adapter;
   readonly #sockets = new Map<SocketId, { socket: Socket; ws: WebSocket }>();
   readonly #nodeId = randomUUID();
@@ -77,11 +77,12 @@ export class Server {
       const usesMiddleware = chain.mixins.some((m) => m === HttpMiddlewareMixin || m.prototype instanceof HttpMiddlewareMixin);
       this.#router.add(path, { cls, chain, usesMiddleware });
     }
-    this.#wss = new WebSocketServer({
+    this.#wss = new WebSocketServer<typeof Connection>({
       noServer: true,
       clientTracking: false,
       maxPayload: this.#options.maxPayload,
       perMessageDeflate: this.#options.perMessageDeflate,
+      WebSocket: Connection,
     });
     this.#guard = new Guard(this.#options, this.#logger);
     this.#adapter = this.#options.adapter ?? createMemoryAdapter();
@@ -272,7 +273,6 @@ export class Server {
     if (raw.destroyed) return;
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
       const request = { url: req.url ?? "/", headers: req.headers, remoteAddress: req.socket.remoteAddress ?? "" };
-      const cookieHeader = req.headers.cookie;
       const socket = new Socket({
         ws,
         raw,
@@ -280,7 +280,6 @@ export class Server {
         path,
         params,
         request,
-        cookies: cookieHeader ? (parseCookies(cookieHeader) as Record<string, string>) : {},
         outbound: this.#guard.outbound,
       });
       const r = req as IncomingMessage & { session?: Socket["session"]; user?: unknown };
@@ -290,27 +289,28 @@ export class Server {
     });
   }
 
-  #open(socket: Socket, ws: WebSocket, endpoint: Endpoint): void {
+  #open(socket: Socket, ws: Connection, endpoint: Endpoint): void {
     this.#sockets.set(socket.id, { socket, ws });
     const queue = new EventQueue(socket, ws, endpoint.chain, this.#options.maxPendingMessages, this.#hookFailed, noop);
+    ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws));
+    queue.connect(socket.path);
+  }
+
+  /** What every connection's shared listeners call (see {@link Connection}). */
+  readonly #connections: ConnectionOwner = {
     // ws closes the socket itself after a protocol error (1002, 1007, 1008, 1009): log it once.
-    ws.on("error", (error: Error & { code?: string }) => {
+    error: (socket, error: Error & { code?: string }) => {
       socket.noteCloseReason(error.message);
       this.#logger.info({ err: error, code: error.code, socket: socket.id }, `socket error: ${error.message}`);
-    });
-    const inbound = this.#guard.watch(socket, ws);
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (inbound(data.length)) queue.message(isBinary ? data : data.toString());
-    });
-    ws.on("close", (code: number, reason: Buffer) => {
+    },
+    closed: (socket, queue, ws, code, reason) => {
       socket.noteCloseReason(`peer closed (${code}${reason.length > 0 ? `: ${reason}` : ""})`);
       this.#guard.forget(ws);
       this.#sockets.delete(socket.id);
       this.rooms.leaveAll(socket);
       queue.end();
-    });
-    queue.connect(socket.path);
-  }
+    },
+  };
 
   /** A hook threw: MixinFail closes with its code; anything else is logged and closes with 1011. */
   #hookFailed = (socket: Socket, error: unknown): void => {
