@@ -17,6 +17,37 @@ export const CloseCode = {
 } as const;
 
 /**
+ * Whether a close frame may carry `code` (RFC 6455 §7.4): ws throws on any other.
+ * @example
+ * socket.close(isValidCloseCode(code) ? code : CloseCode.policyViolation, reason);
+ */
+export function isValidCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+/** The most bytes a close reason may take: a control frame's payload is 125 bytes, 2 go to the code. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * A close reason cut to 123 bytes of UTF-8 in one pass, never inside a character: ws throws on a
+ * longer one, and a reason comes from application code (a long `MixinFail` message, say).
+ * @example
+ * closeReasonOf("é".repeat(100)); // 61 "é", 122 bytes
+ */
+export function closeReasonOf(reason: string): string {
+  // Each UTF-16 unit takes at most 3 bytes: short strings need no measuring.
+  if (reason.length * 3 <= MAX_CLOSE_REASON_BYTES) return reason;
+  // 123 bytes never need more than 123 units: encode only those, however long the reason.
+  const head = reason.slice(0, MAX_CLOSE_REASON_BYTES);
+  const bytes = Buffer.from(head);
+  if (bytes.length <= MAX_CLOSE_REASON_BYTES) return head;
+  let end = MAX_CLOSE_REASON_BYTES;
+  // Back up over continuation bytes (10xxxxxx) when the cut falls inside a character.
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.toString("utf8", 0, end);
+}
+
+/**
  * The base of every tswebsockets error.
  * @example
  * try { createServer({ port: -1 }) } catch (e) { if (e instanceof TsWebSocketError) console.log(e.code) }

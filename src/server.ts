@@ -9,7 +9,7 @@ import { createMemoryAdapter } from "./adapters/memory.js";
 import { BroadcastOperator, type BroadcastTarget, deliverLocal } from "./broadcast.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./config.js";
 import { Connection, type ConnectionOwner } from "./connection.js";
-import { CloseCode, ConfigError } from "./errors.js";
+import { CloseCode, ConfigError, closeReasonOf, isValidCloseCode } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
 import { Guard } from "./guard.js";
 import { type Chain, composeChain, type HandlerClass } from "./handler.js";
@@ -323,7 +323,9 @@ export class Server {
     closeSafely(socket, CloseCode.internalError, "internal error");
   };
 
-  #closeWhere(op: Extract<ClusterOp, { type: "close" }>): void {
+  #closeWhere(given: Extract<ClusterOp, { type: "close" }>): void {
+    // Cut once, here: every node receives a reason its sockets can send.
+    const op = { ...given, reason: closeReasonOf(given.reason) };
     this.#closeLocal(op);
     this.#adapter.publish(op);
   }
@@ -331,7 +333,7 @@ export class Server {
   #closeLocal(op: Extract<ClusterOp, { type: "close" }>): void {
     for (const { socket } of this.#sockets.values()) {
       const key = op.by === "session" ? socket.session?.id : userKey(socket.user);
-      if (key === op.value) socket.close(op.code, op.reason);
+      if (key === op.value) closeSafely(socket, op.code, op.reason);
     }
   }
 
@@ -357,12 +359,9 @@ function userKey(user: unknown): string | undefined {
   return id === undefined || id === null ? undefined : String(id);
 }
 
-/** Close reasons are limited to 123 bytes and codes to valid ones; never let that throw here. */
+/** A code from application code (MixinFail) or another node may be invalid: never let that throw here. */
 function closeSafely(socket: Socket, code: number, reason: string): void {
-  const valid = (code >= 3000 && code <= 4999) || [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014].includes(code);
-  let text = reason;
-  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1);
-  socket.close(valid ? code : CloseCode.policyViolation, text);
+  socket.close(isValidCloseCode(code) ? code : CloseCode.policyViolation, reason);
 }
 
 function socketOnError(this: Duplex): void {

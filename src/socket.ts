@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { parse as parseCookies } from "cookie";
 import type { WebSocket } from "ws";
+import { closeReasonOf, isValidCloseCode } from "./errors.js";
 import type { Server } from "./server.js";
 import { Backlog, NO_OUTBOUND_LIMIT, type OutboundLimit } from "./slow-consumer.js";
 import type { Message, Params, Room, SocketId } from "./types.js";
@@ -164,9 +165,15 @@ export class Socket {
     this.#afterWrite();
   }
 
-  /** Closes the socket after everything queued so far has been sent. */
+  /**
+   * Closes the socket after everything queued so far has been sent. A reason longer than a close
+   * frame holds (123 bytes of UTF-8) is cut at a character boundary; an invalid code throws a
+   * TypeError and leaves the socket open.
+   */
   close(code = 1000, reason = ""): void {
     if (this.closed) return;
+    if (!isValidCloseCode(code)) throw new TypeError(`socket.close(code): ${code} is not a valid close code`);
+    reason = closeReasonOf(reason);
     this.#closeReason ??= reason || `closed by the server (${code})`;
     this.#cork();
     this.#backlog?.release(); // what the drop-oldest queue holds leaves before the close frame

@@ -132,6 +132,42 @@ describe("the Redis adapter", () => {
     },
   );
 
+  it("closes a session's sockets on another node with a reason too long for a close frame, cut once", slow, async () => {
+    const remote = await join(1, "long-reason", "session=long-reason");
+    nodes[0]!.server.closeSession("long-reason", "é".repeat(100));
+    assert.equal(await remote.closed(), 4401);
+    await eventually(() => nodes[0]!.adapter.stats.published > 0, "the close was published");
+  });
+
+  it("logs, and never throws into ioredis, when carrying out a cluster message fails", slow, async () => {
+    const logger = recordingLogger();
+    const failing = createRedisAdapter(inspector(), { prefix: "it-throw", nodeTtl: 1500 });
+    const sender = createRedisAdapter(inspector(), { prefix: "it-throw", nodeTtl: 1500 });
+    const node = (nodeId: string, receive: () => void) => ({
+      nodeId,
+      logger,
+      receive,
+      localMembers: () => [],
+      hasSocket: () => false,
+    });
+    let calls = 0;
+    await failing.start(
+      node("failing", () => {
+        calls++;
+        throw new RangeError("a bug on this node");
+      }),
+    );
+    await sender.start(node("sender", () => {}));
+    try {
+      sender.publish({ type: "sendTo", id: "nobody", data: "one" });
+      sender.publish({ type: "sendTo", id: "nobody", data: "two" });
+      await eventually(() => calls === 2, "both messages reached the failing node");
+      assert.equal(logger.lines.filter((l) => l.includes("carrying out a cluster message failed: a bug on this node")).length, 2);
+    } finally {
+      await Promise.all([failing.stop(), sender.stop()]);
+    }
+  });
+
   it("writes its memberships again when Redis forgets them while connected", slow, async () => {
     const [a, b] = await Promise.all([join(0, "flushed"), join(1, "flushed")]);
     const both = [a!.id, b!.id].sort();

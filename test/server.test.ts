@@ -287,6 +287,37 @@ describe("getSocket and sendTo", () => {
   });
 });
 
+describe("closeSession and closeUser with a long reason", () => {
+  const server = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
+  let url: string;
+  before(async () => (url = await start(server)));
+  after(() => server.close());
+
+  const openTwo = async (mark: (socket: Socket) => void) => {
+    sockets.length = 0;
+    const clients = [await Client.open(`${url}/echo/`), await Client.open(`${url}/echo/`)];
+    await until(() => sockets.length === 2, "onConnect");
+    for (const socket of sockets) mark(socket);
+    return clients;
+  };
+
+  it("closes every socket of the session with the reason cut to 123 bytes at a character boundary", async () => {
+    const clients = await openTwo((socket) => {
+      socket.session = { id: "long" };
+    });
+    server.closeSession("long", "é".repeat(100));
+    for (const client of clients) assert.deepEqual(await client.closed, { code: 4401, reason: "é".repeat(61) });
+  });
+
+  it("closes every socket of the user with a reason of a megabyte cut once", async () => {
+    const clients = await openTwo((socket) => {
+      socket.user = { id: 7 };
+    });
+    server.closeUser(7, "z".repeat(1024 * 1024));
+    for (const client of clients) assert.deepEqual(await client.closed, { code: 4401, reason: "z".repeat(123) });
+  });
+});
+
 describe("graceful close()", () => {
   it("flushes queued messages, closes sockets with 1001, refuses upgrades with 503 meanwhile, and frees the port", async () => {
     burstHandled = gate();

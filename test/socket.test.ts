@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { closeReasonOf } from "../src/errors.js";
 import { BaseHandler, createServer, type Message, Namespace, type Socket } from "../src/index.js";
 import { Client, gate, start } from "./helpers.js";
 
@@ -114,5 +115,47 @@ describe("Socket", () => {
     assert.deepEqual(closedInHook, [true]);
     await (seen[0] as Socket).send("too late"); // resolves, sends nothing, throws nothing
     (seen[0] as Socket).close(); // a second close is a no-op
+  });
+
+  it("cuts a reason longer than 123 bytes once, at a character boundary, and sends it", async () => {
+    seen.length = 0;
+    const client = await Client.open(`${url}/echo/`);
+    client.send("sync");
+    await client.received(1);
+    const socket = seen[0] as Socket;
+    socket.close(4000, `${"x".repeat(122)}é${"y".repeat(1_000_000)}`); // é would straddle byte 123
+    const { code, reason } = await client.closed;
+    assert.equal(code, 4000);
+    assert.equal(reason, "x".repeat(122));
+    assert.equal(socket.closeReason, "x".repeat(122));
+  });
+
+  it("throws on an invalid close code and stays open, its close reason unset", async () => {
+    seen.length = 0;
+    const client = await Client.open(`${url}/echo/`);
+    client.send("sync");
+    await client.received(1);
+    const socket = seen[0] as Socket;
+    assert.throws(() => socket.close(1005, "reserved"), TypeError);
+    assert.equal(socket.closed, false);
+    assert.equal(socket.closeReason, undefined);
+    client.send("still open");
+    assert.deepEqual(await client.received(2), ["sync", "still open"]);
+    await client.close();
+  });
+});
+
+describe("closeReasonOf", () => {
+  it("keeps a reason of up to 123 bytes whole, and cuts a longer one to 123 bytes or less without splitting a character", () => {
+    assert.equal(closeReasonOf(""), "");
+    assert.equal(closeReasonOf("a".repeat(123)), "a".repeat(123));
+    assert.equal(closeReasonOf("a".repeat(124)), "a".repeat(123));
+    assert.equal(closeReasonOf("é".repeat(100)), "é".repeat(61));
+    assert.equal(closeReasonOf("😀".repeat(40)), "😀".repeat(30));
+    for (const reason of ["é".repeat(100), "😀".repeat(40), `${"a".repeat(122)}€`, "中".repeat(50)]) {
+      const cut = closeReasonOf(reason);
+      assert.ok(Buffer.byteLength(cut) <= 123 && Buffer.byteLength(cut) >= 120, reason);
+      assert.ok(reason.startsWith(cut), "a prefix of the reason, with no replacement character");
+    }
   });
 });

@@ -241,7 +241,12 @@ class RedisClusterAdapter implements RedisAdapter {
       return;
     }
     this.#received++;
-    node.receive(op);
+    // This runs inside ioredis' event emitter: a throw here would be an uncaughtException.
+    try {
+      node.receive(op);
+    } catch (error) {
+      this.#logger?.error({ err: error, type: op.type }, `Redis adapter: carrying out a cluster message failed: ${messageOf(error)}`);
+    }
   };
 
   /** (Re)connected: Redis may have lost everything (a restart), so tell it this node's state again. */
