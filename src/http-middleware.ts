@@ -67,7 +67,9 @@ export function runMiddleware(
         return;
       }
       try {
-        middleware(req, res, next);
+        // An async middleware (legal under this type, common with Express 5) reports by rejecting.
+        const result: unknown = middleware(req, res, next);
+        if (result instanceof Promise) result.then(undefined, (error: unknown) => next(error ?? new Error("middleware rejected")));
       } catch (error) {
         next(error ?? new Error("middleware threw"));
       }

@@ -142,6 +142,10 @@ describe("a middleware that refuses the upgrade", () => {
   const throws: Middleware = () => {
     throw Object.assign(new Error("banned"), { statusCode: 403 });
   };
+  const rejects: Middleware = async () => {
+    await Promise.resolve();
+    throw Object.assign(new Error("not logged in"), { status: 401 });
+  };
   const make = (path: string, middleware: Middleware[]) => {
     @Namespace(path)
     class Refused extends mixins(HttpMiddlewareMixin) {
@@ -159,6 +163,7 @@ describe("a middleware that refuses the upgrade", () => {
     error: make("/e/", [fail503]),
     silent: make("/s/", [never]),
     thrown: make("/t/", [throws]),
+    rejected: make("/r/", [rejects]),
   };
   after(() => Promise.all(Object.values(servers).map((s) => s.close())));
 
@@ -178,6 +183,22 @@ describe("a middleware that refuses the upgrade", () => {
   it("treats a middleware that throws like next(err), showing the message of a 4xx error", async () => {
     const { port } = await servers.thrown.listen();
     assert.deepEqual(await attempt(`ws://127.0.0.1:${port}/t/`), { status: 403, body: "banned\n" });
+  });
+
+  it("treats an async middleware that rejects like next(err), with the error's status and no unhandled rejection", {
+    timeout: 20_000,
+  }, async () => {
+    const unhandled: unknown[] = [];
+    const keep = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", keep);
+    try {
+      const { port } = await servers.rejected.listen();
+      assert.deepEqual(await attempt(`ws://127.0.0.1:${port}/r/`), { status: 401, body: "not logged in\n" });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", keep);
+    }
   });
 
   it("answers 503 when a middleware never calls back within handshakeTimeout", async () => {
