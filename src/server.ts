@@ -61,6 +61,9 @@ export class Server {
   #http: HttpServer | undefined;
   #standalone = false;
   #closing: Promise<void> | undefined;
+  /** Sockets whose `onClose` has not finished yet; `close()` waits for them before stopping the adapter. */
+  #unfinished = 0;
+  #allFinished: (() => void) | undefined;
 
   constructor(options: ServerOptions) {
     this.#options = resolveOptions(options);
@@ -104,6 +107,8 @@ export class Server {
    */
   async listen(): Promise<{ host: string; port: number }> {
     await this.#ready;
+    // Also when close() was called while the adapter started: a port bound now would never be released.
+    if (this.#closing !== undefined) throw new TypeError("listen(): the server is closed");
     let http = this.#http;
     if (http === undefined) {
       this.#standalone = true;
@@ -136,9 +141,10 @@ export class Server {
     return new BroadcastOperator(this.#broadcastTarget, [room]);
   }
 
-  /** The open socket with this id on this node, or undefined. */
+  /** The open socket with this id on this node; undefined once `close()` was called on it or its peer closed. */
   getSocket(id: SocketId): Socket | undefined {
-    return this.#sockets.get(id)?.socket;
+    const entry = this.#sockets.get(id);
+    return entry === undefined || entry.socket.closed ? undefined : entry.socket;
   }
 
   /** How many sockets are open on this node. */
@@ -182,19 +188,40 @@ export class Server {
     }, this.#options.closeTimeout);
     await Promise.all(closed);
     clearTimeout(grace);
-    if (this.#http !== undefined) {
-      this.#http.off("upgrade", this.#onUpgrade);
-      if (this.#standalone) {
-        const http = this.#http;
-        await new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeAllConnections();
-        });
-      }
+    const http = this.#http;
+    const standalone = this.#standalone;
+    this.#detach();
+    if (http !== undefined && standalone) {
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
     }
+    // An async onClose may still broadcast ("user left"): the adapter must outlive it.
+    await this.#hooksFinished();
     await this.#ready.catch(() => {});
     await this.#adapter.stop();
   }
+
+  /** Resolves once every socket's `onClose` has finished, or after `closeTimeout`. */
+  #hooksFinished(): Promise<void> {
+    if (this.#unfinished === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#logger.warn({ sockets: this.#unfinished }, "close(): onClose hooks still running after closeTimeout; stopping anyway");
+        resolve();
+      }, this.#options.closeTimeout);
+      this.#allFinished = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** The `closed` callback of every socket's EventQueue: its `onClose` has finished. */
+  #queueFinished = (): void => {
+    if (--this.#unfinished === 0) this.#allFinished?.();
+  };
 
   #attach(http: HttpServer): void {
     this.#http = http;
@@ -291,7 +318,8 @@ export class Server {
 
   #open(socket: Socket, ws: Connection, endpoint: Endpoint): void {
     this.#sockets.set(socket.id, { socket, ws });
-    const queue = new EventQueue(socket, ws, endpoint.chain, this.#options.maxPendingMessages, this.#hookFailed, noop);
+    this.#unfinished++;
+    const queue = new EventQueue(socket, ws, endpoint.chain, this.#options.maxPendingMessages, this.#hookFailed, this.#queueFinished);
     ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws));
     queue.connect(socket.path);
   }
@@ -377,5 +405,3 @@ function pathOf(req: IncomingMessage): string {
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-
-function noop(): void {}

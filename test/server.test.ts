@@ -7,7 +7,7 @@ import express from "express";
 import Fastify from "fastify";
 import Koa from "koa";
 import { WebSocketServer } from "ws";
-import { BaseHandler, createServer, type Message, Namespace, type Socket } from "../src/index.js";
+import { type Adapter, BaseHandler, createMemoryAdapter, createServer, type Message, Namespace, type Socket } from "../src/index.js";
 import { Client, gate, refusedStatus, start, until } from "./helpers.js";
 
 const sockets: Socket[] = [];
@@ -285,6 +285,16 @@ describe("getSocket and sendTo", () => {
     assert.equal(server.size, 0);
     server.sendTo(socket.id, "nobody"); // an unknown id is not an error
   });
+
+  it("returns undefined as soon as close() was called on the socket, before its closing handshake ends", async () => {
+    sockets.length = 0;
+    const client = await Client.open(`${url}/echo/`);
+    await until(() => sockets.length === 1, "onConnect");
+    const socket = sockets[0] as Socket;
+    socket.close();
+    assert.equal(server.getSocket(socket.id), undefined);
+    await client.closed;
+  });
 });
 
 describe("closeSession and closeUser with a long reason", () => {
@@ -318,6 +328,23 @@ describe("closeSession and closeUser with a long reason", () => {
   });
 });
 
+describe("listen() and close()", () => {
+  it("rejects listen() after close()", { timeout: 20_000 }, async () => {
+    const server = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
+    await start(server);
+    await server.close();
+    await assert.rejects(server.listen(), /the server is closed/);
+  });
+
+  it("rejects a listen() that close() overtook, and binds no port", { timeout: 20_000 }, async () => {
+    const server = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
+    const listening = server.listen();
+    const closing = server.close();
+    await assert.rejects(listening, /the server is closed/);
+    await closing;
+  });
+});
+
 describe("graceful close()", () => {
   it("flushes queued messages, closes sockets with 1001, refuses upgrades with 503 meanwhile, and frees the port", async () => {
     burstHandled = gate();
@@ -345,6 +372,51 @@ describe("graceful close()", () => {
     const again = createServer({ handlers: [Echo], host: "127.0.0.1", port });
     assert.equal((await again.listen()).port, port);
     await again.close();
+  });
+
+  it("waits for async onClose hooks before stopping the adapter, then resolves", { timeout: 30_000 }, async () => {
+    const order: string[] = [];
+    @Namespace("/slow-goodbye/")
+    class SlowGoodbye extends BaseHandler {
+      static override async onClose() {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        order.push("onClose finished");
+      }
+    }
+    const memory = createMemoryAdapter();
+    const adapter: Adapter = {
+      start: (node) => memory.start(node),
+      publish: (op) => memory.publish(op),
+      join: (room, id) => memory.join(room, id),
+      leave: (room, id) => memory.leave(room, id),
+      members: (room) => memory.members(room),
+      stop: () => {
+        order.push("adapter stopped");
+        return memory.stop();
+      },
+    };
+    const server = createServer({ handlers: [SlowGoodbye], host: "127.0.0.1", port: 0, adapter });
+    const url = await start(server);
+    const clients = [await Client.open(`${url}/slow-goodbye/`), await Client.open(`${url}/slow-goodbye/`)];
+    await server.close();
+    order.push("close() resolved");
+    assert.deepEqual(order, ["onClose finished", "onClose finished", "adapter stopped", "close() resolved"]);
+    await Promise.all(clients.map((c) => c.closed));
+  });
+
+  it("stops waiting for an onClose that never ends after closeTimeout", { timeout: 30_000 }, async () => {
+    const never = gate();
+    after(() => never.open());
+    @Namespace("/stuck-goodbye/")
+    class StuckGoodbye extends BaseHandler {
+      static override onClose() {
+        return never.promise;
+      }
+    }
+    const server = createServer({ handlers: [StuckGoodbye], host: "127.0.0.1", port: 0, closeTimeout: 200 });
+    const client = await Client.open(`${await start(server)}/stuck-goodbye/`);
+    await server.close();
+    assert.equal((await client.closed).code, 1001);
   });
 
   it("terminates sockets that do not finish closing within closeTimeout", async () => {
