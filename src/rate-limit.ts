@@ -44,8 +44,11 @@ export class RateLimiter {
     const now = performance.now();
     const elapsed = now - this.#at;
     this.#at = now;
-    this.#messages = Math.min(this.#maxMessages, this.#messages + elapsed * this.#messagesPerMs);
-    this.#bytes = Math.min(this.#maxBytes, this.#bytes + elapsed * this.#bytesPerMs);
+    // A bucket left out is infinite: refilling it would compute 0 * Infinity (NaN) on a frozen clock.
+    if (this.#maxMessages !== Number.POSITIVE_INFINITY) {
+      this.#messages = Math.min(this.#maxMessages, this.#messages + elapsed * this.#messagesPerMs);
+    }
+    if (this.#maxBytes !== Number.POSITIVE_INFINITY) this.#bytes = Math.min(this.#maxBytes, this.#bytes + elapsed * this.#bytesPerMs);
     this.#messages -= 1;
     this.#bytes -= size;
     return this.#messages >= 0 && this.#bytes >= 0;

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
 import type { Server } from "../src/index.js";
+import { RateLimiter } from "../src/rate-limit.js";
 import { Echo, echoOnce, recordingLogger, startEcho } from "./fixtures/echo.js";
 
 async function open(port: number): Promise<WebSocket> {
@@ -95,5 +96,21 @@ describe("the rateLimit option", () => {
     assert.throws(() => createServer({ handlers: [Echo], rateLimit: {} }), /option "rateLimit"/);
     assert.throws(() => createServer({ handlers: [Echo], rateLimit: { perMinute: 5 } as never }), /option "rateLimit"/);
     assert.ok(recordingLogger());
+  });
+});
+
+describe("RateLimiter with one limit left out", () => {
+  it("counts only the configured limit when the clock has not advanced (fake timers, a fast machine)", (t) => {
+    t.mock.method(performance, "now", () => 1000);
+    const messagesOnly = new RateLimiter({ messagesPerSecond: 3 });
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => messagesOnly.allow(100)),
+      [true, true, true, false],
+    );
+    const bytesOnly = new RateLimiter({ bytesPerSecond: 250 });
+    assert.deepEqual(
+      [100, 100, 100].map((size) => bytesOnly.allow(size)),
+      [true, true, false],
+    );
   });
 });
