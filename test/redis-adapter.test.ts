@@ -168,6 +168,21 @@ describe("the Redis adapter", () => {
     }
   });
 
+  it("logs no lost connection on a graceful close(), and leaves no listener on the client passed in", slow, async () => {
+    const logger = recordingLogger();
+    const client = new Redis(redis.port, "127.0.0.1");
+    connections.push(client);
+    const node = await startNode(createRedisAdapter(client, { prefix: "it", nodeTtl: 1500 }), logger);
+    assert.equal(client.listenerCount("error"), 1, "the adapter listens to the client's faults while it runs");
+    await node.server.close();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let ioredis report the closes it will report
+    assert.deepEqual(
+      logger.lines.filter((l) => l.startsWith("Redis adapter")),
+      [],
+    );
+    assert.equal(client.listenerCount("error"), 0);
+  });
+
   it("writes its memberships again when Redis forgets them while connected", slow, async () => {
     const [a, b] = await Promise.all([join(0, "flushed"), join(1, "flushed")]);
     const both = [a!.id, b!.id].sort();

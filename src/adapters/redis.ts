@@ -98,6 +98,8 @@ class RedisClusterAdapter implements RedisAdapter {
   #pub: Redis | undefined;
   #sub: Redis | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** The listener added to the caller's client, removed again by stop(). */
+  #templateOnError: ((error: Error) => void) | undefined;
   #published = 0;
   #dropped = 0;
   #received = 0;
@@ -137,9 +139,8 @@ class RedisClusterAdapter implements RedisAdapter {
     // The template's own faults would otherwise be printed by ioredis as "Unhandled error event";
     // the outage is already reported by the adapter's connections, so a debug line is enough.
     if (this.#template.listenerCount("error") === 0) {
-      this.#template.on("error", (error: Error) =>
-        node.logger.debug({ err: error }, `Redis adapter (the client passed in): ${error.message}`),
-      );
+      this.#templateOnError = (error: Error) => node.logger.debug({ err: error }, `Redis adapter (the client passed in): ${error.message}`);
+      this.#template.on("error", this.#templateOnError);
     }
     this.#pub = pub;
     this.#sub = sub;
@@ -223,9 +224,10 @@ class RedisClusterAdapter implements RedisAdapter {
     const sub = this.#sub;
     this.#pub = this.#sub = undefined;
     if (pub?.status === "ready") await this.#forget(pub).catch(this.#commandFailed);
-    // Our own disconnect is not ioredis giving up: no "stopped reconnecting" line for it.
-    pub?.removeAllListeners("end");
-    sub?.removeAllListeners("end");
+    // Our own disconnect is neither a lost connection nor ioredis giving up: no error line for it.
+    for (const connection of [pub, sub]) connection?.removeAllListeners("close").removeAllListeners("end");
+    if (this.#templateOnError !== undefined) this.#template.off("error", this.#templateOnError);
+    this.#templateOnError = undefined;
     pub?.disconnect();
     sub?.disconnect();
   }
