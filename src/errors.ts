@@ -62,19 +62,6 @@ export class TsWebSocketError extends Error {
 }
 
 /**
- * A handshake refused before any WebSocket exists; `status` is the HTTP status sent back.
- * @example
- * throw new HandshakeRefused("TSWS_NOT_FOUND", 404, "no namespace at /nope");
- */
-export class HandshakeRefused extends TsWebSocketError {
-  readonly status: number;
-  constructor(code: string, status: number, message: string) {
-    super(code, message);
-    this.status = status;
-  }
-}
-
-/**
  * A configuration mistake found at `createServer`: two handlers on one path, a class without
  * `@Namespace`. (A wrong option type is a plain `TypeError`.)
  * @example
@@ -83,13 +70,19 @@ export class HandshakeRefused extends TsWebSocketError {
 export class ConfigError extends TsWebSocketError {}
 
 /**
- * Stable codes of handshake refusals, with their HTTP status.
+ * Stable codes of handshake refusals, with their HTTP status. Every refusal is logged (at info)
+ * with its `code`, so logs can be matched on it.
  * @example
- * if (error instanceof HandshakeRefused && error.code === Refusal.tooManyFromAddress.code) retryLater();
+ * logger.info = (obj) => { if (obj.code === Refusal.tooManyFromAddress.code) metrics.refusedPerAddress++ };
  */
 export const Refusal = {
   notFound: { code: "TSWS_NOT_FOUND", status: 404 },
   shuttingDown: { code: "TSWS_SHUTTING_DOWN", status: 503 },
+  /** The cluster adapter has not started yet, or failed to (attach mode accepts upgrades before `listen()`). */
+  adapterDown: { code: "TSWS_ADAPTER_DOWN", status: 503 },
+  forbiddenOrigin: { code: "TSWS_FORBIDDEN_ORIGIN", status: 403 },
+  /** A middleware answered `next(err)` or threw; the status is the error's (`status`/`statusCode`), else 500. */
+  middlewareRefused: { code: "TSWS_MIDDLEWARE_REFUSED", status: 500 },
   badRequest: { code: "TSWS_BAD_REQUEST", status: 400 },
   methodNotAllowed: { code: "TSWS_METHOD_NOT_ALLOWED", status: 405 },
   badKey: { code: "TSWS_BAD_KEY", status: 400 },
@@ -99,11 +92,16 @@ export const Refusal = {
   handshakeTimeout: { code: "TSWS_HANDSHAKE_TIMEOUT", status: 503 },
   tooManyConnections: { code: "TSWS_TOO_MANY_CONNECTIONS", status: 503 },
   tooManyFromAddress: { code: "TSWS_TOO_MANY_FROM_ADDRESS", status: 429 },
-} as const satisfies Record<string, { code: string; status: number }>;
+} as const satisfies Record<string, RefusalKind>;
 
-/** Builds a {@link HandshakeRefused} from an entry of {@link Refusal}. */
-export function refuse(kind: { code: string; status: number }, message: string): HandshakeRefused {
-  return new HandshakeRefused(kind.code, kind.status, message);
+/**
+ * One kind of handshake refusal: its stable code and the HTTP status answered.
+ * @example
+ * const kind: RefusalKind = Refusal.notFound; // { code: "TSWS_NOT_FOUND", status: 404 }
+ */
+export interface RefusalKind {
+  readonly code: string;
+  readonly status: number;
 }
 
 /**

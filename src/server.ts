@@ -9,7 +9,7 @@ import { createMemoryAdapter } from "./adapters/memory.js";
 import { BroadcastOperator, type BroadcastTarget, deliverLocal } from "./broadcast.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./config.js";
 import { Connection, type ConnectionOwner } from "./connection.js";
-import { CloseCode, ConfigError, closeReasonOf, isValidCloseCode } from "./errors.js";
+import { CloseCode, ConfigError, closeReasonOf, ForcedClose, isValidCloseCode, Refusal, type RefusalKind } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
 import { Guard } from "./guard.js";
 import { type Chain, composeChain, type HandlerClass } from "./handler.js";
@@ -64,6 +64,8 @@ export class Server {
   /** Sockets whose `onClose` has not finished yet; `close()` waits for them before stopping the adapter. */
   #unfinished = 0;
   #allFinished: (() => void) | undefined;
+  /** Upgrades are accepted only once the adapter has started (attach mode listens before that). */
+  #adapterState: "starting" | "ready" | "failed" = "starting";
 
   constructor(options: ServerOptions) {
     this.#options = resolveOptions(options);
@@ -96,7 +98,15 @@ export class Server {
       members: (room) => this.#adapter.members(room),
     };
     this.#ready = this.#adapter.start(this.#clusterNode());
-    this.#ready.catch((error: unknown) => this.#logger.error({ err: error }, "the adapter failed to start"));
+    this.#ready.then(
+      () => {
+        this.#adapterState = "ready";
+      },
+      (error: unknown) => {
+        this.#adapterState = "failed";
+        this.#logger.error({ err: error }, "the adapter failed to start; upgrades are refused with 503");
+      },
+    );
     if (this.#options.server) this.#attach(this.#options.server);
   }
 
@@ -240,16 +250,21 @@ export class Server {
     if (match === undefined && !this.#standalone && (this.#http?.listenerCount("upgrade") ?? 0) > 1) return;
     raw.on("error", socketOnError);
     if (match === undefined) {
-      this.#refuse(raw, req, 404, `no WebSocket namespace at ${pathOf(req)}`);
+      this.#refuse(raw, req, Refusal.notFound, `no WebSocket namespace at ${pathOf(req)}`);
       return;
     }
     if (this.#closing !== undefined) {
-      this.#refuse(raw, req, 503, "server shutting down");
+      this.#refuse(raw, req, Refusal.shuttingDown, "server shutting down");
+      return;
+    }
+    if (this.#adapterState !== "ready") {
+      const why = this.#adapterState === "failed" ? "the cluster adapter failed to start" : "the cluster adapter is starting";
+      this.#refuse(raw, req, Refusal.adapterDown, why, { "Retry-After": "5" });
       return;
     }
     const refusal = this.#guard.admit(req, raw);
     if (refusal !== undefined) {
-      this.#refuse(raw, req, refusal.kind.status, refusal.message, refusal.headers);
+      this.#refuse(raw, req, refusal.kind, refusal.message, refusal.headers);
       return;
     }
     const endpoint = match.target;
@@ -258,7 +273,7 @@ export class Server {
         { origin: req.headers.origin, host: req.headers.host, path: match.path },
         `refused a cross-site WebSocket from origin ${req.headers.origin}; add it to the allowedOrigins option to allow it`,
       );
-      this.#refuse(raw, req, 403, `origin ${req.headers.origin} is not allowed`);
+      this.#refuse(raw, req, Refusal.forbiddenOrigin, `origin ${req.headers.origin} is not allowed`);
       return;
     }
     if (!endpoint.usesMiddleware || this.#options.middleware.length === 0) {
@@ -267,13 +282,14 @@ export class Server {
     }
     const done = runMiddleware(this.#options.middleware, req, raw, this.#options.handshakeTimeout).then((outcome) => {
       if (outcome.kind === "passed") {
-        if (this.#closing !== undefined) this.#refuse(raw, req, 503, "server shutting down");
+        if (this.#closing !== undefined) this.#refuse(raw, req, Refusal.shuttingDown, "server shutting down");
         else this.#handshake(req, raw, head, endpoint, match.path, match.params);
       } else if (outcome.kind === "timeout") {
-        this.#refuse(raw, req, 503, "handshake timed out (middleware did not finish)");
+        this.#refuse(raw, req, Refusal.handshakeTimeout, "handshake timed out (middleware did not finish)");
       } else if (outcome.kind === "failed") {
         this.#logger.warn({ err: outcome.error, path: match.path }, "HTTP middleware refused an upgrade");
-        this.#refuse(raw, req, outcome.status, outcome.status >= 500 ? "middleware failed" : errorMessage(outcome.error));
+        const kind = { code: Refusal.middlewareRefused.code, status: outcome.status };
+        this.#refuse(raw, req, kind, outcome.status >= 500 ? "middleware failed" : errorMessage(outcome.error));
       } else {
         this.#logger.info({ status: outcome.status, path: match.path }, "HTTP middleware answered an upgrade");
         raw.end();
@@ -291,8 +307,9 @@ export class Server {
     };
   }
 
-  #refuse(raw: Duplex, req: IncomingMessage, status: number, message: string, headers?: Record<string, string>): void {
-    this.#logger.info({ status, url: req.url, remoteAddress: req.socket.remoteAddress }, `upgrade refused: ${message}`);
+  #refuse(raw: Duplex, req: IncomingMessage, kind: RefusalKind, message: string, headers?: Record<string, string>): void {
+    const { code, status } = kind;
+    this.#logger.info({ code, status, url: req.url, remoteAddress: req.socket.remoteAddress }, `upgrade refused: ${message}`);
     refuseUpgrade(raw, status, message, headers);
   }
 
@@ -329,7 +346,16 @@ export class Server {
     // ws closes the socket itself after a protocol error (1002, 1007, 1008, 1009): log it once.
     error: (socket, error: Error & { code?: string }) => {
       socket.noteCloseReason(error.message);
-      this.#logger.info({ err: error, code: error.code, socket: socket.id }, `socket error: ${error.message}`);
+      const kind =
+        error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
+          ? ForcedClose.messageTooBig
+          : error.code === "WS_ERR_INVALID_UTF8"
+            ? ForcedClose.invalidPayload
+            : ForcedClose.protocolError;
+      this.#logger.info(
+        { err: error, code: kind.code, closeCode: kind.closeCode, socket: socket.id },
+        `socket closed: ${kind.reason} (${error.message})`,
+      );
     },
     closed: (socket, queue, ws, code, reason) => {
       socket.noteCloseReason(`peer closed (${code}${reason.length > 0 ? `: ${reason}` : ""})`);

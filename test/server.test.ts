@@ -194,6 +194,91 @@ describe("attach mode", () => {
       assert.equal(await refusedStatus(`ws://127.0.0.1:${portOf(http)}/nope`), 404);
     });
   });
+
+  describe("with an adapter that has not started, or failed to", () => {
+    /** The memory adapter, started only when `started` settles. */
+    const delayed = (started: Promise<void>): Adapter => {
+      const memory = createMemoryAdapter();
+      return {
+        start: async (node) => {
+          await started;
+          await memory.start(node);
+        },
+        publish: (op) => memory.publish(op),
+        join: (room, id) => memory.join(room, id),
+        leave: (room, id) => memory.leave(room, id),
+        members: (room) => memory.members(room),
+        stop: () => memory.stop(),
+      };
+    };
+    const attached = async (adapter: Adapter) => {
+      const http = createHttpServer();
+      http.listen(0, "127.0.0.1");
+      await once(http, "listening");
+      const logger = codeLogger();
+      const server = createServer({ handlers: [Echo], server: http, adapter, logger });
+      after(async () => {
+        await server.close();
+        http.close();
+      });
+      return { server, logger, url: `ws://127.0.0.1:${portOf(http)}/echo/` };
+    };
+
+    it("refuses upgrades with 503 TSWS_ADAPTER_DOWN until the adapter has started, then accepts them", async () => {
+      const started = gate();
+      const { server, logger, url } = await attached(delayed(started.promise));
+      assert.equal(await refusedStatus(url), 503);
+      assert.ok(logger.codes.includes("TSWS_ADAPTER_DOWN"));
+      started.open();
+      await server.listen();
+      await echoes(url, (m) => m);
+    });
+
+    it("refuses upgrades with 503 TSWS_ADAPTER_DOWN after the adapter failed to start", async () => {
+      const failed = Promise.reject(new Error("no Redis here"));
+      failed.catch(() => {});
+      const { server, logger, url } = await attached(delayed(failed));
+      await assert.rejects(server.listen(), /no Redis here/);
+      assert.equal(await refusedStatus(url), 503);
+      assert.ok(logger.codes.includes("TSWS_ADAPTER_DOWN"));
+    });
+  });
+});
+
+/** A logger that keeps the stable `code` of every line that has one. */
+function codeLogger() {
+  const codes: string[] = [];
+  const keep = (obj: { code?: unknown }) => {
+    if (typeof obj?.code === "string") codes.push(obj.code);
+  };
+  return { codes, error: keep, warn: keep, info: keep, debug: keep };
+}
+
+describe("refusals and forced closes in the log", () => {
+  it("carry the stable code of the error catalogue", async () => {
+    const logger = codeLogger();
+    const server = createServer({
+      handlers: [Echo],
+      host: "127.0.0.1",
+      port: 0,
+      logger,
+      maxPayload: 16,
+      allowedOrigins: ["https://ok.example"],
+    });
+    const url = await start(server);
+    assert.equal(await refusedStatus(`${url}/nope`), 404);
+    assert.equal(await refusedStatus(`${url}/echo/`, { headers: { origin: "https://evil.example" } }), 403);
+    const client = await Client.open(`${url}/echo/`);
+    client.send("x".repeat(17));
+    assert.equal((await client.closed).code, 1009);
+    await until(() => logger.codes.includes("TSWS_MESSAGE_TOO_BIG"), "the 1009 close is logged");
+    const closing = server.close();
+    await closing;
+    assert.deepEqual(
+      logger.codes.filter((c) => c !== "TSWS_MESSAGE_TOO_BIG"),
+      ["TSWS_NOT_FOUND", "TSWS_FORBIDDEN_ORIGIN"],
+    );
+  });
 });
 
 describe("standalone listen()", () => {
