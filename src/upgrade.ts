@@ -44,14 +44,23 @@ export function originAllowed(req: IncomingMessage, allowed: readonly string[] |
   } else if (!sameSiteOnly) {
     return true;
   }
-  return url.host === (req.headers.host ?? "").toLowerCase();
+  // Read with the origin's scheme, an explicit default port ("example.com:443", as some proxies
+  // send) is dropped the way URL drops it from the origin.
+  return urlOf(`${url.protocol}//${req.headers.host ?? ""}`)?.host === url.host;
 }
 
 function matchOrigin(pattern: string, origin: URL): boolean {
-  const p = pattern.toLowerCase();
-  const star = p.indexOf("://*.");
-  if (star === -1) return p === origin.origin;
-  const scheme = p.slice(0, star);
-  const suffix = p.slice(star + 4); // ".example.com" (with its port, if any)
-  return `${origin.protocol.slice(0, -1)}` === scheme && origin.host.endsWith(suffix);
+  const wildcard = pattern.includes("://*.");
+  // "*" is not a valid host character: parse a placeholder label instead, then compare the rest.
+  const p = urlOf(wildcard ? pattern.replace("://*.", "://x.") : pattern);
+  if (p === undefined || p.protocol !== origin.protocol || p.port !== origin.port) return false;
+  return wildcard ? origin.hostname.endsWith(p.hostname.slice(1)) : p.hostname === origin.hostname;
+}
+
+function urlOf(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }

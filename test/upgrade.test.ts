@@ -21,6 +21,16 @@ describe("originAllowed", () => {
     assert.equal(originAllowed(request("app.test", "null"), undefined, true), false);
   });
 
+  it("treats an explicit default port like no port, in Host and in allowedOrigins", () => {
+    assert.equal(originAllowed(request("app.test:443", "https://app.test"), undefined, true), true);
+    assert.equal(originAllowed(request("app.test:80", "http://app.test"), undefined, true), true);
+    assert.equal(originAllowed(request("app.test", "https://app.test:443"), undefined, true), true);
+    assert.equal(originAllowed(request("app.test:80", "https://app.test"), undefined, true), false);
+    assert.equal(originAllowed(request("api.test", "https://admin.example.com"), ["https://admin.example.com:443"], true), true);
+    assert.equal(originAllowed(request("api.test", "https://a.example.org"), ["https://*.example.org:443"], true), true);
+    assert.equal(originAllowed(request("api.test", "https://a.example.org:8443"), ["https://*.example.org"], true), false);
+  });
+
   it("accepts any origin when no rule asks for the same site", () => {
     assert.equal(originAllowed(request("app.test", "https://evil.test"), undefined, false), true);
   });
