@@ -73,13 +73,15 @@ const scenarios = (args.only?.split(",") ?? SCENARIOS) as ScenarioName[];
 const servers = args.servers === undefined ? SERVERS : SERVERS.filter((s) => args.servers?.split(",").includes(s.name));
 const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 
-/** Starts a TypeScript file in a child node process with IPC, on one CPU when taskset exists. */
+/**
+ * Starts a TypeScript file in a child node process with IPC, on one CPU when taskset exists. A
+ * shell raises the descriptor limit to the hard limit first (10,000 idle sockets need more than
+ * the usual 1,024), then execs, so the child keeps its pid and the IPC channel.
+ */
 function child(file: string, cpu: string, nodeArgs: string[] = []): ChildProcess {
-  const argv = [...nodeArgs, "--import", "tsx", join(root, file)];
+  const command = [...(pinned ? ["taskset", "-c", cpu] : []), process.execPath, ...nodeArgs, "--import", "tsx", join(root, file)];
   const stdio: ["ignore", "inherit", "inherit", "ipc"] = ["ignore", "inherit", "inherit", "ipc"];
-  return pinned
-    ? spawn("taskset", ["-c", cpu, process.execPath, ...argv], { cwd: root, stdio })
-    : spawn(process.execPath, argv, { cwd: root, stdio });
+  return spawn("/bin/sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...command], { cwd: root, stdio });
 }
 
 function nextMessage<T>(proc: ChildProcess, type: string): Promise<T> {
