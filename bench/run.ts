@@ -172,7 +172,15 @@ async function measure(): Promise<Report> {
       // Rotate the order each run so that no server always goes first (or last) on a warm machine.
       const order = servers.map((_, i) => servers[(i + run) % servers.length] as ServerSpec);
       for (const server of order) {
-        const got = await runJob(server, scenario);
+        let got: Record<string, number>;
+        try {
+          got = await runJob(server, scenario);
+        } catch (error) {
+          // One failed job must not throw away the others: its figures stay empty, the exit code says so.
+          console.error(`run ${run + 1}/${runs} ${scenario} ${server.name} failed:`, error);
+          process.exitCode = 1;
+          continue;
+        }
         const mine = (figures[server.name] ??= {});
         for (const [key, value] of Object.entries(got)) (mine[key] ??= Array(runs).fill(Number.NaN))[run] = value;
         const brief = Object.entries(got)
