@@ -137,6 +137,9 @@ async function runJob(server: ServerSpec, scenario: ScenarioName): Promise<Recor
     const result = nextMessage<{ result: LoadResult }>(load, "result");
     load.send({ type: "run", scenario, protocol: server.protocol, port, params: params[scenario] } satisfies Job);
     const { result: raw } = await result;
+    // Failed handshakes and stalled broadcast pumps are not figures, but a reader must see them.
+    if (raw.errors) console.warn(`${server.name} ${scenario}: ${raw.errors} handshakes failed`);
+    if (raw.stalls) console.warn(`${server.name} ${scenario}: the broadcast pump stalled ${raw.stalls} times (lost deliveries)`);
     return derive(scenario, raw, marks as Marks);
   } finally {
     clearTimeout(limit);
