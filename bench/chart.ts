@@ -21,7 +21,7 @@ export function chart(
   const bar = 14;
   const group = servers.length * (bar + 3) + 16;
   const left = 270;
-  const width = 980;
+  const width = 1040;
   const plot = 520;
   const top = 70;
   const maxRatio = Math.min(
@@ -64,8 +64,11 @@ export function chart(
           `<line x1="${x(ratio.min)}" y1="${y + bar / 2}" x2="${x(ratio.max)}" y2="${y + bar / 2}" stroke="#111" stroke-width="1.5"/>`,
         );
       }
-      const label = `${ratio.median.toFixed(2)}× · ${fmt(value?.median ?? Number.NaN)} ${m.unit}`;
-      out.push(`<text x="${Math.max(x(ratio.median), x(ratio.max)) + 6}" y="${y + bar - 3}" fill="#222">${esc(label)}</text>`);
+      const capped = ratio.median > maxRatio ? " (bar cut)" : "";
+      const label = `${ratio.median.toFixed(2)}× · ${fmt(value?.median ?? Number.NaN)} ${m.unit}${capped}`;
+      // Right of the bar, its whisker, the 1.0 line and the target, so no line crosses the text.
+      const at = Math.max(x(ratio.median), x(Number.isFinite(ratio.max) ? ratio.max : 0), x(1), x(m.target ?? 0)) + 6;
+      out.push(`<text x="${at}" y="${y + bar - 3}" fill="#222">${esc(label)}</text>`);
     });
     if (m.target !== undefined) {
       out.push(`<line x1="${x(m.target)}" y1="${y0 + 2}" x2="${x(m.target)}" y2="${y0 + group - 12}" stroke="#d22" stroke-width="2"/>`);

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { chart } from "./chart.js";
 import { type Job, type Params as LoadParams, type LoadResult, SCENARIOS, type ScenarioName } from "./load.js";
-import { derive, type Marks, METRICS, type RunFigures, summarize } from "./metrics.js";
+import { derive, type Marks, METRICS, type Metric, type RunFigures, type Summary, summarize } from "./metrics.js";
 import { table } from "./report.js";
 import type { ServerStats } from "./servers/control.js";
 import type { Protocol } from "./wire.js";
@@ -20,6 +20,7 @@ import type { Protocol } from "./wire.js";
  *   npm run bench -- --quick            tiny counts and durations, 1 run (CI checks it still works)
  *   npm run bench -- --only echo --servers tswebsockets,ws --runs 1
  *   npm run bench -- --profile          writes server CPU profiles to bench/results/profiles/
+ *   npm run bench -- --from saved.json  renders a saved report's table, JSON and chart again
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -64,6 +65,7 @@ const { values: args } = parseArgs({
     servers: { type: "string" },
     profile: { type: "boolean", default: false },
     out: { type: "string", default: join(root, "bench/results") },
+    from: { type: "string" },
   },
 });
 
@@ -73,13 +75,15 @@ const scenarios = (args.only?.split(",") ?? SCENARIOS) as ScenarioName[];
 const servers = args.servers === undefined ? SERVERS : SERVERS.filter((s) => args.servers?.split(",").includes(s.name));
 const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 
-/** Starts a TypeScript file in a child node process with IPC, on one CPU when taskset exists. */
+/**
+ * Starts a TypeScript file in a child node process with IPC, on one CPU when taskset exists. A
+ * shell raises the descriptor limit to the hard limit first (10,000 idle sockets need more than
+ * the usual 1,024), then execs, so the child keeps its pid and the IPC channel.
+ */
 function child(file: string, cpu: string, nodeArgs: string[] = []): ChildProcess {
-  const argv = [...nodeArgs, "--import", "tsx", join(root, file)];
+  const command = [...(pinned ? ["taskset", "-c", cpu] : []), process.execPath, ...nodeArgs, "--import", "tsx", join(root, file)];
   const stdio: ["ignore", "inherit", "inherit", "ipc"] = ["ignore", "inherit", "inherit", "ipc"];
-  return pinned
-    ? spawn("taskset", ["-c", cpu, process.execPath, ...argv], { cwd: root, stdio })
-    : spawn(process.execPath, argv, { cwd: root, stdio });
+  return spawn("/bin/sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...command], { cwd: root, stdio });
 }
 
 function nextMessage<T>(proc: ChildProcess, type: string): Promise<T> {
@@ -133,6 +137,9 @@ async function runJob(server: ServerSpec, scenario: ScenarioName): Promise<Recor
     const result = nextMessage<{ result: LoadResult }>(load, "result");
     load.send({ type: "run", scenario, protocol: server.protocol, port, params: params[scenario] } satisfies Job);
     const { result: raw } = await result;
+    // Failed handshakes and stalled broadcast pumps are not figures, but a reader must see them.
+    if (raw.errors) console.warn(`${server.name} ${scenario}: ${raw.errors} handshakes failed`);
+    if (raw.stalls) console.warn(`${server.name} ${scenario}: the broadcast pump stalled ${raw.stalls} times (lost deliveries)`);
     return derive(scenario, raw, marks as Marks);
   } finally {
     clearTimeout(limit);
@@ -142,45 +149,69 @@ async function runJob(server: ServerSpec, scenario: ScenarioName): Promise<Recor
   }
 }
 
-const figures: RunFigures = {};
-const started = Date.now();
-console.log(
-  `tswebsockets benchmark: ${args.quick ? "quick" : "full"} mode, ${runs} run(s), ${pinned ? "servers on CPU 0, load on CPU 1" : "no taskset: not pinned"}`,
-);
-for (let run = 0; run < runs; run++) {
-  for (const scenario of scenarios) {
-    // Rotate the order each run so that no server always goes first (or last) on a warm machine.
-    const order = servers.map((_, i) => servers[(i + run) % servers.length] as ServerSpec);
-    for (const server of order) {
-      const got = await runJob(server, scenario);
-      const mine = (figures[server.name] ??= {});
-      for (const [key, value] of Object.entries(got)) (mine[key] ??= Array(runs).fill(Number.NaN))[run] = value;
-      const brief = Object.entries(got)
-        .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
-        .join(", ");
-      console.log(`run ${run + 1}/${runs} ${scenario} ${server.name}: ${brief}`);
-    }
-  }
+/** What latest.json holds. */
+interface Report extends Summary {
+  readonly date: string;
+  readonly mode: string;
+  readonly runs: number;
+  readonly seconds: number;
+  readonly machine: { cpus: number; cpuModel: string; node: string; pinned: boolean };
+  readonly servers: string[];
+  readonly baseline: string;
+  readonly params: Partial<Params>;
+  readonly metrics: readonly Metric[];
+  readonly runsByServer: RunFigures;
 }
 
-const summary = summarize(figures, BASELINE);
-const metrics = METRICS.filter((m) => scenarios.includes(m.scenario));
-const names = servers.map((s) => s.name);
-const report = {
-  date: new Date().toISOString(),
-  mode: args.quick ? "quick" : "full",
-  runs,
-  seconds: Math.round((Date.now() - started) / 1000),
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", node: process.version, pinned },
-  servers: names,
-  baseline: BASELINE,
-  params: Object.fromEntries(scenarios.map((s) => [s, params[s]])),
-  metrics,
-  ...summary,
-  runsByServer: figures,
-};
-console.log(`\n${table(metrics, summary, names, BASELINE)}`);
+/** Plays every run, scenario and server, and summarizes. */
+async function measure(): Promise<Report> {
+  const figures: RunFigures = {};
+  const started = Date.now();
+  console.log(
+    `tswebsockets benchmark: ${args.quick ? "quick" : "full"} mode, ${runs} run(s), ${pinned ? "servers on CPU 0, load on CPU 1" : "no taskset: not pinned"}`,
+  );
+  for (let run = 0; run < runs; run++) {
+    for (const scenario of scenarios) {
+      // Rotate the order each run so that no server always goes first (or last) on a warm machine.
+      const order = servers.map((_, i) => servers[(i + run) % servers.length] as ServerSpec);
+      for (const server of order) {
+        let got: Record<string, number>;
+        try {
+          got = await runJob(server, scenario);
+        } catch (error) {
+          // One failed job must not throw away the others: its figures stay empty, the exit code says so.
+          console.error(`run ${run + 1}/${runs} ${scenario} ${server.name} failed:`, error);
+          process.exitCode = 1;
+          continue;
+        }
+        const mine = (figures[server.name] ??= {});
+        for (const [key, value] of Object.entries(got)) (mine[key] ??= Array(runs).fill(Number.NaN))[run] = value;
+        const brief = Object.entries(got)
+          .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+          .join(", ");
+        console.log(`run ${run + 1}/${runs} ${scenario} ${server.name}: ${brief}`);
+      }
+    }
+  }
+  return {
+    date: new Date().toISOString(),
+    mode: args.quick ? "quick" : "full",
+    runs,
+    seconds: Math.round((Date.now() - started) / 1000),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", node: process.version, pinned },
+    servers: servers.map((s) => s.name),
+    baseline: BASELINE,
+    params: Object.fromEntries(scenarios.map((s) => [s, params[s]])),
+    metrics: METRICS.filter((m) => scenarios.includes(m.scenario)),
+    ...summarize(figures, BASELINE),
+    runsByServer: figures,
+  };
+}
+
+// `--from file.json` only renders a saved report again (after a change to the table or chart).
+const report: Report = args.from === undefined ? await measure() : JSON.parse(readFileSync(args.from, "utf8"));
+console.log(`\n${table(report.metrics, report, report.servers, report.baseline)}`);
 mkdirSync(args.out, { recursive: true });
 writeFileSync(join(args.out, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(join(args.out, "latest.svg"), chart(metrics, summary, names, BASELINE, report.date, report.mode));
-console.log(`\nwrote ${join(args.out, "latest.json")} and latest.svg in ${report.seconds} s`);
+writeFileSync(join(args.out, "latest.svg"), chart(report.metrics, report, report.servers, report.baseline, report.date, report.mode));
+console.log(`\nwrote ${join(args.out, "latest.json")} and latest.svg (the measurements took ${report.seconds} s)`);

@@ -3,7 +3,11 @@ import type { EventQueue } from "./event-queue.js";
 import type { InboundCheck } from "./guard.js";
 import type { Socket } from "./socket.js";
 
-/** What the shared connection listeners report to the server that owns the connection. */
+/**
+ * What the shared connection listeners report to the server that owns the connection.
+ * @example
+ * connection.attach(socket, queue, { error: (s, e) => log(s.id, e), closed: (s, q) => q.end() });
+ */
 export interface ConnectionOwner {
   /** ws reported a protocol or socket error; a "close" follows. */
   error(socket: Socket, error: Error): void;

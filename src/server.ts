@@ -316,6 +316,7 @@ export class Server {
   #handshake(req: IncomingMessage, raw: Duplex, head: Buffer, endpoint: Endpoint, path: string, params: Record<string, string>): void {
     if (raw.destroyed) return;
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
+      raw.off("error", socketOnError); // ws handles the socket's errors from now on; one listener less per socket
       const request = { url: req.url ?? "/", headers: req.headers, remoteAddress: req.socket.remoteAddress ?? "" };
       const socket = new Socket({
         ws,
