@@ -17,6 +17,15 @@ export const CloseCode = {
 } as const;
 
 /**
+ * The message of anything thrown: an Error's `message`, else the value as a string.
+ * @example
+ * logger.error({ err }, `the command failed: ${messageOf(err)}`);
+ */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
  * Whether a close frame may carry `code` (RFC 6455 §7.4): ws throws on any other.
  * @example
  * socket.close(isValidCloseCode(code) ? code : CloseCode.policyViolation, reason);

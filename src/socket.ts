@@ -4,7 +4,7 @@ import { parse as parseCookies } from "cookie";
 import type { WebSocket } from "ws";
 import { closeReasonOf, isValidCloseCode } from "./errors.js";
 import type { Server } from "./server.js";
-import { Backlog, NO_OUTBOUND_LIMIT, type OutboundLimit } from "./slow-consumer.js";
+import { Backlog, type OutboundLimit } from "./slow-consumer.js";
 import type { Message, Params, Room, SocketId } from "./types.js";
 
 /** What the upgrade request said: a small record, not the live `IncomingMessage`. */
@@ -24,7 +24,7 @@ export interface SocketInit {
   readonly params: Params;
   readonly request: RequestInfo;
   /** The high-water mark of the outbound buffer and what happens past it. */
-  readonly outbound?: OutboundLimit;
+  readonly outbound: OutboundLimit;
 }
 
 const OPEN = 1;
@@ -91,7 +91,7 @@ export class Socket {
     this.params = init.params;
     this.request = init.request;
     this.#plainFrames = init.ws.extensions === "";
-    this.#outbound = init.outbound ?? NO_OUTBOUND_LIMIT;
+    this.#outbound = init.outbound;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { type RedisAdapterOptions, resolveRedisAdapterOptions } from "../config.js";
-import { AdapterError } from "../errors.js";
+import { AdapterError, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Room, SocketId } from "../types.js";
 import type { Adapter, ClusterNode, ClusterOp } from "./adapter.js";
@@ -370,8 +370,4 @@ function watch(connection: Redis, role: string, logger: Logger, onReady?: () => 
   connection.on("end", () => {
     if (reported) logger.error({}, `Redis adapter (${role} connection): ioredis stopped reconnecting (its retryStrategy gave up)`);
   });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
