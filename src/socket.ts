@@ -60,7 +60,10 @@ export class Socket {
   readonly params: Params;
   /** The upgrade request's URL, headers and remote address. */
   readonly request: RequestInfo;
-  /** The session set by HTTP middleware (`req.session`), if any. */
+  /**
+   * The session set by HTTP middleware (`req.session`), if any. An express-session `Session`
+   * keeps its `req` (its `save()` and `touch()` need it), so the upgrade request stays reachable.
+   */
   session: SessionLike | undefined = undefined;
   /** The user set by HTTP middleware (`req.user`), if any. */
   user: unknown = undefined;
