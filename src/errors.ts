@@ -4,7 +4,11 @@
  * WebSocket `closeCode`. Codes never change meaning: applications may match on them.
  */
 
-/** Close codes used by the library (RFC 6455 §7.4 and the 4000–4999 application range). */
+/**
+ * Close codes used by the library (RFC 6455 §7.4 and the 4000–4999 application range).
+ * @example
+ * ws.on("close", (code) => { if (code === CloseCode.sessionEnded) showLogin() });
+ */
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,

@@ -44,6 +44,9 @@ export function createServer(options: ServerOptions = {}): Server {
 /**
  * Serves handler classes: routes upgrades to namespaces, runs hooks, owns sockets and rooms.
  * Create it with {@link createServer}.
+ * @example
+ * const server: Server = createServer({ handlers: [Chat] });
+ * server.to("lobby").send("maintenance in 5 minutes");
  */
 export class Server {
   /** This node's room index. @internal */

@@ -7,7 +7,11 @@ import type { Server } from "./server.js";
 import { Backlog, type OutboundLimit } from "./slow-consumer.js";
 import type { Message, Params, Room, SocketId } from "./types.js";
 
-/** What the upgrade request said: a small record, not the live `IncomingMessage`. */
+/**
+ * What the upgrade request said: a small record, not the live `IncomingMessage`.
+ * @example
+ * const token = new URL(socket.request.url, "http://x").searchParams.get("token");
+ */
 export interface RequestInfo {
   readonly url: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
@@ -277,7 +281,11 @@ export class Socket {
 
 const EMPTY: ReadonlySet<Room> = new Set();
 
-/** The part of an express-session `Session` the library relies on. */
+/**
+ * The part of an express-session `Session` the library relies on.
+ * @example
+ * socket.session!.lastSeen = Date.now(); socket.session!.save?.();
+ */
 export interface SessionLike {
   readonly id?: string;
   save?(callback?: (err?: unknown) => void): unknown;

@@ -9,7 +9,11 @@ import { decodeClusterOp, encodeClusterOp, senderOf } from "./cluster-codec.js";
 
 export type { RedisAdapterOptions } from "../config.js";
 
-/** What the Redis adapter has carried so far; read it to alert on a Redis outage. */
+/**
+ * What the Redis adapter has carried so far; read it to alert on a Redis outage.
+ * @example
+ * setInterval(() => { if (!adapter.stats.connected) alert(`Redis down, ${adapter.stats.dropped} dropped`) }, 10_000);
+ */
 export interface RedisAdapterStats {
   /** Operations Redis accepted for the other nodes. */
   published: number;
@@ -21,7 +25,11 @@ export interface RedisAdapterStats {
   connected: boolean;
 }
 
-/** The Redis adapter: an {@link Adapter} with counters and this node's id. */
+/**
+ * The Redis adapter: an {@link Adapter} with counters and this node's id.
+ * @example
+ * const adapter: RedisAdapter = createRedisAdapter(new Redis(url)); createServer({ handlers: [Chat], adapter });
+ */
 export interface RedisAdapter extends Adapter {
   /** Counters since start; a fresh object on every read. */
   readonly stats: RedisAdapterStats;
