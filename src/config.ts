@@ -3,6 +3,7 @@ import type { Adapter } from "./adapters/adapter.js";
 import type { HandlerClass } from "./handler.js";
 import type { Middleware } from "./http-middleware.js";
 import { consoleLogger, type Logger } from "./logger.js";
+import { decoratedHandlers } from "./namespace.js";
 import type { RateLimit } from "./rate-limit.js";
 import type { SlowConsumerPolicy } from "./slow-consumer.js";
 
@@ -13,7 +14,7 @@ import type { SlowConsumerPolicy } from "./slow-consumer.js";
  */
 export interface ServerOptions {
   /** Handler classes to serve. Default: every class decorated with `@Namespace` so far. */
-  handlers?: HandlerClass[];
+  handlers?: readonly HandlerClass[];
   /** Host to listen on in standalone mode. Default: `WEBSOCKET_HOST`, else "localhost". */
   host?: string;
   /** Port to listen on in standalone mode; 0 picks a free one. Default: `WEBSOCKET_PORT`, else 8001. */
@@ -101,20 +102,13 @@ const checks: Record<keyof ServerOptions, [(v: unknown) => boolean, string]> = {
 
 /** Validates options and applies defaults; throws a TypeError naming the faulty option. */
 export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
-  if (typeof options !== "object" || options === null) throw new TypeError("createServer(options): options must be an object");
-  for (const [key, value] of Object.entries(options)) {
-    const check = checks[key as keyof ServerOptions];
-    if (check === undefined) throw new TypeError(`createServer: unknown option "${key}"`);
-    if (value !== undefined && !check[0](value)) {
-      throw new TypeError(`createServer: option "${key}" must be ${check[1]}, got ${describe(value)}`);
-    }
-  }
+  validate(checks, options, "createServer(options)");
   const envPort = env.WEBSOCKET_PORT;
   if (envPort !== undefined && options.port === undefined && !/^\d+$/.test(envPort)) {
     throw new TypeError(`WEBSOCKET_PORT must be an integer from 0 to 65535, got ${JSON.stringify(envPort)}`);
   }
   const resolved = {
-    handlers: options.handlers ?? [],
+    handlers: options.handlers ?? decoratedHandlers(),
     host: options.host ?? env.WEBSOCKET_HOST ?? "localhost",
     port: options.port ?? (envPort !== undefined ? Number(envPort) : 8001),
     baseUri: options.baseUri ?? env.WEBSOCKET_BASE_URI ?? "",
@@ -139,6 +133,19 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
   if (!checks.port[0](resolved.port)) throw new TypeError(`WEBSOCKET_PORT must be an integer from 0 to 65535, got ${envPort}`);
   if (!checks.baseUri[0](resolved.baseUri)) throw new TypeError(`WEBSOCKET_BASE_URI must be ${checks.baseUri[1]}`);
   return resolved as ResolvedOptions;
+}
+
+/** Throws a TypeError naming the first unknown or faulty option; `call` is how the caller wrote the call. */
+function validate<O extends object>(table: Record<keyof O, [(v: unknown) => boolean, string]>, options: O, call: string): void {
+  const fn = call.slice(0, call.indexOf("("));
+  if (typeof options !== "object" || options === null) throw new TypeError(`${call}: options must be an object`);
+  for (const [key, value] of Object.entries(options)) {
+    const check = table[key as keyof O];
+    if (check === undefined) throw new TypeError(`${fn}: unknown option "${key}"`);
+    if (value !== undefined && !check[0](value)) {
+      throw new TypeError(`${fn}: option "${key}" must be ${check[1]}, got ${describe(value)}`);
+    }
+  }
 }
 
 function isRateLimit(v: unknown): boolean {
@@ -175,14 +182,6 @@ const redisChecks: Record<keyof RedisAdapterOptions, [(v: unknown) => boolean, s
 
 /** Validates the Redis adapter's options and applies defaults; throws a TypeError naming the faulty option. */
 export function resolveRedisAdapterOptions(options: RedisAdapterOptions): Required<RedisAdapterOptions> {
-  if (typeof options !== "object" || options === null)
-    throw new TypeError("createRedisAdapter(client, options): options must be an object");
-  for (const [key, value] of Object.entries(options)) {
-    const check = redisChecks[key as keyof RedisAdapterOptions];
-    if (check === undefined) throw new TypeError(`createRedisAdapter: unknown option "${key}"`);
-    if (value !== undefined && !check[0](value)) {
-      throw new TypeError(`createRedisAdapter: option "${key}" must be ${check[1]}, got ${describe(value)}`);
-    }
-  }
+  validate(redisChecks, options, "createRedisAdapter(client, options)");
   return { prefix: options.prefix ?? "tsws", nodeTtl: options.nodeTtl ?? 10_000, startTimeout: options.startTimeout ?? 10_000 };
 }

@@ -4,7 +4,11 @@
  * WebSocket `closeCode`. Codes never change meaning: applications may match on them.
  */
 
-/** Close codes used by the library (RFC 6455 §7.4 and the 4000–4999 application range). */
+/**
+ * Close codes used by the library (RFC 6455 §7.4 and the 4000–4999 application range).
+ * @example
+ * ws.on("close", (code) => { if (code === CloseCode.sessionEnded) showLogin() });
+ */
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
@@ -15,6 +19,15 @@ export const CloseCode = {
   internalError: 1011,
   sessionEnded: 4401,
 } as const;
+
+/**
+ * The message of anything thrown: an Error's `message`, else the value as a string.
+ * @example
+ * logger.error({ err }, `the command failed: ${messageOf(err)}`);
+ */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 /**
  * Whether a close frame may carry `code` (RFC 6455 §7.4): ws throws on any other.

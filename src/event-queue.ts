@@ -46,7 +46,7 @@ export class EventQueue {
     this.#run(this.#chain.connect, path);
   }
 
-  /** A message arrived. */
+  /** Called for each inbound message: runs it now, or queues it behind a running hook (and pauses reading when `limit` wait). */
   message(message: Message): void {
     if (this.#socket.closed) return;
     if (!this.#running) {

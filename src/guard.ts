@@ -76,7 +76,7 @@ export class Guard {
     };
   }
 
-  /** The socket has closed. */
+  /** Call once the socket has closed: it stops being pinged, so the heartbeat holds no closed socket. */
   forget(ws: WebSocket): void {
     this.#heartbeat.delete(ws);
   }

@@ -26,7 +26,11 @@ export class BaseHandler {
   }
 }
 
-/** A handler class: {@link BaseHandler} or a subclass of it. */
+/**
+ * A handler class: {@link BaseHandler} or a subclass of it.
+ * @example
+ * const handlers: HandlerClass[] = [Chat, Echo]; createServer({ handlers });
+ */
 export type HandlerClass = typeof BaseHandler;
 
 /**

@@ -56,7 +56,7 @@ export class Heartbeat<Owner> {
    * loop was busy when the timer fired) is read first and saves its peer.
    */
   #expire = (ws: WebSocket, peer: { waiting: boolean; owner: Owner }): void => {
-    if (!peer.waiting || this.#peers.get(ws) !== peer) return;
+    if (!peer.waiting || ws.isPaused || this.#peers.get(ws) !== peer) return;
     this.delete(ws);
     this.#onTimeout(ws, peer.owner);
   };
@@ -65,7 +65,9 @@ export class Heartbeat<Owner> {
     const now = performance.now();
     for (const [ws, peer] of this.#peers) {
       if (peer.waiting) {
-        if (now - peer.pingedAt >= this.#timeout) setImmediate(this.#expire, ws, peer);
+        // A paused socket (a busy hook with maxPendingMessages waiting) reads nothing, pongs
+        // included: it is not dead. Its pong is read, or it expires, once reading resumes.
+        if (now - peer.pingedAt >= this.#timeout && !ws.isPaused) setImmediate(this.#expire, ws, peer);
       } else if (now - peer.pingedAt >= this.#interval) {
         peer.waiting = true;
         peer.pingedAt = now;

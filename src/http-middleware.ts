@@ -3,7 +3,12 @@ import type { Socket as NetSocket } from "node:net";
 import type { Duplex } from "node:stream";
 import { BaseMixin } from "./mixin.js";
 
-/** A Connect/Express middleware: `(req, res, next)`. */
+/**
+ * A Connect/Express middleware: `(req, res, next)`. An async one may also reject instead of
+ * calling `next(err)`.
+ * @example
+ * const requireUser: Middleware = (req, res, next) => ((req as { user?: unknown }).user ? next() : next(Object.assign(new Error("log in"), { status: 401 })));
+ */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /**

@@ -1,6 +1,8 @@
 /**
  * The logging interface: the subset of pino's API the library calls, so a pino logger (or a
  * child of one) can be passed as is. Each method takes an optional context object first.
+ * @example
+ * const logger: Logger = pino({ level: "info" }); createServer({ handlers: [Chat], logger });
  */
 export interface Logger {
   error(obj: object, msg?: string): void;

@@ -21,7 +21,11 @@ export class BaseMixin {
   static onClose?: (socket: Socket) => unknown;
 }
 
-/** A mixin class: {@link BaseMixin} or a subclass of it. */
+/**
+ * A mixin class: {@link BaseMixin} or a subclass of it.
+ * @example
+ * const guards: MixinClass[] = [MembersOnly, HttpMiddlewareMixin]; class Chat extends mixins(...guards) {}
+ */
 export type MixinClass = typeof BaseMixin;
 
 /**

@@ -7,9 +7,10 @@ const NAMESPACE = Symbol("tswebsockets.namespace");
 const NO_PARAMS: Params = Object.freeze({});
 
 /**
- * Every class decorated so far, in order. It is only the default handler list for
- * `createServer()` called without `handlers` (handy in scripts); routing state lives on each
- * server, so two servers never see each other's routes.
+ * Every class decorated so far, in order. It exists for one documented behaviour: `createServer()`
+ * called without `handlers` serves every decorated class (handy in scripts, and what DESIGN
+ * promises). Routing state lives on each server, so two servers never see each other's routes;
+ * pass `handlers` to serve only some classes.
  */
 const decorated: HandlerClass[] = [];
 
@@ -84,8 +85,7 @@ export class Router<T> {
    * "/" never splits a segment.
    */
   match(url: string): { target: T; path: string; params: Params } | undefined {
-    const q = url.indexOf("?");
-    let path = q === -1 ? url : url.slice(0, q);
+    let path = stripQuery(url);
     if (this.#baseUri) {
       if (!path.startsWith(this.#baseUri) || path[this.#baseUri.length] !== "/") return undefined;
       path = path.slice(this.#baseUri.length);
@@ -102,6 +102,16 @@ export class Router<T> {
     }
     return undefined;
   }
+}
+
+/**
+ * A request URL without its query string.
+ * @example
+ * stripQuery("/chat/lobby?token=1"); // "/chat/lobby"
+ */
+export function stripQuery(url: string): string {
+  const q = url.indexOf("?");
+  return q === -1 ? url : url.slice(0, q);
 }
 
 function decodeSegments(path: string): string[] | undefined {

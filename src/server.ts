@@ -9,14 +9,14 @@ import { createMemoryAdapter } from "./adapters/memory.js";
 import { BroadcastOperator, type BroadcastTarget, deliverLocal } from "./broadcast.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./config.js";
 import { Connection, type ConnectionOwner } from "./connection.js";
-import { CloseCode, ConfigError, closeReasonOf, ForcedClose, isValidCloseCode, Refusal, type RefusalKind } from "./errors.js";
+import { CloseCode, ConfigError, closeReasonOf, ForcedClose, isValidCloseCode, messageOf, Refusal, type RefusalKind } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
 import { Guard } from "./guard.js";
 import { type Chain, composeChain, type HandlerClass } from "./handler.js";
 import { HttpMiddlewareMixin, runMiddleware } from "./http-middleware.js";
 import type { Logger } from "./logger.js";
 import { MixinFail } from "./mixin.js";
-import { decoratedHandlers, namespaceOf, Router } from "./namespace.js";
+import { namespaceOf, Router, stripQuery } from "./namespace.js";
 import { answerClientError } from "./request-checks.js";
 import { Rooms } from "./rooms.js";
 import { Socket } from "./socket.js";
@@ -44,6 +44,9 @@ export function createServer(options: ServerOptions = {}): Server {
 /**
  * Serves handler classes: routes upgrades to namespaces, runs hooks, owns sockets and rooms.
  * Create it with {@link createServer}.
+ * @example
+ * const server: Server = createServer({ handlers: [Chat] });
+ * server.to("lobby").send("maintenance in 5 minutes");
  */
 export class Server {
   /** This node's room index. @internal */
@@ -71,7 +74,7 @@ export class Server {
     this.#options = resolveOptions(options);
     this.#logger = this.#options.logger;
     this.#router = new Router(this.#options.baseUri);
-    const handlers = options.handlers ?? decoratedHandlers();
+    const handlers = this.#options.handlers;
     if (handlers.length === 0)
       throw new ConfigError("TSWS_NO_HANDLERS", "createServer: no handler classes (decorate one with @Namespace or pass `handlers`)");
     for (const cls of handlers) {
@@ -250,7 +253,7 @@ export class Server {
     if (match === undefined && !this.#standalone && (this.#http?.listenerCount("upgrade") ?? 0) > 1) return;
     raw.on("error", socketOnError);
     if (match === undefined) {
-      this.#refuse(raw, req, Refusal.notFound, `no WebSocket namespace at ${pathOf(req)}`);
+      this.#refuse(raw, req, Refusal.notFound, `no WebSocket namespace at ${stripQuery(req.url ?? "/")}`);
       return;
     }
     if (this.#closing !== undefined) {
@@ -289,7 +292,7 @@ export class Server {
       } else if (outcome.kind === "failed") {
         this.#logger.warn({ err: outcome.error, path: match.path }, "HTTP middleware refused an upgrade");
         const kind = { code: Refusal.middlewareRefused.code, status: outcome.status };
-        this.#refuse(raw, req, kind, outcome.status >= 500 ? "middleware failed" : errorMessage(outcome.error));
+        this.#refuse(raw, req, kind, outcome.status >= 500 ? "middleware failed" : messageOf(outcome.error));
       } else {
         this.#logger.info({ status: outcome.status, path: match.path }, "HTTP middleware answered an upgrade");
         raw.end();
@@ -421,14 +424,4 @@ function closeSafely(socket: Socket, code: number, reason: string): void {
 
 function socketOnError(this: Duplex): void {
   this.destroy();
-}
-
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? "/";
-  const q = url.indexOf("?");
-  return q === -1 ? url : url.slice(0, q);
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -31,18 +31,6 @@ export interface OutboundLimit {
   readonly onDrop: (socket: Socket, total: number) => void;
 }
 
-/**
- * No limit: what a socket made without an `outbound` limit uses.
- * @example
- * new Socket({ ...init, outbound: NO_OUTBOUND_LIMIT });
- */
-export const NO_OUTBOUND_LIMIT: OutboundLimit = {
-  maxBufferedBytes: Number.POSITIVE_INFINITY,
-  policy: "drop-newest",
-  onSlow: () => {},
-  onDrop: () => {},
-};
-
 /** When the TCP socket's buffer is too small to emit "drain", look again after this long. */
 const RETRY_MS = 20;
 

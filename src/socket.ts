@@ -4,10 +4,14 @@ import { parse as parseCookies } from "cookie";
 import type { WebSocket } from "ws";
 import { closeReasonOf, isValidCloseCode } from "./errors.js";
 import type { Server } from "./server.js";
-import { Backlog, NO_OUTBOUND_LIMIT, type OutboundLimit } from "./slow-consumer.js";
+import { Backlog, type OutboundLimit } from "./slow-consumer.js";
 import type { Message, Params, Room, SocketId } from "./types.js";
 
-/** What the upgrade request said: a small record, not the live `IncomingMessage`. */
+/**
+ * What the upgrade request said: a small record, not the live `IncomingMessage`.
+ * @example
+ * const token = new URL(socket.request.url, "http://x").searchParams.get("token");
+ */
 export interface RequestInfo {
   readonly url: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
@@ -24,7 +28,7 @@ export interface SocketInit {
   readonly params: Params;
   readonly request: RequestInfo;
   /** The high-water mark of the outbound buffer and what happens past it. */
-  readonly outbound?: OutboundLimit;
+  readonly outbound: OutboundLimit;
 }
 
 const OPEN = 1;
@@ -60,7 +64,10 @@ export class Socket {
   readonly params: Params;
   /** The upgrade request's URL, headers and remote address. */
   readonly request: RequestInfo;
-  /** The session set by HTTP middleware (`req.session`), if any. */
+  /**
+   * The session set by HTTP middleware (`req.session`), if any. An express-session `Session`
+   * keeps its `req` (its `save()` and `touch()` need it), so the upgrade request stays reachable.
+   */
   session: SessionLike | undefined = undefined;
   /** The user set by HTTP middleware (`req.user`), if any. */
   user: unknown = undefined;
@@ -91,7 +98,7 @@ export class Socket {
     this.params = init.params;
     this.request = init.request;
     this.#plainFrames = init.ws.extensions === "";
-    this.#outbound = init.outbound ?? NO_OUTBOUND_LIMIT;
+    this.#outbound = init.outbound;
   }
 
   /**
@@ -274,7 +281,11 @@ export class Socket {
 
 const EMPTY: ReadonlySet<Room> = new Set();
 
-/** The part of an express-session `Session` the library relies on. */
+/**
+ * The part of an express-session `Session` the library relies on.
+ * @example
+ * socket.session!.lastSeen = Date.now(); socket.session!.save?.();
+ */
 export interface SessionLike {
   readonly id?: string;
   save?(callback?: (err?: unknown) => void): unknown;

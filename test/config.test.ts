@@ -112,3 +112,10 @@ describe("defaults and the environment", () => {
     assert.equal(resolveOptions({ port: 0 }, { WEBSOCKET_PORT: "abc" }).port, 0);
   });
 });
+
+describe("resolveOptions: handlers", () => {
+  it("defaults to every decorated class, resolved in one place", () => {
+    assert.ok(resolveOptions({}).handlers.includes(Valid));
+    assert.deepEqual(resolveOptions({ handlers: [Valid] }).handlers, [Valid]);
+  });
+});

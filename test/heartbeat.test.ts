@@ -4,6 +4,7 @@ import { WebSocket } from "ws";
 import { BaseHandler, createServer, Namespace, type Server, type Socket } from "../src/index.js";
 import { recordingLogger } from "./fixtures/echo.js";
 import { RawPeer } from "./fixtures/raw-peer.js";
+import { Client, gate, start } from "./helpers.js";
 
 const closes: { id: string; reason: string | undefined; rooms: number }[] = [];
 
@@ -73,5 +74,40 @@ describe("heartbeatInterval: 0", () => {
     assert.equal(await first, "nothing");
     peer.destroy();
     await server.close();
+  });
+});
+
+describe("the heartbeat of a socket paused behind a busy hook", () => {
+  const busy = gate();
+  @Namespace("/busy")
+  class Busy extends BaseHandler {
+    static override async onMessage(socket: Socket, message: string | Buffer) {
+      if (message === "hold") await busy.promise;
+      socket.send(message);
+    }
+  }
+  const server = createServer({
+    handlers: [Busy],
+    host: "127.0.0.1",
+    port: 0,
+    logger: recordingLogger(),
+    heartbeatInterval: 50,
+    heartbeatTimeout: 100,
+    maxPendingMessages: 2,
+  });
+  after(() => {
+    busy.open();
+    return server.close();
+  });
+
+  it("does not terminate a live peer while its messages wait (its pongs are not read yet)", { timeout: 60_000 }, async () => {
+    const client = await Client.open(`${await start(server)}/busy`);
+    const sent = ["hold", "a", "b", "c", "d", "e"];
+    for (const m of sent) client.send(m);
+    // Many heartbeat periods pass while the hook holds the queue and reading is paused.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    busy.open();
+    assert.deepEqual(await client.received(sent.length), sent);
+    await client.close();
   });
 });

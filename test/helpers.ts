@@ -2,7 +2,27 @@
 // they receive without timing assumptions.
 import { once } from "node:events";
 import { WebSocket } from "ws";
-import type { Server } from "../src/index.js";
+import { BaseHandler, type HandlerClass, type Message, Namespace, type Server, type Socket } from "../src/index.js";
+
+/**
+ * A handler at `path` that echoes every message back and tells `events` of each connect and close,
+ * so a test file can watch its sockets without writing its own echo handler.
+ */
+export function echoHandler(path: string, events: { connect?(socket: Socket): void; close?(socket: Socket): void } = {}): HandlerClass {
+  @Namespace(path)
+  class Echo extends BaseHandler {
+    static override onConnect(socket: Socket) {
+      events.connect?.(socket);
+    }
+    static override onMessage(socket: Socket, message: Message) {
+      socket.send(message);
+    }
+    static override onClose(socket: Socket) {
+      events.close?.(socket);
+    }
+  }
+  return Echo;
+}
 
 /** Starts a server on 127.0.0.1 with a free port and returns its ws:// base URL. */
 export async function start(server: Server): Promise<string> {

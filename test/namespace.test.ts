@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BaseHandler, ConfigError, createServer, type Message, Namespace, type Socket } from "../src/index.js";
+import { stripQuery } from "../src/namespace.js";
 import { Client, refusedStatus, start } from "./helpers.js";
 
 /** Replies with what the server knows of the socket's route. */
@@ -167,5 +168,13 @@ describe("two servers in one process", () => {
     assert.equal((await ask(`${twoUrl}/room/r/user/1`)).handler, "Room");
     assert.equal(await refusedStatus(`${oneUrl}/room/r/user/1`), 404);
     assert.equal(await refusedStatus(`${twoUrl}/echo/`), 404);
+  });
+});
+
+describe("stripQuery", () => {
+  it("drops the query string, and only that", () => {
+    assert.equal(stripQuery("/chat/lobby?token=1&x=?"), "/chat/lobby");
+    assert.equal(stripQuery("/chat/lobby"), "/chat/lobby");
+    assert.equal(stripQuery("/?"), "/");
   });
 });

@@ -8,23 +8,15 @@ import Fastify from "fastify";
 import Koa from "koa";
 import { WebSocketServer } from "ws";
 import { type Adapter, BaseHandler, createMemoryAdapter, createServer, type Message, Namespace, type Socket } from "../src/index.js";
-import { Client, gate, refusedStatus, start, until } from "./helpers.js";
+import { Client, echoHandler, gate, refusedStatus, start, until } from "./helpers.js";
 
 const sockets: Socket[] = [];
 let closedIds: string[] = [];
 
-@Namespace("/echo/")
-class Echo extends BaseHandler {
-  static override onConnect(socket: Socket) {
-    sockets.push(socket);
-  }
-  static override onMessage(socket: Socket, message: Message) {
-    socket.send(message);
-  }
-  static override onClose(socket: Socket) {
-    closedIds.push(socket.id);
-  }
-}
+const Echo = echoHandler("/echo/", {
+  connect: (socket) => sockets.push(socket),
+  close: (socket) => closedIds.push(socket.id),
+});
 
 let burstHandled = gate();
 @Namespace("/burst/")

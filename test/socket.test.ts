@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { closeReasonOf } from "../src/errors.js";
 import { BaseHandler, createServer, type Message, Namespace, type Socket } from "../src/index.js";
-import { Client, gate, start } from "./helpers.js";
+import { Client, echoHandler, gate, start } from "./helpers.js";
 
 describe("Socket", () => {
   const seen: Socket[] = [];
@@ -18,19 +18,13 @@ describe("Socket", () => {
       socket.send("dropped: the socket is closing");
     }
   }
-  @Namespace("/echo/")
-  class Echo extends BaseHandler {
-    static override onConnect(socket: Socket) {
-      seen.push(socket);
-    }
-    static override onMessage(socket: Socket, message: Message) {
-      socket.send(message);
-    }
-    static override onClose(socket: Socket) {
+  const Echo = echoHandler("/echo/", {
+    connect: (socket) => seen.push(socket),
+    close: (socket) => {
       closedInHook.push(socket.closed);
       onClosed.open();
-    }
-  }
+    },
+  });
   const server = createServer({ handlers: [Flood, Echo], host: "127.0.0.1", port: 0 });
   let url: string;
   before(async () => (url = await start(server)));
@@ -117,12 +111,17 @@ describe("Socket", () => {
     (seen[0] as Socket).close(); // a second close is a no-op
   });
 
-  it("cuts a reason longer than 123 bytes once, at a character boundary, and sends it", async () => {
+  /** An echo client and its server-side socket, once a first message went both ways. */
+  const openEcho = async () => {
     seen.length = 0;
     const client = await Client.open(`${url}/echo/`);
     client.send("sync");
     await client.received(1);
-    const socket = seen[0] as Socket;
+    return { client, socket: seen[0] as Socket };
+  };
+
+  it("cuts a reason longer than 123 bytes once, at a character boundary, and sends it", async () => {
+    const { client, socket } = await openEcho();
     socket.close(4000, `${"x".repeat(122)}é${"y".repeat(1_000_000)}`); // é would straddle byte 123
     const { code, reason } = await client.closed;
     assert.equal(code, 4000);
@@ -131,11 +130,7 @@ describe("Socket", () => {
   });
 
   it("throws on an invalid close code and stays open, its close reason unset", async () => {
-    seen.length = 0;
-    const client = await Client.open(`${url}/echo/`);
-    client.send("sync");
-    await client.received(1);
-    const socket = seen[0] as Socket;
+    const { client, socket } = await openEcho();
     assert.throws(() => socket.close(1005, "reserved"), TypeError);
     assert.equal(socket.closed, false);
     assert.equal(socket.closeReason, undefined);

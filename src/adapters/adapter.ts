@@ -4,6 +4,8 @@ import type { Message, Room, SocketId } from "../types.js";
 /**
  * What one node asks the others to do. Every operation is also carried out locally by the node
  * that issues it, so an adapter only ever carries it to the *other* nodes.
+ * @example
+ * const op: ClusterOp = { type: "sendTo", id: socketId, data: "hello" }; adapter.publish(op);
  */
 export type ClusterOp =
   | { readonly type: "broadcast"; readonly rooms: readonly Room[]; readonly except: readonly SocketId[]; readonly data: Message }
@@ -16,7 +18,11 @@ export type ClusterOp =
       readonly reason: string;
     };
 
-/** What a server offers its adapter. */
+/**
+ * What a server offers its adapter.
+ * @example
+ * async start(node: ClusterNode) { bus.on("op", (op: ClusterOp) => node.receive(op)) }
+ */
 export interface ClusterNode {
   /** A unique id of this server instance. */
   readonly nodeId: string;

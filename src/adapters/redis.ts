@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { type RedisAdapterOptions, resolveRedisAdapterOptions } from "../config.js";
-import { AdapterError } from "../errors.js";
+import { AdapterError, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Room, SocketId } from "../types.js";
 import type { Adapter, ClusterNode, ClusterOp } from "./adapter.js";
@@ -9,7 +9,11 @@ import { decodeClusterOp, encodeClusterOp, senderOf } from "./cluster-codec.js";
 
 export type { RedisAdapterOptions } from "../config.js";
 
-/** What the Redis adapter has carried so far; read it to alert on a Redis outage. */
+/**
+ * What the Redis adapter has carried so far; read it to alert on a Redis outage.
+ * @example
+ * setInterval(() => { if (!adapter.stats.connected) alert(`Redis down, ${adapter.stats.dropped} dropped`) }, 10_000);
+ */
 export interface RedisAdapterStats {
   /** Operations Redis accepted for the other nodes. */
   published: number;
@@ -21,7 +25,11 @@ export interface RedisAdapterStats {
   connected: boolean;
 }
 
-/** The Redis adapter: an {@link Adapter} with counters and this node's id. */
+/**
+ * The Redis adapter: an {@link Adapter} with counters and this node's id.
+ * @example
+ * const adapter: RedisAdapter = createRedisAdapter(new Redis(url)); createServer({ handlers: [Chat], adapter });
+ */
 export interface RedisAdapter extends Adapter {
   /** Counters since start; a fresh object on every read. */
   readonly stats: RedisAdapterStats;
@@ -370,8 +378,4 @@ function watch(connection: Redis, role: string, logger: Logger, onReady?: () => 
   connection.on("end", () => {
     if (reported) logger.error({}, `Redis adapter (${role} connection): ioredis stopped reconnecting (its retryStrategy gave up)`);
   });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
