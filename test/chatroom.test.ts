@@ -50,6 +50,14 @@ describe("the chat room demo's server.ts", () => {
     assert.deepEqual(await closed(anonymous), { code: 4401, reason: "login required" });
   });
 
+  it("serves /echo/ to any WebSocket client, without a login", async () => {
+    const ws = await open(`${url.replace("http", "ws")}/echo/`);
+    assert.match(await nextMessage(ws), /connected to tswebsockets/);
+    ws.send("hello");
+    assert.equal(await nextMessage(ws), "hello");
+    ws.close();
+  });
+
   it("welcomes a logged-in user by name, then closes with 1001 and exits 0 on SIGTERM", async () => {
     const res = await login("alice", "alice");
     assert.equal(res.headers.get("location"), "/rooms");

@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import session from "express-session";
 import { type Adapter, createServer, type Logger, type Middleware, type Server } from "../../src/index.js";
 import { ChatRoom, type ChatUser } from "./chat-handler.js";
+import { Echo } from "./echo-handler.js";
 import { chatPage, loginPage, roomsPage } from "./pages.js";
 import { createAuth, ROOMS } from "./users.js";
 
@@ -59,7 +60,7 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
 
   const app = express();
   const http = createHttpServer(app);
-  const sockets = createServer({ server: http, handlers: [ChatRoom], middleware, adapter: options.adapter, logger: options.logger });
+  const sockets = createServer({ server: http, handlers: [ChatRoom, Echo], middleware, adapter: options.adapter, logger: options.logger });
 
   app.disable("x-powered-by");
   app.use("/static", express.static(publicDir, { maxAge: "1h" }));
