@@ -34,6 +34,11 @@ export class Connection extends WebSocket {
   #owner: ConnectionOwner | undefined;
   #inbound: InboundCheck | undefined;
 
+  /** The Socket this connection serves, once attached. */
+  get socket(): Socket | undefined {
+    return this.#socket;
+  }
+
   /**
    * Routes this connection's events to its queue and owner; call once, after the handshake.
    * @param inbound the rate check each message passes before it is queued
