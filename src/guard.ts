@@ -77,6 +77,11 @@ export class Guard {
     };
   }
 
+  /** Call when a socket answers a ping. */
+  pong(ws: WebSocket): void {
+    this.#heartbeat.pong(ws);
+  }
+
   /** Call once the socket has closed: it stops being pinged, so the heartbeat holds no closed socket. */
   forget(ws: WebSocket): void {
     this.#heartbeat.delete(ws);

@@ -6,7 +6,7 @@ import type { WebSocket } from "ws";
  * serves every socket of a server: a socket costs a map entry, not a timer.
  * @example
  * const heartbeat = new Heartbeat(25_000, 20_000, (ws) => ws.terminate());
- * heartbeat.add(ws); // ... on close: heartbeat.delete(ws)
+ * heartbeat.add(ws); // ws.on("pong", () => heartbeat.pong(ws)); on close: heartbeat.delete(ws)
  */
 export class Heartbeat {
   readonly #interval: number;
@@ -17,34 +17,31 @@ export class Heartbeat {
    * object per socket), negated minus one while that ping is unanswered.
    */
   readonly #peers = new Map<WebSocket, number>();
-  /** One listener shared by every socket: `this` is the socket that answered. */
-  readonly #onPong: (this: WebSocket) => void;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(interval: number, timeout: number, onTimeout: (ws: WebSocket) => void) {
     this.#interval = interval;
     this.#timeout = timeout;
     this.#onTimeout = onTimeout;
-    const peers = this.#peers;
-    this.#onPong = function heartbeatOnPong(this: WebSocket) {
-      const state = peers.get(this);
-      if (state !== undefined && state < 0) peers.set(this, -state - 1);
-    };
   }
 
   /** Starts watching a socket (the timer runs while at least one socket is watched). */
   add(ws: WebSocket): void {
     if (this.#interval === 0) return;
     this.#peers.set(ws, now());
-    ws.on("pong", this.#onPong);
     // Ticking at half the shorter period keeps both the ping and the timeout within that slack.
     this.#timer ??= setInterval(this.#tick, Math.max(1, Math.min(this.#interval, this.#timeout) / 2)).unref();
+  }
+
+  /** Call when a socket's "pong" arrives: its ping is answered. */
+  pong(ws: WebSocket): void {
+    const state = this.#peers.get(ws);
+    if (state !== undefined && state < 0) this.#peers.set(ws, -state - 1);
   }
 
   /** Stops watching a socket that has closed. */
   delete(ws: WebSocket): void {
     if (!this.#peers.delete(ws)) return;
-    ws.off("pong", this.#onPong);
     if (this.#peers.size === 0) this.stop();
   }
 

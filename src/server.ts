@@ -368,6 +368,7 @@ export class Server {
       this.rooms.leaveAll(socket);
       queue.end();
     },
+    pong: (ws) => this.#guard.pong(ws),
   };
 
   /** A hook threw: MixinFail closes with its code; anything else is logged and closes with 1011. */
