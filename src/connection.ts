@@ -50,24 +50,25 @@ export class Connection extends WebSocket {
   /**
    * ws reports every event through `emit`: once attached, "message", "error", "close" and "pong"
    * go to the queue and owner first, then to listeners added with `on` as usual (`close()` waits
-   * on "close"). An "error" nobody else listens to is handled, not thrown.
+   * on "close"). An "error" nobody else listens to is handled, not thrown. ws passes at most two
+   * arguments with any event; naming them (no rest array) keeps the message path allocation-free.
    */
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
+  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
     const socket = this.#socket;
     const queue = this.#queue;
     const owner = this.#owner;
-    if (socket === undefined || queue === undefined || owner === undefined) return super.emit(event, ...args);
+    if (socket === undefined || queue === undefined || owner === undefined) return super.emit(event, a, b);
     if (event === "message") {
-      const data = args[0] as Buffer;
-      if (this.#inbound?.(data.length)) queue.message(args[1] ? data : data.toString());
+      const data = a as Buffer;
+      if (this.#inbound?.(data.length)) queue.message(b ? data : data.toString());
     } else if (event === "pong") {
       owner.pong(this);
     } else if (event === "error") {
-      owner.error(socket, args[0] as Error);
+      owner.error(socket, a as Error);
       if (this.listenerCount("error") === 0) return true;
     } else if (event === "close") {
-      owner.closed(socket, queue, this, args[0] as number, args[1] as Buffer);
+      owner.closed(socket, queue, this, a as number, b as Buffer);
     }
-    return super.emit(event, ...args);
+    return super.emit(event, a, b);
   }
 }
