@@ -25,13 +25,24 @@ export class ConnectionCaps {
   /** Counts `raw` in, or says which cap it is over (it is then not counted). */
   admit(address: string, raw: Duplex): (typeof Refusal)["tooManyConnections" | "tooManyFromAddress"] | undefined {
     if (this.#total >= this.#max) return Refusal.tooManyConnections;
+    if (this.#maxPerAddress === 0) {
+      // The common case: no per-address map entry and one shared listener ("close" fires once,
+      // so `on` needs no `once` wrapper), instead of a closure per socket over its address.
+      this.#total++;
+      raw.on("close", this.#releaseOne);
+      return undefined;
+    }
     const mine = this.#perAddress.get(address) ?? 0;
-    if (this.#maxPerAddress > 0 && mine >= this.#maxPerAddress) return Refusal.tooManyFromAddress;
+    if (mine >= this.#maxPerAddress) return Refusal.tooManyFromAddress;
     this.#total++;
     this.#perAddress.set(address, mine + 1);
     raw.once("close", () => this.#release(address));
     return undefined;
   }
+
+  #releaseOne = (): void => {
+    this.#total--;
+  };
 
   #release(address: string): void {
     this.#total--;

@@ -13,18 +13,15 @@ export interface ConnectionOwner {
   error(socket: Socket, error: Error): void;
   /** The connection has closed, with the close code and reason the peer sent (1006 and empty if none). */
   closed(socket: Socket, queue: EventQueue, ws: WebSocket, code: number, reason: Buffer): void;
+  /** The peer answered a ping. */
+  pong(ws: WebSocket): void;
 }
-
-// Listeners shared by every connection (ws calls them with `this` set to the connection); set in
-// Connection's static block, where they can read its private fields.
-let connectionOnMessage: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
-let connectionOnError: (this: WebSocket, error: Error) => void;
-let connectionOnClose: (this: WebSocket, code: number, reason: Buffer) => void;
 
 /**
  * The ws `WebSocket` class the server creates (ws's documented `WebSocket` option). It carries
- * its Socket, event queue and owner, so one set of listener functions serves every connection:
- * three closures and their context per socket would cost about 220 bytes each time.
+ * its Socket, event queue and owner, and takes the events the server needs in `emit` itself:
+ * no closure and no listener per connection (three closures cost about 220 bytes, and every
+ * listener grows the connection's listener dictionary).
  * @example
  * new WebSocketServer({ noServer: true, WebSocket: Connection })
  */
@@ -33,6 +30,11 @@ export class Connection extends WebSocket {
   #queue: EventQueue | undefined;
   #owner: ConnectionOwner | undefined;
   #inbound: InboundCheck | undefined;
+
+  /** The Socket this connection serves, once attached. */
+  get socket(): Socket | undefined {
+    return this.#socket;
+  }
 
   /**
    * Routes this connection's events to its queue and owner; call once, after the handshake.
@@ -43,23 +45,30 @@ export class Connection extends WebSocket {
     this.#queue = queue;
     this.#owner = owner;
     this.#inbound = inbound;
-    this.on("error", connectionOnError);
-    this.on("message", connectionOnMessage);
-    this.on("close", connectionOnClose);
   }
 
-  static {
-    connectionOnMessage = function (this: WebSocket, data: Buffer, isBinary: boolean): void {
-      const c = this as Connection;
-      if (c.#inbound?.(data.length)) c.#queue?.message(isBinary ? data : data.toString());
-    };
-    connectionOnError = function (this: WebSocket, error: Error): void {
-      const c = this as Connection;
-      if (c.#socket !== undefined) c.#owner?.error(c.#socket, error);
-    };
-    connectionOnClose = function (this: WebSocket, code: number, reason: Buffer): void {
-      const c = this as Connection;
-      if (c.#socket !== undefined && c.#queue !== undefined) c.#owner?.closed(c.#socket, c.#queue, c, code, reason);
-    };
+  /**
+   * ws reports every event through `emit`: once attached, "message", "error", "close" and "pong"
+   * go to the queue and owner first, then to listeners added with `on` as usual (`close()` waits
+   * on "close"). An "error" nobody else listens to is handled, not thrown. ws passes at most two
+   * arguments with any event; naming them (no rest array) keeps the message path allocation-free.
+   */
+  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
+    const socket = this.#socket;
+    const queue = this.#queue;
+    const owner = this.#owner;
+    if (socket === undefined || queue === undefined || owner === undefined) return super.emit(event, a, b);
+    if (event === "message") {
+      const data = a as Buffer;
+      if (this.#inbound?.(data.length)) queue.message(b ? data : data.toString());
+    } else if (event === "pong") {
+      owner.pong(this);
+    } else if (event === "error") {
+      owner.error(socket, a as Error);
+      if (this.listenerCount("error") === 0) return true;
+    } else if (event === "close") {
+      owner.closed(socket, queue, this, a as number, b as Buffer);
+    }
+    return super.emit(event, a, b);
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 import type { ResolvedOptions } from "./config.js";
+import type { Connection } from "./connection.js";
 import { ConnectionCaps } from "./connection-caps.js";
 import { ForcedClose } from "./errors.js";
 import { Heartbeat } from "./heartbeat.js";
@@ -33,7 +34,7 @@ export class Guard {
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
   readonly #caps: ConnectionCaps;
-  readonly #heartbeat: Heartbeat<Socket>;
+  readonly #heartbeat: Heartbeat;
 
   constructor(options: ResolvedOptions, logger: Logger) {
     this.#options = options;
@@ -65,7 +66,7 @@ export class Guard {
 
   /** Starts the heartbeat for a socket and returns the check for its inbound messages. */
   watch(socket: Socket, ws: WebSocket): InboundCheck {
-    this.#heartbeat.add(ws, socket);
+    this.#heartbeat.add(ws);
     const limit = this.#options.rateLimit;
     if (limit === undefined) return ALWAYS;
     const limiter = new RateLimiter(limit);
@@ -74,6 +75,11 @@ export class Guard {
       if (!socket.closed) this.#forceClose(socket, ForcedClose.rateLimit);
       return false;
     };
+  }
+
+  /** Call when a socket answers a ping. */
+  pong(ws: WebSocket): void {
+    this.#heartbeat.pong(ws);
   }
 
   /** Call once the socket has closed: it stops being pinged, so the heartbeat holds no closed socket. */
@@ -86,7 +92,9 @@ export class Guard {
     this.#heartbeat.stop();
   }
 
-  #onHeartbeatTimeout = (_ws: WebSocket, socket: Socket): void => {
+  #onHeartbeatTimeout = (ws: WebSocket): void => {
+    const socket = (ws as Connection).socket;
+    if (socket === undefined) return void ws.terminate();
     this.#log(socket, ForcedClose.heartbeatTimeout);
     socket.terminate(ForcedClose.heartbeatTimeout.reason);
   };

@@ -5,43 +5,43 @@ import type { WebSocket } from "ws";
  * not answered within `timeout` ms is reported to `onTimeout` (which terminates it). One timer
  * serves every socket of a server: a socket costs a map entry, not a timer.
  * @example
- * const heartbeat = new Heartbeat(25_000, 20_000, (ws, socket) => ws.terminate());
- * heartbeat.add(ws, socket); // ... on close: heartbeat.delete(ws)
+ * const heartbeat = new Heartbeat(25_000, 20_000, (ws) => ws.terminate());
+ * heartbeat.add(ws); // ws.on("pong", () => heartbeat.pong(ws)); on close: heartbeat.delete(ws)
  */
-export class Heartbeat<Owner> {
+export class Heartbeat {
   readonly #interval: number;
   readonly #timeout: number;
-  readonly #onTimeout: (ws: WebSocket, owner: Owner) => void;
-  /** When each socket was last pinged, and whether that ping is still unanswered. */
-  readonly #peers = new Map<WebSocket, { pingedAt: number; waiting: boolean; owner: Owner }>();
-  /** One listener shared by every socket: `this` is the socket that answered. */
-  readonly #onPong: (this: WebSocket) => void;
+  readonly #onTimeout: (ws: WebSocket) => void;
+  /**
+   * When each socket was last pinged, in whole milliseconds (a small integer, stored unboxed: no
+   * object per socket), negated minus one while that ping is unanswered.
+   */
+  readonly #peers = new Map<WebSocket, number>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(interval: number, timeout: number, onTimeout: (ws: WebSocket, owner: Owner) => void) {
+  constructor(interval: number, timeout: number, onTimeout: (ws: WebSocket) => void) {
     this.#interval = interval;
     this.#timeout = timeout;
     this.#onTimeout = onTimeout;
-    const peers = this.#peers;
-    this.#onPong = function heartbeatOnPong(this: WebSocket) {
-      const peer = peers.get(this);
-      if (peer !== undefined) peer.waiting = false;
-    };
   }
 
   /** Starts watching a socket (the timer runs while at least one socket is watched). */
-  add(ws: WebSocket, owner: Owner): void {
+  add(ws: WebSocket): void {
     if (this.#interval === 0) return;
-    this.#peers.set(ws, { pingedAt: performance.now(), waiting: false, owner });
-    ws.on("pong", this.#onPong);
+    this.#peers.set(ws, now());
     // Ticking at half the shorter period keeps both the ping and the timeout within that slack.
     this.#timer ??= setInterval(this.#tick, Math.max(1, Math.min(this.#interval, this.#timeout) / 2)).unref();
+  }
+
+  /** Call when a socket's "pong" arrives: its ping is answered. */
+  pong(ws: WebSocket): void {
+    const state = this.#peers.get(ws);
+    if (state !== undefined && state < 0) this.#peers.set(ws, -state - 1);
   }
 
   /** Stops watching a socket that has closed. */
   delete(ws: WebSocket): void {
     if (!this.#peers.delete(ws)) return;
-    ws.off("pong", this.#onPong);
     if (this.#peers.size === 0) this.stop();
   }
 
@@ -55,24 +55,27 @@ export class Heartbeat<Owner> {
    * Runs after the event loop's I/O phase, so a pong that was already waiting in the kernel (the
    * loop was busy when the timer fired) is read first and saves its peer.
    */
-  #expire = (ws: WebSocket, peer: { waiting: boolean; owner: Owner }): void => {
-    if (!peer.waiting || ws.isPaused || this.#peers.get(ws) !== peer) return;
+  #expire = (ws: WebSocket, state: number): void => {
+    if (ws.isPaused || this.#peers.get(ws) !== state) return;
     this.delete(ws);
-    this.#onTimeout(ws, peer.owner);
+    this.#onTimeout(ws);
   };
 
   #tick = (): void => {
-    const now = performance.now();
-    for (const [ws, peer] of this.#peers) {
-      if (peer.waiting) {
+    const time = now();
+    for (const [ws, state] of this.#peers) {
+      if (state < 0) {
         // A paused socket (a busy hook with maxPendingMessages waiting) reads nothing, pongs
         // included: it is not dead. Its pong is read, or it expires, once reading resumes.
-        if (now - peer.pingedAt >= this.#timeout && !ws.isPaused) setImmediate(this.#expire, ws, peer);
-      } else if (now - peer.pingedAt >= this.#interval) {
-        peer.waiting = true;
-        peer.pingedAt = now;
+        if (time - (-state - 1) >= this.#timeout && !ws.isPaused) setImmediate(this.#expire, ws, state);
+      } else if (time - state >= this.#interval) {
+        this.#peers.set(ws, -time - 1);
         ws.ping();
       }
     }
   };
+}
+
+function now(): number {
+  return Math.floor(performance.now());
 }

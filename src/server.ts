@@ -18,6 +18,7 @@ import type { Logger } from "./logger.js";
 import { MixinFail } from "./mixin.js";
 import { namespaceOf, Router, stripQuery } from "./namespace.js";
 import { answerClientError } from "./request-checks.js";
+import { requestInfo } from "./request-info.js";
 import { Rooms } from "./rooms.js";
 import { Socket } from "./socket.js";
 import type { Message, Room, SocketId } from "./types.js";
@@ -320,14 +321,13 @@ export class Server {
     if (raw.destroyed) return;
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
       raw.off("error", socketOnError); // ws handles the socket's errors from now on; one listener less per socket
-      const request = { url: req.url ?? "/", headers: req.headers, remoteAddress: req.socket.remoteAddress ?? "" };
       const socket = new Socket({
         ws,
         raw,
         server: this,
         path,
         params,
-        request,
+        request: requestInfo(req),
         outbound: this.#guard.outbound,
       });
       const r = req as IncomingMessage & { session?: Socket["session"]; user?: unknown };
@@ -368,6 +368,7 @@ export class Server {
       this.rooms.leaveAll(socket);
       queue.end();
     },
+    pong: (ws) => this.#guard.pong(ws),
   };
 
   /** A hook threw: MixinFail closes with its code; anything else is logged and closes with 1011. */

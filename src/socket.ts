@@ -3,20 +3,10 @@ import type { Duplex } from "node:stream";
 import { parse as parseCookies } from "cookie";
 import type { WebSocket } from "ws";
 import { closeReasonOf, isValidCloseCode } from "./errors.js";
+import type { RequestInfo } from "./request-info.js";
 import type { Server } from "./server.js";
 import { Backlog, type OutboundLimit } from "./slow-consumer.js";
 import type { Message, Params, Room, SocketId } from "./types.js";
-
-/**
- * What the upgrade request said: a small record, not the live `IncomingMessage`.
- * @example
- * const token = new URL(socket.request.url, "http://x").searchParams.get("token");
- */
-export interface RequestInfo {
-  readonly url: string;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly remoteAddress: string;
-}
 
 /** Everything a socket is made from, handed over by the server once the handshake is done. */
 export interface SocketInit {
