@@ -68,13 +68,18 @@ export class EventQueue {
     if (!this.#running) this.#finish();
   }
 
-  #run<A>(runner: (socket: Socket, arg: A) => undefined | Promise<void>, arg: A): void {
-    let pending: Promise<void> | undefined;
+  /** Calls a chain; a hook that throws is reported like one that rejects. Returns the promise of an async hook. */
+  #call<A>(runner: (socket: Socket, arg: A) => undefined | Promise<void>, arg: A): Promise<void> | undefined {
     try {
-      pending = runner(this.#socket, arg);
+      return runner(this.#socket, arg);
     } catch (error) {
       this.#fail(this.#socket, error);
+      return undefined;
     }
+  }
+
+  #run<A>(runner: (socket: Socket, arg: A) => undefined | Promise<void>, arg: A): void {
+    const pending = this.#call(runner, arg);
     if (pending === undefined) return;
     this.#running = true;
     // Closures made only when a hook is async: as arrow-function fields they would cost every
@@ -108,12 +113,7 @@ export class EventQueue {
 
   #finish(): void {
     this.#running = true; // nothing runs after onClose
-    let pending: Promise<void> | undefined;
-    try {
-      pending = this.#chain.close(this.#socket, undefined);
-    } catch (error) {
-      this.#fail(this.#socket, error);
-    }
+    const pending = this.#call(this.#chain.close, undefined);
     if (pending === undefined) {
       this.#closed(this.#socket);
       return;

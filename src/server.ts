@@ -26,7 +26,6 @@ import { originAllowed, refuseUpgrade } from "./upgrade.js";
 
 /** A handler class ready to serve: its composed chains and what its upgrade needs. */
 interface Endpoint {
-  readonly cls: HandlerClass;
   readonly chain: Chain;
   /** Runs HTTP middleware and trusts cookies: same-site origins only by default. */
   readonly usesMiddleware: boolean;
@@ -84,7 +83,7 @@ export class Server {
         throw new ConfigError("TSWS_NOT_A_NAMESPACE", `createServer: handler ${cls.name || "(anonymous)"} has no @Namespace(path)`);
       const chain = composeChain(cls);
       const usesMiddleware = chain.mixins.some((m) => m === HttpMiddlewareMixin || m.prototype instanceof HttpMiddlewareMixin);
-      this.#router.add(path, { cls, chain, usesMiddleware });
+      this.#router.add(path, { chain, usesMiddleware });
     }
     this.#wss = new WebSocketServer<typeof Connection>({
       noServer: true,
@@ -406,7 +405,6 @@ export class Server {
         else this.#closeLocal(op);
       },
       localMembers: (room) => this.rooms.localIds(room),
-      hasSocket: (id) => this.#sockets.has(id),
     };
   }
 }

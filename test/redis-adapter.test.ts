@@ -148,7 +148,6 @@ describe("the Redis adapter", () => {
       logger,
       receive,
       localMembers: () => [],
-      hasSocket: () => false,
     });
     let calls = 0;
     await failing.start(

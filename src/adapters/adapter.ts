@@ -32,8 +32,6 @@ export interface ClusterNode {
   receive(op: ClusterOp): void;
   /** The ids of this node's own sockets in a room. */
   localMembers(room: Room): SocketId[];
-  /** Whether a socket id belongs to this node and is open. */
-  hasSocket(id: SocketId): boolean;
 }
 
 /**
