@@ -12,7 +12,7 @@ import { Connection, type ConnectionOwner } from "./connection.js";
 import { CloseCode, ConfigError, closeReasonOf, ForcedClose, isValidCloseCode, messageOf, Refusal, type RefusalKind } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
 import { Guard } from "./guard.js";
-import { type Chain, composeChain, type HandlerClass } from "./handler.js";
+import { type Chain, composeChain } from "./handler.js";
 import { HttpMiddlewareMixin, runMiddleware } from "./http-middleware.js";
 import type { Logger } from "./logger.js";
 import { MixinFail } from "./mixin.js";
