@@ -83,6 +83,30 @@ export class TsWebSocketError extends Error {
 export class ConfigError extends TsWebSocketError {}
 
 /**
+ * Stable codes of {@link ConfigError}s, thrown by `createServer` and `@Namespace`.
+ * @example
+ * try { createServer({ handlers: [] }) } catch (e) { if (e.code === ConfigErrors.noHandlers) usage() }
+ */
+export const ConfigErrors = {
+  /** `createServer` found no handler class (none passed, none decorated). */
+  noHandlers: "TSWS_NO_HANDLERS",
+  /** A class in `handlers` was never given a path (`@Namespace(path)` or `namespace(path, cls)`). */
+  notANamespace: "TSWS_NOT_A_NAMESPACE",
+  /** Two handlers on one path, or on paths that match the same URLs ("/a/:x" and "/a/:y"). */
+  duplicatePath: "TSWS_DUPLICATE_PATH",
+} as const;
+
+/**
+ * Stable codes of {@link AdapterError}s.
+ * @example
+ * server.listen().catch((e) => { if (e.code === AdapterErrors.redisUnreachable) retryLater() });
+ */
+export const AdapterErrors = {
+  /** The Redis adapter could not reach Redis when the server started; the message says why. */
+  redisUnreachable: "TSWS_REDIS_UNREACHABLE",
+} as const;
+
+/**
  * Stable codes of handshake refusals, with their HTTP status. Every refusal is logged (at info)
  * with its `code`, so logs can be matched on it.
  * @example
@@ -118,6 +142,18 @@ export interface RefusalKind {
 }
 
 /**
+ * Why an upgrade is refused: its kind (stable code and HTTP status), the message sent in the
+ * answer's body and logged, and any extra response headers (`Retry-After`, `Allow`…).
+ * @example
+ * const refused: UpgradeRefusal = { kind: Refusal.notFound, message: "no WebSocket namespace at /x" };
+ */
+export interface UpgradeRefusal {
+  readonly kind: RefusalKind;
+  readonly message: string;
+  readonly headers?: Record<string, string>;
+}
+
+/**
  * Stable codes of sockets the server closes on its own, with the close code sent and the reason
  * that `socket.closeReason` and the log carry. `closeCode` 1006 means no close frame is sent: the
  * connection is dropped (the peer is gone or not reading).
@@ -131,6 +167,10 @@ export const ForcedClose = {
   messageTooBig: { code: "TSWS_MESSAGE_TOO_BIG", closeCode: CloseCode.messageTooBig, reason: "message too big" },
   invalidPayload: { code: "TSWS_INVALID_PAYLOAD", closeCode: CloseCode.invalidPayload, reason: "invalid UTF-8" },
   protocolError: { code: "TSWS_PROTOCOL_ERROR", closeCode: CloseCode.protocolError, reason: "protocol error" },
+  /** A hook threw or rejected with something other than a {@link MixinFail}: logged with the error. */
+  hookFailed: { code: "TSWS_HOOK_FAILED", closeCode: CloseCode.internalError, reason: "internal error" },
+  /** A hook threw a {@link MixinFail}: the close code and reason are the MixinFail's own. */
+  blockedByMixin: { code: "TSWS_BLOCKED_BY_MIXIN", closeCode: CloseCode.policyViolation, reason: "blocked" },
 } as const satisfies Record<string, { code: string; closeCode: number; reason: string }>;
 
 /**
@@ -140,3 +180,26 @@ export const ForcedClose = {
  * try { await server.listen() } catch (e) { if (e instanceof AdapterError) process.exit(1) }
  */
 export class AdapterError extends TsWebSocketError {}
+
+/**
+ * Thrown by a hook to stop the chain: later mixins and the handler do not run, and the socket is
+ * closed with `closeCode` (default 1008, policy violation) and `reason` (cut to 123 bytes).
+ * @example
+ * if (!socket.user) throw new MixinFail("login required");
+ * throw new MixinFail("wrong room", 4404);
+ */
+export class MixinFail extends Error {
+  /** The close code sent to the peer. */
+  readonly closeCode: number;
+  readonly reason: string;
+  constructor(reason: string, closeCode: number = CloseCode.policyViolation) {
+    super(reason);
+    this.name = "MixinFail";
+    this.reason = reason;
+    this.closeCode = closeCode;
+  }
+  /** The close code: the name this property had first (an alias of {@link MixinFail.closeCode}). */
+  get code(): number {
+    return this.closeCode;
+  }
+}

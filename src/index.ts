@@ -1,16 +1,27 @@
-export type { Adapter, ClusterNode, ClusterOp } from "./adapters/adapter.js";
-export { createMemoryAdapter } from "./adapters/memory.js";
-export { BroadcastOperator } from "./broadcast.js";
-export type { RedisAdapterOptions, ServerOptions } from "./config.js";
-export { AdapterError, CloseCode, ConfigError, ForcedClose, Refusal, TsWebSocketError } from "./errors.js";
-export { BaseHandler, type HandlerClass, mixins } from "./handler.js";
-export { HttpMiddlewareMixin, type Middleware } from "./http-middleware.js";
+export type { Adapter, ClusterNode, ClusterOp } from "./cluster/adapter.js";
+export { BroadcastOperator } from "./cluster/broadcast.js";
+export { createMemoryAdapter } from "./cluster/memory-adapter.js";
+export {
+  AdapterError,
+  AdapterErrors,
+  CloseCode,
+  ConfigError,
+  ConfigErrors,
+  ForcedClose,
+  MixinFail,
+  Refusal,
+  type RefusalKind,
+  TsWebSocketError,
+} from "./errors.js";
+export { BaseHandler, type HandlerClass, mixins } from "./hooks/handler.js";
+export { BaseMixin, type MixinClass } from "./hooks/mixin.js";
+export type { RateLimit } from "./limits/rate-limit.js";
 export { consoleLogger, type Logger } from "./logger.js";
-export { BaseMixin, type MixinClass, MixinFail } from "./mixin.js";
-export { Namespace } from "./namespace.js";
-export type { RateLimit } from "./rate-limit.js";
-export type { RequestInfo } from "./request-info.js";
+export { Namespace } from "./routing/namespace.js";
 export { createServer, Server } from "./server.js";
-export type { SlowConsumerPolicy } from "./slow-consumer.js";
-export { type SessionLike, Socket } from "./socket.js";
-export type { Message, Params, Room, SocketId } from "./types.js";
+export type { ServerOptions } from "./server-options.js";
+export type { SlowConsumerPolicy } from "./socket/outbox.js";
+export type { Broadcaster, ServerApi } from "./socket/server-api.js";
+export { type SessionLike, Socket } from "./socket/socket.js";
+export type { Message, Params, RequestInfo, Room, SocketId } from "./types.js";
+export { HttpMiddlewareMixin, type Middleware } from "./upgrade/http-middleware.js";

@@ -3,32 +3,34 @@ import { once } from "node:events";
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { type WebSocket, WebSocketServer, type Server as WsServer } from "ws";
-import type { Adapter, ClusterNode, ClusterOp } from "./adapters/adapter.js";
-import { createMemoryAdapter } from "./adapters/memory.js";
-import { BroadcastOperator, type BroadcastTarget, deliverLocal } from "./broadcast.js";
-import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./config.js";
-import { Connection, type ConnectionOwner } from "./connection.js";
-import { CloseCode, ConfigError, closeReasonOf, ForcedClose, isValidCloseCode, messageOf, Refusal, type RefusalKind } from "./errors.js";
-import { EventQueue } from "./event-queue.js";
-import { Guard } from "./guard.js";
-import { type Chain, composeChain } from "./handler.js";
-import { HttpMiddlewareMixin, runMiddleware } from "./http-middleware.js";
+import { WebSocketServer, type Server as WsServer } from "ws";
+import type { Adapter } from "./cluster/adapter.js";
+import { BroadcastOperator } from "./cluster/broadcast.js";
+import { LocalNode } from "./cluster/local-node.js";
+import { createMemoryAdapter } from "./cluster/memory-adapter.js";
+import { CloseCode, ConfigError, ConfigErrors, ForcedClose, Refusal } from "./errors.js";
+import { composeChain } from "./hooks/chain.js";
+import { Connection, type ConnectionOwner } from "./inbound/connection.js";
+import { EventQueue, type QueuePolicy } from "./inbound/event-queue.js";
+import { hookFailure } from "./inbound/hook-failure.js";
+import { Guard } from "./limits/guard.js";
 import type { Logger } from "./logger.js";
-import { MixinFail } from "./mixin.js";
-import { namespaceOf, Router, stripQuery } from "./namespace.js";
-import { answerClientError } from "./request-checks.js";
-import { requestInfo } from "./request-info.js";
-import { Rooms } from "./rooms.js";
-import { Socket } from "./socket.js";
+import { namespaceOf } from "./routing/namespace.js";
+import { Router, stripQuery } from "./routing/router.js";
+import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
+import type { ServerApi } from "./socket/server-api.js";
+import { noteCloseReason, outboxOf, Socket, terminate } from "./socket/socket.js";
 import type { Message, Room, SocketId } from "./types.js";
-import { originAllowed, refuseUpgrade } from "./upgrade.js";
+import { originAllowed } from "./upgrade/origin.js";
+import { refuse, type Upgrade, UpgradePipeline, type UpgradeStep } from "./upgrade/pipeline.js";
+import { answerClientError, checkUpgradeRequest } from "./upgrade/request-checks.js";
+import { requestInfo } from "./upgrade/request-info.js";
+import { mixinSteps } from "./upgrade/step-source.js";
 
-/** A handler class ready to serve: its composed chains and what its upgrade needs. */
+/** A namespace ready to serve: its upgrade pipeline and what its sockets' queues share. */
 interface Endpoint {
-  readonly chain: Chain;
-  /** Runs HTTP middleware and trusts cookies: same-site origins only by default. */
-  readonly usesMiddleware: boolean;
+  readonly pipeline: UpgradePipeline;
+  readonly queue: QueuePolicy;
 }
 
 /**
@@ -43,23 +45,20 @@ export function createServer(options: ServerOptions = {}): Server {
 
 /**
  * Serves handler classes: routes upgrades to namespaces, runs hooks, owns sockets and rooms.
- * Create it with {@link createServer}.
+ * Create it with {@link createServer}. The parts live in their own layers (upgrade/, inbound/,
+ * cluster/, limits/); this class wires them and holds the public API.
  * @example
  * const server: Server = createServer({ handlers: [Chat] });
  * server.to("lobby").send("maintenance in 5 minutes");
  */
-export class Server {
-  /** This node's room index. @internal */
-  readonly rooms: Rooms;
+export class Server implements ServerApi<Socket> {
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
   readonly #router: Router<Endpoint>;
   readonly #wss: WsServer<typeof Connection>;
   readonly #adapter: Adapter;
-  readonly #sockets = new Map<SocketId, { socket: Socket; ws: WebSocket }>();
-  readonly #nodeId = randomUUID();
+  readonly #node: LocalNode;
   readonly #ready: Promise<void>;
-  readonly #broadcastTarget: BroadcastTarget;
   readonly #guard: Guard;
   #http: HttpServer | undefined;
   #standalone = false;
@@ -73,18 +72,8 @@ export class Server {
   constructor(options: ServerOptions) {
     this.#options = resolveOptions(options);
     this.#logger = this.#options.logger;
+    this.#guard = new Guard(this.#options, this.#logger);
     this.#router = new Router(this.#options.baseUri);
-    const handlers = this.#options.handlers;
-    if (handlers.length === 0)
-      throw new ConfigError("TSWS_NO_HANDLERS", "createServer: no handler classes (decorate one with @Namespace or pass `handlers`)");
-    for (const cls of handlers) {
-      const path = namespaceOf(cls);
-      if (path === undefined)
-        throw new ConfigError("TSWS_NOT_A_NAMESPACE", `createServer: handler ${cls.name || "(anonymous)"} has no @Namespace(path)`);
-      const chain = composeChain(cls);
-      const usesMiddleware = chain.mixins.some((m) => m === HttpMiddlewareMixin || m.prototype instanceof HttpMiddlewareMixin);
-      this.#router.add(path, { chain, usesMiddleware });
-    }
     this.#wss = new WebSocketServer<typeof Connection>({
       noServer: true,
       clientTracking: false,
@@ -92,15 +81,10 @@ export class Server {
       perMessageDeflate: this.#options.perMessageDeflate,
       WebSocket: Connection,
     });
-    this.#guard = new Guard(this.#options, this.#logger);
     this.#adapter = this.#options.adapter ?? createMemoryAdapter();
-    this.rooms = new Rooms(this.#adapter);
-    this.#broadcastTarget = {
-      rooms: this.rooms,
-      publish: (op) => this.#adapter.publish(op),
-      members: (room) => this.#adapter.members(room),
-    };
-    this.#ready = this.#adapter.start(this.#clusterNode());
+    this.#node = new LocalNode(this, this.#adapter, randomUUID(), this.#logger);
+    this.#addEndpoints();
+    this.#ready = this.#adapter.start(this.#node);
     this.#ready.then(
       () => {
         this.#adapterState = "ready";
@@ -151,35 +135,38 @@ export class Server {
 
   /** Sends to every socket in a room, on every node. */
   to(room: Room): BroadcastOperator {
-    return new BroadcastOperator(this.#broadcastTarget, [room]);
+    return new BroadcastOperator(this.#node, [room]);
   }
 
   /** The open socket with this id on this node; undefined once `close()` was called on it or its peer closed. */
   getSocket(id: SocketId): Socket | undefined {
-    const entry = this.#sockets.get(id);
-    return entry === undefined || entry.socket.closed ? undefined : entry.socket;
+    const socket = this.#node.get(id);
+    return socket === undefined || socket.closed ? undefined : socket;
   }
 
   /** How many sockets are open on this node. */
   get size(): number {
-    return this.#sockets.size;
+    return this.#node.size;
+  }
+
+  /** How many rooms have at least one member on this node (a room with none is forgotten). */
+  get roomCount(): number {
+    return this.#node.rooms.size;
   }
 
   /** Sends to one socket by id, on whichever node holds it. */
   sendTo(id: SocketId, data: Message): void {
-    const local = this.#sockets.get(id);
-    if (local !== undefined) local.socket.send(data);
-    else this.#adapter.publish({ type: "sendTo", id, data });
+    this.#node.dispatch({ type: "sendTo", id, data });
   }
 
   /** Closes every socket (on every node) whose `session.id` is `sessionId`, with 4401. */
   closeSession(sessionId: string, reason = "session ended"): void {
-    this.#closeWhere({ type: "close", by: "session", value: sessionId, code: CloseCode.sessionEnded, reason });
+    this.#node.dispatch({ type: "close", by: "session", value: sessionId, code: CloseCode.sessionEnded, reason });
   }
 
   /** Closes every socket (on every node) of a user, by `user.id` (or the user itself if a string). */
   closeUser(userId: string | number, reason = "logged out"): void {
-    this.#closeWhere({ type: "close", by: "user", value: String(userId), code: CloseCode.sessionEnded, reason });
+    this.#node.dispatch({ type: "close", by: "user", value: String(userId), code: CloseCode.sessionEnded, reason });
   }
 
   /**
@@ -192,12 +179,12 @@ export class Server {
   }
 
   async #shutdown(): Promise<void> {
-    const open = [...this.#sockets.values()];
-    const closed = open.map(({ ws }) => new Promise<void>((resolve) => ws.once("close", () => resolve())));
-    for (const { socket } of open) socket.close(CloseCode.goingAway, "server shutting down");
+    const open = [...this.#node.sockets()];
+    const closed = open.map((socket) => new Promise<void>((resolve) => outboxOf(socket).onceClosed(resolve)));
+    for (const socket of open) socket.close(CloseCode.goingAway, "server shutting down");
     this.#guard.stop();
     const grace = setTimeout(() => {
-      for (const { ws } of this.#sockets.values()) ws.terminate();
+      for (const socket of this.#node.sockets()) terminate(socket, "server shutting down");
     }, this.#options.closeTimeout);
     await Promise.all(closed);
     clearTimeout(grace);
@@ -231,10 +218,53 @@ export class Server {
     });
   }
 
-  /** The `closed` callback of every socket's EventQueue: its `onClose` has finished. */
-  #queueFinished = (): void => {
-    if (--this.#unfinished === 0) this.#allFinished?.();
+  /** Builds each namespace's upgrade pipeline and queue policy, once. */
+  #addEndpoints(): void {
+    const handlers = this.#options.handlers;
+    if (handlers.length === 0) {
+      throw new ConfigError(ConfigErrors.noHandlers, "createServer: no handler classes (decorate one with @Namespace or pass `handlers`)");
+    }
+    const onHookError = hookFailure(this.#logger);
+    const context = { middleware: this.#options.middleware, handshakeTimeout: this.#options.handshakeTimeout, logger: this.#logger };
+    for (const cls of handlers) {
+      const path = namespaceOf(cls);
+      if (path === undefined) {
+        throw new ConfigError(ConfigErrors.notANamespace, `createServer: handler ${cls.name || "(anonymous)"} has no @Namespace(path)`);
+      }
+      const chain = composeChain(cls);
+      const fromMixins = mixinSteps(chain.mixins, context);
+      const steps: UpgradeStep[] = [
+        this.#gate,
+        ({ req }) => checkUpgradeRequest(req),
+        ({ req, raw }) => this.#guard.admit(req, raw),
+        this.#originStep(fromMixins.some((s) => s.trustsCookies)),
+        ...fromMixins.map((s) => s.step),
+      ];
+      const queue: QueuePolicy = { chain, maxPending: this.#options.maxPendingMessages, onHookError, onFinished: this.#onFinished };
+      const endpoint: Endpoint = { pipeline: new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger), queue };
+      this.#router.add(path, endpoint);
+    }
+  }
+
+  /** The first step of every namespace: no upgrade while shutting down or without a working adapter. */
+  #gate = (): ReturnType<UpgradeStep> => {
+    if (this.#closing !== undefined) return { kind: Refusal.shuttingDown, message: "server shutting down" };
+    if (this.#adapterState === "ready") return undefined;
+    const why = this.#adapterState === "failed" ? "the cluster adapter failed to start" : "the cluster adapter is starting";
+    return { kind: Refusal.adapterDown, message: why, headers: { "Retry-After": "5" } };
   };
+
+  #originStep(sameSiteOnly: boolean): UpgradeStep {
+    const allowed = this.#options.allowedOrigins;
+    return ({ req, path }) => {
+      if (originAllowed(req, allowed, sameSiteOnly)) return undefined;
+      this.#logger.warn(
+        { origin: req.headers.origin, host: req.headers.host, path },
+        `refused a cross-site WebSocket from origin ${req.headers.origin}; add it to the allowedOrigins option to allow it`,
+      );
+      return { kind: Refusal.forbiddenOrigin, message: `origin ${req.headers.origin} is not allowed` };
+    };
+  }
 
   #attach(http: HttpServer): void {
     this.#http = http;
@@ -253,102 +283,46 @@ export class Server {
     if (match === undefined && !this.#standalone && (this.#http?.listenerCount("upgrade") ?? 0) > 1) return;
     raw.on("error", socketOnError);
     if (match === undefined) {
-      this.#refuse(raw, req, Refusal.notFound, `no WebSocket namespace at ${stripQuery(req.url ?? "/")}`);
+      refuse({ req, raw }, { kind: Refusal.notFound, message: `no WebSocket namespace at ${stripQuery(req.url ?? "/")}` }, this.#logger);
       return;
     }
-    if (this.#closing !== undefined) {
-      this.#refuse(raw, req, Refusal.shuttingDown, "server shutting down");
-      return;
-    }
-    if (this.#adapterState !== "ready") {
-      const why = this.#adapterState === "failed" ? "the cluster adapter failed to start" : "the cluster adapter is starting";
-      this.#refuse(raw, req, Refusal.adapterDown, why, { "Retry-After": "5" });
-      return;
-    }
-    const refusal = this.#guard.admit(req, raw);
-    if (refusal !== undefined) {
-      this.#refuse(raw, req, refusal.kind, refusal.message, refusal.headers);
-      return;
-    }
-    const endpoint = match.target;
-    if (!originAllowed(req, this.#options.allowedOrigins, endpoint.usesMiddleware)) {
-      this.#logger.warn(
-        { origin: req.headers.origin, host: req.headers.host, path: match.path },
-        `refused a cross-site WebSocket from origin ${req.headers.origin}; add it to the allowedOrigins option to allow it`,
-      );
-      this.#refuse(raw, req, Refusal.forbiddenOrigin, `origin ${req.headers.origin} is not allowed`);
-      return;
-    }
-    if (!endpoint.usesMiddleware || this.#options.middleware.length === 0) {
-      this.#handshake(req, raw, head, endpoint, match.path, match.params);
-      return;
-    }
-    const done = runMiddleware(this.#options.middleware, req, raw, this.#options.handshakeTimeout).then((outcome) => {
-      if (outcome.kind === "passed") {
-        if (this.#closing !== undefined) this.#refuse(raw, req, Refusal.shuttingDown, "server shutting down");
-        else this.#handshake(req, raw, head, endpoint, match.path, match.params);
-      } else if (outcome.kind === "timeout") {
-        this.#refuse(raw, req, Refusal.handshakeTimeout, "handshake timed out (middleware did not finish)");
-      } else if (outcome.kind === "failed") {
-        this.#logger.warn({ err: outcome.error, path: match.path }, "HTTP middleware refused an upgrade");
-        const kind = { code: Refusal.middlewareRefused.code, status: outcome.status };
-        this.#refuse(raw, req, kind, outcome.status >= 500 ? "middleware failed" : messageOf(outcome.error));
-      } else {
-        this.#logger.info({ status: outcome.status, path: match.path }, "HTTP middleware answered an upgrade");
-        raw.end();
-        setTimeout(() => raw.destroy(), 1000).unref();
-      }
-    });
-    done.catch(this.#upgradeFailed(raw));
+    match.target.pipeline.run({ req, raw, head, path: match.path, params: match.params });
   };
 
-  /** A bug on the upgrade path must cost one connection, never the process (no unhandled rejection). */
-  #upgradeFailed(raw: Duplex): (error: unknown) => void {
-    return (error) => {
-      this.#logger.error({ err: error }, "the upgrade failed unexpectedly; dropping the connection");
-      raw.destroy();
-    };
-  }
-
-  #refuse(raw: Duplex, req: IncomingMessage, kind: RefusalKind, message: string, headers?: Record<string, string>): void {
-    const { code, status } = kind;
-    this.#logger.info({ code, status, url: req.url, remoteAddress: req.socket.remoteAddress }, `upgrade refused: ${message}`);
-    refuseUpgrade(raw, status, message, headers);
-  }
-
-  #handshake(req: IncomingMessage, raw: Duplex, head: Buffer, endpoint: Endpoint, path: string, params: Record<string, string>): void {
-    if (raw.destroyed) return;
+  #handshake(upgrade: Upgrade, endpoint: Endpoint): void {
+    // An async step (middleware) may have outlasted the start of a shutdown.
+    if (this.#closing !== undefined) {
+      refuse(upgrade, { kind: Refusal.shuttingDown, message: "server shutting down" }, this.#logger);
+      return;
+    }
+    const { req, raw, head, path, params } = upgrade;
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
       raw.off("error", socketOnError); // ws handles the socket's errors from now on; one listener less per socket
+      const r = req as IncomingMessage & { session?: Socket["session"]; user?: unknown };
       const socket = new Socket({
         ws,
         raw,
-        server: this,
+        home: this.#node,
         path,
         params,
         request: requestInfo(req),
         outbound: this.#guard.outbound,
+        session: r.session,
+        user: r.user,
       });
-      const r = req as IncomingMessage & { session?: Socket["session"]; user?: unknown };
-      socket.session = r.session;
-      socket.user = r.user;
-      this.#open(socket, ws, endpoint);
+      this.#node.add(socket);
+      this.#unfinished++;
+      const queue = new EventQueue(socket, ws, endpoint.queue);
+      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws));
+      queue.connect(socket.path);
     });
-  }
-
-  #open(socket: Socket, ws: Connection, endpoint: Endpoint): void {
-    this.#sockets.set(socket.id, { socket, ws });
-    this.#unfinished++;
-    const queue = new EventQueue(socket, ws, endpoint.chain, this.#options.maxPendingMessages, this.#hookFailed, this.#queueFinished);
-    ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws));
-    queue.connect(socket.path);
   }
 
   /** What every connection's shared listeners call (see {@link Connection}). */
   readonly #connections: ConnectionOwner = {
     // ws closes the socket itself after a protocol error (1002, 1007, 1008, 1009): log it once.
-    error: (socket, error: Error & { code?: string }) => {
-      socket.noteCloseReason(error.message);
+    onError: (socket, error: Error & { code?: string }) => {
+      noteCloseReason(socket, error.message);
       const kind =
         error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
           ? ForcedClose.messageTooBig
@@ -360,65 +334,17 @@ export class Server {
         `socket closed: ${kind.reason} (${error.message})`,
       );
     },
-    closed: (socket, queue, ws, code, reason) => {
-      socket.noteCloseReason(`peer closed (${code}${reason.length > 0 ? `: ${reason}` : ""})`);
-      this.#guard.forget(ws);
-      this.#sockets.delete(socket.id);
-      this.rooms.leaveAll(socket);
-      queue.end();
+    onClose: (socket, connection) => {
+      this.#guard.forget(connection);
+      this.#node.remove(socket);
     },
-    pong: (ws) => this.#guard.pong(ws),
+    onPong: (connection) => this.#guard.pong(connection),
   };
 
-  /** A hook threw: MixinFail closes with its code; anything else is logged and closes with 1011. */
-  #hookFailed = (socket: Socket, error: unknown): void => {
-    if (error instanceof MixinFail) {
-      this.#logger.info({ socket: socket.id, code: error.code }, `blocked by a mixin: ${error.reason}`);
-      closeSafely(socket, error.code, error.reason);
-      return;
-    }
-    this.#logger.error({ err: error, socket: socket.id, path: socket.path }, "a handler hook failed; closing the socket with 1011");
-    closeSafely(socket, CloseCode.internalError, "internal error");
+  /** A socket's `onClose` has finished. */
+  #onFinished = (): void => {
+    if (--this.#unfinished === 0) this.#allFinished?.();
   };
-
-  #closeWhere(given: Extract<ClusterOp, { type: "close" }>): void {
-    // Cut once, here: every node receives a reason its sockets can send.
-    const op = { ...given, reason: closeReasonOf(given.reason) };
-    this.#closeLocal(op);
-    this.#adapter.publish(op);
-  }
-
-  #closeLocal(op: Extract<ClusterOp, { type: "close" }>): void {
-    for (const { socket } of this.#sockets.values()) {
-      const key = op.by === "session" ? socket.session?.id : userKey(socket.user);
-      if (key === op.value) closeSafely(socket, op.code, op.reason);
-    }
-  }
-
-  #clusterNode(): ClusterNode {
-    return {
-      nodeId: this.#nodeId,
-      logger: this.#logger,
-      receive: (op) => {
-        if (op.type === "broadcast") deliverLocal(this.rooms, op.rooms, op.except, op.data);
-        else if (op.type === "sendTo") this.#sockets.get(op.id)?.socket.send(op.data);
-        else this.#closeLocal(op);
-      },
-      localMembers: (room) => this.rooms.localIds(room),
-    };
-  }
-}
-
-/** The key `closeUser` matches: a string or number user, or the user's `id`. */
-function userKey(user: unknown): string | undefined {
-  if (typeof user === "string" || typeof user === "number") return String(user);
-  const id = (user as { id?: unknown } | null | undefined)?.id;
-  return id === undefined || id === null ? undefined : String(id);
-}
-
-/** A code from application code (MixinFail) or another node may be invalid: never let that throw here. */
-function closeSafely(socket: Socket, code: number, reason: string): void {
-  socket.close(isValidCloseCode(code) ? code : CloseCode.policyViolation, reason);
 }
 
 function socketOnError(this: Duplex): void {

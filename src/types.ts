@@ -25,3 +25,14 @@ export type Message = string | Buffer;
  * const params: Params = socket.params; // { room: "lobby" }
  */
 export type Params = Record<string, string>;
+
+/**
+ * What the upgrade request said: a small record, not the live `IncomingMessage`.
+ * @example
+ * const token = new URL(socket.request.url, "http://x").searchParams.get("token");
+ */
+export interface RequestInfo {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly remoteAddress: string;
+}

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { ClusterOp } from "../src/adapters/adapter.js";
-import { decodeClusterOp, encodeClusterOp, senderOf } from "../src/adapters/cluster-codec.js";
+import type { ClusterOp } from "../src/cluster/adapter.js";
+import { decodeClusterOp, encodeClusterOp, senderOf } from "../src/cluster/codec.js";
 
 const data = fc.oneof(
   fc.string({ unit: "grapheme" }),

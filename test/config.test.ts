@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
 import { describe, it } from "node:test";
-import { resolveOptions } from "../src/config.js";
 import { BaseHandler, ConfigError, createMemoryAdapter, createServer, Namespace, type ServerOptions } from "../src/index.js";
+import { resolveOptions } from "../src/server-options.js";
 
 @Namespace("/valid/")
 class Valid extends BaseHandler {}

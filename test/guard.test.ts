@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveOptions } from "../src/config.js";
 import { createServer, type ServerOptions } from "../src/index.js";
+import { resolveOptions } from "../src/server-options.js";
 import { Echo } from "./fixtures/echo.js";
 
 describe("the limit options", () => {

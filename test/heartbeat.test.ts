@@ -40,7 +40,7 @@ describe("the heartbeat", () => {
     assert.equal(closes.length, 1);
     assert.equal(closes[0]?.reason, "heartbeat timeout");
     assert.equal(server.size, 0);
-    assert.equal(server.rooms.size, 0);
+    assert.equal(server.roomCount, 0);
     assert.equal(logger.lines.filter((line) => line === "socket closed: heartbeat timeout").length, 1);
   });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BaseHandler, ConfigError, createServer, type Message, Namespace, type Socket } from "../src/index.js";
-import { stripQuery } from "../src/namespace.js";
+import { stripQuery } from "../src/routing/router.js";
 import { Client, refusedStatus, start } from "./helpers.js";
 
 /** Replies with what the server knows of the socket's route. */

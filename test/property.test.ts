@@ -126,7 +126,7 @@ describe("random sends, closes and reconnects at a namespace with mixins", () =>
           handled.delete(conn.key);
         }
         assert.equal(server.size, 0);
-        assert.equal(server.rooms.size, 0);
+        assert.equal(server.roomCount, 0);
         assert.deepEqual(unhandled, []);
       }),
       { numRuns: 100, interruptAfterTimeLimit: 20_000 },

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
 import type { Server } from "../src/index.js";
-import { RateLimiter } from "../src/rate-limit.js";
+import { RateLimiter } from "../src/limits/rate-limit.js";
 import { Echo, echoOnce, recordingLogger, startEcho } from "./fixtures/echo.js";
 
 async function open(port: number): Promise<WebSocket> {

@@ -3,7 +3,8 @@ import { once } from "node:events";
 import { createServer as createHttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { type RequestInfo, requestInfo } from "../src/request-info.js";
+import type { RequestInfo } from "../src/types.js";
+import { requestInfo } from "../src/upgrade/request-info.js";
 
 describe("requestInfo", () => {
   const http = createHttpServer((req: IncomingMessage, res) => {

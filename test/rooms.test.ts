@@ -120,11 +120,11 @@ describe("rooms", () => {
   });
 
   it("empties rooms when their sockets close", async () => {
-    assert.equal(server.rooms.size, 2);
+    assert.equal(server.roomCount, 2);
     const done = closes + clients.size;
     await Promise.all([...clients.values()].map((c) => c.close()));
     await until(() => closes === done, "every onClose");
-    assert.equal(server.rooms.size, 0);
+    assert.equal(server.roomCount, 0);
     assert.deepEqual(roomsAtClose.get("bob"), ["blue"], "a socket's rooms stay readable in onClose");
     assert.deepEqual(await server.to("red").to("blue").members(), []);
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import { after, describe, it } from "node:test";
 import { BaseHandler, createServer, HttpMiddlewareMixin, type Middleware, mixins, Namespace, type Socket } from "../src/index.js";
-import { originAllowed } from "../src/upgrade.js";
+import { originAllowed } from "../src/upgrade/origin.js";
 import { attempt, nextMessage, open, testLogger } from "./helpers/sessions.js";
 
 const request = (host: string, origin?: string) =>

@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import { type RedisAdapterOptions, resolveRedisAdapterOptions } from "../config.js";
-import { AdapterError, messageOf } from "../errors.js";
+import type { Adapter, ClusterNode, ClusterOp } from "../cluster/adapter.js";
+import { decodeClusterOp, encodeClusterOp, senderOf } from "../cluster/codec.js";
+import { AdapterError, AdapterErrors, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Room, SocketId } from "../types.js";
-import type { Adapter, ClusterNode, ClusterOp } from "./adapter.js";
-import { decodeClusterOp, encodeClusterOp, senderOf } from "./cluster-codec.js";
+import { type RedisAdapterOptions, resolveRedisAdapterOptions } from "./redis-options.js";
 
-export type { RedisAdapterOptions } from "../config.js";
+export type { RedisAdapterOptions } from "./redis-options.js";
 
 /**
  * What the Redis adapter has carried so far; read it to alert on a Redis outage.
@@ -166,7 +166,7 @@ class RedisClusterAdapter implements RedisAdapter {
     } catch (error) {
       await this.stop();
       const where = `${pub.options.host ?? "?"}:${pub.options.port ?? "?"}`;
-      throw new AdapterError("TSWS_REDIS_UNREACHABLE", `Redis adapter: cannot use Redis at ${where}: ${messageOf(error)}`);
+      throw new AdapterError(AdapterErrors.redisUnreachable, `Redis adapter: cannot use Redis at ${where}: ${messageOf(error)}`);
     } finally {
       clearTimeout(timer);
     }

@@ -1,10 +1,12 @@
-import type { Adapter } from "./adapters/adapter.js";
-import type { Socket } from "./socket.js";
-import type { Room, SocketId } from "./types.js";
+import type { Socket } from "../socket/socket.js";
+import type { Room, SocketId } from "../types.js";
+import type { Adapter } from "./adapter.js";
 
 /**
  * This node's rooms: which local sockets are in which room. Delivery to local sockets always
  * reads this index; the adapter is told of every change so other nodes can learn of it.
+ * @example
+ * const rooms = new Rooms(adapter); rooms.join(socket, "lobby"); rooms.local("lobby")?.size; // 1
  */
 export class Rooms {
   readonly #members = new Map<Room, Set<Socket>>();

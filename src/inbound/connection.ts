@@ -1,20 +1,26 @@
 import { WebSocket } from "ws";
+import { noteCloseReason, type Socket } from "../socket/socket.js";
 import type { EventQueue } from "./event-queue.js";
-import type { InboundCheck } from "./guard.js";
-import type { Socket } from "./socket.js";
 
 /**
- * What the shared connection listeners report to the server that owns the connection.
+ * Says whether an inbound message of `size` bytes may be handled (the rate limit's check).
  * @example
- * connection.attach(socket, queue, { error: (s, e) => log(s.id, e), closed: (s, q) => q.end() });
+ * const inbound: InboundCheck = (size) => limiter.allow(size);
+ */
+export type InboundCheck = (size: number) => boolean;
+
+/**
+ * What a server does with its connections' events, shared by all of them.
+ * @example
+ * connection.attach(socket, queue, { onError: (s, e) => log(s.id, e), onClose: (s) => node.remove(s), onPong: () => {} }, check);
  */
 export interface ConnectionOwner {
   /** ws reported a protocol or socket error; a "close" follows. */
-  error(socket: Socket, error: Error): void;
-  /** The connection has closed, with the close code and reason the peer sent (1006 and empty if none). */
-  closed(socket: Socket, queue: EventQueue, ws: WebSocket, code: number, reason: Buffer): void;
+  onError(socket: Socket, error: Error): void;
+  /** The connection has closed (after the socket's close reason was recorded); the queue is ended next. */
+  onClose(socket: Socket, connection: Connection): void;
   /** The peer answered a ping. */
-  pong(ws: WebSocket): void;
+  onPong(connection: Connection): void;
 }
 
 /**
@@ -62,12 +68,18 @@ export class Connection extends WebSocket {
       const data = a as Buffer;
       if (this.#inbound?.(data.length)) queue.message(b ? data : data.toString());
     } else if (event === "pong") {
-      owner.pong(this);
+      owner.onPong(this);
     } else if (event === "error") {
-      owner.error(socket, a as Error);
+      owner.onError(socket, a as Error);
       if (this.listenerCount("error") === 0) return true;
     } else if (event === "close") {
-      owner.closed(socket, queue, this, a as number, b as Buffer);
+      // Every close the server starts records its reason first: none yet means the peer ended it.
+      const byPeer = socket.closeReason === undefined;
+      const code = a as number;
+      const reason = (b as Buffer).toString();
+      noteCloseReason(socket, `peer closed (${code}${reason.length > 0 ? `: ${reason}` : ""})`);
+      owner.onClose(socket, this);
+      queue.end(byPeer);
     }
     return super.emit(event, a, b);
   }

@@ -1,11 +1,12 @@
 import type { Server as HttpServer } from "node:http";
-import type { Adapter } from "./adapters/adapter.js";
-import type { HandlerClass } from "./handler.js";
-import type { Middleware } from "./http-middleware.js";
+import type { Adapter } from "./cluster/adapter.js";
+import type { HandlerClass } from "./hooks/handler.js";
+import type { RateLimit } from "./limits/rate-limit.js";
 import { consoleLogger, type Logger } from "./logger.js";
-import { decoratedHandlers } from "./namespace.js";
-import type { RateLimit } from "./rate-limit.js";
-import type { SlowConsumerPolicy } from "./slow-consumer.js";
+import { type Checks, hasMethods, isArrayOf, isFn, isInt, isStr, validate } from "./options/validate.js";
+import { decoratedHandlers } from "./routing/namespace.js";
+import type { SlowConsumerPolicy } from "./socket/outbox.js";
+import type { Middleware } from "./upgrade/step-source.js";
 
 /**
  * Options of `createServer`. Every option is optional; defaults are documented per option.
@@ -61,22 +62,11 @@ export interface ServerOptions {
 export type ResolvedOptions = Required<Omit<ServerOptions, "server" | "adapter" | "allowedOrigins" | "rateLimit">> &
   Pick<ServerOptions, "server" | "adapter" | "allowedOrigins" | "rateLimit">;
 
-const isFn = (v: unknown) => typeof v === "function";
-const isInt =
-  (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  (v: unknown) =>
-    Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-const isStr = (v: unknown) => typeof v === "string";
-const isArrayOf = (test: (v: unknown) => boolean) => (v: unknown) => Array.isArray(v) && v.every(test);
 /** "scheme://host[:port]", where the host may start with "*." (no path: an Origin header never has one). */
 const isOrigin = (v: unknown) => isStr(v) && /^[a-z][a-z0-9+.-]*:\/\/(\*\.)?[^/?#*\s]+$/i.test(v as string);
-const hasMethods =
-  (...names: string[]) =>
-  (v: unknown) =>
-    typeof v === "object" && v !== null && names.every((n) => isFn((v as Record<string, unknown>)[n]));
 
 /** Each option's check and how the TypeError describes what it accepts. */
-const checks: Record<keyof ServerOptions, [(v: unknown) => boolean, string]> = {
+const checks: Checks<ServerOptions> = {
   handlers: [isArrayOf(isFn), "an array of handler classes"],
   host: [isStr, "a host name or IP address string"],
   port: [isInt(0, 65535), "an integer from 0 to 65535"],
@@ -135,53 +125,8 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
   return resolved as ResolvedOptions;
 }
 
-/** Throws a TypeError naming the first unknown or faulty option; `call` is how the caller wrote the call. */
-function validate<O extends object>(table: Record<keyof O, [(v: unknown) => boolean, string]>, options: O, call: string): void {
-  const fn = call.slice(0, call.indexOf("("));
-  if (typeof options !== "object" || options === null) throw new TypeError(`${call}: options must be an object`);
-  for (const [key, value] of Object.entries(options)) {
-    const check = table[key as keyof O];
-    if (check === undefined) throw new TypeError(`${fn}: unknown option "${key}"`);
-    if (value !== undefined && !check[0](value)) {
-      throw new TypeError(`${fn}: option "${key}" must be ${check[1]}, got ${describe(value)}`);
-    }
-  }
-}
-
 function isRateLimit(v: unknown): boolean {
   if (typeof v !== "object" || v === null) return false;
   const entries = Object.entries(v);
   return entries.length > 0 && entries.every(([k, n]) => (k === "messagesPerSecond" || k === "bytesPerSecond") && isInt(1)(n));
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (Array.isArray(value)) return "an array with a wrong element";
-  return value === null ? "null" : typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
-}
-
-/**
- * Options of `createRedisAdapter`. Every option is optional.
- * @example
- * createRedisAdapter(new Redis(url), { prefix: "chat", nodeTtl: 5000 })
- */
-export interface RedisAdapterOptions {
-  /** Prefix of the pub/sub channel and of every key; nodes sharing it form one cluster. Default "tsws". */
-  prefix?: string;
-  /** Milliseconds a node's room memberships outlive its last heartbeat (sent every third of it). Default 10 000. */
-  nodeTtl?: number;
-  /** Milliseconds `listen()` waits for Redis before it rejects. Default 10 000. */
-  startTimeout?: number;
-}
-
-const redisChecks: Record<keyof RedisAdapterOptions, [(v: unknown) => boolean, string]> = {
-  prefix: [(v) => isStr(v) && v !== "", "a non-empty string"],
-  nodeTtl: [isInt(300), "a number of milliseconds, 300 or more"],
-  startTimeout: [isInt(1), "a number of milliseconds, 1 or more"],
-};
-
-/** Validates the Redis adapter's options and applies defaults; throws a TypeError naming the faulty option. */
-export function resolveRedisAdapterOptions(options: RedisAdapterOptions): Required<RedisAdapterOptions> {
-  validate(redisChecks, options, "createRedisAdapter(client, options)");
-  return { prefix: options.prefix ?? "tsws", nodeTtl: options.nodeTtl ?? 10_000, startTimeout: options.startTimeout ?? 10_000 };
 }

@@ -8,25 +8,25 @@ import type { WebSocket } from "ws";
  * const heartbeat = new Heartbeat(25_000, 20_000, (ws) => ws.terminate());
  * heartbeat.add(ws); // ws.on("pong", () => heartbeat.pong(ws)); on close: heartbeat.delete(ws)
  */
-export class Heartbeat {
+export class Heartbeat<P extends WebSocket = WebSocket> {
   readonly #interval: number;
   readonly #timeout: number;
-  readonly #onTimeout: (ws: WebSocket) => void;
+  readonly #onTimeout: (ws: P) => void;
   /**
    * When each socket was last pinged, in whole milliseconds (a small integer, stored unboxed: no
    * object per socket), negated minus one while that ping is unanswered.
    */
-  readonly #peers = new Map<WebSocket, number>();
+  readonly #peers = new Map<P, number>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(interval: number, timeout: number, onTimeout: (ws: WebSocket) => void) {
+  constructor(interval: number, timeout: number, onTimeout: (ws: P) => void) {
     this.#interval = interval;
     this.#timeout = timeout;
     this.#onTimeout = onTimeout;
   }
 
   /** Starts watching a socket (the timer runs while at least one socket is watched). */
-  add(ws: WebSocket): void {
+  add(ws: P): void {
     if (this.#interval === 0) return;
     this.#peers.set(ws, now());
     // Ticking at half the shorter period keeps both the ping and the timeout within that slack.
@@ -34,13 +34,13 @@ export class Heartbeat {
   }
 
   /** Call when a socket's "pong" arrives: its ping is answered. */
-  pong(ws: WebSocket): void {
+  pong(ws: P): void {
     const state = this.#peers.get(ws);
     if (state !== undefined && state < 0) this.#peers.set(ws, -state - 1);
   }
 
   /** Stops watching a socket that has closed. */
-  delete(ws: WebSocket): void {
+  delete(ws: P): void {
     if (!this.#peers.delete(ws)) return;
     if (this.#peers.size === 0) this.stop();
   }
@@ -55,7 +55,7 @@ export class Heartbeat {
    * Runs after the event loop's I/O phase, so a pong that was already waiting in the kernel (the
    * loop was busy when the timer fired) is read first and saves its peer.
    */
-  #expire = (ws: WebSocket, state: number): void => {
+  #expire = (ws: P, state: number): void => {
     if (ws.isPaused || this.#peers.get(ws) !== state) return;
     this.delete(ws);
     this.#onTimeout(ws);

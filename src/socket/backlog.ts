@@ -1,35 +1,6 @@
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
-import type { Socket } from "./socket.js";
-import type { Message } from "./types.js";
-
-/**
- * What happens to a message sent to a socket whose outbound buffer is past `maxBufferedBytes`:
- * - `"close"`: the socket is closed with 1008 "slow consumer" and terminated after `closeTimeout`
- *   (its close frame cannot pass a reader that has stopped reading);
- * - `"drop-newest"`: the new message is dropped and counted;
- * - `"drop-oldest"`: the new message waits in a small queue of the socket's own, at most
- *   `maxBufferedBytes` of messages; when it is full the oldest waiting message is dropped and
- *   counted. Messages already handed to the TCP socket cannot be taken back, so at most twice
- *   `maxBufferedBytes` is held per socket.
- * @example
- * createServer({ handlers: [Ticker], slowConsumer: "drop-oldest", maxBufferedBytes: 256 * 1024 })
- */
-export type SlowConsumerPolicy = "close" | "drop-newest" | "drop-oldest";
-
-/**
- * The outbound limit every socket of a server shares.
- * @example
- * const limit: OutboundLimit = { maxBufferedBytes: 1 << 20, policy: "close", onSlow: (s) => s.close(1008), onDrop: () => {} };
- */
-export interface OutboundLimit {
-  readonly maxBufferedBytes: number;
-  readonly policy: SlowConsumerPolicy;
-  /** Policy "close": the socket went past its mark (called once per socket; it then closes). */
-  readonly onSlow: (socket: Socket) => void;
-  /** Policies "drop-*": a message was dropped; `total` is the socket's count so far. */
-  readonly onDrop: (socket: Socket, total: number) => void;
-}
+import type { Message } from "../types.js";
 
 /** When the TCP socket's buffer is too small to emit "drain", look again after this long. */
 const RETRY_MS = 20;

@@ -1,42 +1,50 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import type { WebSocket } from "ws";
-import type { ResolvedOptions } from "./config.js";
-import type { Connection } from "./connection.js";
+import { ForcedClose, type UpgradeRefusal } from "../errors.js";
+import type { Connection, InboundCheck } from "../inbound/connection.js";
+import type { Logger } from "../logger.js";
+import type { OutboundLimit, SlowConsumerPolicy } from "../socket/outbox.js";
+import { type Socket, terminate } from "../socket/socket.js";
 import { ConnectionCaps } from "./connection-caps.js";
-import { ForcedClose } from "./errors.js";
 import { Heartbeat } from "./heartbeat.js";
-import type { Logger } from "./logger.js";
-import { RateLimiter } from "./rate-limit.js";
-import { checkUpgradeRequest, type Malformed } from "./request-checks.js";
-import type { OutboundLimit } from "./slow-consumer.js";
-import type { Socket } from "./socket.js";
+import { type RateLimit, RateLimiter } from "./rate-limit.js";
 
 /**
- * Says whether an inbound message of `size` bytes may be handled.
+ * The limits a {@link Guard} applies (see `ServerOptions` for each one's meaning and default).
  * @example
- * ws.on("message", (data) => { if (inbound(data.length)) queue.message(data) });
+ * const limits: GuardOptions = { maxConnections: 100, maxConnectionsPerAddress: 0, heartbeatInterval: 25_000, ... };
  */
-export type InboundCheck = (size: number) => boolean;
+export interface GuardOptions {
+  readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number;
+  readonly heartbeatInterval: number;
+  readonly heartbeatTimeout: number;
+  readonly maxBufferedBytes: number;
+  readonly slowConsumer: SlowConsumerPolicy;
+  readonly rateLimit?: RateLimit | undefined;
+  readonly closeTimeout: number;
+}
 
 const ALWAYS: InboundCheck = () => true;
 
+type ForcedCloseKind = (typeof ForcedClose)[keyof typeof ForcedClose];
+
 /**
- * Applies a server's limits: refuses malformed or over-cap upgrades, pings sockets and terminates
- * dead ones, closes slow consumers and peers over their rate limit. Every refusal and every forced
- * close is logged once, with its stable code and reason.
+ * Applies a server's limits: refuses over-cap upgrades, pings sockets and terminates dead ones,
+ * closes slow consumers and peers over their rate limit. Every refusal and every forced close is
+ * logged once, with its stable code and reason.
  * @example
  * const guard = new Guard(resolveOptions({ maxConnections: 100 }), logger);
  * const refusal = guard.admit(req, raw);
  */
 export class Guard {
-  readonly outbound: OutboundLimit;
-  readonly #options: ResolvedOptions;
+  readonly outbound: OutboundLimit<Socket>;
+  readonly #options: GuardOptions;
   readonly #logger: Logger;
   readonly #caps: ConnectionCaps;
-  readonly #heartbeat: Heartbeat;
+  readonly #heartbeat: Heartbeat<Connection>;
 
-  constructor(options: ResolvedOptions, logger: Logger) {
+  constructor(options: GuardOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
     this.#caps = new ConnectionCaps(options.maxConnections, options.maxConnectionsPerAddress);
@@ -49,10 +57,8 @@ export class Guard {
     };
   }
 
-  /** Checks an upgrade before any work is done for it: malformed requests first, then the caps. */
-  admit(req: IncomingMessage, raw: Duplex): Malformed | undefined {
-    const malformed = checkUpgradeRequest(req);
-    if (malformed !== undefined) return malformed;
+  /** Counts an upgrade against the connection caps, or says which cap it is over. */
+  admit(req: IncomingMessage, raw: Duplex): UpgradeRefusal | undefined {
     const address = req.socket.remoteAddress ?? "";
     const over = this.#caps.admit(address, raw);
     if (over === undefined) return undefined;
@@ -65,8 +71,8 @@ export class Guard {
   }
 
   /** Starts the heartbeat for a socket and returns the check for its inbound messages. */
-  watch(socket: Socket, ws: WebSocket): InboundCheck {
-    this.#heartbeat.add(ws);
+  watch(socket: Socket, connection: Connection): InboundCheck {
+    this.#heartbeat.add(connection);
     const limit = this.#options.rateLimit;
     if (limit === undefined) return ALWAYS;
     const limiter = new RateLimiter(limit);
@@ -78,13 +84,13 @@ export class Guard {
   }
 
   /** Call when a socket answers a ping. */
-  pong(ws: WebSocket): void {
-    this.#heartbeat.pong(ws);
+  pong(connection: Connection): void {
+    this.#heartbeat.pong(connection);
   }
 
   /** Call once the socket has closed: it stops being pinged, so the heartbeat holds no closed socket. */
-  forget(ws: WebSocket): void {
-    this.#heartbeat.delete(ws);
+  forget(connection: Connection): void {
+    this.#heartbeat.delete(connection);
   }
 
   /** Stops the heartbeat timer (at shutdown). */
@@ -92,11 +98,11 @@ export class Guard {
     this.#heartbeat.stop();
   }
 
-  #onHeartbeatTimeout = (ws: WebSocket): void => {
-    const socket = (ws as Connection).socket;
-    if (socket === undefined) return void ws.terminate();
+  #onHeartbeatTimeout = (connection: Connection): void => {
+    const socket = connection.socket;
+    if (socket === undefined) return void connection.terminate();
     this.#log(socket, ForcedClose.heartbeatTimeout);
-    socket.terminate(ForcedClose.heartbeatTimeout.reason);
+    terminate(socket, ForcedClose.heartbeatTimeout.reason);
   };
 
   #onSlow = (socket: Socket): void => {
@@ -117,13 +123,13 @@ export class Guard {
    * Closes with the kind's code and reason; a peer that does not complete the closing handshake
    * within `closeTimeout` (a stalled reader never sees the close frame) is terminated.
    */
-  #forceClose(socket: Socket, kind: (typeof ForcedClose)[keyof typeof ForcedClose]): void {
+  #forceClose(socket: Socket, kind: ForcedCloseKind): void {
     this.#log(socket, kind);
     socket.close(kind.closeCode, kind.reason);
-    setTimeout(() => socket.terminate(kind.reason), this.#options.closeTimeout).unref();
+    setTimeout(() => terminate(socket, kind.reason), this.#options.closeTimeout).unref();
   }
 
-  #log(socket: Socket, kind: (typeof ForcedClose)[keyof typeof ForcedClose]): void {
+  #log(socket: Socket, kind: ForcedCloseKind): void {
     this.#logger.info(
       { code: kind.code, closeCode: kind.closeCode, socket: socket.id, remoteAddress: socket.request.remoteAddress },
       `socket closed: ${kind.reason}`,

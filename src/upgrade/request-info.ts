@@ -1,15 +1,5 @@
 import type { IncomingMessage } from "node:http";
-
-/**
- * What the upgrade request said: a small record, not the live `IncomingMessage`.
- * @example
- * const token = new URL(socket.request.url, "http://x").searchParams.get("token");
- */
-export interface RequestInfo {
-  readonly url: string;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly remoteAddress: string;
-}
+import type { RequestInfo } from "../types.js";
 
 /**
  * Headers whose values repeat from one connection to the next. Each request parses its own copy

@@ -1,19 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket as NetSocket } from "node:net";
-import { Refusal } from "./errors.js";
-import type { Logger } from "./logger.js";
-import { refuseUpgrade } from "./upgrade.js";
-
-/**
- * A refusal of a malformed upgrade: what to answer and why.
- * @example
- * const bad: Malformed = { kind: Refusal.badKey, message: "missing Sec-WebSocket-Key" };
- */
-export interface Malformed {
-  readonly kind: (typeof Refusal)[keyof typeof Refusal];
-  readonly message: string;
-  readonly headers?: Record<string, string>;
-}
+import { Refusal, type UpgradeRefusal } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { refuseUpgrade } from "./refuse.js";
 
 /** Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 §4.1). */
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
@@ -28,7 +17,7 @@ const SUPPORTED_VERSIONS = "13";
  * const bad = checkUpgradeRequest(req);
  * if (bad) refuseUpgrade(raw, bad.kind.status, bad.message, bad.headers);
  */
-export function checkUpgradeRequest(req: IncomingMessage): Malformed | undefined {
+export function checkUpgradeRequest(req: IncomingMessage): UpgradeRefusal | undefined {
   if (req.method !== "GET")
     return { kind: Refusal.methodNotAllowed, message: "a WebSocket upgrade must be a GET request", headers: { Allow: "GET" } };
   if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket")

@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { Refusal } from "./errors.js";
+import { Refusal } from "../errors.js";
 
 /**
  * Counts connections (open sockets and handshakes in progress) in total and per client address,

@@ -1,15 +1,12 @@
 import { type IncomingMessage, ServerResponse } from "node:http";
 import type { Socket as NetSocket } from "node:net";
 import type { Duplex } from "node:stream";
-import { BaseMixin } from "./mixin.js";
+import { messageOf, Refusal } from "../errors.js";
+import { BaseMixin } from "../hooks/mixin.js";
+import { ANSWERED, type StepResult, type Upgrade } from "./pipeline.js";
+import { type Middleware, type MixinStep, type StepContext, upgradeStep } from "./step-source.js";
 
-/**
- * A Connect/Express middleware: `(req, res, next)`. An async one may also reject instead of
- * calling `next(err)`.
- * @example
- * const requireUser: Middleware = (req, res, next) => ((req as { user?: unknown }).user ? next() : next(Object.assign(new Error("log in"), { status: 401 })));
- */
-export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+export type { Middleware } from "./step-source.js";
 
 /**
  * Runs the server's `middleware` list (express-session, passport, …) on the upgrade request of
@@ -24,7 +21,31 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?
  * }
  * createServer({ handlers: [Chat], middleware: [sessionParser, passport.session()] });
  */
-export class HttpMiddlewareMixin extends BaseMixin {}
+export class HttpMiddlewareMixin extends BaseMixin {
+  /** The upgrade step this mixin adds: the middleware list, run on the raw upgrade request. */
+  static readonly [upgradeStep] = middlewareStep;
+}
+
+/** Builds the step that runs the server's middleware; none when the list is empty. */
+function middlewareStep({ middleware, handshakeTimeout, logger }: StepContext): MixinStep {
+  const step = (upgrade: Upgrade): Promise<StepResult> | undefined => {
+    if (middleware.length === 0) return undefined;
+    return runMiddleware(middleware, upgrade.req, upgrade.raw, handshakeTimeout).then((outcome): StepResult => {
+      if (outcome.kind === "passed") return undefined;
+      if (outcome.kind === "timeout") return { kind: Refusal.handshakeTimeout, message: "handshake timed out (middleware did not finish)" };
+      if (outcome.kind === "failed") {
+        logger.warn({ err: outcome.error, path: upgrade.path }, "HTTP middleware refused an upgrade");
+        const kind = { code: Refusal.middlewareRefused.code, status: outcome.status };
+        return { kind, message: outcome.status >= 500 ? "middleware failed" : messageOf(outcome.error) };
+      }
+      logger.info({ status: outcome.status, path: upgrade.path }, "HTTP middleware answered an upgrade");
+      upgrade.raw.end();
+      setTimeout(() => upgrade.raw.destroy(), 1000).unref();
+      return ANSWERED;
+    });
+  };
+  return { step, trustsCookies: true };
+}
 
 /** How a middleware run ended: passed through, answered by a middleware, or failed. */
 export type MiddlewareOutcome =

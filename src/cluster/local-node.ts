@@ -1,0 +1,183 @@
+import { closeReasonOf } from "../errors.js";
+import { closeSafely } from "../inbound/hook-failure.js";
+import type { Logger } from "../logger.js";
+import { encodeFrame } from "../socket/frames.js";
+import type { ServerApi, SocketHome } from "../socket/server-api.js";
+import { outboxOf, type Socket } from "../socket/socket.js";
+import type { Message, Room, SocketId } from "../types.js";
+import type { Adapter, ClusterNode, ClusterOp } from "./adapter.js";
+import { Rooms } from "./rooms.js";
+
+type CloseOp = Extract<ClusterOp, { type: "close" }>;
+
+/** The keys a socket is indexed under for `closeSession` and `closeUser`. */
+interface Identity {
+  readonly session: string | undefined;
+  readonly user: string | undefined;
+}
+
+/**
+ * This node: its open sockets (indexed by id, session id and user id), its rooms, and the one
+ * place where a cluster operation is carried out, whether it was made here ({@link dispatch}) or
+ * received from another node ({@link receive}). Closing a user's sockets costs that user's
+ * sockets, not a scan of all.
+ * @example
+ * const node = new LocalNode(server, adapter, nodeId, logger);
+ * node.dispatch({ type: "sendTo", id, data: "hi" }); // delivered here, or published to the others
+ */
+export class LocalNode implements SocketHome<Socket>, ClusterNode {
+  readonly server: ServerApi<Socket>;
+  readonly nodeId: string;
+  readonly logger: Logger;
+  readonly rooms: Rooms;
+  readonly #adapter: Adapter;
+  readonly #sockets = new Map<SocketId, Socket>();
+  readonly #bySession = new Map<string, Set<Socket>>();
+  readonly #byUser = new Map<string, Set<Socket>>();
+  /** Only sockets that have a session or a user: their keys, to re-index them when either changes. */
+  readonly #identities = new Map<Socket, Identity>();
+
+  constructor(server: ServerApi<Socket>, adapter: Adapter, nodeId: string, logger: Logger) {
+    this.server = server;
+    this.nodeId = nodeId;
+    this.logger = logger;
+    this.#adapter = adapter;
+    this.rooms = new Rooms(adapter);
+  }
+
+  /** How many sockets are open on this node. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** The open socket with this id on this node. */
+  get(id: SocketId): Socket | undefined {
+    return this.#sockets.get(id);
+  }
+
+  /** Every socket open on this node. */
+  sockets(): IterableIterator<Socket> {
+    return this.#sockets.values();
+  }
+
+  /** A socket has opened. */
+  add(socket: Socket): void {
+    this.#sockets.set(socket.id, socket);
+    this.identityChanged(socket);
+  }
+
+  /** A socket has closed: it leaves the index and its rooms (its own `rooms` stay readable). */
+  remove(socket: Socket): void {
+    this.#sockets.delete(socket.id);
+    this.#unindex(socket);
+    this.rooms.leaveAll(socket);
+  }
+
+  join(socket: Socket, room: Room): void {
+    this.rooms.join(socket, room);
+  }
+
+  leave(socket: Socket, room: Room): void {
+    this.rooms.leave(socket, room);
+  }
+
+  identityChanged(socket: Socket): void {
+    if (!this.#sockets.has(socket.id)) return; // before add() or after remove(): nothing to index
+    this.#unindex(socket);
+    const session = socket.session?.id;
+    const user = userKey(socket.user);
+    if (session === undefined && user === undefined) return;
+    this.#identities.set(socket, { session, user });
+    if (session !== undefined) addTo(this.#bySession, session, socket);
+    if (user !== undefined) addTo(this.#byUser, user, socket);
+  }
+
+  /** Carries out an operation made on this node, then passes it to the other nodes unless it is done. */
+  dispatch(op: ClusterOp): void {
+    if (op.type === "close") op = { ...op, reason: closeReasonOf(op.reason) }; // cut once: every node can send it
+    if (!this.receive(op)) this.#adapter.publish(op);
+  }
+
+  /**
+   * Carries out an operation on this node's sockets. Returns true when nothing is left for other
+   * nodes to do (a `sendTo` whose socket is here).
+   */
+  receive(op: ClusterOp): boolean {
+    if (op.type === "broadcast") {
+      deliverLocal(this.rooms, op.rooms, op.except, op.data);
+      return false;
+    }
+    if (op.type === "sendTo") {
+      const socket = this.#sockets.get(op.id);
+      socket?.send(op.data);
+      return socket !== undefined;
+    }
+    this.#close(op);
+    return false;
+  }
+
+  localMembers(room: Room): SocketId[] {
+    return this.rooms.localIds(room);
+  }
+
+  /** The ids of a room's sockets on every node. */
+  members(room: Room): Promise<SocketId[]> {
+    return this.#adapter.members(room);
+  }
+
+  #close(op: CloseOp): void {
+    const sockets = (op.by === "session" ? this.#bySession : this.#byUser).get(op.value);
+    if (sockets === undefined) return;
+    for (const socket of [...sockets]) closeSafely(socket, op.code, op.reason);
+  }
+
+  #unindex(socket: Socket): void {
+    const known = this.#identities.get(socket);
+    if (known === undefined) return;
+    this.#identities.delete(socket);
+    if (known.session !== undefined) removeFrom(this.#bySession, known.session, socket);
+    if (known.user !== undefined) removeFrom(this.#byUser, known.user, socket);
+  }
+}
+
+/**
+ * Delivers a broadcast to this node's own sockets, each once, encoding the frame once.
+ * @example
+ * deliverLocal(rooms, ["lobby"], [sender.id], "hello");
+ */
+export function deliverLocal(rooms: Rooms, names: readonly Room[], except: readonly SocketId[], data: Message): void {
+  let frame: readonly Buffer[] | undefined;
+  let seen: Set<Socket> | undefined;
+  for (const name of names) {
+    const members = rooms.local(name);
+    if (members === undefined) continue;
+    if (names.length > 1) seen ??= new Set();
+    for (const socket of members) {
+      if (seen !== undefined) {
+        if (seen.has(socket)) continue;
+        seen.add(socket);
+      }
+      if (except.length > 0 && except.includes(socket.id)) continue;
+      frame ??= encodeFrame(data);
+      outboxOf(socket).sendFrame(frame, data);
+    }
+  }
+}
+
+/** The key `closeUser` matches: a string or number user, or the user's `id`. */
+function userKey(user: unknown): string | undefined {
+  if (typeof user === "string" || typeof user === "number") return String(user);
+  const id = (user as { id?: unknown } | null | undefined)?.id;
+  return id === undefined || id === null ? undefined : String(id);
+}
+
+function addTo(index: Map<string, Set<Socket>>, key: string, socket: Socket): void {
+  let set = index.get(key);
+  if (set === undefined) index.set(key, (set = new Set()));
+  set.add(socket);
+}
+
+function removeFrom(index: Map<string, Set<Socket>>, key: string, socket: Socket): void {
+  const set = index.get(key);
+  if (set?.delete(socket) && set.size === 0) index.delete(key);
+}

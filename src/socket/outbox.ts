@@ -1,0 +1,192 @@
+import type { Duplex } from "node:stream";
+import type { WebSocket } from "ws";
+import type { Message } from "../types.js";
+import { Backlog } from "./backlog.js";
+import { acceptsRawFrames } from "./frames.js";
+
+/**
+ * What happens to a message sent to a socket whose outbound buffer is past `maxBufferedBytes`:
+ * - `"close"`: the socket is closed with 1008 "slow consumer" and terminated after `closeTimeout`
+ *   (its close frame cannot pass a reader that has stopped reading);
+ * - `"drop-newest"`: the new message is dropped and counted;
+ * - `"drop-oldest"`: the new message waits in a small queue of the socket's own, at most
+ *   `maxBufferedBytes` of messages; when it is full the oldest waiting message is dropped and
+ *   counted. Messages already handed to the TCP socket cannot be taken back, so at most twice
+ *   `maxBufferedBytes` is held per socket.
+ * @example
+ * createServer({ handlers: [Ticker], slowConsumer: "drop-oldest", maxBufferedBytes: 256 * 1024 })
+ */
+export type SlowConsumerPolicy = "close" | "drop-newest" | "drop-oldest";
+
+/**
+ * The outbound limit every socket of a server shares.
+ * @typeParam S what the callbacks are told about: the socket that owns the outbox
+ * @example
+ * const limit: OutboundLimit<Socket> = { maxBufferedBytes: 1 << 20, policy: "close", onSlow: (s) => s.close(1008), onDrop: () => {} };
+ */
+export interface OutboundLimit<S> {
+  readonly maxBufferedBytes: number;
+  readonly policy: SlowConsumerPolicy;
+  /** Policy "close": the socket went past its mark (called once per socket; it then closes). */
+  readonly onSlow: (socket: S) => void;
+  /** Policies "drop-*": a message was dropped; `total` is the socket's count so far. */
+  readonly onDrop: (socket: S, total: number) => void;
+}
+
+const OPEN = 1;
+const READY: Promise<void> = Promise.resolve();
+/** Set by Outbox's static block: lets the batch flush reach a private method without a closure per send. */
+let uncork: (outbox: Outbox<unknown>) => void;
+/**
+ * Outboxes corked in this event-loop turn. One nextTick uncorks them all: a broadcast to a
+ * thousand sockets schedules one callback, not a thousand.
+ */
+let corked: Outbox<unknown>[] = [];
+
+function uncorkAll(): void {
+  const batch = corked;
+  corked = []; // a send made while flushing corks again and schedules its own flush
+  for (const outbox of batch) uncork(outbox);
+}
+
+/**
+ * A socket's write path: frames queued in one event-loop turn leave in one write (the TCP socket
+ * is corked until the next tick), a socket past its high-water mark gets the slow-consumer policy,
+ * and a send returns a promise that resolves once the buffer has drained. Frames encoded once for
+ * many receivers are written as they are when no extension must transform them.
+ * @typeParam S the socket that owns this outbox, handed to the limit's callbacks
+ * @example
+ * const outbox = new Outbox(socket, ws, raw, limit); await outbox.send("hello");
+ */
+export class Outbox<S> {
+  readonly #owner: S;
+  readonly #ws: WebSocket;
+  readonly #raw: Duplex;
+  readonly #limit: OutboundLimit<S>;
+  /** True when frames may be written straight to the TCP socket (no extension transforms them). */
+  readonly #plainFrames: boolean;
+  #corked = false;
+  /** Whether the socket was past its high-water mark when this event-loop turn's sends began. */
+  #congested = false;
+  #drain: Promise<void> | undefined;
+  #backlog: Backlog | undefined;
+  #dropped = 0;
+
+  constructor(owner: S, ws: WebSocket, raw: Duplex, limit: OutboundLimit<S>) {
+    this.#owner = owner;
+    this.#ws = ws;
+    this.#raw = raw;
+    this.#limit = limit;
+    this.#plainFrames = acceptsRawFrames(ws);
+  }
+
+  /** True from the moment either side starts the close. */
+  get closed(): boolean {
+    return this.#ws.readyState !== OPEN;
+  }
+
+  /** Messages dropped by the "drop-newest" or "drop-oldest" policy. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Queues a message; resolves once the write buffer has drained. Dropped once closed. */
+  send(data: Message): Promise<void> {
+    if (this.closed) return READY;
+    this.#cork();
+    if (this.#congested || this.#backlog !== undefined) return this.#overflow(data);
+    this.#ws.send(data);
+    return this.#afterWrite();
+  }
+
+  /**
+   * Writes a frame encoded once for many receivers (see `encodeFrame`). Falls back to a normal
+   * send when an extension (permessage-deflate) must transform each frame, or the socket is congested.
+   */
+  sendFrame(frame: readonly Buffer[], data: Message): void {
+    if (this.closed) return;
+    this.#cork();
+    if (!this.#plainFrames || this.#congested || this.#backlog !== undefined) {
+      this.send(data);
+      return;
+    }
+    for (const part of frame) this.#raw.write(part);
+    this.#afterWrite();
+  }
+
+  /** Sends the close frame after everything queued (the drop-oldest queue included). */
+  close(code: number, reason: string): void {
+    this.#cork();
+    this.#backlog?.release();
+    this.#ws.close(code, reason);
+  }
+
+  /** Calls `listener` once the connection has closed (after the socket's own close handling). */
+  onceClosed(listener: () => void): void {
+    this.#ws.once("close", () => listener());
+  }
+
+  /** Drops the connection without a closing handshake. */
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  /** Past the high-water mark: apply the server's slow-consumer policy. */
+  #overflow(data: Message): Promise<void> {
+    const limit = this.#limit;
+    if (limit.policy === "close") {
+      limit.onSlow(this.#owner);
+      return READY;
+    }
+    if (limit.policy === "drop-newest") {
+      limit.onDrop(this.#owner, ++this.#dropped);
+    } else {
+      this.#backlog ??= new Backlog(
+        this.#ws,
+        this.#raw,
+        limit.maxBufferedBytes,
+        () => limit.onDrop(this.#owner, ++this.#dropped),
+        () => {
+          this.#backlog = undefined;
+        },
+      );
+      this.#backlog.push(data);
+    }
+    return this.#afterWrite();
+  }
+
+  /** Frames sent in one event-loop turn are held and leave together in one write. */
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    // Measured once per turn, before this turn's frames: a burst queued within one turn is the
+    // handler's own doing and is let through; a peer that has not taken the last turns' is slow.
+    this.#congested = this.#ws.bufferedAmount > this.#limit.maxBufferedBytes;
+    this.#raw.cork();
+    if (corked.push(this as Outbox<unknown>) === 1) process.nextTick(uncorkAll);
+  }
+
+  #uncork(): void {
+    this.#corked = false;
+    this.#raw.uncork();
+  }
+
+  #afterWrite(): Promise<void> {
+    if (!this.#raw.writableNeedDrain) return READY;
+    this.#drain ??= new Promise<void>((resolve) => {
+      const done = () => {
+        this.#raw.off("drain", done);
+        this.#raw.off("close", done);
+        this.#drain = undefined;
+        resolve();
+      };
+      this.#raw.on("drain", done);
+      this.#raw.on("close", done);
+    });
+    return this.#drain;
+  }
+
+  static {
+    uncork = (outbox) => outbox.#uncork();
+  }
+}

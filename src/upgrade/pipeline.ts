@@ -1,0 +1,108 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { UpgradeRefusal } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { Params } from "../types.js";
+import { refuseUpgrade } from "./refuse.js";
+
+/**
+ * One upgrade request on its way through a namespace's pipeline.
+ * @example
+ * const upgrade: Upgrade = { req, raw, head, path: "/chat/lobby", params: { room: "lobby" } };
+ */
+export interface Upgrade {
+  readonly req: IncomingMessage;
+  readonly raw: Duplex;
+  readonly head: Buffer;
+  /** The path after the base URI, without the query string. */
+  readonly path: string;
+  readonly params: Params;
+}
+
+/** A step already answered the request itself (a middleware sent a response): nothing more to do. */
+export const ANSWERED: unique symbol = Symbol("tswebsockets.answered");
+
+/** What a step decides: `undefined` goes on to the next step, a refusal refuses, `ANSWERED` stops. */
+export type StepResult = UpgradeRefusal | typeof ANSWERED | undefined;
+
+/**
+ * One step of the upgrade, before the handshake: a request check, a cap, the origin check, HTTP
+ * middleware. Synchronous steps cost no promise.
+ * @example
+ * const onlyGet: UpgradeStep = ({ req }) => (req.method === "GET" ? undefined : { kind: Refusal.methodNotAllowed, message: "GET only" });
+ */
+export type UpgradeStep = (upgrade: Upgrade) => StepResult | Promise<StepResult>;
+
+/**
+ * A namespace's upgrade path: its steps in order, built once when the server starts, and one
+ * place where a request is refused (logged with its stable code, answered with its HTTP status).
+ * Steps run synchronously until one returns a promise. A step that throws or rejects costs that
+ * one connection, never the process.
+ * @example
+ * const pipeline = new UpgradePipeline([checkRequest, caps, origin], handshake, logger);
+ * pipeline.run({ req, raw, head, path, params });
+ */
+export class UpgradePipeline {
+  readonly #steps: readonly UpgradeStep[];
+  readonly #accept: (upgrade: Upgrade) => void;
+  readonly #logger: Logger;
+
+  /** @param accept called when every step let the request through: it does the handshake */
+  constructor(steps: readonly UpgradeStep[], accept: (upgrade: Upgrade) => void, logger: Logger) {
+    this.#steps = steps;
+    this.#accept = accept;
+    this.#logger = logger;
+  }
+
+  /** Runs the steps for one request, then the handshake or a refusal. */
+  run(upgrade: Upgrade): void {
+    try {
+      this.#from(upgrade, 0);
+    } catch (error) {
+      this.#failed(upgrade, error);
+    }
+  }
+
+  #from(upgrade: Upgrade, first: number): void {
+    for (let i = first; i < this.#steps.length; i++) {
+      const result = (this.#steps[i] as UpgradeStep)(upgrade);
+      if (result instanceof Promise) {
+        result.then((settled) => this.#after(upgrade, settled, i + 1)).catch((error: unknown) => this.#failed(upgrade, error));
+        return;
+      }
+      if (result !== undefined) {
+        this.#stop(upgrade, result);
+        return;
+      }
+    }
+    if (!upgrade.raw.destroyed) this.#accept(upgrade);
+  }
+
+  #after(upgrade: Upgrade, result: StepResult, next: number): void {
+    if (result !== undefined) this.#stop(upgrade, result);
+    else this.#from(upgrade, next);
+  }
+
+  #stop(upgrade: Upgrade, result: UpgradeRefusal | typeof ANSWERED): void {
+    if (result !== ANSWERED) refuse(upgrade, result, this.#logger);
+  }
+
+  #failed(upgrade: Upgrade, error: unknown): void {
+    this.#logger.error({ err: error }, "the upgrade failed unexpectedly; dropping the connection");
+    upgrade.raw.destroy();
+  }
+}
+
+/**
+ * Refuses an upgrade: logs its stable code (at info) and answers with its HTTP status and message.
+ * @example
+ * refuse(upgrade, { kind: Refusal.notFound, message: "no WebSocket namespace at /x" }, logger);
+ */
+export function refuse(upgrade: Pick<Upgrade, "req" | "raw">, refusal: UpgradeRefusal, logger: Logger): void {
+  const { code, status } = refusal.kind;
+  logger.info(
+    { code, status, url: upgrade.req.url, remoteAddress: upgrade.req.socket.remoteAddress },
+    `upgrade refused: ${refusal.message}`,
+  );
+  refuseUpgrade(upgrade.raw, status, refusal.message, refusal.headers);
+}
