@@ -78,7 +78,7 @@ export function request<S extends Schema, R extends Schema, const E extends Erro
   schema: S,
   reply: R,
   options?: { readonly errors?: E },
-): RequestDefinition<S, R, E> {
+): RequestDefinition<S, R, NoInfer<E>> {
   checkSchema(schema, "request(schema)");
   checkSchema(reply, "request(schema, reply)");
   const errors = Object.create(null) as Record<string, Schema | null>;
