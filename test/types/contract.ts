@@ -29,7 +29,10 @@ const chat = defineContract({
     send: request(z.object({ text: z.string().min(1).max(2000) }), z.object({ id: z.string() }), {
       errors: { RATE_LIMITED: z.object({ retryAfterMs: z.number() }), CLOSED: null },
     }),
-    "count:up": request(z.string().transform((s) => s.length), v.number()),
+    "count:up": request(
+      z.string().transform((s) => s.length),
+      v.number(),
+    ),
   },
   server: {
     message: event(v.object({ id: v.string(), from: v.string(), text: v.string() })),
@@ -89,4 +92,4 @@ event({ parse: () => 1 });
 // @ts-expect-error a request needs a reply schema
 request(z.string());
 
-export { narrow, wrongDirection, wrongPayload, wrongReply, type Undeclared };
+export { narrow, type Undeclared, wrongDirection, wrongPayload, wrongReply };
