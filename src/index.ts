@@ -1,7 +1,8 @@
 export type { Adapter, ClusterNode, ClusterOp } from "./adapters/adapter.js";
 export { createMemoryAdapter } from "./adapters/memory.js";
+export type { RedisAdapterOptions } from "./adapters/redis/options.js";
 export { BroadcastOperator } from "./broadcast.js";
-export type { RedisAdapterOptions, ServerOptions } from "./config.js";
+export type { ServerOptions } from "./config.js";
 export { AdapterError, CloseCode, ConfigError, ForcedClose, Refusal, TsWebSocketError } from "./errors.js";
 export { BaseHandler, type HandlerClass, mixins } from "./handler.js";
 export { HttpMiddlewareMixin, type Middleware } from "./http-middleware.js";

@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
-import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis.js";
+import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis/index.js";
 import { AdapterError, type Server } from "../src/index.js";
 import { ChatClient, eventually, recordingLogger, startNode } from "./helpers/cluster-chat.js";
 import { freePort, RedisServer } from "./helpers/redis-server.js";
