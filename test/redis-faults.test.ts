@@ -139,7 +139,7 @@ describe("the Redis adapter when Redis misbehaves", () => {
       const onA = await CountingClient.connect(a.port, "frozen");
       const onB = await CountingClient.connect(b.port, "frozen");
       a.server.to("frozen").send("warm-up");
-      await eventually(() => onB.markers.includes("warm-up"), "B hears A");
+      await eventually(() => onB.markers.includes("warm-up") && a.adapter.stats.inFlight === 0, "B hears A");
       const before = heap();
       const statsBefore = a.adapter.stats;
       const staleBefore = b.adapter.stats.stale;
@@ -158,6 +158,7 @@ describe("the Redis adapter when Redis misbehaves", () => {
       await sleep(Math.max(0, frozenAt + maxOpAge + 1000 - Date.now()));
       redis.thaw();
       await eventually(() => a.adapter.stats.inFlight === 0, "Redis answered everything it held", 30_000);
+      const after = a.adapter.stats; // before the probes below, which are published afresh
       let probe = 0;
       await eventually(async () => {
         a.server.to("frozen").send(`after ${probe++}`);
@@ -165,7 +166,6 @@ describe("the Redis adapter when Redis misbehaves", () => {
         return onB.markers.some((m) => m.startsWith("after"));
       }, "cross-node delivery resumes");
 
-      const after = a.adapter.stats;
       const reachedRedis = during.inFlight;
       console.log(
         `frozen Redis: growth after GC ${(growth / 2 ** 20).toFixed(2)} MiB; in flight ${during.inFlight} ops / ${(during.inFlightBytes / 2 ** 20).toFixed(2)} MiB; overflowed ${during.overflowed}; late ${after.late - statsBefore.late}; stale at B ${b.adapter.stats.stale - staleBefore}`,
