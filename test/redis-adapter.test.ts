@@ -218,7 +218,9 @@ describe("the Redis adapter", () => {
 });
 
 describe("the Redis adapter when Redis is unreachable at start", () => {
-  it("makes listen() reject with TSWS_REDIS_UNREACHABLE after startTimeout", { timeout: 30_000 }, async () => {
+  it("makes listen() reject with TSWS_REDIS_UNREACHABLE naming the address, and logs the connection error", {
+    timeout: 30_000,
+  }, async () => {
     const port = await freePort(); // nothing listens there
     const client = new Redis(port, "127.0.0.1", { lazyConnect: true });
     const logger = recordingLogger();
