@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { createRedisAdapter } from "../src/adapters/redis.js";
+import { createRedisAdapter } from "../src/adapters/redis/index.js";
 import { createMemoryAdapter } from "../src/index.js";
 import { ChatClient, eventually, startNode } from "./helpers/cluster-chat.js";
 import { RedisServer } from "./helpers/redis-server.js";

@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
-import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis.js";
+import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis/index.js";
 import { AdapterError, type Server } from "../src/index.js";
 import { ChatClient, eventually, recordingLogger, startNode } from "./helpers/cluster-chat.js";
 import { freePort, RedisServer } from "./helpers/redis-server.js";
@@ -218,7 +218,9 @@ describe("the Redis adapter", () => {
 });
 
 describe("the Redis adapter when Redis is unreachable at start", () => {
-  it("makes listen() reject with TSWS_REDIS_UNREACHABLE after startTimeout", { timeout: 30_000 }, async () => {
+  it("makes listen() reject with TSWS_REDIS_UNREACHABLE naming the address, and logs the connection error", {
+    timeout: 30_000,
+  }, async () => {
     const port = await freePort(); // nothing listens there
     const client = new Redis(port, "127.0.0.1", { lazyConnect: true });
     const logger = recordingLogger();

@@ -8,13 +8,9 @@
 // the adapter), and names travel with `sendTo`, which the adapter also carries: when someone joins,
 // every page already in the room answers "present" and the server passes each name to the newcomer.
 import { BaseMixin, HttpMiddlewareMixin, type Message, MixinFail, mixins, Namespace, type Socket } from "../../src/index.js";
-import { ROOMS } from "./users.js";
+import { type ChatUser, ROOMS } from "./users.js";
 
-/** The user passport puts on the request (and so on the socket). */
-export interface ChatUser {
-  id: string;
-  name: string;
-}
+export type { ChatUser } from "./users.js";
 
 /** Close code the page reads as "log in again": the same code `server.closeUser` uses. */
 const LOGIN_REQUIRED = 4401;

@@ -2,7 +2,12 @@
 // would check hashed passwords in its database; the demo keeps a readable list.
 import passport from "passport";
 import { Strategy as LocalStrategy } from "passport-local";
-import type { ChatUser } from "./chat-handler.js";
+
+/** The user passport puts on the request (and so on the socket). */
+export interface ChatUser {
+  id: string;
+  name: string;
+}
 
 /** Demo accounts: the password is the user name (alice/alice, bob/bob, carol/carol, dave/dave). */
 export const DEMO_USERS: readonly (ChatUser & { username: string; password: string })[] = [

@@ -5,7 +5,7 @@
 import { RedisStore } from "connect-redis";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { createRedisAdapter } from "../../src/adapters/redis.js";
+import { createRedisAdapter } from "../../src/adapters/redis/index.js";
 import { startChat } from "../chatroom/app.js";
 
 const redisUrl = process.env.REDIS_URL;

@@ -6,11 +6,14 @@ import type { ClusterOp } from "./adapter.js";
  * Layout: one byte for the kind, one byte of flags, then length-prefixed UTF-8 strings (the
  * sender's node id first, so a node can skip its own messages without decoding the rest), and,
  * for broadcasts and direct sends, the payload as the remaining bytes: binary payloads stay
- * binary and text is never escaped.
+ * binary and text is never escaped. When the publisher gives a send time, it follows the strings
+ * (and the close code) as a float64 of milliseconds since the epoch, marked by a flag, so a
+ * receiver can refuse an operation that arrives too late.
  */
 
 const Kind = { broadcast: 1, sendTo: 2, closeSession: 3, closeUser: 4 } as const;
 const BINARY = 1;
+const SENT_AT = 2;
 /** The kind and flag bytes. */
 const HEAD = 2;
 
@@ -18,14 +21,16 @@ const HEAD = 2;
 export interface ClusterEnvelope {
   readonly sender: string;
   readonly op: ClusterOp;
+  /** When the sender published it (ms since the epoch, its clock); absent if it gave none. */
+  readonly sentAt?: number;
 }
 
 /**
- * Encodes an operation published by node `sender`.
+ * Encodes an operation published by node `sender`, with its send time if given (ms since the epoch).
  * @example
- * const bytes = encodeClusterOp(nodeId, { type: "sendTo", id, data: "hi" });
+ * const bytes = encodeClusterOp(nodeId, { type: "sendTo", id, data: "hi" }, Date.now());
  */
-export function encodeClusterOp(sender: string, op: ClusterOp): Buffer {
+export function encodeClusterOp(sender: string, op: ClusterOp, sentAt?: number): Buffer {
   const strings: string[] = [sender];
   let kind: number;
   let data: Message | undefined;
@@ -44,11 +49,11 @@ export function encodeClusterOp(sender: string, op: ClusterOp): Buffer {
     code = op.code;
   }
   const payload = typeof data === "string" ? Buffer.from(data) : data;
-  let size = HEAD + 4 + (code === 0 ? 0 : 2) + (payload?.length ?? 0);
+  let size = HEAD + 4 + (code === 0 ? 0 : 2) + (sentAt === undefined ? 0 : 8) + (payload?.length ?? 0);
   for (const s of strings) size += 4 + Buffer.byteLength(s);
   const out = Buffer.allocUnsafe(size);
   out[0] = kind;
-  out[1] = payload !== undefined && typeof data !== "string" ? BINARY : 0;
+  out[1] = (payload !== undefined && typeof data !== "string" ? BINARY : 0) | (sentAt === undefined ? 0 : SENT_AT);
   let at = out.writeUInt32BE(strings.length, HEAD);
   for (const s of strings) {
     const length = out.write(s, at + 4);
@@ -56,6 +61,7 @@ export function encodeClusterOp(sender: string, op: ClusterOp): Buffer {
     at += 4 + length;
   }
   if (code !== 0) at = out.writeUInt16BE(code, at);
+  if (sentAt !== undefined) at = out.writeDoubleBE(sentAt, at);
   if (payload !== undefined) payload.copy(out, at);
   return out;
 }
@@ -90,6 +96,14 @@ export function decodeClusterOp(bytes: Buffer): ClusterEnvelope {
     at += 4 + length;
   }
   const [sender = "", first = "", second = ""] = strings;
+  const isClose = kind === Kind.closeSession || kind === Kind.closeUser;
+  let sentAt: number | undefined;
+  if ((bytes[1] ?? 0) & SENT_AT) {
+    const timeAt = at + (isClose ? 2 : 0);
+    sentAt = bytes.readDoubleBE(timeAt);
+    if (!isClose) at = timeAt + 8;
+  }
+  const envelope = (op: ClusterOp): ClusterEnvelope => (sentAt === undefined ? { sender, op } : { sender, op, sentAt });
   const rest = (): Message => {
     const payload = bytes.subarray(at);
     return (bytes[1] ?? 0) & BINARY ? payload : payload.toString();
@@ -98,14 +112,14 @@ export function decodeClusterOp(bytes: Buffer): ClusterEnvelope {
     case Kind.broadcast: {
       const roomCount = Number(first);
       const rooms = strings.slice(2, 2 + roomCount);
-      return { sender, op: { type: "broadcast", rooms, except: strings.slice(2 + roomCount), data: rest() } };
+      return envelope({ type: "broadcast", rooms, except: strings.slice(2 + roomCount), data: rest() });
     }
     case Kind.sendTo:
-      return { sender, op: { type: "sendTo", id: first, data: rest() } };
+      return envelope({ type: "sendTo", id: first, data: rest() });
     case Kind.closeSession:
     case Kind.closeUser: {
       const by = kind === Kind.closeSession ? "session" : "user";
-      return { sender, op: { type: "close", by, value: first, reason: second, code: bytes.readUInt16BE(at) } };
+      return envelope({ type: "close", by, value: first, reason: second, code: bytes.readUInt16BE(at) });
     }
     default:
       throw new RangeError(`cluster message: unknown kind ${kind}`);

@@ -3,7 +3,7 @@
  * Env: REDIS_PORT, PREFIX, NODE_TTL. Prints one JSON line `{ port, nodeId }` once it listens.
  */
 import { Redis } from "ioredis";
-import { createRedisAdapter } from "../../src/adapters/redis.js";
+import { createRedisAdapter } from "../../src/adapters/redis/index.js";
 import { startNode } from "./cluster-chat.js";
 
 const adapter = createRedisAdapter(new Redis(Number(process.env.REDIS_PORT), "127.0.0.1"), {

@@ -5,7 +5,8 @@ import { createServer } from "node:net";
 /**
  * A private `redis-server` for one test file: a free loopback port, no persistence. `kill()`
  * stops it with SIGKILL (an outage as abrupt as a crash) and `start()` brings it back on the
- * same port, empty.
+ * same port, empty. `freeze()`/`thaw()` stop and resume the process (SIGSTOP/SIGCONT) without
+ * closing a connection.
  * @example
  * const redis = await RedisServer.launch(); after(() => redis.stop()); new Redis(redis.port, "127.0.0.1");
  */
@@ -59,6 +60,16 @@ export class RedisServer {
     const exited = once(child, "exit");
     child.kill("SIGKILL");
     await exited;
+  }
+
+  /** Freezes the server with SIGSTOP: its connections stay open and nothing is answered (a hung Redis, not a crash). */
+  freeze(): void {
+    this.#child?.kill("SIGSTOP");
+  }
+
+  /** Lets a frozen server run again (SIGCONT); it then works through everything sent to it meanwhile. */
+  thaw(): void {
+    this.#child?.kill("SIGCONT");
   }
 
   stop(): Promise<void> {
