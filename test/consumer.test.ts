@@ -93,6 +93,57 @@ describe("the published package", () => {
     }
   });
 
+  test("the public classes declare only the documented API: no internal member in Socket or Server", async () => {
+    const installed = join(dir("js"), "node_modules", "tswebsockets", "dist");
+    // DESIGN.md's Socket and Server, plus the documented extras (closeReason, droppedMessages, size, roomCount).
+    const documented: Record<string, { file: string; members: string[] }> = {
+      Socket: {
+        file: "socket/socket.d.ts",
+        members: [
+          "id",
+          "path",
+          "params",
+          "request",
+          "server",
+          "session",
+          "user",
+          "closeReason",
+          "droppedMessages",
+          "cookies",
+          "data",
+        ].concat(["closed", "rooms", "send", "close", "join", "leave", "constructor", "#private"]),
+      },
+      Server: {
+        file: "server.d.ts",
+        members: [
+          "listen",
+          "to",
+          "getSocket",
+          "size",
+          "roomCount",
+          "sendTo",
+          "closeSession",
+          "closeUser",
+          "close",
+          "constructor",
+          "#private",
+        ],
+      },
+    };
+    for (const [name, { file, members }] of Object.entries(documented)) {
+      const text = await readFile(join(installed, file), "utf8");
+      const body = text.slice(text.indexOf(`declare class ${name} `)).split("\n}\n")[0] ?? "";
+      const declared = new Set(
+        [...body.replace(/\/\*[\s\S]*?\*\//g, "").matchAll(/^ {4}(?:readonly |get |set |static |private |protected )*(#?\w+)/gm)].map(
+          (m) => m[1],
+        ),
+      );
+      assert.ok(declared.size > 5, `found the members of ${name} in ${file}`);
+      for (const member of declared)
+        assert.ok(members.includes(member as string), `${name}.${member} is declared in ${file} but is not public API`);
+    }
+  });
+
   test("no shipped file points at a source map or source that is not shipped", async () => {
     const installed = join(dir("js"), "node_modules", "tswebsockets");
     const files = new Set((await readdir(installed, { recursive: true })).map((f) => f.replaceAll("\\", "/")));
