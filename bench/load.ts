@@ -146,12 +146,12 @@ async function echo(job: Job): Promise<LoadResult> {
     }
     owed.clear();
   };
-  const onMessage: OnMessage = (conn) => {
+  const onMessage: OnMessage = (conn, _buf, _start, _end, at) => {
     const sent = (conn.times as Float64Array)[conn.tail] as number;
     conn.tail = (conn.tail + 1) % inFlight;
     if (measuring) {
       count++;
-      rtt.add(now() - sent);
+      rtt.add(at - sent);
     }
     const n = owed.get(conn);
     if (n === undefined && owed.size === 0) queueMicrotask(flush);
@@ -222,12 +222,12 @@ async function broadcast(job: Job): Promise<LoadResult> {
     scheduled = false;
     if (outstanding < outstandingMax) send(outstandingMax - outstanding);
   };
-  const onMessage: OnMessage = (_conn, buf, start) => {
+  const onMessage: OnMessage = (_conn, buf, start, _end, at) => {
     const s = seqAt(buf, start + offset);
     progress++;
     if (s >= first && s <= last) {
       received++;
-      latency.add(now() - (sentAt[s % ring] as number));
+      latency.add(at - (sentAt[s % ring] as number));
     }
     if (interval === 0 && ++(counts[s % ring] as number) === connections) {
       counts[s % ring] = connections;

@@ -54,7 +54,7 @@ export type Marks = Readonly<Record<string, ServerStats>>;
 const cpuShare = (micros: number, seconds: number) => (100 * micros) / (seconds * 1e6);
 
 /** The key under which a job's server or load-generator CPU (% of one core) is kept. */
-export const cpuKey = (scenario: ScenarioName, side: "server" | "load") => `cpu.${scenario}.${side}`;
+export const cpuKey = (scenario: ScenarioName, side: "server" | "load" | "others0" | "others1") => `cpu.${scenario}.${side}`;
 
 /**
  * Turns one job's raw counts and the server's stats into the figures of its scenario, plus the

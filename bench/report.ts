@@ -73,7 +73,8 @@ export const SATURATED = 90;
  * The load check: per scenario and server, the server's and the load generator's CPU over the
  * measuring window (idle: while opening), as "server / generator" in % of one core, with the
  * generator flagged where it ran above {@link SATURATED} % of its core: there the figure may be
- * the generator's limit, not the server's. Several generators' CPU is summed.
+ * the generator's limit, not the server's. Several generators' CPU is summed. "others" is the most
+ * other processes took of CPU 0 / CPU 1 in any run: where it is large, the machine was the limit.
  */
 export function cpuTable(
   scenarios: readonly ScenarioName[],
@@ -89,7 +90,9 @@ export function cpuTable(
       const load = summary.values[s]?.[cpuKey(scenario, "load")];
       if (server === undefined || load === undefined) return "–";
       const flag = load.max / generators > SATURATED ? " **generator saturated**" : "";
-      return `${fmt(server.median)} / ${fmt(load.median)} (max ${fmt(load.max)})${flag}`;
+      const o0 = summary.values[s]?.[cpuKey(scenario, "others0")]?.max ?? Number.NaN;
+      const o1 = summary.values[s]?.[cpuKey(scenario, "others1")]?.max ?? Number.NaN;
+      return `${fmt(server.median)} / ${fmt(load.median)} (max ${fmt(load.max)}); others ≤ ${fmt(o0)} / ${fmt(o1)}${flag}`;
     });
     return [generators > 1 ? `${scenario} (${generators} generators, CPU summed)` : scenario, ...cells];
   });
