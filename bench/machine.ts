@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
  * other benchmarks) land on CPU 0 and CPU 1 too, and then neither the server nor the load
  * generator is the limit. The kernel's per-CPU busy time (/proc/stat) minus what the server used
  * on CPU 0 and the generator on CPU 1 is what others took; a job where that is large measured the
- * machine's other work, not the server.
+ * machine's other work, not the server. Interrupt time counts as busy and is charged to no
+ * process, so the figure includes some of the loopback traffic's own softirq work (a few %).
  */
 
 /** Busy time of each CPU so far in microseconds (/proc/stat, all but idle and iowait), or [] off Linux. */
