@@ -9,9 +9,11 @@ import { type Conn, dataOffset, messageFrame, type OnMessage, open, type Protoco
  * sending its own counts, latencies and CPU time.
  */
 
-/** The scenarios, in the order the runner plays them. */
+/** The scenarios of every run, in the order the runner plays them. */
 export const SCENARIOS = ["echo", "broadcastTick", "broadcastSaturate", "idle", "handshakes"] as const;
-export type ScenarioName = (typeof SCENARIOS)[number];
+/** Scenarios played only when asked for (`--scale`): idle connections at the descriptor limit. */
+export const SCALE_SCENARIOS = ["idleScale"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number] | (typeof SCALE_SCENARIOS)[number];
 
 /** What the runner asks for. Durations are in milliseconds. */
 export interface Job {
@@ -20,6 +22,8 @@ export interface Job {
   readonly protocol: Protocol;
   readonly port: number;
   readonly params: Partial<Params>;
+  /** This generator's share when several drive one job: it opens connections index, index + of, … */
+  readonly part: { readonly index: number; readonly of: number };
 }
 
 /** Every scenario's parameters; each scenario reads its own. Durations in milliseconds. */
@@ -33,6 +37,8 @@ export interface Params {
   readonly window: number;
   readonly settle: number;
   readonly openers: number;
+  /** Load-generator processes for the job (only idle scenarios split; see run.ts). */
+  readonly generators: number;
 }
 
 /** The names of the raw figures scenarios report. */
@@ -74,7 +80,14 @@ function mark(name: string): Promise<void> {
 }
 
 /** Opens `n` connections, `concurrency` at a time, spread over several loopback source addresses. */
-async function openAll(n: number, job: Job, endpoint: "echo" | "room", onMessage: OnMessage, concurrency = 200): Promise<Conn[]> {
+async function openAll(
+  n: number,
+  job: Job,
+  endpoint: "echo" | "room",
+  onMessage: OnMessage,
+  concurrency = 200,
+  sourceOffset = 0,
+): Promise<Conn[]> {
   const conns: Conn[] = [];
   let next = 0;
   const worker = async () => {
@@ -84,7 +97,7 @@ async function openAll(n: number, job: Job, endpoint: "echo" | "room", onMessage
         port: job.port,
         path: pathFor(job.protocol, endpoint),
         protocol: job.protocol,
-        localAddress: source(i),
+        localAddress: source(i + sourceOffset),
         onMessage,
       });
       conns[i] = conn;
@@ -133,12 +146,12 @@ async function echo(job: Job): Promise<LoadResult> {
     }
     owed.clear();
   };
-  const onMessage: OnMessage = (conn) => {
+  const onMessage: OnMessage = (conn, _buf, _start, _end, at) => {
     const sent = (conn.times as Float64Array)[conn.tail] as number;
     conn.tail = (conn.tail + 1) % inFlight;
     if (measuring) {
       count++;
-      rtt.add(now() - sent);
+      rtt.add(at - sent);
     }
     const n = owed.get(conn);
     if (n === undefined && owed.size === 0) queueMicrotask(flush);
@@ -209,12 +222,12 @@ async function broadcast(job: Job): Promise<LoadResult> {
     scheduled = false;
     if (outstanding < outstandingMax) send(outstandingMax - outstanding);
   };
-  const onMessage: OnMessage = (_conn, buf, start) => {
+  const onMessage: OnMessage = (_conn, buf, start, _end, at) => {
     const s = seqAt(buf, start + offset);
     progress++;
     if (s >= first && s <= last) {
       received++;
-      latency.add(now() - (sentAt[s % ring] as number));
+      latency.add(at - (sentAt[s % ring] as number));
     }
     if (interval === 0 && ++(counts[s % ring] as number) === connections) {
       counts[s % ring] = connections;
@@ -262,15 +275,24 @@ async function broadcast(job: Job): Promise<LoadResult> {
   return { received, expected, seconds: window.seconds, p50: p50 as number, p99: p99 as number, clientCpu: window.clientCpu, stalls };
 }
 
-/** Idle: open many connections, let them settle, and let the runner read the server's memory. */
+/**
+ * Idle: open many connections, let them settle, and let the runner read the server's memory. With
+ * several generators each opens its share (one process cannot hold more sockets than its
+ * descriptor limit). The window (CPU, seconds) covers opening and settling.
+ */
 async function idle(job: Job): Promise<LoadResult> {
   const { connections, settle } = job.params as Params;
+  const { index, of } = job.part;
+  const mine = Math.floor(connections / of) + (index < connections % of ? 1 : 0);
   await mark("baseline");
-  const conns = await openAll(connections, job, "echo", () => {}, 256);
+  const window = new Window();
+  window.start();
+  const conns = await openAll(mine, job, "echo", () => {}, 256, index);
   await sleep(settle);
+  window.stop();
   await mark("loaded");
   for (const conn of conns) conn.tcp.destroy();
-  return { connections: conns.length };
+  return { connections: conns.length, seconds: window.seconds, clientCpu: window.clientCpu };
 }
 
 /** Handshakes: `openers` loops of open, wait until usable, close, wait until closed. */
@@ -322,6 +344,7 @@ const scenarios: Record<ScenarioName, (job: Job) => Promise<LoadResult>> = {
   broadcastTick: broadcast,
   broadcastSaturate: broadcast,
   idle,
+  idleScale: idle,
   handshakes,
 };
 

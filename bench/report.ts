@@ -1,4 +1,5 @@
-import { type Metric, type Summary, verdict } from "./metrics.js";
+import type { ScenarioName } from "./load.js";
+import { cpuKey, type Metric, type Summary, verdict } from "./metrics.js";
 import type { Spread } from "./stats.js";
 
 /** Formats a figure with about three significant digits and thousands separators. */
@@ -12,38 +13,88 @@ export function fmt(value: number): string {
 const cell = (s: Spread | undefined) => (s === undefined ? "–" : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`);
 const ratio = (s: Spread | undefined) => (s === undefined || !Number.isFinite(s.median) ? "–" : `${s.median.toFixed(2)}×`);
 
-/** What the target says and whether the first server meets it. */
-function targetCell(metric: Metric, summary: Summary, subject: string): string {
-  const met = verdict(metric, summary, subject);
+/** What a target says and whether the first server meets it (against raw ws, or the ceiling). */
+function targetCell(metric: Metric, summary: Summary, subject: string, against: "ws" | "ceiling"): string {
+  const met = verdict(metric, summary, subject, against);
   if (met === undefined) return "";
+  const target = against === "ws" ? metric.target : metric.ceilingTarget;
   const goal =
-    metric.floor !== undefined
+    against === "ws" && metric.floor !== undefined
       ? `${metric.floor}${metric.unit}`
-      : `${metric.better === "higher" ? "≥" : "≤"} ${metric.target?.toFixed(1)}×`;
+      : `${metric.better === "higher" ? "≥" : "≤"} ${target?.toFixed(2).replace(/0$/, "")}×`;
   return `${goal} ${met ? "met" : "**missed**"}`;
 }
 
 /**
  * The report as a Markdown table (it reads as well in a terminal): each server's median with
- * min–max over the runs, each other server's ratio to the baseline, and the targets.
+ * min–max over the runs, each other server's ratio to the baseline (raw ws) and to the ceiling
+ * (hand-optimised ws) when the report has one, and the targets against each.
  */
-export function table(metrics: readonly Metric[], summary: Summary, servers: readonly string[], baseline: string): string {
-  const others = servers.filter((s) => s !== baseline);
+export function table(
+  metrics: readonly Metric[],
+  summary: Summary,
+  servers: readonly string[],
+  baseline: string,
+  ceiling?: string,
+): string {
   const subject = servers[0] as string;
+  const vsBase = servers.filter((s) => s !== baseline);
+  const vsCeiling = ceiling === undefined || summary.ceilingRatios === undefined ? [] : servers.filter((s) => s !== ceiling);
   const head = [
     "figure",
     "unit",
     ...servers.map((s) => `${s} median (min–max)`),
-    ...others.map((s) => `${s} / ${baseline}`),
-    `target (${subject})`,
+    ...vsBase.map((s) => `${s} / ${baseline}`),
+    ...vsCeiling.map((s) => `${s} / ${ceiling}`),
+    `target vs ${baseline} (${subject})`,
+    ...(vsCeiling.length > 0 ? [`target vs ${ceiling} (${subject})`] : []),
   ];
   const rows = metrics.map((m) => [
     m.label,
     m.unit,
     ...servers.map((s) => cell(summary.values[s]?.[m.key])),
-    ...others.map((s) => ratio(summary.ratios[s]?.[m.key])),
-    targetCell(m, summary, subject),
+    ...vsBase.map((s) => ratio(summary.ratios[s]?.[m.key])),
+    ...vsCeiling.map((s) => ratio(summary.ceilingRatios?.[s]?.[m.key])),
+    targetCell(m, summary, subject, "ws"),
+    ...(vsCeiling.length > 0 ? [targetCell(m, summary, subject, "ceiling")] : []),
   ]);
+  return markdown(head, rows);
+}
+
+const markdown = (head: readonly string[], rows: readonly (readonly string[])[]) => {
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+};
+
+/** Above this share of one core (per process) a load generator counts as saturated. */
+export const SATURATED = 90;
+
+/**
+ * The load check: per scenario and server, the server's and the load generator's CPU over the
+ * measuring window (idle: while opening), as "server / generator" in % of one core, with the
+ * generator flagged where it ran above {@link SATURATED} % of its core: there the figure may be
+ * the generator's limit, not the server's. Several generators' CPU is summed. "others" is the most
+ * other processes took of CPU 0 / CPU 1 in any run: where it is large, the machine was the limit.
+ */
+export function cpuTable(
+  scenarios: readonly ScenarioName[],
+  summary: Summary,
+  servers: readonly string[],
+  params: Partial<Record<ScenarioName, { generators?: number }>>,
+): string {
+  const head = ["scenario", ...servers.map((s) => `${s} server / generator`)];
+  const rows = scenarios.map((scenario) => {
+    const generators = params[scenario]?.generators ?? 1;
+    const cells = servers.map((s) => {
+      const server = summary.values[s]?.[cpuKey(scenario, "server")];
+      const load = summary.values[s]?.[cpuKey(scenario, "load")];
+      if (server === undefined || load === undefined) return "–";
+      const flag = load.max / generators > SATURATED ? " **generator saturated**" : "";
+      const o0 = summary.values[s]?.[cpuKey(scenario, "others0")]?.max ?? Number.NaN;
+      const o1 = summary.values[s]?.[cpuKey(scenario, "others1")]?.max ?? Number.NaN;
+      return `${fmt(server.median)} / ${fmt(load.median)} (max ${fmt(load.max)}); others ≤ ${fmt(o0)} / ${fmt(o1)}${flag}`;
+    });
+    return [generators > 1 ? `${scenario} (${generators} generators, CPU summed)` : scenario, ...cells];
+  });
+  return markdown(head, rows);
 }

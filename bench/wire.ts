@@ -1,4 +1,5 @@
 import { connect, type Socket as TcpSocket } from "node:net";
+import { performance } from "node:perf_hooks";
 
 /**
  * The light load-generator client: a raw TCP socket that does the WebSocket handshake itself,
@@ -10,8 +11,13 @@ import { connect, type Socket as TcpSocket } from "node:net";
 /** Which protocol a server speaks on top of WebSocket. */
 export type Protocol = "ws" | "sio";
 
-/** Called for each data message a server sends: the payload lies in `buf[start, end)`. */
-export type OnMessage = (conn: Conn, buf: Buffer, start: number, end: number) => void;
+/**
+ * Called for each data message a server sends: the payload lies in `buf[start, end)`; `at` is when
+ * the read that brought it returned (performance.now(), ms), one clock reading per read rather
+ * than per message: every message of a read arrived at once, and at hundreds of thousands of
+ * messages a second the generator's time is better spent reading.
+ */
+export type OnMessage = (conn: Conn, buf: Buffer, start: number, end: number, at: number) => void;
 
 const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 const OP_TEXT = 1;
@@ -84,6 +90,7 @@ export class Conn {
   #onMessage: OnMessage;
   #state: "http" | "eio" | "open" = "http";
   #rest: Buffer | undefined;
+  #at = 0;
   #resolve!: () => void;
   #reject!: (error: Error) => void;
 
@@ -127,6 +134,7 @@ export class Conn {
   }
 
   #data(chunk: Buffer): void {
+    this.#at = performance.now();
     const buf = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
     this.#rest = undefined;
     let pos = 0;
@@ -174,7 +182,7 @@ export class Conn {
 
   #frame(buf: Buffer, start: number, end: number): void {
     if (this.#protocol === "ws") {
-      this.#onMessage(this, buf, start, end);
+      this.#onMessage(this, buf, start, end, this.#at);
       return;
     }
     // Engine.IO packet types: 0 open, 2 ping, 4 message; Socket.IO inside 4: 0 connect, 2 event.
@@ -183,7 +191,7 @@ export class Conn {
       this.tcp.write(SIO_PONG);
     } else if (type === 0x34 /* "4" */) {
       const inner = buf[start + 1];
-      if (inner === 0x32) this.#onMessage(this, buf, start, end);
+      if (inner === 0x32) this.#onMessage(this, buf, start, end, this.#at);
       else if (inner === 0x30 && this.#state === "eio") {
         this.#state = "open";
         this.#resolve();

@@ -33,6 +33,7 @@ class Room extends mixins(PassA, PassB, PassC) {
 }
 
 const handlers: (typeof BaseHandler)[] = [Echo, Room];
-const server = createServer({ handlers, host: "127.0.0.1", port: 0 });
+// The default cap (10,000 connections) would refuse part of the idle-at-scale scenario.
+const server = createServer({ handlers, host: "127.0.0.1", port: 0, maxConnections: 1_000_000 });
 const { port } = await server.listen();
 serveControl(port, () => server.close());
