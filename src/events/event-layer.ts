@@ -183,6 +183,11 @@ export class EventLayer implements SocketLayer {
   /** A request's handler or hook failed: EventError with a declared code answers it, MixinFail closes, the rest is INTERNAL. */
   #requestFailed(socket: Socket, id: number, name: string, definition: RequestDefinition, error: unknown): unknown {
     if (error instanceof MixinFail) throw error;
+    if (socket.closed) {
+      // Typically a DISCONNECTED from socket.request(): nobody is left to answer.
+      this.logger.debug({ err: error, socket: socket.id, event: name }, `request "${name}" failed after the socket closed`);
+      return DROP;
+    }
     if (error instanceof EventError && Object.hasOwn(definition.errors, error.code)) {
       const schema = definition.errors[error.code];
       if (schema === null || schema === undefined) {
