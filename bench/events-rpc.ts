@@ -119,7 +119,7 @@ async function measure(name: Name): Promise<number> {
 async function connect(name: Name, port: number, inflight: number, onReply: () => unknown): Promise<{ close(): void }> {
   if (name === "socket.io") {
     const socket = ioClient(`http://127.0.0.1:${port}`, { transports: ["websocket"], forceNew: true });
-    await once(socket, "connect");
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
     let open = true;
     const loop = async () => {
       while (open) {
