@@ -13,10 +13,16 @@ export {
   type RefusalKind,
   TsWebSocketError,
 } from "./errors.js";
+export { EventError } from "./events/event-error.js";
+export { type EventHandlerClass, events } from "./events/events.js";
+export { handle } from "./events/handle.js";
+export type { EventBroadcaster, EventServer, EventSocket, Handlers, HandlerTable, RequestOptions, SendRequest } from "./events/types.js";
+export { DROP, type Drop } from "./hooks/drop.js";
 export { BaseHandler, type HandlerClass, mixins } from "./hooks/handler.js";
-export { BaseMixin, type MixinClass } from "./hooks/mixin.js";
+export { BaseMixin, type InboundEvent, type MixinClass } from "./hooks/mixin.js";
 export type { RateLimit } from "./limits/rate-limit.js";
 export { consoleLogger, type Logger } from "./logger.js";
+export { RequestError } from "./protocol/request-error.js";
 export { Namespace } from "./routing/namespace.js";
 export { createServer, Server } from "./server.js";
 export type { ServerOptions } from "./server-options.js";

@@ -10,6 +10,7 @@ import { LocalNode } from "./cluster/local-node.js";
 import { createMemoryAdapter } from "./cluster/memory-adapter.js";
 import { CloseCode, ConfigError, ConfigErrors, ForcedClose, Refusal } from "./errors.js";
 import { composeChain } from "./hooks/chain.js";
+import { type SocketProtocol, socketProtocolOf } from "./hooks/socket-protocol.js";
 import { Connection, type ConnectionOwner } from "./inbound/connection.js";
 import { EventQueue, type QueuePolicy } from "./inbound/event-queue.js";
 import { hookFailure } from "./inbound/hook-failure.js";
@@ -19,7 +20,7 @@ import { namespaceOf } from "./routing/namespace.js";
 import { Router, stripQuery } from "./routing/router.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
 import type { ServerApi } from "./socket/server-api.js";
-import { noteCloseReason, outboxOf, Socket, terminate } from "./socket/socket.js";
+import { noteCloseReason, outboxOf, Socket, type SocketInit, terminate } from "./socket/socket.js";
 import type { Message, Room, SocketId } from "./types.js";
 import { originAllowed } from "./upgrade/origin.js";
 import { refuse, type Upgrade, UpgradePipeline, type UpgradeStep } from "./upgrade/pipeline.js";
@@ -31,6 +32,8 @@ import { mixinSteps } from "./upgrade/step-source.js";
 interface Endpoint {
   readonly pipeline: UpgradePipeline;
   readonly queue: QueuePolicy;
+  /** What the namespace speaks beyond raw messages (the message layer), if anything. */
+  readonly protocol: SocketProtocol | undefined;
 }
 
 /**
@@ -60,6 +63,8 @@ export class Server implements ServerApi<Socket> {
   readonly #node: LocalNode;
   readonly #ready: Promise<void>;
   readonly #guard: Guard;
+  /** The subprotocol each handshake in progress may select (ws asks handleProtocols with only the request). */
+  readonly #offering = new WeakMap<IncomingMessage, string>();
   #http: HttpServer | undefined;
   #standalone = false;
   #closing: Promise<void> | undefined;
@@ -80,6 +85,7 @@ export class Server implements ServerApi<Socket> {
       maxPayload: this.#options.maxPayload,
       perMessageDeflate: this.#options.perMessageDeflate,
       WebSocket: Connection,
+      handleProtocols: this.#selectProtocol,
     });
     this.#adapter = this.#options.adapter ?? createMemoryAdapter();
     this.#node = new LocalNode(this, this.#adapter, randomUUID(), this.#logger);
@@ -241,7 +247,9 @@ export class Server implements ServerApi<Socket> {
         ...fromMixins.map((s) => s.step),
       ];
       const queue: QueuePolicy = { chain, maxPending: this.#options.maxPendingMessages, onHookError, onFinished: this.#onFinished };
-      const endpoint: Endpoint = { pipeline: new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger), queue };
+      const protocol = socketProtocolOf(cls, { logger: this.#logger });
+      const pipeline = new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger);
+      const endpoint: Endpoint = { pipeline, queue, protocol };
       this.#router.add(path, endpoint);
     }
   }
@@ -296,10 +304,12 @@ export class Server implements ServerApi<Socket> {
       return;
     }
     const { req, raw, head, path, params } = upgrade;
+    const protocol = endpoint.protocol;
+    if (protocol !== undefined) this.#offering.set(req, protocol.subprotocol);
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
       raw.off("error", socketOnError); // ws handles the socket's errors from now on; one listener less per socket
       const r = req as IncomingMessage & { session?: Socket["session"]; user?: unknown };
-      const socket = new Socket({
+      const init: SocketInit = {
         ws,
         raw,
         home: this.#node,
@@ -309,14 +319,27 @@ export class Server implements ServerApi<Socket> {
         outbound: this.#guard.outbound,
         session: r.session,
         user: r.user,
-      });
+      };
+      const socket = protocol === undefined ? new Socket(init) : protocol.createSocket(init);
       this.#node.add(socket);
       this.#unfinished++;
       const queue = new EventQueue(socket, ws, endpoint.queue);
-      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws));
+      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws), protocol?.claim);
       queue.connect(socket.path);
     });
   }
+
+  /**
+   * ws's handleProtocols: a namespace with a protocol selects its subprotocol when the client
+   * offers it; otherwise the first offered protocol that is not one of ours (ws's own default,
+   * minus ours, so a raw namespace never pretends to speak tsws.v1).
+   */
+  #selectProtocol = (offered: Set<string>, req: IncomingMessage): string | false => {
+    const ours = this.#offering.get(req);
+    if (ours !== undefined && offered.has(ours)) return ours;
+    for (const name of offered) if (!name.startsWith("tsws")) return name;
+    return false;
+  };
 
   /** What every connection's shared listeners call (see {@link Connection}). */
   readonly #connections: ConnectionOwner = {

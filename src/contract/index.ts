@@ -6,6 +6,7 @@
 
 export type { BuiltInErrorCode, Issue } from "../protocol/error-codes.js";
 export { ErrorCode } from "../protocol/error-codes.js";
+export { RequestError } from "../protocol/request-error.js";
 export { type AsyncAPIDocument, type AsyncAPIOptions, toAsyncAPI } from "./asyncapi.js";
 export { type AnyContract, type Contract, type Definitions, type Direction, defineContract, lookup } from "./define-contract.js";
 export {

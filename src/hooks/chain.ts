@@ -1,5 +1,6 @@
 import type { Socket } from "../socket/socket.js";
 import type { Message } from "../types.js";
+import { DROP } from "./drop.js";
 import { BaseHandler, type HandlerClass, mixinsOf } from "./handler.js";
 import type { MixinClass } from "./mixin.js";
 
@@ -43,7 +44,8 @@ export function composeChain(cls: HandlerClass): Chain {
 
 /**
  * One runner over a fixed list of hooks (koa-compose's idea, without `next`): the first
- * `transformers` hooks may return a replacement for the argument.
+ * `transformers` hooks may return a replacement for the argument, or {@link DROP} to end the run
+ * there (a comparison per hook: the synchronous path still allocates nothing).
  */
 function compose<A>(hooks: readonly Hook<A>[], transformers: number): Runner<A> {
   const step = (socket: Socket, arg: A, from: number): undefined | Promise<void> => {
@@ -51,11 +53,15 @@ function compose<A>(hooks: readonly Hook<A>[], transformers: number): Runner<A> 
       const result = (hooks[i] as Hook<A>)(socket, arg);
       if (result instanceof Promise) {
         return result.then((value: unknown) => {
+          if (i < transformers && value === DROP) return undefined;
           const next = i < transformers && value !== undefined ? (value as A) : arg;
           return step(socket, next, i + 1);
         });
       }
-      if (i < transformers && result !== undefined) arg = result as A;
+      if (i < transformers && result !== undefined) {
+        if (result === DROP) return undefined;
+        arg = result as A;
+      }
     }
     return undefined;
   };

@@ -1,10 +1,12 @@
 import type { Socket } from "../socket/socket.js";
 import type { Message } from "../types.js";
+import type { Drop } from "./drop.js";
 
 /**
  * The base of a mixin: a class whose static hooks run before the handler's for the same event.
- * A hook may be async. `onMessage` may return a replacement message (`undefined` keeps it);
- * throwing `MixinFail` blocks the event and closes the socket.
+ * A hook may be async. `onMessage` may return a replacement message (`undefined` keeps it) or
+ * `DROP` (that one message stops here, the socket stays open); throwing `MixinFail` blocks the
+ * event and closes the socket. Mixins of an `events()` handler may also have `onEvent`.
  * @example
  * class Shout extends BaseMixin {
  *   static onMessage(socket: Socket, m: Message) { return typeof m === "string" ? m.toUpperCase() : m }
@@ -13,9 +15,18 @@ import type { Message } from "../types.js";
 export class BaseMixin {
   /** Called when a socket has connected, before the handler's `onConnect`. */
   static onConnect?: (socket: Socket, path: string) => unknown;
-  /** Called for each message, before the handler's `onMessage`; may return a replacement. */
-  // biome-ignore lint/suspicious/noConfusingVoidType: a hook with no return statement keeps the message
-  static onMessage?: (socket: Socket, message: Message) => Message | undefined | void | Promise<Message | undefined | void>;
+  /** Called for each message, before the handler's `onMessage`; may return a replacement or `DROP`. */
+  static onMessage?: (
+    socket: Socket,
+    message: Message,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a hook with no return statement keeps the message
+  ) => Message | Drop | undefined | void | Promise<Message | Drop | undefined | void>;
+  /**
+   * Message layer only (`events()`): called for each inbound event and request after its payload
+   * passed its schema, right to left; may return replacement data or `DROP` (a dropped request is
+   * answered `DROPPED`), throw `EventError` (answers that request) or `MixinFail` (closes).
+   */
+  static onEvent?: (socket: Socket, event: InboundEvent) => unknown;
   /** Called once when the socket has closed, before the handler's `onClose`. */
   static onClose?: (socket: Socket) => unknown;
 }
@@ -26,3 +37,15 @@ export class BaseMixin {
  * const guards: MixinClass[] = [MembersOnly, HttpMiddlewareMixin]; class Chat extends mixins(...guards) {}
  */
 export type MixinClass = typeof BaseMixin;
+
+/**
+ * What an `onEvent` hook sees: the message's name, its validated data, and whether it is a
+ * request (which will be answered) or an event.
+ * @example
+ * static onEvent(socket: Socket, { event, data }: InboundEvent) { if (event === "send") audit(socket.id, data); }
+ */
+export interface InboundEvent {
+  readonly event: string;
+  readonly data: unknown;
+  readonly kind: "event" | "request";
+}

@@ -1,4 +1,5 @@
 import { WebSocket } from "ws";
+import type { MessageClaim } from "../hooks/socket-protocol.js";
 import { noteCloseReason, type Socket } from "../socket/socket.js";
 import type { EventQueue } from "./event-queue.js";
 
@@ -36,6 +37,7 @@ export class Connection extends WebSocket {
   #queue: EventQueue | undefined;
   #owner: ConnectionOwner | undefined;
   #inbound: InboundCheck | undefined;
+  #claim: MessageClaim | undefined;
 
   /** The Socket this connection serves, once attached. */
   get socket(): Socket | undefined {
@@ -45,12 +47,14 @@ export class Connection extends WebSocket {
   /**
    * Routes this connection's events to its queue and owner; call once, after the handshake.
    * @param inbound the rate check each message passes before it is queued
+   * @param claim the namespace protocol's first look at each message (replies skip the queue)
    */
-  attach(socket: Socket, queue: EventQueue, owner: ConnectionOwner, inbound: InboundCheck): void {
+  attach(socket: Socket, queue: EventQueue, owner: ConnectionOwner, inbound: InboundCheck, claim?: MessageClaim): void {
     this.#socket = socket;
     this.#queue = queue;
     this.#owner = owner;
     this.#inbound = inbound;
+    this.#claim = claim;
   }
 
   /**
@@ -66,7 +70,7 @@ export class Connection extends WebSocket {
     if (socket === undefined || queue === undefined || owner === undefined) return super.emit(event, a, b);
     if (event === "message") {
       const data = a as Buffer;
-      if (this.#inbound?.(data.length)) queue.message(b ? data : data.toString());
+      if (this.#inbound?.(data.length) && !this.#claim?.(socket, data, b as boolean)) queue.message(b ? data : data.toString());
     } else if (event === "pong") {
       owner.onPong(this);
     } else if (event === "error") {

@@ -12,6 +12,8 @@
  * - `INTERNAL`: the handler failed unexpectedly; its message is not sent to the peer.
  * - `INVALID_FRAME`: the frame itself was malformed (not a tsws.v1 frame); `id` is null when the
  *   frame had no usable id.
+ * - `DROPPED`: a mixin of the receiver declined the request (it returned `DROP`); the connection
+ *   stays open.
  * @example
  * if (error.code === ErrorCode.INVALID_PAYLOAD) showIssues(error.data.issues);
  */
@@ -22,6 +24,7 @@ export const ErrorCode = {
   DISCONNECTED: "DISCONNECTED",
   INTERNAL: "INTERNAL",
   INVALID_FRAME: "INVALID_FRAME",
+  DROPPED: "DROPPED",
 } as const;
 
 /**

@@ -1,0 +1,240 @@
+/**
+ * One events namespace's dispatcher, built once per server: decodes each tsws.v1 frame, looks the
+ * name up in the contract's null-prototype table, validates, runs the mixins' `onEvent` hooks
+ * (right to left), calls the handler, checks and sends the reply. It stays synchronous while the
+ * schemas, hooks and handler are, so a fast request costs no promise.
+ */
+import { type AnyContract, lookup } from "../contract/define-contract.js";
+import type { RequestDefinition } from "../contract/definitions.js";
+import { type Validation, validate } from "../contract/validate.js";
+import { CloseCode, MixinFail } from "../errors.js";
+import { DROP } from "../hooks/drop.js";
+import type { InboundEvent, MixinClass } from "../hooks/mixin.js";
+import type { Logger } from "../logger.js";
+import { ErrorCode } from "../protocol/error-codes.js";
+import { encodeError, encodeReply, type Frame } from "../protocol/frames.js";
+import type { Socket } from "../socket/socket.js";
+import { decodeText, looksLikeReply } from "./decode.js";
+import { EventError } from "./event-error.js";
+import { EventSocketImpl, type SocketLayer } from "./event-socket.js";
+import { EventOperator } from "./operator.js";
+import type { AnyHandler, EventServer, HandlerTable } from "./types.js";
+
+type OnEvent = (socket: Socket, event: InboundEvent) => unknown;
+type Sync<T> = T | Promise<T>;
+
+const dropped = () => DROP;
+
+/** Calls `next` with the value now, or once the promise settles: promises only where a step made one. */
+function then<T>(value: Sync<T>, next: (value: T) => unknown): unknown {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
+/**
+ * The dispatcher and the per-namespace state its sockets share.
+ * @example
+ * const layer = new EventLayer(chat, Chat.events, mixinsOf(Chat), logger);
+ * layer.receive(socket, '[1,1,"send",{"text":"hi"}]');
+ */
+export class EventLayer implements SocketLayer {
+  readonly contract: AnyContract;
+  readonly logger: Logger;
+  readonly #handlers: { readonly [name: string]: AnyHandler };
+  readonly #hooks: readonly OnEvent[];
+  #server: { base: Socket["server"]; api: EventServer<AnyContract> } | undefined;
+
+  constructor(contract: AnyContract, table: HandlerTable | undefined, mixins: readonly MixinClass[], logger: Logger) {
+    this.contract = contract;
+    this.logger = logger;
+    this.#handlers = table?.handlers ?? Object.create(null);
+    const hooks: OnEvent[] = [];
+    for (const m of mixins) if (typeof m.onEvent === "function") hooks.push(m.onEvent.bind(m));
+    this.#hooks = hooks;
+  }
+
+  serverFor(base: Socket["server"]): EventServer<AnyContract> {
+    if (this.#server?.base !== base) {
+      const api: EventServer<AnyContract> = Object.create(base, {
+        to: { value: (room: string) => new EventOperator(this.contract, this.logger, base.to(room)) },
+      });
+      this.#server = { base, api };
+    }
+    return this.#server.api;
+  }
+
+  /** The Connection's first look at a message: replies are settled here, never queued. */
+  readonly claim = (socket: Socket, data: Buffer, isBinary: boolean): boolean => {
+    if (isBinary || !looksLikeReply(data) || !(socket instanceof EventSocketImpl) || !socket.negotiated) return false;
+    this.receive(socket, data.toString());
+    return true;
+  };
+
+  /** Handles one text frame of a socket that negotiated tsws.v1; returns DROP (or a promise of it). */
+  receive(socket: EventSocketImpl, text: string): unknown {
+    const result = decodeText(text);
+    if (!result.ok) {
+      this.#invalid(socket, result.id, result.message);
+      return DROP;
+    }
+    const frame: Frame = result.frame;
+    switch (frame[0]) {
+      case 0:
+        return this.#event(socket, frame[1], frame[2]);
+      case 1:
+        return this.#request(socket, frame[1], frame[2], frame[3]);
+      case 2:
+        socket.reply(frame[1], frame[2]);
+        return DROP;
+      case 3:
+        if (frame[1] === null) this.logger.debug({ socket: socket.id, code: frame[2], message: frame[4] }, "the client refused a frame");
+        else socket.replyError(frame[1], frame[2], frame[3], frame[4]);
+        return DROP;
+      case 9:
+        return DROP; // control frames from a client: none is defined yet; ignored as the protocol says
+      default:
+        this.#invalid(socket, null, "push frames (kind 4) are sent by the server only");
+        return DROP;
+    }
+  }
+
+  #event(socket: EventSocketImpl, name: string, data: unknown): unknown {
+    const definition = lookup(this.contract, "client", name);
+    if (definition?.kind !== "event") {
+      this.logger.debug({ socket: socket.id, event: name }, "dropped an event the contract does not declare");
+      return DROP;
+    }
+    const handler = this.#handlers[name];
+    try {
+      const out = then(validate(definition.schema, data), (input: Validation<unknown>) => {
+        if (input.issues !== undefined) {
+          this.logger.debug({ socket: socket.id, event: name, issues: input.issues }, "dropped an event whose data failed its schema");
+          return undefined;
+        }
+        return then(this.#onEvent(socket, name, input.value, "event"), (value) => (value === DROP ? undefined : handler?.(socket, value)));
+      });
+      if (out instanceof Promise) return out.then(dropped, (error: unknown) => this.#eventFailed(socket, name, error));
+    } catch (error) {
+      return this.#eventFailed(socket, name, error);
+    }
+    return DROP;
+  }
+
+  #request(socket: EventSocketImpl, id: number, name: string, data: unknown): unknown {
+    const definition = lookup(this.contract, "client", name);
+    const handler = definition?.kind === "request" ? this.#handlers[name] : undefined;
+    if (definition?.kind !== "request" || handler === undefined) {
+      const why = definition === undefined ? "no client request of that name" : "no handler for it";
+      socket.send(encodeError(id, ErrorCode.UNKNOWN_EVENT, undefined, why));
+      return DROP;
+    }
+    try {
+      const out = then(validate(definition.schema, data), (input: Validation<unknown>) => {
+        if (input.issues !== undefined) {
+          socket.send(encodeError(id, ErrorCode.INVALID_PAYLOAD, { issues: input.issues }));
+          return undefined;
+        }
+        return then(this.#onEvent(socket, name, input.value, "request"), (value) => {
+          if (value === DROP) {
+            socket.send(encodeError(id, ErrorCode.DROPPED));
+            return undefined;
+          }
+          return then(handler(socket, value), (reply) => this.#reply(socket, id, name, definition, reply));
+        });
+      });
+      if (out instanceof Promise) return out.then(dropped, (error: unknown) => this.#requestFailed(socket, id, name, definition, error));
+    } catch (error) {
+      return this.#requestFailed(socket, id, name, definition, error);
+    }
+    return DROP;
+  }
+
+  /** Checks the handler's reply against its schema: a bad reply is this server's bug, the client gets INTERNAL. */
+  #reply(socket: Socket, id: number, name: string, definition: RequestDefinition, reply: unknown): unknown {
+    return then(validate(definition.reply, reply), (checked: Validation<unknown>) => {
+      if (checked.issues === undefined) {
+        socket.send(encodeReply(id, reply));
+        return;
+      }
+      this.logger.error(
+        { socket: socket.id, event: name, issues: checked.issues },
+        `the handler of "${name}" returned a reply that fails its schema; answered INTERNAL`,
+      );
+      socket.send(encodeError(id, ErrorCode.INTERNAL));
+    });
+  }
+
+  /** The mixins' onEvent hooks, right to left; returns the data they leave, or DROP. */
+  #onEvent(socket: Socket, event: string, data: unknown, kind: InboundEvent["kind"], from = 0): unknown {
+    const hooks = this.#hooks;
+    for (let i = from; i < hooks.length; i++) {
+      const result = (hooks[i] as OnEvent)(socket, { event, data, kind });
+      if (result instanceof Promise) {
+        return result.then((value: unknown) => {
+          if (value === DROP) return DROP;
+          return this.#onEvent(socket, event, value === undefined ? data : value, kind, i + 1);
+        });
+      }
+      if (result === DROP) return DROP;
+      if (result !== undefined) data = result;
+    }
+    return data;
+  }
+
+  /** A request's handler or hook failed: EventError with a declared code answers it, MixinFail closes, the rest is INTERNAL. */
+  #requestFailed(socket: Socket, id: number, name: string, definition: RequestDefinition, error: unknown): unknown {
+    if (error instanceof MixinFail) throw error;
+    if (socket.closed) {
+      // Typically a DISCONNECTED from socket.request(): nobody is left to answer.
+      this.logger.debug({ err: error, socket: socket.id, event: name }, `request "${name}" failed after the socket closed`);
+      return DROP;
+    }
+    if (error instanceof EventError && Object.hasOwn(definition.errors, error.code)) {
+      const schema = definition.errors[error.code];
+      if (schema === null || schema === undefined) {
+        socket.send(encodeError(id, error.code));
+        return DROP;
+      }
+      const answer = (checked: Validation<unknown>) => {
+        if (checked.issues === undefined) socket.send(encodeError(id, error.code, error.data));
+        else this.#internal(socket, id, name, error, `EventError("${error.code}") data fails its declared schema`);
+        return DROP;
+      };
+      try {
+        const out = then(validate(schema, error.data), answer);
+        if (out instanceof Promise) return out.catch((e: unknown) => this.#internal(socket, id, name, e, "an error schema threw"));
+        return out;
+      } catch (e) {
+        return this.#internal(socket, id, name, e, "an error schema threw");
+      }
+    }
+    const why = error instanceof EventError ? `EventError("${error.code}") is not declared in the request's errors` : "the handler threw";
+    return this.#internal(socket, id, name, error, why);
+  }
+
+  #internal(socket: Socket, id: number, name: string, error: unknown, why: string): typeof DROP {
+    this.logger.error({ err: error, socket: socket.id, event: name }, `request "${name}": ${why}; answered INTERNAL`);
+    socket.send(encodeError(id, ErrorCode.INTERNAL));
+    return DROP;
+  }
+
+  #eventFailed(socket: Socket, name: string, error: unknown): typeof DROP {
+    if (error instanceof MixinFail) throw error;
+    if (error instanceof EventError) {
+      this.logger.info(
+        { socket: socket.id, event: name, code: error.code },
+        `event "${name}" ended with EventError (events have no reply)`,
+      );
+    } else {
+      this.logger.error({ err: error, socket: socket.id, event: name }, `the handler of event "${name}" threw; the socket stays open`);
+    }
+    return DROP;
+  }
+
+  /** Answers INVALID_FRAME; past the allowance the socket is closed with 1008. */
+  #invalid(socket: EventSocketImpl, id: number | null, message: string): void {
+    socket.send(encodeError(id, ErrorCode.INVALID_FRAME, undefined, message));
+    if (!socket.invalidFrame(Date.now())) return;
+    this.logger.info({ socket: socket.id, closeCode: CloseCode.policyViolation }, "too many invalid frames; closing with 1008");
+    socket.close(CloseCode.policyViolation, "too many invalid frames");
+  }
+}

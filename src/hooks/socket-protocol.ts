@@ -1,0 +1,54 @@
+/**
+ * How a handler class takes over what the server does with its sockets, without the server
+ * importing the layer that does it (the message layer sits above the server). The class offers a
+ * factory under the {@link socketProtocol} symbol; the server calls it once per namespace.
+ */
+import type { Logger } from "../logger.js";
+import type { Socket, SocketInit } from "../socket/socket.js";
+import type { HandlerClass } from "./handler.js";
+
+/**
+ * Claims an inbound message before it joins the socket's ordered queue; returns true when it has
+ * dealt with it. For frames that must not wait behind a running hook (replies to the server's own
+ * requests, which that hook may be awaiting).
+ * @example
+ * const claim: MessageClaim = (socket, data, isBinary) => !isBinary && looksLikeReply(data) && settle(socket, data);
+ */
+export type MessageClaim = (socket: Socket, data: Buffer, isBinary: boolean) => boolean;
+
+/**
+ * What a namespace's sockets speak beyond raw messages.
+ * @example
+ * const protocol: SocketProtocol = { subprotocol: "tsws.v1", createSocket: (init) => new Socket(init) };
+ */
+export interface SocketProtocol {
+  /** The WebSocket subprotocol selected when the client offers it. */
+  readonly subprotocol: string;
+  /** Makes the namespace's socket (a Socket subclass with the protocol's methods). */
+  createSocket(init: SocketInit): Socket;
+  /** Sees each inbound message first; see {@link MessageClaim}. */
+  readonly claim?: MessageClaim;
+}
+
+/**
+ * What the factory is given: the server's logger, for faults of the protocol layer.
+ * @example
+ * const context: ProtocolContext = { logger: consoleLogger };
+ */
+export interface ProtocolContext {
+  readonly logger: Logger;
+}
+
+/** The static key under which a handler class offers its {@link SocketProtocol} factory. */
+export const socketProtocol: unique symbol = Symbol("tswebsockets.socketProtocol");
+
+/**
+ * The protocol a handler class offers (called with the concrete class, so the factory can read
+ * what the subclass declares), or undefined for a raw namespace.
+ * @example
+ * const protocol = socketProtocolOf(Chat, { logger });
+ */
+export function socketProtocolOf(cls: HandlerClass, context: ProtocolContext): SocketProtocol | undefined {
+  const make = (cls as { [socketProtocol]?: (cls: HandlerClass, context: ProtocolContext) => SocketProtocol })[socketProtocol];
+  return typeof make === "function" ? make(cls, context) : undefined;
+}
