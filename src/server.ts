@@ -19,6 +19,7 @@ import type { Logger } from "./logger.js";
 import { namespaceOf } from "./routing/namespace.js";
 import { Router, stripQuery } from "./routing/router.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
+import type { OutboundLimit } from "./socket/outbox.js";
 import type { ServerApi } from "./socket/server-api.js";
 import { noteCloseReason, outboxOf, Socket, type SocketInit, terminate } from "./socket/socket.js";
 import type { Message, Room, SocketId } from "./types.js";
@@ -34,6 +35,8 @@ interface Endpoint {
   readonly queue: QueuePolicy;
   /** What the namespace speaks beyond raw messages (the message layer), if anything. */
   readonly protocol: SocketProtocol | undefined;
+  /** The server's outbound limit with this namespace's `onOutbound` hooks (one object per namespace). */
+  readonly outbound: OutboundLimit<Socket>;
 }
 
 /**
@@ -249,7 +252,8 @@ export class Server implements ServerApi<Socket> {
       const queue: QueuePolicy = { chain, maxPending: this.#options.maxPendingMessages, onHookError, onFinished: this.#onFinished };
       const protocol = socketProtocolOf(cls, { logger: this.#logger });
       const pipeline = new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger);
-      const endpoint: Endpoint = { pipeline, queue, protocol };
+      const outbound = chain.outbound === undefined ? this.#guard.outbound : { ...this.#guard.outbound, transform: chain.outbound };
+      const endpoint: Endpoint = { pipeline, queue, protocol, outbound };
       this.#router.add(path, endpoint);
     }
   }
@@ -316,7 +320,7 @@ export class Server implements ServerApi<Socket> {
         path,
         params,
         request: requestInfo(req),
-        outbound: this.#guard.outbound,
+        outbound: endpoint.outbound,
         session: r.session,
         user: r.user,
       };

@@ -1,7 +1,9 @@
 import { closeReasonOf } from "../errors.js";
 import { closeSafely } from "../inbound/hook-failure.js";
 import type { Logger } from "../logger.js";
+import { DROP, type Drop } from "../socket/drop.js";
 import { encodeFrame } from "../socket/frames.js";
+import { type Outbound, type OutboundTransform, outboundView, outboundWire } from "../socket/outbound.js";
 import type { ServerApi, SocketHome } from "../socket/server-api.js";
 import { outboxOf, type Socket } from "../socket/socket.js";
 import type { Message, Room, SocketId } from "../types.js";
@@ -141,13 +143,16 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
 }
 
 /**
- * Delivers a broadcast to this node's own sockets, each once, encoding the frame once.
+ * Delivers a broadcast to this node's own sockets, each once, encoding the frame once. A receiver
+ * whose namespace has `onOutbound` hooks gets what they return: the shared frame when they keep the
+ * message, nothing on `DROP`, else a frame encoded once per distinct replacement.
  * @example
  * deliverLocal(rooms, ["lobby"], [sender.id], "hello");
  */
 export function deliverLocal(rooms: Rooms, names: readonly Room[], except: readonly SocketId[], data: Message): void {
   let frame: readonly Buffer[] | undefined;
   let seen: Set<Socket> | undefined;
+  let variants: Variants | undefined;
   for (const name of names) {
     const members = rooms.local(name);
     if (members === undefined) continue;
@@ -158,9 +163,51 @@ export function deliverLocal(rooms: Rooms, names: readonly Room[], except: reado
         seen.add(socket);
       }
       if (except.length > 0 && except.includes(socket.id)) continue;
+      const outbox = outboxOf(socket);
+      if (outbox.transform !== undefined) {
+        variants ??= new Variants(data);
+        const own = variants.frameFor(socket, outbox);
+        if (own === DROP) continue;
+        if (own !== undefined) {
+          outbox.sendFrame(own.frame, own.data);
+          continue;
+        }
+      }
       frame ??= encodeFrame(data);
-      outboxOf(socket).sendFrame(frame, data);
+      outbox.sendFrame(frame, data);
     }
+  }
+}
+
+/**
+ * One broadcast's outbound variants: the message as hooks see it (parsed once per broadcast, for
+ * each of the two views), and one encoded frame per distinct replacement the hooks return.
+ */
+class Variants {
+  readonly #data: Message;
+  #views: [Outbound | undefined, Outbound | undefined] | undefined;
+  readonly #frames = new Map<unknown, { frame: readonly Buffer[]; data: Message }>();
+
+  constructor(data: Message) {
+    this.#data = data;
+  }
+
+  /** The frame this receiver gets: `undefined` for the shared one, `DROP` for none. */
+  frameFor(socket: Socket, outbox: ReturnType<typeof outboxOf>): { frame: readonly Buffer[]; data: Message } | Drop | undefined {
+    const negotiated = outbox.negotiated;
+    this.#views ??= [undefined, undefined];
+    const index = negotiated ? 1 : 0;
+    const view = (this.#views[index] ??= outboundView(this.#data, negotiated));
+    if (view === undefined) return undefined; // a protocol frame hooks never see
+    const verdict = (outbox.transform as OutboundTransform<Socket>)(socket, view);
+    if (verdict === undefined || verdict === DROP) return verdict;
+    let known = this.#frames.get(verdict);
+    if (known === undefined) {
+      const wire = outboundWire(verdict) as Message;
+      known = { frame: encodeFrame(wire), data: wire };
+      this.#frames.set(verdict, known);
+    }
+    return known;
   }
 }
 

@@ -5,11 +5,11 @@
  * not negotiate tsws.v1 go on to the handler's raw `onMessage`, unchanged.
  */
 import type { AnyContract } from "../contract/define-contract.js";
-import type { DROP } from "../hooks/drop.js";
 import { type HandlerClass, mixins, mixinsOf } from "../hooks/handler.js";
 import { BaseMixin, type MixinClass } from "../hooks/mixin.js";
 import { type ProtocolContext, type SocketProtocol, socketProtocol } from "../hooks/socket-protocol.js";
 import { SUBPROTOCOL } from "../protocol/frames.js";
+import type { DROP } from "../socket/drop.js";
 import type { Socket } from "../socket/socket.js";
 import type { Message } from "../types.js";
 import { EventLayer } from "./event-layer.js";

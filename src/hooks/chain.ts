@@ -1,6 +1,7 @@
+import { DROP } from "../socket/drop.js";
+import type { OutboundTransform } from "../socket/outbound.js";
 import type { Socket } from "../socket/socket.js";
 import type { Message } from "../types.js";
-import { DROP } from "./drop.js";
 import { BaseHandler, type HandlerClass, mixinsOf } from "./handler.js";
 import type { MixinClass } from "./mixin.js";
 
@@ -17,6 +18,8 @@ export interface Chain {
   readonly connect: Runner<string>;
   readonly message: Runner<Message>;
   readonly close: Runner<undefined>;
+  /** The mixins' `onOutbound` hooks, right to left; undefined when none has one (today's path). */
+  readonly outbound: OutboundTransform<Socket> | undefined;
   readonly mixins: readonly MixinClass[];
 }
 
@@ -38,7 +41,44 @@ export function composeChain(cls: HandlerClass): Chain {
     connect: pick<string>("onConnect", false),
     message: pick<Message>("onMessage", true),
     close: pick<undefined>("onClose", false),
+    outbound: composeOutbound(ordered),
     mixins: ordered,
+  };
+}
+
+type OutboundHook = NonNullable<MixinClass["onOutbound"]>;
+
+/**
+ * The mixins' `onOutbound` hooks as one transform, right to left: each sees what the one before
+ * left, `DROP` ends the run. A hook must be synchronous (it runs for every receiver of every
+ * message, and per-socket order and one write per turn depend on it): an `async` one is a
+ * TypeError here, a returned promise a TypeError when it happens.
+ */
+function composeOutbound(ordered: readonly MixinClass[]): OutboundTransform<Socket> | undefined {
+  const hooks: OutboundHook[] = [];
+  for (const m of ordered) {
+    const hook = m.onOutbound;
+    if (typeof hook !== "function") continue;
+    if (hook.constructor.name === "AsyncFunction") {
+      throw new TypeError(
+        `${m.name}.onOutbound must be synchronous: compute what it needs beforehand (e.g. into socket.data at join time)`,
+      );
+    }
+    hooks.push(hook.bind(m) as OutboundHook);
+  }
+  if (hooks.length === 0) return undefined;
+  return (socket, message) => {
+    let current = message;
+    let changed = false;
+    for (const hook of hooks) {
+      const verdict = hook(socket, current);
+      if (verdict === undefined) continue;
+      if (verdict === DROP) return DROP;
+      if (verdict instanceof Promise) throw new TypeError("onOutbound returned a promise: outbound hooks must be synchronous");
+      current = verdict;
+      changed = true;
+    }
+    return changed ? current : undefined;
   };
 }
 

@@ -1,6 +1,7 @@
+import type { Drop } from "../socket/drop.js";
+import type { Outbound } from "../socket/outbound.js";
 import type { Socket } from "../socket/socket.js";
 import type { Message } from "../types.js";
-import type { Drop } from "./drop.js";
 
 /**
  * The base of a mixin: a class whose static hooks run before the handler's for the same event.
@@ -29,6 +30,14 @@ export class BaseMixin {
   static onEvent?: (socket: Socket, event: InboundEvent) => unknown;
   /** Called once when the socket has closed, before the handler's `onClose`. */
   static onClose?: (socket: Socket) => unknown;
+  /**
+   * Called for every message a socket of this namespace is about to receive (its own sends,
+   * `sendTo`, broadcasts from any node, event-layer emits as `{ event, data }`), right to left;
+   * never for replies to requests or protocol control frames. Return a replacement, `DROP`, or
+   * `undefined` to keep it. Synchronous only. A broadcast whose hooks return `undefined` is still
+   * encoded once; a replacement shared by many receivers (see `variant()`) is encoded once too.
+   */
+  static onOutbound?: (socket: Socket, message: Outbound) => Outbound | Drop | undefined;
 }
 
 /**

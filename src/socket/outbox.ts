@@ -1,8 +1,11 @@
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
+import { SUBPROTOCOL } from "../protocol/frames.js";
 import type { Message } from "../types.js";
 import { Backlog } from "./backlog.js";
+import { DROP } from "./drop.js";
 import { acceptsRawFrames } from "./frames.js";
+import { type OutboundTransform, outboundView, outboundWire } from "./outbound.js";
 
 /**
  * What happens to a message sent to a socket whose outbound buffer is past `maxBufferedBytes`:
@@ -31,6 +34,8 @@ export interface OutboundLimit<S> {
   readonly onSlow: (socket: S) => void;
   /** Policies "drop-*": a message was dropped; `total` is the socket's count so far. */
   readonly onDrop: (socket: S, total: number) => void;
+  /** The namespace's composed `onOutbound` hooks, if it has any (shared by its sockets: no cost per socket). */
+  readonly transform?: OutboundTransform<S> | undefined;
 }
 
 const OPEN = 1;
@@ -90,13 +95,28 @@ export class Outbox<S> {
     return this.#dropped;
   }
 
-  /** Queues a message; resolves once the write buffer has drained. Dropped once closed. */
+  /** The namespace's outbound hooks, if any (a broadcast runs them per receiver). */
+  get transform(): OutboundTransform<S> | undefined {
+    return this.#limit.transform;
+  }
+
+  /** Whether the peer negotiated the tsws.v1 message protocol (its event frames are shown to hooks as events). */
+  get negotiated(): boolean {
+    return this.#ws.protocol === SUBPROTOCOL;
+  }
+
+  /** Queues a message after the outbound hooks; resolves once the write buffer has drained. Dropped once closed. */
   send(data: Message): Promise<void> {
     if (this.closed) return READY;
+    const transform = this.#limit.transform;
+    if (transform !== undefined) {
+      const view = outboundView(data, this.negotiated);
+      const wire = view === undefined ? undefined : outboundWire(transform(this.#owner, view));
+      if (wire === DROP) return READY;
+      if (wire !== undefined) data = wire;
+    }
     this.#cork();
-    if (this.#congested || this.#backlog !== undefined) return this.#overflow(data);
-    this.#ws.send(data);
-    return this.#afterWrite();
+    return this.#sendAsIs(data);
   }
 
   /**
@@ -107,11 +127,18 @@ export class Outbox<S> {
     if (this.closed) return;
     this.#cork();
     if (!this.#plainFrames || this.#congested || this.#backlog !== undefined) {
-      this.send(data);
+      this.#sendAsIs(data);
       return;
     }
     for (const part of frame) this.#raw.write(part);
     this.#afterWrite();
+  }
+
+  /** A message the outbound hooks have already seen (a broadcast's frame that fell back to a plain send). */
+  #sendAsIs(data: Message): Promise<void> {
+    if (this.#congested || this.#backlog !== undefined) return this.#overflow(data);
+    this.#ws.send(data);
+    return this.#afterWrite();
   }
 
   /** Sends the close frame after everything queued (the drop-oldest queue included). */
