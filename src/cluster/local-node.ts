@@ -1,6 +1,7 @@
 import { closeReasonOf } from "../errors.js";
 import { closeSafely } from "../inbound/hook-failure.js";
 import type { Logger } from "../logger.js";
+import { broadcastChannel, byteSize } from "../observe/channels.js";
 import { encodeFrame } from "../socket/frames.js";
 import type { ServerApi, SocketHome } from "../socket/server-api.js";
 import { outboxOf, type Socket } from "../socket/socket.js";
@@ -60,6 +61,11 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
     return this.#sockets.values();
   }
 
+  /** This node's open sockets of a user (by the key `closeUser` matches). */
+  socketsOfUser(userId: string): ReadonlySet<Socket> | undefined {
+    return this.#byUser.get(userId);
+  }
+
   /** A socket has opened. */
   add(socket: Socket): void {
     this.#sockets.set(socket.id, socket);
@@ -95,7 +101,7 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
   /** Carries out an operation made on this node, then passes it to the other nodes unless it is done. */
   dispatch(op: ClusterOp): void {
     if (op.type === "close") op = { ...op, reason: closeReasonOf(op.reason) }; // cut once: every node can send it
-    if (!this.receive(op)) this.#adapter.publish(op);
+    if (!this.#carryOut(op, "local")) this.#adapter.publish(op);
   }
 
   /**
@@ -103,8 +109,15 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
    * nodes to do (a `sendTo` whose socket is here).
    */
   receive(op: ClusterOp): boolean {
+    return this.#carryOut(op, "remote");
+  }
+
+  #carryOut(op: ClusterOp, origin: "local" | "remote"): boolean {
     if (op.type === "broadcast") {
-      deliverLocal(this.rooms, op.rooms, op.except, op.data);
+      const receivers = deliverLocal(this.rooms, op.rooms, op.except, op.data);
+      if (broadcastChannel.hasSubscribers) {
+        broadcastChannel.publish({ server: this.server, origin, rooms: op.rooms, receivers, bytes: byteSize(op.data) });
+      }
       return false;
     }
     if (op.type === "sendTo") {
@@ -141,12 +154,14 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
 }
 
 /**
- * Delivers a broadcast to this node's own sockets, each once, encoding the frame once.
+ * Delivers a broadcast to this node's own sockets, each once, encoding the frame once. Returns
+ * how many sockets it was written to.
  * @example
- * deliverLocal(rooms, ["lobby"], [sender.id], "hello");
+ * deliverLocal(rooms, ["lobby"], [sender.id], "hello"); // 12
  */
-export function deliverLocal(rooms: Rooms, names: readonly Room[], except: readonly SocketId[], data: Message): void {
+export function deliverLocal(rooms: Rooms, names: readonly Room[], except: readonly SocketId[], data: Message): number {
   let frame: readonly Buffer[] | undefined;
+  let receivers = 0;
   let seen: Set<Socket> | undefined;
   for (const name of names) {
     const members = rooms.local(name);
@@ -160,8 +175,10 @@ export function deliverLocal(rooms: Rooms, names: readonly Room[], except: reado
       if (except.length > 0 && except.includes(socket.id)) continue;
       frame ??= encodeFrame(data);
       outboxOf(socket).sendFrame(frame, data);
+      receivers++;
     }
   }
+  return receivers;
 }
 
 /** The key `closeUser` matches: a string or number user, or the user's `id`. */
