@@ -11,7 +11,10 @@
  * docs/observability.md lists the channels for applications that subscribe themselves.
  */
 import { type Channel, channel, type TracingChannel, tracingChannel } from "node:diagnostics_channel";
+import type { FrameMeta } from "../protocol/frames.js";
 import type { Message, Room, SocketId } from "../types.js";
+
+export type { FrameMeta } from "../protocol/frames.js";
 
 /**
  * The channel names, stable across versions.
@@ -190,16 +193,6 @@ export interface EventContext {
   error?: unknown;
   /** Free for subscribers (a start time, a span): set on the context, read at its end. */
   [key: symbol]: unknown;
-}
-
-/**
- * The optional `meta` object of a request frame (`[1, id, event, data, meta]`, docs/protocol.md).
- * @example
- * const meta: FrameMeta = { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" };
- */
-export interface FrameMeta {
-  readonly traceparent?: string;
-  readonly tracestate?: string;
 }
 
 /** @example if (connectChannel.hasSubscribers) connectChannel.runStores(message, start); */
