@@ -61,7 +61,7 @@ async function runServer(rounds: number): Promise<void> {
   };
 
   const results: Record<string, number[]> = {};
-  for (const workload of ["echo", "broadcast"] as const) {
+  for (const workload of (process.env.ONLY ?? "echo,broadcast").split(",")) {
     const delivered = workload === "echo" ? ECHO.clients * ECHO.messages : BROADCAST.messages * BROADCAST.clients;
     await ask(workload); // warm-up round, not counted
     for (let round = 0; round < rounds; round++) {
