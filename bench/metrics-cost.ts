@@ -16,8 +16,9 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { Registry } from "prom-client";
 import { WebSocket } from "ws";
-import { BaseHandler, createServer, type Message, Namespace, type Socket } from "../src/index.js";
+import { BaseHandler, createServer, type Message, Namespace, type Server, type Socket } from "../src/index.js";
 import { collectMetrics, type MetricsHandle } from "../src/metrics/index.js";
+import { broadcastChannel, messageChannel, publishMessage } from "../src/observe/channels.js";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "7" }, clients: { type: "string" } } });
 
@@ -83,7 +84,9 @@ async function runServer(rounds: number): Promise<void> {
     }
   }
   child.stdin.end();
+  const sample = server.sockets().next().value;
   await server.close();
+  if (sample !== undefined) overheadPerMessage(server, sample, results);
 
   if (process.env.SAMPLES) console.log(JSON.stringify(results));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -91,7 +94,9 @@ async function runServer(rounds: number): Promise<void> {
   const top = (xs: number[]) => Math.max(...xs);
   console.log(`metrics cost, ${rounds} rounds per mode: server CPU per delivered message (best and median), client-side throughput (best)`);
   console.log("workload   | mode | ns/msg best | ns/msg median | msgs/s best | on/off CPU best | on/off CPU median | on/off msgs/s best");
-  for (const workload of ["echo", "broadcast"]) {
+  for (const workload of Object.keys(results)
+    .filter((k) => k.endsWith(" off cpu"))
+    .map((k) => k.split(" ")[0] as string)) {
     const off = (what: string, f: (xs: number[]) => number) => f(results[`${workload} off ${what}`] ?? []);
     for (const mode of ["off", "on"]) {
       const of = (what: string, f: (xs: number[]) => number) => f(results[`${workload} ${mode} ${what}`] ?? []);
@@ -108,6 +113,45 @@ async function runServer(rounds: number): Promise<void> {
       console.log(cells.join(" | "));
     }
   }
+}
+
+/**
+ * The subscriber's own cost per message, timed in a tight loop (steady even on a busy machine):
+ * what one echo (a message in, one out) and one broadcast add with metrics on, against the server
+ * CPU an echoed or broadcast message needs with metrics off (best round above).
+ */
+function overheadPerMessage(server: Server, socket: Socket, results: Record<string, number[]>): void {
+  const N = 1_000_000;
+  const payload = "x".repeat(ECHO.size);
+  const bytes = Buffer.from(payload);
+  const time = (f: () => void) => {
+    for (let i = 0; i < N / 10; i++) f(); // warm-up
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) f();
+    return Number(process.hrtime.bigint() - t) / N;
+  };
+  const check = () => {
+    if (messageChannel.hasSubscribers) publishMessage(socket, "in", bytes);
+  };
+  const offNs = time(check);
+  const register = new Registry();
+  const metrics = collectMetrics(server, { register });
+  const inNs = time(() => publishMessage(socket, "in", bytes));
+  const outNs = time(() => publishMessage(socket, "out", payload));
+  const broadcast = { server, origin: "local", rooms: ["all"], receivers: BROADCAST.clients, bytes: ECHO.size };
+  const broadcastNs = time(() => broadcastChannel.publish(broadcast));
+  metrics.stop();
+  const echoBase = Math.min(...(results["echo off cpu"] ?? [Number.NaN]));
+  const broadcastBase = Math.min(...(results["broadcast off cpu"] ?? [Number.NaN])) * BROADCAST.clients;
+  console.log(
+    `\nper-message overhead, ${N} calls each: the off check ${offNs.toFixed(1)} ns; on: message in ${inNs.toFixed(1)} ns, out ${outNs.toFixed(1)} ns, one broadcast ${broadcastNs.toFixed(1)} ns`,
+  );
+  console.log(
+    `echo: ${(inNs + outNs).toFixed(0)} ns added to ${echoBase.toFixed(0)} ns per echoed message = ${((100 * (inNs + outNs)) / echoBase).toFixed(2)} %`,
+  );
+  console.log(
+    `broadcast to ${BROADCAST.clients}: ${(inNs + broadcastNs).toFixed(0)} ns added to ${broadcastBase.toFixed(0)} ns per broadcast = ${((100 * (inNs + broadcastNs)) / broadcastBase).toFixed(2)} %`,
+  );
 }
 
 /** The client side: waits for a workload name on stdin, runs it, prints how many ms it took. */
