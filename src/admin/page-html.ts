@@ -18,7 +18,7 @@ main{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1
 section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:10px 14px}
 h2{font-size:13px;text-transform:uppercase;letter-spacing:.04em;color:#5b6470;margin:0 0 8px}
 .big{font-size:30px;font-weight:600}table{border-collapse:collapse;width:100%}
-td,th{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;font-variant-numeric:tabular-nums}
+td,th{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;font-variant-numeric:tabular-nums;font-size:13px;overflow-wrap:anywhere}
 td.n{text-align:right}code{font-size:12px}.muted{color:#8a929c}
 input,button{font:inherit;padding:3px 6px}#live.off{color:#c0392b}
 </style></head><body>
