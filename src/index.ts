@@ -1,4 +1,4 @@
-export type { Adapter, ClusterNode, ClusterOp } from "./cluster/adapter.js";
+export type { Adapter, AdapterStats, ClusterNode, ClusterOp } from "./cluster/adapter.js";
 export { BroadcastOperator } from "./cluster/broadcast.js";
 export { createMemoryAdapter } from "./cluster/memory-adapter.js";
 export {
@@ -21,6 +21,20 @@ export { BaseHandler, type HandlerClass, mixins } from "./hooks/handler.js";
 export { BaseMixin, type InboundEvent, type MixinClass } from "./hooks/mixin.js";
 export type { RateLimit } from "./limits/rate-limit.js";
 export { consoleLogger, type Logger } from "./logger.js";
+export {
+  type AdapterMessage,
+  type BroadcastMessage,
+  CHANNELS,
+  type CloseMessage,
+  type ConnectMessage,
+  type DropMessage,
+  type EventContext,
+  type ForcedCloseMessage,
+  type FrameMeta,
+  type MessageMessage,
+  type ObservedSocket,
+  type RefuseMessage,
+} from "./observe/channels.js";
 export { RequestError } from "./protocol/request-error.js";
 export { Namespace } from "./routing/namespace.js";
 export { createServer, Server } from "./server.js";

@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type Server as HttpServer, type Incom
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type Server as WsServer } from "ws";
-import type { Adapter } from "./cluster/adapter.js";
+import type { Adapter, AdapterStats } from "./cluster/adapter.js";
 import { BroadcastOperator } from "./cluster/broadcast.js";
 import { LocalNode } from "./cluster/local-node.js";
 import { createMemoryAdapter } from "./cluster/memory-adapter.js";
@@ -16,6 +16,7 @@ import { EventQueue, type QueuePolicy } from "./inbound/event-queue.js";
 import { hookFailure } from "./inbound/hook-failure.js";
 import { Guard } from "./limits/guard.js";
 import type { Logger } from "./logger.js";
+import { adapterChannel, connectChannel, publishForcedClose } from "./observe/channels.js";
 import { namespaceOf } from "./routing/namespace.js";
 import { Router, stripQuery } from "./routing/router.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
@@ -31,6 +32,8 @@ import { mixinSteps } from "./upgrade/step-source.js";
 
 /** A namespace ready to serve: its upgrade pipeline and what its sockets' queues share. */
 interface Endpoint {
+  /** The `@Namespace` pattern. */
+  readonly namespace: string;
   readonly pipeline: UpgradePipeline;
   readonly queue: QueuePolicy;
   /** What the namespace speaks beyond raw messages (the message layer), if anything. */
@@ -76,6 +79,7 @@ export class Server implements ServerApi<Socket> {
   #allFinished: (() => void) | undefined;
   /** Upgrades are accepted only once the adapter has started (attach mode listens before that). */
   #adapterState: "starting" | "ready" | "failed" = "starting";
+  readonly #namespaces: string[] = [];
 
   constructor(options: ServerOptions) {
     this.#options = resolveOptions(options);
@@ -97,9 +101,11 @@ export class Server implements ServerApi<Socket> {
     this.#ready.then(
       () => {
         this.#adapterState = "ready";
+        if (adapterChannel.hasSubscribers) adapterChannel.publish({ server: this, state: "ready" });
       },
       (error: unknown) => {
         this.#adapterState = "failed";
+        if (adapterChannel.hasSubscribers) adapterChannel.publish({ server: this, state: "failed", error });
         this.#logger.error({ err: error }, "the adapter failed to start; upgrades are refused with 503");
       },
     );
@@ -161,6 +167,60 @@ export class Server implements ServerApi<Socket> {
   /** How many rooms have at least one member on this node (a room with none is forgotten). */
   get roomCount(): number {
     return this.#node.rooms.size;
+  }
+
+  /** This server's node id: a random UUID per instance, by which the adapter knows this node. */
+  get nodeId(): string {
+    return this.#node.nodeId;
+  }
+
+  /** Every open socket on this node (a live iterator: do not keep it across event-loop turns). */
+  sockets(): IterableIterator<Socket> {
+    return this.#node.sockets();
+  }
+
+  /**
+   * This node's open sockets of one user, by the key {@link closeUser} matches (`user.id`, or the
+   * user itself when it is a string or number); an empty array when there are none.
+   * @example
+   * server.socketsOfUser(42).map((s) => s.id);
+   */
+  socketsOfUser(userId: string | number): Socket[] {
+    return [...(this.#node.socketsOfUser(String(userId)) ?? [])];
+  }
+
+  /**
+   * How many sockets are open on this node per `@Namespace` pattern (every registered pattern,
+   * zero included), counted when called.
+   * @example
+   * server.connectionsByNamespace(); // Map { "/chat/:room" => 120, "/echo" => 0 }
+   */
+  connectionsByNamespace(): Map<string, number> {
+    const counts = new Map<string, number>(this.#namespaces.map((n) => [n, 0]));
+    for (const socket of this.#node.sockets()) counts.set(socket.namespace, (counts.get(socket.namespace) ?? 0) + 1);
+    return counts;
+  }
+
+  /**
+   * The `limit` rooms with the most members on this node, largest first (ties in no set order).
+   * @example
+   * server.largestRooms(3); // [{ room: "lobby", size: 120 }, { room: "ops", size: 4 }]
+   */
+  largestRooms(limit = 10): { room: Room; size: number }[] {
+    const top: { room: Room; size: number }[] = [];
+    for (const [room, size] of this.#node.rooms.sizes()) {
+      if (top.length === limit && (top[limit - 1] as { size: number }).size >= size) continue;
+      let i = Math.min(top.length, limit - 1);
+      while (i > 0 && (top[i - 1] as { size: number }).size < size) i--;
+      top.splice(i, 0, { room, size });
+      if (top.length > limit) top.pop();
+    }
+    return top;
+  }
+
+  /** The adapter's counters and state, when it keeps any (the Redis adapter does; the in-memory one does not). */
+  get adapterStats(): AdapterStats | undefined {
+    return this.#adapter.stats;
   }
 
   /** Sends to one socket by id, on whichever node holds it. */
@@ -251,10 +311,11 @@ export class Server implements ServerApi<Socket> {
       ];
       const queue: QueuePolicy = { chain, maxPending: this.#options.maxPendingMessages, onHookError, onFinished: this.#onFinished };
       const protocol = socketProtocolOf(cls, { logger: this.#logger });
-      const pipeline = new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger);
+      const pipeline = new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger, { server: this, namespace: path });
       const outbound = chain.outbound === undefined ? this.#guard.outbound : { ...this.#guard.outbound, transform: chain.outbound };
-      const endpoint: Endpoint = { pipeline, queue, protocol, outbound };
+      const endpoint: Endpoint = { namespace: path, pipeline, queue, protocol, outbound };
       this.#router.add(path, endpoint);
+      this.#namespaces.push(path);
     }
   }
 
@@ -295,7 +356,9 @@ export class Server implements ServerApi<Socket> {
     if (match === undefined && !this.#standalone && (this.#http?.listenerCount("upgrade") ?? 0) > 1) return;
     raw.on("error", socketOnError);
     if (match === undefined) {
-      refuse({ req, raw }, { kind: Refusal.notFound, message: `no WebSocket namespace at ${stripQuery(req.url ?? "/")}` }, this.#logger);
+      refuse({ req, raw }, { kind: Refusal.notFound, message: `no WebSocket namespace at ${stripQuery(req.url ?? "/")}` }, this.#logger, {
+        server: this,
+      });
       return;
     }
     match.target.pipeline.run({ req, raw, head, path: match.path, params: match.params });
@@ -304,7 +367,10 @@ export class Server implements ServerApi<Socket> {
   #handshake(upgrade: Upgrade, endpoint: Endpoint): void {
     // An async step (middleware) may have outlasted the start of a shutdown.
     if (this.#closing !== undefined) {
-      refuse(upgrade, { kind: Refusal.shuttingDown, message: "server shutting down" }, this.#logger);
+      refuse(upgrade, { kind: Refusal.shuttingDown, message: "server shutting down" }, this.#logger, {
+        server: this,
+        namespace: endpoint.namespace,
+      });
       return;
     }
     const { req, raw, head, path, params } = upgrade;
@@ -318,6 +384,7 @@ export class Server implements ServerApi<Socket> {
         raw,
         home: this.#node,
         path,
+        namespace: endpoint.namespace,
         params,
         request: requestInfo(req),
         outbound: endpoint.outbound,
@@ -329,7 +396,10 @@ export class Server implements ServerApi<Socket> {
       this.#unfinished++;
       const queue = new EventQueue(socket, ws, endpoint.queue);
       ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws), protocol?.claim);
-      queue.connect(socket.path);
+      // Observers (metrics, spans) hear of the connect; a store bound to the channel is active in onConnect.
+      if (connectChannel.hasSubscribers)
+        connectChannel.runStores({ server: this, socket, headers: req.headers }, () => queue.connect(path));
+      else queue.connect(path);
     });
   }
 
@@ -360,6 +430,7 @@ export class Server implements ServerApi<Socket> {
         { err: error, code: kind.code, closeCode: kind.closeCode, socket: socket.id },
         `socket closed: ${kind.reason} (${error.message})`,
       );
+      publishForcedClose(socket, kind);
     },
     onClose: (socket, connection) => {
       this.#guard.forget(connection);

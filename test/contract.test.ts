@@ -152,6 +152,7 @@ describe("protocol: encoders and parseFrame", () => {
     assert.equal(encodeEvent("typing", { on: true }), '[0,"typing",{"on":true}]');
     assert.equal(encodeEvent("ping"), '[0,"ping"]');
     assert.equal(encodeRequest(7, "send", { text: "hi" }), '[1,7,"send",{"text":"hi"}]');
+    assert.equal(encodeRequest(8, "sync", undefined, { traceparent: "t" }), '[1,8,"sync",null,{"traceparent":"t"}]');
     assert.equal(encodeReply(7), "[2,7]");
     assert.equal(encodeReply(7, null), "[2,7,null]");
     assert.equal(encodeError(7, "UNKNOWN_EVENT"), '[3,7,"UNKNOWN_EVENT"]');
@@ -164,6 +165,8 @@ describe("protocol: encoders and parseFrame", () => {
     const texts = [
       encodeEvent("e", { a: [1, 2] }),
       encodeRequest(1, "r"),
+      encodeRequest(2, "r", undefined, { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" }),
+      '[1,3,"r",{"x":1},{"traceparent":"t","vendor":"ignored"}]',
       encodeReply(Number.MAX_SAFE_INTEGER, false),
       encodeError(3, "RATE_LIMITED", { retryAfterMs: 5 }, "slow down"),
       encodeError(null, "INVALID_FRAME"),
@@ -193,7 +196,12 @@ describe("protocol: encoders and parseFrame", () => {
     [[1, 2 ** 53, "e"], null, /id must be a positive safe integer/],
     [[1, "1", "e"], null, /id must be a positive safe integer/],
     [[1, 9, null], 9, /event name must be a string/],
-    [[1, 9, "e", 1, { meta: 1 }], 9, /expected \[1, id, event, data\?\]/],
+    [[1, 9, "e", 1, {}, 2], 9, /expected \[1, id, event, data\?, meta\?\]/],
+    [[1, 9, "e", 1, "meta"], 9, /meta must be a JSON object/],
+    [[1, 9, "e", 1, null], 9, /meta must be a JSON object/],
+    [[1, 9, "e", 1, [1]], 9, /meta must be a JSON object/],
+    [[1, 9, "e", null, { traceparent: 5 }], 9, /meta.traceparent must be a string/],
+    [[1, 9, "e", null, { tracestate: {} }], 9, /meta.tracestate must be a string/],
     [[2, null], null, /reply: the id/],
     [[3, 1, ""], null, /code must be a non-empty string/],
     [[3, 1, "X", null, 5], null, /message must be a string/],

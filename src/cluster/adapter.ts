@@ -35,6 +35,25 @@ export interface ClusterNode {
 }
 
 /**
+ * Counters and state an adapter may expose (the Redis adapter's `stats` has all of them): metrics
+ * and the admin page read them when present.
+ * @example
+ * const stats: AdapterStats = { published: 10, dropped: 0, received: 12, connected: true, nodes: 2 };
+ */
+export interface AdapterStats {
+  /** Operations carried to the other nodes. */
+  readonly published?: number;
+  /** Operations that did not reach every other node. */
+  readonly dropped?: number;
+  /** Operations received from other nodes. */
+  readonly received?: number;
+  /** Whether the link to the other nodes is up. */
+  readonly connected?: boolean;
+  /** Nodes in the cluster, this one included. */
+  readonly nodes?: number;
+}
+
+/**
  * Carries rooms, direct sends and session ends between the nodes of a cluster.
  * The contract every adapter meets is written in `docs/adapters.md` and checked by
  * `test/adapter-conformance.test.ts`.
@@ -54,4 +73,6 @@ export interface Adapter {
   members(room: Room): Promise<SocketId[]>;
   /** Releases everything the adapter holds; called by `server.close()`. */
   stop(): Promise<void>;
+  /** Optional counters and state, read by metrics and the admin page. */
+  readonly stats?: AdapterStats;
 }

@@ -1,6 +1,7 @@
 import { closeReasonOf } from "../errors.js";
 import { closeSafely } from "../inbound/hook-failure.js";
 import type { Logger } from "../logger.js";
+import { broadcastChannel, byteSize } from "../observe/channels.js";
 import { DROP, type Drop } from "../socket/drop.js";
 import { encodeFrame } from "../socket/frames.js";
 import { type Outbound, type OutboundTransform, outboundView, outboundWire } from "../socket/outbound.js";
@@ -62,6 +63,11 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
     return this.#sockets.values();
   }
 
+  /** This node's open sockets of a user (by the key `closeUser` matches). */
+  socketsOfUser(userId: string): ReadonlySet<Socket> | undefined {
+    return this.#byUser.get(userId);
+  }
+
   /** A socket has opened. */
   add(socket: Socket): void {
     this.#sockets.set(socket.id, socket);
@@ -97,7 +103,7 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
   /** Carries out an operation made on this node, then passes it to the other nodes unless it is done. */
   dispatch(op: ClusterOp): void {
     if (op.type === "close") op = { ...op, reason: closeReasonOf(op.reason) }; // cut once: every node can send it
-    if (!this.receive(op)) this.#adapter.publish(op);
+    if (!this.#carryOut(op, "local")) this.#adapter.publish(op);
   }
 
   /**
@@ -105,8 +111,15 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
    * nodes to do (a `sendTo` whose socket is here).
    */
   receive(op: ClusterOp): boolean {
+    return this.#carryOut(op, "remote");
+  }
+
+  #carryOut(op: ClusterOp, origin: "local" | "remote"): boolean {
     if (op.type === "broadcast") {
-      deliverLocal(this.rooms, op.rooms, op.except, op.data);
+      const receivers = deliverLocal(this.rooms, op.rooms, op.except, op.data);
+      if (broadcastChannel.hasSubscribers) {
+        broadcastChannel.publish({ server: this.server, origin, rooms: op.rooms, receivers, bytes: byteSize(op.data) });
+      }
       return false;
     }
     if (op.type === "sendTo") {
@@ -143,14 +156,16 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
 }
 
 /**
- * Delivers a broadcast to this node's own sockets, each once, encoding the frame once. A receiver
- * whose namespace has `onOutbound` hooks gets what they return: the shared frame when they keep the
- * message, nothing on `DROP`, else a frame encoded once per distinct replacement.
+ * Delivers a broadcast to this node's own sockets, each once, encoding the frame once, and returns
+ * how many sockets it was written to. A receiver whose namespace has `onOutbound` hooks gets what
+ * they return: the shared frame when they keep the message, nothing on `DROP`, else a frame
+ * encoded once per distinct replacement.
  * @example
- * deliverLocal(rooms, ["lobby"], [sender.id], "hello");
+ * deliverLocal(rooms, ["lobby"], [sender.id], "hello"); // 12
  */
-export function deliverLocal(rooms: Rooms, names: readonly Room[], except: readonly SocketId[], data: Message): void {
+export function deliverLocal(rooms: Rooms, names: readonly Room[], except: readonly SocketId[], data: Message): number {
   let frame: readonly Buffer[] | undefined;
+  let receivers = 0;
   let seen: Set<Socket> | undefined;
   let variants: Variants | undefined;
   for (const name of names) {
@@ -170,13 +185,16 @@ export function deliverLocal(rooms: Rooms, names: readonly Room[], except: reado
         if (own === DROP) continue;
         if (own !== undefined) {
           outbox.sendFrame(own.frame, own.data);
+          receivers++;
           continue;
         }
       }
       frame ??= encodeFrame(data);
       outbox.sendFrame(frame, data);
+      receivers++;
     }
   }
+  return receivers;
 }
 
 /**

@@ -45,6 +45,11 @@ export class Rooms {
     return set === undefined ? [] : Array.from(set, (s) => s.id);
   }
 
+  /** Each room with its number of local members (a live iterator: do not keep it across turns). */
+  *sizes(): Generator<[Room, number]> {
+    for (const [room, set] of this.#members) yield [room, set.size];
+  }
+
   /** How many rooms have at least one local member (for leak checks). */
   get size(): number {
     return this.#members.size;

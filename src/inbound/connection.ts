@@ -1,5 +1,6 @@
 import { WebSocket } from "ws";
 import type { MessageClaim } from "../hooks/socket-protocol.js";
+import { closeChannel, messageChannel, publishMessage } from "../observe/channels.js";
 import { noteCloseReason, type Socket } from "../socket/socket.js";
 import type { EventQueue } from "./event-queue.js";
 
@@ -70,6 +71,7 @@ export class Connection extends WebSocket {
     if (socket === undefined || queue === undefined || owner === undefined) return super.emit(event, a, b);
     if (event === "message") {
       const data = a as Buffer;
+      if (messageChannel.hasSubscribers) publishMessage(socket, "in", data);
       if (this.#inbound?.(data.length) && !this.#claim?.(socket, data, b as boolean)) queue.message(b ? data : data.toString());
     } else if (event === "pong") {
       owner.onPong(this);
@@ -83,6 +85,7 @@ export class Connection extends WebSocket {
       const reason = (b as Buffer).toString();
       noteCloseReason(socket, `peer closed (${code}${reason.length > 0 ? `: ${reason}` : ""})`);
       owner.onClose(socket, this);
+      if (closeChannel.hasSubscribers) closeChannel.publish({ server: socket.server, socket, code, by: byPeer ? "peer" : "server" });
       queue.end(byPeer);
     }
     return super.emit(event, a, b);

@@ -1,5 +1,6 @@
 import { CloseCode, ForcedClose, isValidCloseCode, MixinFail } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { publishForcedClose } from "../observe/channels.js";
 import type { Socket } from "../socket/socket.js";
 
 /**
@@ -14,6 +15,7 @@ export function hookFailure(logger: Logger): (socket: Socket, error: unknown) =>
     if (error instanceof MixinFail) {
       const kind = ForcedClose.blockedByMixin;
       logger.info({ code: kind.code, closeCode: error.closeCode, socket: socket.id }, `blocked by a mixin: ${error.reason}`);
+      publishForcedClose(socket, { code: kind.code, closeCode: error.closeCode, reason: error.reason });
       closeSafely(socket, error.closeCode, error.reason);
       return;
     }
@@ -22,6 +24,7 @@ export function hookFailure(logger: Logger): (socket: Socket, error: unknown) =>
       { err: error, code: kind.code, closeCode: kind.closeCode, socket: socket.id, path: socket.path },
       "a handler hook failed; closing the socket with 1011",
     );
+    publishForcedClose(socket, kind);
     closeSafely(socket, kind.closeCode, kind.reason);
   };
 }

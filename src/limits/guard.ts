@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { ForcedClose, type UpgradeRefusal } from "../errors.js";
 import type { Connection, InboundCheck } from "../inbound/connection.js";
 import type { Logger } from "../logger.js";
+import { dropChannel, publishForcedClose } from "../observe/channels.js";
 import type { OutboundLimit, SlowConsumerPolicy } from "../socket/outbox.js";
 import { type Socket, terminate } from "../socket/socket.js";
 import { ConnectionCaps } from "./connection-caps.js";
@@ -78,6 +79,7 @@ export class Guard {
     const limiter = new RateLimiter(limit);
     return (size) => {
       if (limiter.allow(size)) return true;
+      if (dropChannel.hasSubscribers) dropChannel.publish({ server: socket.server, reason: "rate_limit", count: 1 });
       if (!socket.closed) this.#forceClose(socket, ForcedClose.rateLimit);
       return false;
     };
@@ -110,6 +112,7 @@ export class Guard {
   };
 
   #onDrop = (socket: Socket, total: number): void => {
+    if (dropChannel.hasSubscribers) dropChannel.publish({ server: socket.server, reason: "slow_consumer", count: 1 });
     // One line per socket, at its first drop: a flood of drop logs would be its own slow consumer.
     if (total === 1) {
       this.#logger.warn(
@@ -134,5 +137,6 @@ export class Guard {
       { code: kind.code, closeCode: kind.closeCode, socket: socket.id, remoteAddress: socket.request.remoteAddress },
       `socket closed: ${kind.reason}`,
     );
+    publishForcedClose(socket, kind);
   }
 }

@@ -67,8 +67,27 @@ export type RequestId = number;
 
 /** `[0, event, data?]`: an event, either direction. @example const f: EventFrame = [0, "typing", { on: true }]; */
 export type EventFrame = readonly [kind: 0, event: string, data?: unknown];
-/** `[1, id, event, data?]`: a request, either direction. @example const f: RequestFrame = [1, 7, "send", { text: "hi" }]; */
-export type RequestFrame = readonly [kind: 1, id: RequestId, event: string, data?: unknown];
+/**
+ * `[1, id, event, data?, meta?]`: a request, either direction. `meta` is optional context about the
+ * request, not its data (a W3C trace context); `data` is written as `null` when meta follows
+ * without data.
+ * @example
+ * const f: RequestFrame = [1, 7, "send", { text: "hi" }];
+ * const traced: RequestFrame = [1, 8, "send", { text: "hi" }, { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" }];
+ */
+export type RequestFrame = readonly [kind: 1, id: RequestId, event: string, data?: unknown, meta?: FrameMeta];
+
+/**
+ * The optional last element of a request frame: context that travels with the request. Known keys
+ * are `traceparent` and `tracestate` (W3C Trace Context, so a client span and the server's join
+ * one trace); a receiver ignores keys it does not know.
+ * @example
+ * const meta: FrameMeta = { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" };
+ */
+export interface FrameMeta {
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
 /** `[2, id, data?]`: the successful reply to request `id`. @example const f: ReplyFrame = [2, 7, { id: "m1" }]; */
 export type ReplyFrame = readonly [kind: 2, id: RequestId, data?: unknown];
 /**
@@ -109,11 +128,13 @@ export function encodeEvent(event: string, data?: unknown): string {
 }
 
 /**
- * Encodes `[1, id, event, data?]`.
+ * Encodes `[1, id, event, data?, meta?]`; `data` becomes `null` when only meta follows.
  * @example
  * encodeRequest(7, "send", { text: "hi" }); // '[1,7,"send",{"text":"hi"}]'
+ * encodeRequest(8, "sync", undefined, { traceparent: tp }); // '[1,8,"sync",null,{"traceparent":"00-…"}]'
  */
-export function encodeRequest(id: RequestId, event: string, data?: unknown): string {
+export function encodeRequest(id: RequestId, event: string, data?: unknown, meta?: FrameMeta): string {
+  if (meta !== undefined) return JSON.stringify([1, id, event, data === undefined ? null : data, meta]);
   return JSON.stringify(data === undefined ? [1, id, event] : [1, id, event, data]);
 }
 

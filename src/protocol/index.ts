@@ -18,6 +18,7 @@ export {
   encodeRequest,
   type Frame,
   FrameKind,
+  type FrameMeta,
   type PushFrame,
   RESUME_SUBPROTOCOL_PREFIX,
   type ReplyFrame,

@@ -56,6 +56,15 @@ export function parseFrame(value: unknown, options?: ParseOptions): ParseResult 
   return { ok: true, frame: value as unknown as Frame };
 }
 
+/** What is wrong with a request's meta element, if anything (unknown keys are allowed and ignored). */
+function metaError(meta: unknown): string | undefined {
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return "request: meta must be a JSON object";
+  const { traceparent, tracestate } = meta as Record<string, unknown>;
+  if (traceparent !== undefined && typeof traceparent !== "string") return "request: meta.traceparent must be a string";
+  if (tracestate !== undefined && typeof tracestate !== "string") return "request: meta.tracestate must be a string";
+  return undefined;
+}
+
 function fail(id: RequestId | null, message: string): ParseResult {
   return { ok: false, id, message };
 }
@@ -68,10 +77,10 @@ function shapeError(a: unknown[]): string | undefined {
       if (typeof a[1] !== "string") return "event: the event name must be a string";
       return undefined;
     case FrameKind.REQUEST:
-      if (a.length < 3 || a.length > 4) return "request: expected [1, id, event, data?]";
+      if (a.length < 3 || a.length > 5) return "request: expected [1, id, event, data?, meta?]";
       if (!isRequestId(a[1])) return "request: the id must be a positive safe integer";
       if (typeof a[2] !== "string") return "request: the event name must be a string";
-      return undefined;
+      return a.length === 5 ? metaError(a[4]) : undefined;
     case FrameKind.REPLY:
       if (a.length < 2 || a.length > 3) return "reply: expected [2, id, data?]";
       if (!isRequestId(a[1])) return "reply: the id must be a positive safe integer";

@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { parse as parseCookies } from "cookie";
 import type { WebSocket } from "ws";
 import { closeReasonOf, isValidCloseCode } from "../errors.js";
+import { messageChannel, publishMessage } from "../observe/channels.js";
 import type { Message, Params, RequestInfo, Room, SocketId } from "../types.js";
 import { type OutboundLimit, Outbox } from "./outbox.js";
 import type { ServerApi, SocketHome } from "./server-api.js";
@@ -15,6 +16,8 @@ export interface SocketInit {
   /** The server and this node's room index. */
   readonly home: SocketHome<Socket>;
   readonly path: string;
+  /** The `@Namespace` pattern the path matched, e.g. "/chat/:room". */
+  readonly namespace: string;
   readonly params: Params;
   readonly request: RequestInfo;
   /** The high-water mark of the outbound buffer and what happens past it. */
@@ -43,6 +46,8 @@ export class Socket {
   readonly id: SocketId = randomUUID().toLowerCase();
   /** The request path after the base URI, without the query string. */
   readonly path: string;
+  /** The `@Namespace` pattern the path matched, e.g. "/chat/:room": bounded, so fit for a metric label. */
+  readonly namespace: string;
   /** Values of the namespace's `:name` segments. */
   readonly params: Params;
   /** The upgrade request's URL, headers and remote address. */
@@ -61,6 +66,7 @@ export class Socket {
     this.#home = init.home;
     this.#outbox = new Outbox<Socket>(this, init.ws, init.raw, init.outbound);
     this.path = init.path;
+    this.namespace = init.namespace;
     this.params = init.params;
     this.request = init.request;
     this.#session = init.session;
@@ -141,6 +147,7 @@ export class Socket {
    * After the socket has closed, the message is dropped.
    */
   send(data: Message): Promise<void> {
+    if (messageChannel.hasSubscribers && !this.closed) publishMessage(this, "out", data);
     return this.#outbox.send(data);
   }
 

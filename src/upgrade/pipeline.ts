@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { UpgradeRefusal } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { refuseChannel } from "../observe/channels.js";
 import type { Params } from "../types.js";
 import { refuseUpgrade } from "./refuse.js";
 
@@ -46,12 +47,17 @@ export class UpgradePipeline {
   readonly #steps: readonly UpgradeStep[];
   readonly #accept: (upgrade: Upgrade) => void;
   readonly #logger: Logger;
+  readonly #observed: RefusalSource | undefined;
 
-  /** @param accept called when every step let the request through: it does the handshake */
-  constructor(steps: readonly UpgradeStep[], accept: (upgrade: Upgrade) => void, logger: Logger) {
+  /**
+   * @param accept called when every step let the request through: it does the handshake
+   * @param observed the server and namespace pattern its refusals are published with
+   */
+  constructor(steps: readonly UpgradeStep[], accept: (upgrade: Upgrade) => void, logger: Logger, observed?: RefusalSource) {
     this.#steps = steps;
     this.#accept = accept;
     this.#logger = logger;
+    this.#observed = observed;
   }
 
   /** Runs the steps for one request, then the handshake or a refusal. */
@@ -84,7 +90,7 @@ export class UpgradePipeline {
   }
 
   #stop(upgrade: Upgrade, result: UpgradeRefusal | typeof ANSWERED): void {
-    if (result !== ANSWERED) refuse(upgrade, result, this.#logger);
+    if (result !== ANSWERED) refuse(upgrade, result, this.#logger, this.#observed);
   }
 
   #failed(upgrade: Upgrade, error: unknown): void {
@@ -94,12 +100,26 @@ export class UpgradePipeline {
 }
 
 /**
- * Refuses an upgrade: logs its stable code (at info) and answers with its HTTP status and message.
+ * Who refused: published with each refusal on the `tswebsockets:refuse` diagnostics channel.
  * @example
- * refuse(upgrade, { kind: Refusal.notFound, message: "no WebSocket namespace at /x" }, logger);
+ * const source: RefusalSource = { server, namespace: "/chat/:room" };
  */
-export function refuse(upgrade: Pick<Upgrade, "req" | "raw">, refusal: UpgradeRefusal, logger: Logger): void {
+export interface RefusalSource {
+  readonly server: object;
+  readonly namespace?: string | undefined;
+}
+
+/**
+ * Refuses an upgrade: logs its stable code (at info), publishes it (when observed) and answers
+ * with its HTTP status and message.
+ * @example
+ * refuse(upgrade, { kind: Refusal.notFound, message: "no WebSocket namespace at /x" }, logger, { server });
+ */
+export function refuse(upgrade: Pick<Upgrade, "req" | "raw">, refusal: UpgradeRefusal, logger: Logger, source?: RefusalSource): void {
   const { code, status } = refusal.kind;
+  if (source !== undefined && refuseChannel.hasSubscribers) {
+    refuseChannel.publish({ server: source.server, status, code, namespace: source.namespace, message: refusal.message });
+  }
   logger.info(
     { code, status, url: upgrade.req.url, remoteAddress: upgrade.req.socket.remoteAddress },
     `upgrade refused: ${refusal.message}`,
