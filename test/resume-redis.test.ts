@@ -20,8 +20,10 @@ describe("resume over Redis", () => {
     connections.push(r);
     return r;
   };
-  const sessions = (ttl: number) => {
-    const s = new RedisSessions(connect(), { ttl, prefix: "t", pollEvery: 50 });
+  // Any node may claim an expired session and run *its* listeners: each test uses its own prefix
+  // so stores of earlier tests (still polling) do not claim this test's sessions.
+  const sessions = (ttl: number, prefix: string) => {
+    const s = new RedisSessions(connect(), { ttl, prefix, pollEvery: 50 });
     stores.push(s);
     return s;
   };
@@ -146,7 +148,7 @@ describe("resume over Redis", () => {
     });
 
     it("gives a session back once per token, to its owner only, with a rotated token", slow, async () => {
-      const store = sessions(60_000);
+      const store = sessions(60_000, "s1");
       const token = await store.open(record("r1"));
       await store.detach("r1", 0);
       assert.deepEqual(await store.take(token, "user:2"), { ok: false, reason: "owner" });
@@ -165,8 +167,8 @@ describe("resume over Redis", () => {
     });
 
     it("expires a detached session once across two nodes polling the same Redis", slow, async () => {
-      const a = sessions(300);
-      const b = sessions(300);
+      const a = sessions(300, "s2");
+      const b = sessions(300, "s2");
       const expired: string[] = [];
       a.onExpire((r) => expired.push(`a:${r.sid}`));
       b.onExpire((r) => expired.push(`b:${r.sid}`));
@@ -183,8 +185,8 @@ describe("resume over Redis", () => {
     });
 
     it("expires an attached session after its node died (renewals stopped), on another node", slow, async () => {
-      const dying = new RedisSessions(connect(), { ttl: 300, prefix: "t", pollEvery: 50 });
-      const survivor = sessions(300);
+      const dying = new RedisSessions(connect(), { ttl: 300, prefix: "s3", pollEvery: 50 });
+      const survivor = sessions(300, "s3");
       const expired: SessionRecord[] = [];
       survivor.onExpire((r) => expired.push(r));
       await dying.open(record("d1"));
