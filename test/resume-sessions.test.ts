@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Logger } from "../src/logger.js";
 import { MemorySessions } from "../src/resume/memory-sessions.js";
-import type { SessionRecord } from "../src/resume/session-store.js";
+import { ownerKey, type SessionRecord } from "../src/resume/session-store.js";
 import { issueToken, parseToken, resumeTokenOf, sameDigest } from "../src/resume/session-token.js";
 
 const record = (sid: string, owner = "user:1"): SessionRecord => ({
@@ -172,5 +172,16 @@ describe("MemorySessions", () => {
     assert.equal(r.sid, "s1");
     assert.ok(Date.now() - started >= 25);
     store.close();
+  });
+});
+
+describe("ownerKey", () => {
+  it("binds to the user, else the session id, else nobody", () => {
+    assert.equal(ownerKey({ id: 42 }, "s"), "user:42");
+    assert.equal(ownerKey("ann", "s"), "user:ann");
+    assert.equal(ownerKey(7, undefined), "user:7");
+    assert.equal(ownerKey({ name: "no id" }, "s"), "session:s");
+    assert.equal(ownerKey(undefined, "s"), "session:s");
+    assert.equal(ownerKey(null, undefined), "");
   });
 });

@@ -74,3 +74,18 @@ export interface SessionStore {
   /** Stops timers and releases connections; sessions are not expired by it. */
   close(): Awaitable<void>;
 }
+
+/**
+ * The owner key a session is bound to: the user the app's middleware set (`req.user`: a string or
+ * number, or an object's `id`, as `closeUser` matches it), else the session id (`req.session.id`),
+ * else "" (anonymous: the token alone is the credential). A resume is refused unless the new
+ * request yields the same key.
+ * @example
+ * ownerKey({ id: 42 }, "sess-1"); // "user:42"
+ * ownerKey(undefined, "sess-1");  // "session:sess-1"
+ */
+export function ownerKey(user: unknown, sessionId: string | undefined): string {
+  const id = typeof user === "string" || typeof user === "number" ? user : (user as { id?: unknown } | null | undefined)?.id;
+  if ((typeof id === "string" && id !== "") || typeof id === "number") return `user:${id}`;
+  return sessionId === undefined || sessionId === "" ? "" : `session:${sessionId}`;
+}
