@@ -1,0 +1,242 @@
+/**
+ * A {@link SessionStore} over Redis, shared by every node, so a session outlives the node that
+ * held it. Keys under the prefix P:
+ *   P:sess:{<sid>}      hash: r = the record as JSON, o = owner, d = SHA-256 of the token's secret (hex), g = generation
+ *   P:sess:deadlines    sorted set: sid -> when it expires (Redis ms)
+ * A detached session's deadline is `ttl` after its close; an attached one's is a lease the holding
+ * node renews every `ttl / 3`, so a session whose node died expires `ttl` after the last renewal.
+ * Every node polls the deadlines; one script removes each expired sid and its hash atomically, so
+ * exactly one node runs `onExpire` for it, also when the node that held it is gone.
+ */
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+import { consoleLogger, type Logger } from "../../logger.js";
+import type { SessionRecord, SessionStore, TakeResult } from "../../resume/session-store.js";
+import { issueToken, parseToken, sameDigest } from "../../resume/session-token.js";
+import { type LuaScript, runScript } from "./scripts.js";
+
+const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";
+
+/** KEYS: hash, deadlines. ARGV: sid, record, owner, digest, generation, lease, keep. */
+const OPEN = `${NOW}
+redis.call('HSET', KEYS[1], 'r', ARGV[2], 'o', ARGV[3], 'd', ARGV[4], 'g', ARGV[5])
+redis.call('ZADD', KEYS[2], now + ARGV[6], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[6] + ARGV[7])`;
+
+/** KEYS: hash. ARGV: record, generation. 1 if written. */
+const UPDATE = `local g = redis.call('HGET', KEYS[1], 'g')
+if not g or tonumber(g) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'r', ARGV[1])
+return 1`;
+
+/** KEYS: hash, deadlines. ARGV: sid, generation, delay, keep. Sets the deadline unless a newer generation holds the session. */
+const DEADLINE = `${NOW}
+local g = redis.call('HGET', KEYS[1], 'g')
+if not g or tonumber(g) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[2], now + ARGV[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3] + ARGV[4])
+return 1`;
+
+/** KEYS: hash, deadlines. ARGV: sid, expected digest, new digest, lease, keep. { generation, record } or nil. */
+const TAKE = `${NOW}
+if redis.call('HGET', KEYS[1], 'd') ~= ARGV[2] then return nil end
+redis.call('HSET', KEYS[1], 'd', ARGV[3])
+local g = redis.call('HINCRBY', KEYS[1], 'g', 1)
+redis.call('ZADD', KEYS[2], now + ARGV[4], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4] + ARGV[5])
+return { g, redis.call('HGET', KEYS[1], 'r') }`;
+
+/** KEYS: hash, deadlines. ARGV: sid. { generation, record } or nil; the session is gone after. */
+const END = `local m = redis.call('HMGET', KEYS[1], 'g', 'r')
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if not m[2] then return nil end
+return m`;
+
+/** KEYS: deadlines. ARGV: hash-key prefix, max. Claims expired sessions: { g, r, g, r, ... }. */
+const CLAIM = `${NOW}
+local reply = {}
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[2])) do
+  redis.call('ZREM', KEYS[1], sid)
+  local key = ARGV[1] .. '{' .. sid .. '}'
+  local m = redis.call('HMGET', key, 'g', 'r')
+  redis.call('DEL', key)
+  if m[2] then reply[#reply + 1] = m[1] reply[#reply + 1] = m[2] end
+end
+return reply`;
+
+const script = (lua: string): LuaScript => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
+const scripts = {
+  open: script(OPEN),
+  update: script(UPDATE),
+  deadline: script(DEADLINE),
+  take: script(TAKE),
+  end: script(END),
+  claim: script(CLAIM),
+};
+
+/** Hashes outlive their deadline by this much, so a cluster that was down a while can still claim (and announce) them. */
+const KEEP = 86_400_000;
+
+/**
+ * Options of {@link RedisSessions}.
+ * @example
+ * new RedisSessions(redis, { ttl: 120_000, prefix: "tsws", pollEvery: 1_000 });
+ */
+export interface RedisSessionsOptions {
+  /** ms a detached session waits for a resume. */
+  ttl: number;
+  /** Key prefix; default "tsws". */
+  prefix?: string;
+  /** How often this node looks for expired sessions, in ms; default min(1000, ttl / 4). */
+  pollEvery?: number;
+  logger?: Logger;
+}
+
+/**
+ * Resumable sessions in Redis.
+ * @example
+ * const store = new RedisSessions(new Redis(url), { ttl: 120_000 });
+ * store.onExpire((record) => announceLeave(record));
+ */
+export class RedisSessions implements SessionStore {
+  readonly #redis: Redis;
+  readonly #ttl: number;
+  readonly #prefix: string;
+  readonly #logger: Logger;
+  readonly #listeners: ((record: SessionRecord) => void)[] = [];
+  /** Sessions attached on this node, by sid, with their generation: their leases are renewed here. */
+  readonly #attached = new Map<string, number>();
+  readonly #timers: NodeJS.Timeout[];
+
+  /** @param redis a connection the caller owns (not a subscriber); it is never closed here */
+  constructor(redis: Redis, options: RedisSessionsOptions) {
+    this.#redis = redis;
+    this.#ttl = options.ttl;
+    this.#prefix = options.prefix ?? "tsws";
+    this.#logger = options.logger ?? consoleLogger;
+    const poll = setInterval(() => void this.claimExpired(), options.pollEvery ?? Math.min(1_000, options.ttl / 4));
+    const renew = setInterval(() => void this.#renew(), options.ttl / 3);
+    poll.unref();
+    renew.unref();
+    this.#timers = [poll, renew];
+  }
+
+  async open(record: SessionRecord): Promise<string> {
+    const { token, digest } = issueToken(record.sid);
+    const args = [
+      record.sid,
+      JSON.stringify(record),
+      record.owner,
+      digest.toString("hex"),
+      String(record.generation),
+      String(this.#ttl),
+      String(KEEP),
+    ];
+    await runScript(this.#redis, scripts.open, this.#keys(record.sid), args);
+    this.#attached.set(record.sid, record.generation);
+    return token;
+  }
+
+  async update(record: SessionRecord): Promise<boolean> {
+    const written = await runScript(
+      this.#redis,
+      scripts.update,
+      [this.#hash(record.sid)],
+      [JSON.stringify(record), String(record.generation)],
+    );
+    return written === 1;
+  }
+
+  async detach(sid: string, generation: number): Promise<void> {
+    if (this.#attached.get(sid) === generation) this.#attached.delete(sid);
+    await runScript(this.#redis, scripts.deadline, this.#keys(sid), [sid, String(generation), String(this.#ttl), String(KEEP)]);
+  }
+
+  async take(token: string, owner: string): Promise<TakeResult> {
+    const parsed = parseToken(token);
+    if (parsed === undefined) return { ok: false, reason: "unknown" };
+    const [digest = null, storedOwner = null] = await this.#redis.hmget(this.#hash(parsed.sid), "d", "o");
+    // The secret's digest is compared here, in constant time, not by string equality in Lua.
+    if (digest === null || digest.length !== 64 || !sameDigest(parsed.digest, Buffer.from(digest, "hex")))
+      return { ok: false, reason: "unknown" };
+    if (storedOwner !== owner) return { ok: false, reason: "owner" };
+    const next = issueToken(parsed.sid);
+    const args = [parsed.sid, digest, next.digest.toString("hex"), String(this.#ttl), String(KEEP)];
+    const taken = (await runScript(this.#redis, scripts.take, this.#keys(parsed.sid), args)) as [number, string] | null;
+    if (taken === null) return { ok: false, reason: "unknown" }; // taken or expired meanwhile
+    const record = this.#record(taken[0], taken[1]);
+    this.#attached.set(record.sid, record.generation);
+    return { ok: true, record, token: next.token };
+  }
+
+  async end(sid: string): Promise<SessionRecord | undefined> {
+    this.#attached.delete(sid);
+    const m = (await runScript(this.#redis, scripts.end, this.#keys(sid), [sid])) as [string, string] | null;
+    return m === null ? undefined : this.#record(m[0], m[1]);
+  }
+
+  onExpire(listener: (record: SessionRecord) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Claims expired sessions now (also run every `pollEvery`) and runs the listeners for each; returns how many. */
+  async claimExpired(): Promise<number> {
+    let reply: string[];
+    try {
+      reply = (await runScript(this.#redis, scripts.claim, [this.#deadlines()], [`${this.#prefix}:sess:`, "100"])) as string[];
+    } catch (error) {
+      this.#logger.warn({ err: error }, "resume: could not claim expired sessions (will retry)");
+      return 0;
+    }
+    for (let i = 0; i < reply.length; i += 2) {
+      const record = this.#record(reply[i]!, reply[i + 1]!);
+      this.#attached.delete(record.sid);
+      for (const listener of this.#listeners) {
+        try {
+          listener(record);
+        } catch (error) {
+          this.#logger.error({ err: error, sid: record.sid }, "an onExpire listener threw");
+        }
+      }
+    }
+    return reply.length / 2;
+  }
+
+  close(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#attached.clear();
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#attached.size === 0) return;
+    // LOAD first in the same pipeline, so the EVALSHAs after it never meet NOSCRIPT.
+    const pipeline = this.#redis.pipeline().script("LOAD", scripts.deadline.lua);
+    for (const [sid, generation] of this.#attached) {
+      pipeline.evalsha(scripts.deadline.sha, 2, ...this.#keys(sid), sid, String(generation), String(this.#ttl), String(KEEP));
+    }
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error !== null);
+      if (failed !== undefined) throw failed[0];
+    } catch (error) {
+      this.#logger.warn({ err: error }, "resume: could not renew attached sessions (will retry)");
+    }
+  }
+
+  #record(generation: string | number, json: string): SessionRecord {
+    return { ...(JSON.parse(json) as SessionRecord), generation: Number(generation) };
+  }
+
+  #hash(sid: string): string {
+    return `${this.#prefix}:sess:{${sid}}`;
+  }
+
+  #deadlines(): string {
+    return `${this.#prefix}:sess:deadlines`;
+  }
+
+  #keys(sid: string): [string, string] {
+    return [this.#hash(sid), this.#deadlines()];
+  }
+}

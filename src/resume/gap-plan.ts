@@ -1,0 +1,139 @@
+/**
+ * The gap logic, as pure functions: given where a reader stands in each stream and what history
+ * holds, what to replay and which gaps (with reasons) to announce first. Every implementation of
+ * the history port feeds the same windows in, so losses are reported the same way on one node and
+ * across nodes, and a loss history cannot cover is never silent.
+ */
+import { ControlKind, encodeControl } from "../protocol/index.js";
+import type { HistoryEntry, HistoryWindow, StreamName, StreamPosition } from "./history-log.js";
+import { pushFrame } from "./history-log.js";
+
+/**
+ * Why missed messages cannot be replayed: `trimmed` (the stream kept `size` newer ones), `expired`
+ * (older than the history `ttl`, or the whole session's window ended), `reset` (the stream's
+ * history was lost: a new epoch), `too many` (more missed than one resume replays).
+ * @example
+ * const reason: GapReason = "trimmed";
+ */
+export type GapReason = "trimmed" | "expired" | "reset" | "too many";
+
+/**
+ * The data of a `[9, "gap", data]` frame. A session-wide gap (the session could not be resumed)
+ * has no `stream`; a stream's gap says which seqs of the current `epoch` are lost when it knows
+ * (`from`..`to`, inclusive; absent for `reset`, where the loss cannot be counted).
+ * @example
+ * const gap: Gap = { stream: "room:lobby", reason: "trimmed", from: 11, to: 49 };
+ */
+export interface Gap {
+  readonly stream?: StreamName;
+  readonly reason: GapReason;
+  readonly from?: number;
+  readonly to?: number;
+  readonly epoch?: string;
+}
+
+/**
+ * What one stream needs on resume: an optional gap, then the entries, after which the reader stands
+ * at `position` (live messages continue from `position.seq + 1`).
+ * @example
+ * const p: StreamPlan = { stream: "room:lobby", gap: undefined, entries: [], position: { seq: 9, epoch: "k3" } };
+ */
+export interface StreamPlan {
+  readonly stream: StreamName;
+  readonly gap: Gap | undefined;
+  readonly entries: readonly HistoryEntry[];
+  readonly position: StreamPosition;
+}
+
+/** At most this many messages are replayed by one resume, across all its streams. @example planResume(pos, windows, DEFAULT_MAX_REPLAY) */
+export const DEFAULT_MAX_REPLAY = 1_000;
+
+/**
+ * Plans one stream: `after` is the reader's last position, `window` what history returned for it
+ * (read with the same `after`), `budget` how many entries may still be replayed.
+ * @example
+ * planStream("room:lobby", { seq: 10, epoch: "k3" }, window, 1000); // { gap: { reason: "trimmed", from: 11, to: 49 }, entries: [50..120] }
+ */
+export function planStream(stream: StreamName, after: StreamPosition, window: HistoryWindow, budget: number): StreamPlan {
+  const position = { seq: window.top, epoch: window.epoch };
+  let entries = window.entries;
+  if (entries.length > budget) entries = budget <= 0 ? [] : entries.slice(entries.length - budget);
+  if (after.epoch !== window.epoch || after.seq > window.top) {
+    // Another epoch (or numbering that went backwards): nothing of the old one can be compared or
+    // replayed; what the new epoch holds is all news to this reader.
+    return { stream, gap: { stream, reason: "reset", epoch: window.epoch }, entries, position };
+  }
+  const from = after.seq + 1;
+  const firstReplayed = entries.length > 0 ? entries[0]!.seq : window.top + 1;
+  if (firstReplayed <= from) return { stream, gap: undefined, entries, position };
+  const to = firstReplayed - 1;
+  return { stream, gap: { stream, reason: lossReason(from, window), from, to, epoch: window.epoch }, entries, position };
+}
+
+/** Why seqs from `from` on are not all replayed: history lost some (by age or count), or the budget cut them. */
+function lossReason(from: number, window: HistoryWindow): GapReason {
+  if (from >= window.first) return "too many";
+  if (window.expiredThrough >= from) return "expired";
+  if (window.trimmedThrough >= from) return "trimmed";
+  // Lost below `first` with neither marker covering it: the store dropped it on its own (an
+  // approximate trim or an eviction) — report it as trimmed rather than not at all.
+  return "trimmed";
+}
+
+/**
+ * Plans a whole resume: every stream of the session in the order given, sharing `maxReplay`
+ * entries (older missed messages beyond it become a `too many` gap, the newest are kept).
+ * @example
+ * const plans = planResume([["room:lobby", { seq: 10, epoch: "k3" }]], new Map([["room:lobby", window]]));
+ */
+export function planResume(
+  positions: Iterable<readonly [StreamName, StreamPosition]>,
+  windows: ReadonlyMap<StreamName, HistoryWindow>,
+  maxReplay = DEFAULT_MAX_REPLAY,
+): StreamPlan[] {
+  const plans: StreamPlan[] = [];
+  let budget = maxReplay;
+  for (const [stream, after] of positions) {
+    const window = windows.get(stream);
+    if (window === undefined) throw new Error(`planResume: no history window read for stream ${JSON.stringify(stream)}`);
+    const plan = planStream(stream, after, window, budget);
+    budget -= plan.entries.length;
+    plans.push(plan);
+  }
+  return plans;
+}
+
+/**
+ * The frames a resume writes, in order: per stream its gap (if any), then its replayed pushes.
+ * @example
+ * for (const frame of resumeFrames(plans)) socket.send(frame);
+ */
+export function resumeFrames(plans: readonly StreamPlan[]): string[] {
+  const frames: string[] = [];
+  for (const plan of plans) {
+    if (plan.gap !== undefined) frames.push(encodeControl(ControlKind.GAP, plan.gap));
+    for (const entry of plan.entries) frames.push(pushFrame(plan.stream, entry.seq, entry.body));
+  }
+  return frames;
+}
+
+/**
+ * The gap a client gets, before anything of its fresh session, when its session could not be
+ * resumed (unknown or used token, window over, refused).
+ * @example
+ * socket.send(encodeControl(ControlKind.GAP, SESSION_EXPIRED)); // '[9,"gap",{"reason":"expired"}]'
+ */
+export const SESSION_EXPIRED: Gap = Object.freeze({ reason: "expired" });
+
+/**
+ * What to do with a live message of a stream, given where its reader stands: deliver it, drop it
+ * as already delivered (replay covered it), or notice a hole (a lost pub/sub message) or a new
+ * epoch, which must be filled from history (read after `position`) before this message goes out.
+ * @example
+ * if (admitLive(pos, seq, epoch) === "deliver") { send(frame); pos = { seq, epoch }; }
+ */
+export function admitLive(position: StreamPosition, seq: number, epoch: string): "deliver" | "duplicate" | "hole" | "reset" {
+  if (epoch !== position.epoch) return "reset";
+  if (seq <= position.seq) return "duplicate";
+  return seq === position.seq + 1 ? "deliver" : "hole";
+}

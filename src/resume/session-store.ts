@@ -1,0 +1,91 @@
+/**
+ * The session port: what a resumable session leaves behind when its socket closes, found again by a
+ * single-use token. Implementations: memory-sessions.ts (one node) and, with the Redis adapter, a
+ * store over Redis hashes (so a session outlives the node that held it).
+ */
+import type { Awaitable, StreamName, StreamPosition } from "./history-log.js";
+
+/**
+ * Everything a resume restores. `owner` is the user/session key the app's middleware produced on the
+ * first connection ("" when it produced none); a resume is refused unless the new request yields the
+ * same key. `generation` grows by one on every resume and fences stale writers.
+ * @example
+ * const rec: SessionRecord = { sid: socket.id, owner: "user:42", path: "/chat/lobby", rooms: ["lobby"], data: "{}", positions: {}, generation: 0, replies: [] };
+ */
+export interface SessionRecord {
+  readonly sid: string;
+  readonly owner: string;
+  /** The namespace path the socket connected to; a resume on another path is refused. */
+  readonly path: string;
+  readonly rooms: readonly string[];
+  /** `socket.data` as JSON. */
+  readonly data: string;
+  /** The last position written to the socket, per stream (its rooms with history and its inbox). */
+  readonly positions: Readonly<Record<StreamName, StreamPosition>>;
+  readonly generation: number;
+  /** Settled replies of the reply cache, `[requestId, encodedFrame]`, oldest first. */
+  readonly replies: readonly (readonly [number, string])[];
+}
+
+/**
+ * Why {@link SessionStore.take} refused: no session has that token (unknown, already used, or
+ * expired), or the session belongs to someone else (the token is not consumed then).
+ * @example
+ * if (!result.ok && result.reason === "owner") log.warn("resume token presented by another user");
+ */
+export type TakeRefusal = "unknown" | "owner";
+
+/**
+ * The answer of {@link SessionStore.take}: the record (its generation already advanced) and the
+ * next token, or why not.
+ * @example
+ * const r = await store.take(token, owner); if (r.ok) welcome(r.token);
+ */
+export type TakeResult =
+  | { readonly ok: true; readonly record: SessionRecord; readonly token: string }
+  | { readonly ok: false; readonly reason: TakeRefusal };
+
+/**
+ * Where resumable sessions wait between a close and a resume. A session is *attached* while a
+ * socket holds it (it never expires then) and *detached* after its socket closed: then it expires
+ * `ttl` later unless taken, and every `onExpire` listener runs once with its last record.
+ * @example
+ * const token = await store.open(record);           // fresh session: send token in the welcome frame
+ * await store.update({ ...record, rooms: ["a"] });  // on join/leave/data change
+ * await store.detach(record.sid, record.generation); // socket closed
+ * const r = await store.take(token, owner);          // a reconnect presents the token
+ */
+export interface SessionStore {
+  /** Saves a new, attached session and returns its first token. */
+  open(record: SessionRecord): Awaitable<string>;
+  /** Replaces the record's content; ignored (false) if the session is gone or `record.generation` is older than the stored one. */
+  update(record: SessionRecord): Awaitable<boolean>;
+  /** The socket of `generation` closed: the session expires `ttl` from now unless taken. Ignored for an older generation. */
+  detach(sid: string, generation: number): Awaitable<void>;
+  /**
+   * Takes a session by token, once: the token is consumed (a new one returned), the generation
+   * advances and the session is attached again. Refused if the owner differs (the token stays valid).
+   */
+  take(token: string, owner: string): Awaitable<TakeResult>;
+  /** Ends a session for good (logout, 4401): no resume, no `onExpire`. Returns its record if it existed. */
+  end(sid: string): Awaitable<SessionRecord | undefined>;
+  /** Runs `listener` once per session whose window ended without a resume. */
+  onExpire(listener: (record: SessionRecord) => void): void;
+  /** Stops timers and releases connections; sessions are not expired by it. */
+  close(): Awaitable<void>;
+}
+
+/**
+ * The owner key a session is bound to: the user the app's middleware set (`req.user`: a string or
+ * number, or an object's `id`, as `closeUser` matches it), else the session id (`req.session.id`),
+ * else "" (anonymous: the token alone is the credential). A resume is refused unless the new
+ * request yields the same key.
+ * @example
+ * ownerKey({ id: 42 }, "sess-1"); // "user:42"
+ * ownerKey(undefined, "sess-1");  // "session:sess-1"
+ */
+export function ownerKey(user: unknown, sessionId: string | undefined): string {
+  const id = typeof user === "string" || typeof user === "number" ? user : (user as { id?: unknown } | null | undefined)?.id;
+  if ((typeof id === "string" && id !== "") || typeof id === "number") return `user:${id}`;
+  return sessionId === undefined || sessionId === "" ? "" : `session:${sessionId}`;
+}

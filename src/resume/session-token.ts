@@ -1,0 +1,62 @@
+/**
+ * Resume tokens: `<sid>.<secret>`, the secret 128 random bits in base64url. Stores keep only the
+ * secret's SHA-256 digest (a leaked store dump resumes nobody) and compare digests in constant time.
+ * The token travels as the subprotocol `tsws-resume.<token>`, never in a URL.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { RESUME_SUBPROTOCOL_PREFIX } from "../protocol/index.js";
+
+/**
+ * A fresh token for session `sid` and the digest a store keeps of it.
+ * @example
+ * const { token, digest } = issueToken(socket.id); // token "0f8e...-....Jq3x_Vb1..." , digest a 32-byte Buffer
+ */
+export function issueToken(sid: string): { token: string; digest: Buffer } {
+  const secret = randomBytes(16).toString("base64url");
+  return { token: `${sid}.${secret}`, digest: digestOf(secret) };
+}
+
+/**
+ * Splits a token into its session id and the digest of its secret; undefined when it is not shaped
+ * like one (so a garbage token costs no store lookup).
+ * @example
+ * const parsed = parseToken(token); if (parsed) store.lookup(parsed.sid);
+ */
+export function parseToken(token: string): { sid: string; digest: Buffer } | undefined {
+  const dot = token.lastIndexOf(".");
+  if (dot <= 0 || token.length - dot - 1 !== 22) return undefined;
+  const secret = token.slice(dot + 1);
+  if (!/^[A-Za-z0-9_-]{22}$/.test(secret)) return undefined;
+  return { sid: token.slice(0, dot), digest: digestOf(secret) };
+}
+
+/**
+ * Compares two digests in constant time (both are SHA-256, so of equal length).
+ * @example
+ * if (!sameDigest(parsed.digest, record.digest)) refuse();
+ */
+export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The resume token a client offered as the subprotocol `tsws-resume.<token>` in its
+ * `Sec-WebSocket-Protocol` header, or undefined. Only offered after `tsws.v1`; the server never selects it.
+ * @example
+ * resumeTokenOf("tsws.v1, tsws-resume.abc.def"); // "abc.def"
+ */
+export function resumeTokenOf(header: string | readonly string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const list = typeof header === "string" ? header : header.join(",");
+  for (const item of list.split(",")) {
+    const offered = item.trim();
+    if (offered.startsWith(RESUME_SUBPROTOCOL_PREFIX) && offered.length > RESUME_SUBPROTOCOL_PREFIX.length) {
+      return offered.slice(RESUME_SUBPROTOCOL_PREFIX.length);
+    }
+  }
+  return undefined;
+}
+
+function digestOf(secret: string): Buffer {
+  return createHash("sha256").update(secret).digest();
+}

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { admitLive, planResume, planStream, resumeFrames, SESSION_EXPIRED } from "../src/resume/gap-plan.js";
+import type { HistoryWindow } from "../src/resume/history-log.js";
+
+/** A window of seqs first..top of epoch "e", all read after `after`. */
+function window(first: number, top: number, marks: { trimmed?: number; expired?: number } = {}, after = 0): HistoryWindow {
+  const entries = [];
+  for (let seq = Math.max(first, after + 1); seq <= top; seq++) entries.push({ seq, body: `"m",${seq}` });
+  return { epoch: "e", top, first, trimmedThrough: marks.trimmed ?? 0, expiredThrough: marks.expired ?? 0, entries };
+}
+
+describe("planStream", () => {
+  it("replays everything missed without a gap when history covers it", () => {
+    const p = planStream("s", { seq: 3, epoch: "e" }, window(1, 6, {}, 3), 100);
+    assert.equal(p.gap, undefined);
+    assert.deepEqual(
+      p.entries.map((e) => e.seq),
+      [4, 5, 6],
+    );
+    assert.deepEqual(p.position, { seq: 6, epoch: "e" });
+  });
+
+  it("has nothing to do for a reader that is up to date", () => {
+    const p = planStream("s", { seq: 6, epoch: "e" }, window(1, 6, {}, 6), 100);
+    assert.equal(p.gap, undefined);
+    assert.equal(p.entries.length, 0);
+  });
+
+  it("announces `trimmed` for what the count bound dropped, then replays the rest", () => {
+    const p = planStream("s", { seq: 2, epoch: "e" }, window(5, 8, { trimmed: 4 }, 2), 100);
+    assert.deepEqual(p.gap, { stream: "s", reason: "trimmed", from: 3, to: 4, epoch: "e" });
+    assert.deepEqual(
+      p.entries.map((e) => e.seq),
+      [5, 6, 7, 8],
+    );
+  });
+
+  it("announces `expired` when any missed seq was dropped for age", () => {
+    const p = planStream("s", { seq: 2, epoch: "e" }, window(5, 8, { expired: 4, trimmed: 3 }, 2), 100);
+    assert.equal(p.gap?.reason, "expired");
+  });
+
+  it("announces `trimmed`, not `expired`, when only seqs the reader already had expired", () => {
+    const p = planStream("s", { seq: 2, epoch: "e" }, window(5, 8, { expired: 2, trimmed: 4 }, 2), 100);
+    assert.equal(p.gap?.reason, "trimmed");
+  });
+
+  it("announces `reset` and replays only the new epoch when the epoch changed", () => {
+    const w = { ...window(1, 3), epoch: "f" };
+    const p = planStream("s", { seq: 9, epoch: "e" }, w, 100);
+    assert.deepEqual(p.gap, { stream: "s", reason: "reset", epoch: "f" });
+    assert.deepEqual(
+      p.entries.map((e) => e.seq),
+      [1, 2, 3],
+    );
+    assert.deepEqual(p.position, { seq: 3, epoch: "f" });
+  });
+
+  it("announces `reset` when the numbering went backwards within an epoch", () => {
+    const p = planStream("s", { seq: 9, epoch: "e" }, window(1, 3, {}, 9), 100);
+    assert.equal(p.gap?.reason, "reset");
+    assert.equal(p.entries.length, 0);
+  });
+
+  it("announces `too many` for the oldest missed beyond the budget and replays the newest", () => {
+    const p = planStream("s", { seq: 0, epoch: "e" }, window(1, 10), 4);
+    assert.deepEqual(p.gap, { stream: "s", reason: "too many", from: 1, to: 6, epoch: "e" });
+    assert.deepEqual(
+      p.entries.map((e) => e.seq),
+      [7, 8, 9, 10],
+    );
+  });
+});
+
+describe("planResume", () => {
+  it("shares one replay budget across streams in order", () => {
+    const windows = new Map([
+      ["a", window(1, 3)],
+      ["b", window(1, 3)],
+    ]);
+    const plans = planResume(
+      [
+        ["a", { seq: 0, epoch: "e" }],
+        ["b", { seq: 0, epoch: "e" }],
+      ],
+      windows,
+      4,
+    );
+    assert.equal(plans[0]!.entries.length, 3);
+    assert.equal(plans[1]!.entries.length, 1);
+    assert.deepEqual(plans[1]!.gap, { stream: "b", reason: "too many", from: 1, to: 2, epoch: "e" });
+  });
+
+  it("refuses to plan a stream whose window was not read", () => {
+    assert.throws(() => planResume([["a", { seq: 0, epoch: "e" }]], new Map()), /no history window read for stream "a"/);
+  });
+
+  it("writes each stream's gap before its replayed pushes", () => {
+    const plans = planResume([["room:x", { seq: 0, epoch: "e" }]], new Map([["room:x", window(2, 3, { trimmed: 1 })]]));
+    assert.deepEqual(resumeFrames(plans), [
+      '[9,"gap",{"stream":"room:x","reason":"trimmed","from":1,"to":1,"epoch":"e"}]',
+      '[4,"room:x",2,"m",2]',
+      '[4,"room:x",3,"m",3]',
+    ]);
+  });
+
+  it("has a session-wide `expired` gap without a stream", () => {
+    assert.deepEqual(SESSION_EXPIRED, { reason: "expired" });
+  });
+});
+
+describe("admitLive", () => {
+  it("delivers the next seq, drops replayed ones, and spots holes and new epochs", () => {
+    const pos = { seq: 5, epoch: "e" };
+    assert.equal(admitLive(pos, 6, "e"), "deliver");
+    assert.equal(admitLive(pos, 5, "e"), "duplicate");
+    assert.equal(admitLive(pos, 3, "e"), "duplicate");
+    assert.equal(admitLive(pos, 8, "e"), "hole");
+    assert.equal(admitLive(pos, 1, "f"), "reset");
+  });
+});

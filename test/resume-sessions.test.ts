@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Logger } from "../src/logger.js";
+import { MemorySessions } from "../src/resume/memory-sessions.js";
+import { ownerKey, type SessionRecord } from "../src/resume/session-store.js";
+import { issueToken, parseToken, resumeTokenOf, sameDigest } from "../src/resume/session-token.js";
+
+const record = (sid: string, owner = "user:1"): SessionRecord => ({
+  sid,
+  owner,
+  path: "/chat/lobby",
+  rooms: ["lobby"],
+  data: '{"name":"ann"}',
+  positions: { "room:lobby": { seq: 3, epoch: "e" } },
+  generation: 0,
+  replies: [],
+});
+
+describe("resume tokens", () => {
+  it("carry 128 random bits after the session id, and parse back to the same digest", () => {
+    const a = issueToken("0f8e-11");
+    const b = issueToken("0f8e-11");
+    assert.match(a.token, /^0f8e-11\.[A-Za-z0-9_-]{22}$/);
+    assert.notEqual(a.token, b.token);
+    const parsed = parseToken(a.token)!;
+    assert.equal(parsed.sid, "0f8e-11");
+    assert.ok(sameDigest(parsed.digest, a.digest));
+    assert.ok(!sameDigest(parsed.digest, b.digest));
+  });
+
+  it("reject anything not shaped like a token", () => {
+    for (const bad of ["", "abc", ".AAAAAAAAAAAAAAAAAAAAAA", "s.short", "s.AAAAAAAAAAAAAAAAAAAAA!", "s.AAAAAAAAAAAAAAAAAAAAAAA"]) {
+      assert.equal(parseToken(bad), undefined, bad);
+    }
+  });
+
+  it("are read from the offered subprotocols, never selected", () => {
+    assert.equal(resumeTokenOf("tsws.v1, tsws-resume.s1.abc"), "s1.abc");
+    assert.equal(resumeTokenOf(["tsws.v1", "tsws-resume.s2.x"]), "s2.x");
+    assert.equal(resumeTokenOf("tsws.v1"), undefined);
+    assert.equal(resumeTokenOf("tsws.v1, tsws-resume."), undefined);
+    assert.equal(resumeTokenOf(undefined), undefined);
+  });
+});
+
+describe("MemorySessions", () => {
+  it("gives a session back once per token, rotating the token and advancing the generation", () => {
+    const store = new MemorySessions({ ttl: 60_000 });
+    const token = store.open(record("s1"));
+    store.detach("s1", 0);
+    const first = store.take(token, "user:1");
+    assert.ok(first.ok);
+    assert.equal(first.record.generation, 1);
+    assert.deepEqual(first.record.rooms, ["lobby"]);
+    assert.notEqual(first.token, token);
+    assert.deepEqual(store.take(token, "user:1"), { ok: false, reason: "unknown" }, "a used token is refused");
+    assert.ok(store.take(first.token, "user:1").ok, "the rotated token works");
+    store.close();
+  });
+
+  it("refuses another owner without consuming the token", () => {
+    const store = new MemorySessions({ ttl: 60_000 });
+    const token = store.open(record("s1", "user:1"));
+    assert.deepEqual(store.take(token, "user:2"), { ok: false, reason: "owner" });
+    assert.ok(store.take(token, "user:1").ok);
+    store.close();
+  });
+
+  it("refuses a forged secret for a real session id", () => {
+    const store = new MemorySessions({ ttl: 60_000 });
+    store.open(record("s1"));
+    const forged = issueToken("s1").token;
+    assert.deepEqual(store.take(forged, "user:1"), { ok: false, reason: "unknown" });
+    store.close();
+  });
+
+  it("keeps updates from an older generation out (a stale node writing after the session moved)", () => {
+    const store = new MemorySessions({ ttl: 60_000 });
+    const token = store.open(record("s1"));
+    const taken = store.take(token, "user:1");
+    assert.ok(taken.ok);
+    assert.equal(store.update({ ...record("s1"), rooms: ["stale"] }), false);
+    assert.equal(store.update({ ...taken.record, rooms: ["new"] }), true);
+    const again = store.take(taken.token, "user:1");
+    assert.ok(again.ok);
+    assert.deepEqual(again.record.rooms, ["new"]);
+    store.close();
+  });
+
+  it("expires a detached session after ttl and runs onExpire once, with its last record", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const store = new MemorySessions({ ttl: 1_000 });
+    const expired: SessionRecord[] = [];
+    store.onExpire((r) => expired.push(r));
+    const token = store.open(record("s1"));
+    store.update({ ...record("s1"), rooms: ["a", "b"] });
+    t.mock.timers.tick(5_000);
+    assert.equal(expired.length, 0, "an attached session never expires");
+    store.detach("s1", 0);
+    t.mock.timers.tick(999);
+    assert.equal(expired.length, 0);
+    t.mock.timers.tick(1);
+    assert.deepEqual(
+      expired.map((r) => r.rooms),
+      [["a", "b"]],
+    );
+    t.mock.timers.tick(10_000);
+    assert.equal(expired.length, 1, "once");
+    assert.deepEqual(store.take(token, "user:1"), { ok: false, reason: "unknown" });
+    assert.equal(store.size, 0);
+    store.close();
+  });
+
+  it("does not expire a session taken within its window, nor after an older socket's late close", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const store = new MemorySessions({ ttl: 1_000 });
+    let expired = 0;
+    store.onExpire(() => expired++);
+    const token = store.open(record("s1"));
+    store.detach("s1", 0);
+    t.mock.timers.tick(900);
+    const taken = store.take(token, "user:1");
+    assert.ok(taken.ok);
+    store.detach("s1", 0); // the old socket's close, seen late: generation 0 < 1
+    t.mock.timers.tick(5_000);
+    assert.equal(expired, 0);
+    store.detach("s1", 1);
+    t.mock.timers.tick(1_000);
+    assert.equal(expired, 1);
+    store.close();
+  });
+
+  it("ends a session for good without onExpire", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const store = new MemorySessions({ ttl: 1_000 });
+    let expired = 0;
+    store.onExpire(() => expired++);
+    const token = store.open(record("s1"));
+    store.detach("s1", 0);
+    assert.equal(store.end("s1")?.sid, "s1");
+    t.mock.timers.tick(2_000);
+    assert.equal(expired, 0);
+    assert.equal(store.take(token, "user:1").ok, false);
+    assert.equal(store.end("s1"), undefined);
+  });
+
+  it("reports a throwing onExpire listener and still runs the others", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const errors: object[] = [];
+    const logger: Logger = { error: (o) => errors.push(o), warn: () => {}, info: () => {}, debug: () => {} };
+    const store = new MemorySessions({ ttl: 10, logger });
+    let ran = 0;
+    store.onExpire(() => {
+      throw new Error("boom");
+    });
+    store.onExpire(() => ran++);
+    store.open(record("s1"));
+    store.detach("s1", 0);
+    t.mock.timers.tick(10);
+    assert.equal(ran, 1);
+    assert.equal(errors.length, 1);
+    assert.match(String((errors[0] as { err: Error }).err), /boom/);
+  });
+
+  it("expires for real with real timers too", async () => {
+    const store = new MemorySessions({ ttl: 30 });
+    const done = new Promise<SessionRecord>((resolve) => store.onExpire(resolve));
+    store.open(record("s1"));
+    store.detach("s1", 0);
+    const started = Date.now();
+    const r = await done;
+    assert.equal(r.sid, "s1");
+    assert.ok(Date.now() - started >= 25);
+    store.close();
+  });
+});
+
+describe("ownerKey", () => {
+  it("binds to the user, else the session id, else nobody", () => {
+    assert.equal(ownerKey({ id: 42 }, "s"), "user:42");
+    assert.equal(ownerKey("ann", "s"), "user:ann");
+    assert.equal(ownerKey(7, undefined), "user:7");
+    assert.equal(ownerKey({ name: "no id" }, "s"), "session:s");
+    assert.equal(ownerKey(undefined, "s"), "session:s");
+    assert.equal(ownerKey(null, undefined), "");
+  });
+});
