@@ -35,7 +35,9 @@ export type { RedisAdapter, RedisAdapterStats } from "./stats.js";
  */
 export function createRedisAdapter(client: Redis | Cluster, options: RedisAdapterOptions = {}): RedisAdapter {
   if (typeof client?.duplicate !== "function")
-    throw new TypeError("createRedisAdapter(client): client must be an ioredis Redis or Cluster instance");
+    throw new TypeError(
+      "createRedisAdapter(client): client must be an ioredis Redis instance (or a Redis.Cluster, with { sharded: true })",
+    );
   const resolved = resolveRedisAdapterOptions(options);
   const { sharded, ...rest } = resolved;
   if (sharded !== false) return new ShardedRedisAdapter(client, { ...rest, sharded }, sharded === true ? 64 : (sharded.partitions ?? 64));

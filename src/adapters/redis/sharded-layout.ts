@@ -95,13 +95,17 @@ const UNLINK = `for i = 2, #KEYS do
 end`;
 
 /**
- * KEYS: a (dead or restarting) node's index set. ARGV: node, key prefix of the entries, batch size.
- * Takes up to a batch of entries off the index and removes the node from each; returns how many.
- * The entry keys share the index's hash tag, so the script stays in one slot.
+ * KEYS: a (dead or restarting) node's index set. ARGV: node, key prefix of the entries, batch size, cursor.
+ * Removes the node from up to about a batch of entries and those entries from the index; returns
+ * the next cursor ("0" when done). SSCAN, not SPOP: SPOP picks random members, which gets slow on
+ * a set emptied faster than Redis shrinks it. The entry keys share the index's hash tag (one slot).
  */
-const SWEEP = `local entries = redis.call('SPOP', KEYS[1], ARGV[3])
-for _, entry in ipairs(entries) do redis.call('SREM', ARGV[2] .. entry, ARGV[1]) end
-return #entries`;
+const SWEEP = `local page = redis.call('SSCAN', KEYS[1], ARGV[4], 'COUNT', ARGV[3])
+for _, entry in ipairs(page[2]) do
+  redis.call('SREM', ARGV[2] .. entry, ARGV[1])
+  redis.call('SREM', KEYS[1], entry)
+end
+return page[1]`;
 
 /** KEYS: a room's node set. ARGV: the partition channel, the question. The nodes, asked in the same step. */
 const MEMBERS = `local nodes = redis.call('SMEMBERS', KEYS[1])

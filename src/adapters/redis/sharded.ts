@@ -12,7 +12,7 @@ import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
 
 type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "nodes" | "connected" | "partitions">;
 /** Entries taken off an index per script call: each call stays far below a millisecond of Redis. */
-const BATCH = 100;
+const BATCH = 32;
 
 interface Question {
   readonly answers: Map<string, SocketId[]>;
@@ -71,6 +71,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
   #dirty = false;
   /** Publishes held back behind an owner lookup, and the last of them. */
   #waiting = 0;
+  #templateOnError: ((error: Error) => void) | undefined;
   #tail: Promise<void> = Promise.resolve();
 
   constructor(template: Redis | Cluster, options: Required<RedisAdapterOptions>, partitions: number) {
@@ -121,6 +122,11 @@ export class ShardedRedisAdapter implements RedisAdapter {
     }
     const pub = this.#pub;
     const sub = this.#sub;
+    // The template's own faults would otherwise be printed by ioredis as "Unhandled error event".
+    if (template.listenerCount("error") === 0) {
+      this.#templateOnError = (error: Error) => node.logger.debug({ err: error }, `Redis adapter (the client passed in): ${error.message}`);
+      template.on("error", this.#templateOnError);
+    }
     for (const [connection, role] of [
       [pub, "publishing"],
       [sub, "subscribing"],
@@ -301,6 +307,8 @@ export class ShardedRedisAdapter implements RedisAdapter {
       connection?.removeAllListeners("close").removeAllListeners("ready");
       connection?.disconnect();
     }
+    if (this.#templateOnError !== undefined) this.#template.off("error", this.#templateOnError);
+    this.#templateOnError = undefined;
   }
 
   #onMessage = (channel: Buffer, message: Buffer): void => {
@@ -465,7 +473,9 @@ export class ShardedRedisAdapter implements RedisAdapter {
   async #sweep(pub: Redis | Cluster, node: string): Promise<void> {
     const layout = this.#layout;
     const one = async (index: string, prefix: string): Promise<void> => {
-      while (((await runSharded(pub, shardedScripts.sweep, [index], [node, prefix, String(BATCH)])) as number) >= BATCH);
+      let cursor = "0";
+      do cursor = String(await runSharded(pub, shardedScripts.sweep, [index], [node, prefix, String(BATCH), cursor]));
+      while (cursor !== "0");
     };
     const all: Promise<void>[] = [];
     for (let p = 0; p < layout.partitions; p++) {
