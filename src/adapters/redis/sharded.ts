@@ -115,7 +115,9 @@ export class ShardedRedisAdapter implements RedisAdapter {
     if (isCluster(template)) {
       this.#pub = template.duplicate([], { ...own, enableOfflineQueue: false });
       // ioredis keeps one subscriber connection per shard master and subscribes again after a failover.
-      this.#sub = template.duplicate([], { ...own, shardedSubscribers: true });
+      // Connected at start, not at the first SSUBSCRIBE: a join is then listening within one round trip.
+      const redisOptions = { ...template.options.redisOptions, lazyConnect: false };
+      this.#sub = template.duplicate([], { ...own, shardedSubscribers: true, redisOptions });
     } else {
       this.#pub = template.duplicate({ ...own, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
       this.#sub = template.duplicate({ ...own, autoResendUnfulfilledCommands: false });
