@@ -104,6 +104,10 @@ export const ConfigErrors = {
 export const AdapterErrors = {
   /** The Redis adapter could not reach Redis when the server started; the message says why. */
   redisUnreachable: "TSWS_REDIS_UNREACHABLE",
+  /** Redis was reachable but refused a command that spans hash slots (CROSSSLOT): the classic mode on a Redis Cluster; use `{ sharded: true }`. */
+  redisCrossSlot: "TSWS_REDIS_CROSSSLOT",
+  /** Redis was reachable but refused or failed a command at start (a wrong password, a read-only replica, a missing command); the message says which. */
+  redisRefused: "TSWS_REDIS_REFUSED",
 } as const;
 
 /**

@@ -1,4 +1,4 @@
-export type { Adapter, AdapterStats, ClusterNode, ClusterOp } from "./cluster/adapter.js";
+export type { Adapter, AdapterStats, ClusterNode, ClusterOp, SocketPlace } from "./cluster/adapter.js";
 export { BroadcastOperator } from "./cluster/broadcast.js";
 export { createMemoryAdapter } from "./cluster/memory-adapter.js";
 export {

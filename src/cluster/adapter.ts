@@ -54,6 +54,16 @@ export interface AdapterStats {
 }
 
 /**
+ * The keys a socket is found by in a cluster, besides its id.
+ * @example
+ * adapter.locate?.(socket.id, { session: "s1", user: "42" });
+ */
+export interface SocketPlace {
+  readonly session: string | undefined;
+  readonly user: string | undefined;
+}
+
+/**
  * Carries rooms, direct sends and session ends between the nodes of a cluster.
  * The contract every adapter meets is written in `docs/adapters.md` and checked by
  * `test/adapter-conformance.test.ts`.
@@ -69,6 +79,13 @@ export interface Adapter {
   join(room: Room, id: SocketId): void;
   /** Records that a local socket left a room (also called for every room when it closes). */
   leave(room: Room, id: SocketId): void;
+  /**
+   * Optional: where a local socket can be found. Called when a socket opens and whenever its
+   * session or user changes (with both, either possibly undefined), and with `undefined` when it
+   * closes, so an adapter can route `sendTo`, `closeSession` and `closeUser` to the nodes that hold
+   * the socket rather than to every node.
+   */
+  locate?(id: SocketId, where: SocketPlace | undefined): void;
   /** The ids of the sockets in a room on every node, each once. */
   members(room: Room): Promise<SocketId[]>;
   /** Releases everything the adapter holds; called by `server.close()`. */

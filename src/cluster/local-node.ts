@@ -78,6 +78,7 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
   remove(socket: Socket): void {
     this.#sockets.delete(socket.id);
     this.#unindex(socket);
+    this.#adapter.locate?.(socket.id, undefined);
     this.rooms.leaveAll(socket);
   }
 
@@ -94,6 +95,7 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
     this.#unindex(socket);
     const session = socket.session?.id;
     const user = userKey(socket.user);
+    this.#adapter.locate?.(socket.id, { session, user });
     if (session === undefined && user === undefined) return;
     this.#identities.set(socket, { session, user });
     if (session !== undefined) addTo(this.#bySession, session, socket);

@@ -1,5 +1,5 @@
-import type { Redis } from "ioredis";
-import type { Adapter, ClusterNode, ClusterOp } from "../../cluster/adapter.js";
+import type { Cluster, Redis } from "ioredis";
+import type { ClusterNode, ClusterOp, SocketPlace } from "../../cluster/adapter.js";
 import { decodeClusterOp, encodeClusterOp, senderOf } from "../../cluster/codec.js";
 import { AdapterError, AdapterErrors, messageOf } from "../../errors.js";
 import type { Logger } from "../../logger.js";
@@ -9,53 +9,12 @@ import { InFlight } from "./in-flight.js";
 import { LiveNodes } from "./live-nodes.js";
 import { type RedisAdapterOptions, resolveRedisAdapterOptions } from "./options.js";
 import { runScript, scripts } from "./scripts.js";
+import { isCluster, ShardedRedisAdapter } from "./sharded.js";
+import { startError, within } from "./start.js";
+import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
 
 export type { RedisAdapterOptions } from "./options.js";
-
-/**
- * What the Redis adapter has carried so far; read it to alert on a Redis outage. Counters only
- * grow; `inFlight`, `inFlightBytes`, `nodes` and `connected` are the state right now.
- * @example
- * setInterval(() => { if (!adapter.stats.connected) alert(`Redis down, ${adapter.stats.dropped} dropped`) }, 10_000);
- */
-export interface RedisAdapterStats {
-  /** Operations Redis delivered, in time, to every node expected to receive them. */
-  published: number;
-  /** Operations that did not reach every other node: the sum of `overflowed`, `undelivered`, `late` and those lost with the connection. Never retried. */
-  dropped: number;
-  /** Dropped without being sent: `maxInFlight` or `maxInFlightBytes` was reached (Redis slow or frozen). */
-  overflowed: number;
-  /** Sent, but PUBLISH reached fewer nodes than were alive (a node was still reconnecting). */
-  undelivered: number;
-  /** Sent, but Redis answered after `maxOpAge`: the other nodes discard it as stale. */
-  late: number;
-  /** Operations received from other nodes and carried out here. */
-  received: number;
-  /** Operations received from other nodes older than `maxOpAge`, discarded rather than delivered late. */
-  stale: number;
-  /** `members()` calls answered with this node's members only because Redis was down, busy or slower than `membersTimeout`. */
-  membersLocalOnly: number;
-  /** Commands sent to Redis and not answered yet (at most `maxInFlight`). */
-  inFlight: number;
-  /** Bytes of operations published and not answered yet (at most `maxInFlightBytes`). */
-  inFlightBytes: number;
-  /** Nodes a publish is expected to reach, this one included. */
-  nodes: number;
-  /** Both connections are up and the subscription is confirmed. */
-  connected: boolean;
-}
-
-/**
- * The Redis adapter: an {@link Adapter} with counters and this node's id.
- * @example
- * const adapter: RedisAdapter = createRedisAdapter(new Redis(url)); createServer({ handlers: [Chat], adapter });
- */
-export interface RedisAdapter extends Adapter {
-  /** Counters since start; a fresh object on every read. */
-  readonly stats: RedisAdapterStats;
-  /** This node's id once started (it names the node's keys in Redis). */
-  readonly nodeId: string | undefined;
-}
+export type { RedisAdapter, RedisAdapterStats } from "./stats.js";
 
 /**
  * Creates an adapter that joins every server sharing one Redis (and one `prefix`) into a cluster:
@@ -63,17 +22,35 @@ export interface RedisAdapter extends Adapter {
  * `members()` lists them. The client is only a template: the adapter opens two connections of
  * its own with `client.duplicate()` (one publishes and keeps room membership, one subscribes)
  * and never closes the client passed in.
+ *
+ * Two modes (docs/adapters.md compares them). Classic (the default): one channel every node
+ * hears, on one Redis. Sharded (`{ sharded: true }` or `{ sharded: { partitions } }`): rooms in
+ * partitions, each node listening only where it has members; runs on a `Redis.Cluster` (required
+ * there) or on a single Redis 7.
  * @example
  * import { Redis } from "ioredis";
  * import { createRedisAdapter } from "tswebsockets/redis";
  * const server = createServer({ handlers: [Chat], adapter: createRedisAdapter(new Redis(process.env.REDIS_URL)) });
+ * const onCluster = createRedisAdapter(new Redis.Cluster([{ host: "10.0.0.1", port: 6379 }]), { sharded: true });
  */
-export function createRedisAdapter(client: Redis, options: RedisAdapterOptions = {}): RedisAdapter {
-  if (typeof client?.duplicate !== "function") throw new TypeError("createRedisAdapter(client): client must be an ioredis Redis instance");
-  return new RedisClusterAdapter(client, resolveRedisAdapterOptions(options));
+export function createRedisAdapter(client: Redis | Cluster, options: RedisAdapterOptions = {}): RedisAdapter {
+  if (typeof client?.duplicate !== "function")
+    throw new TypeError(
+      "createRedisAdapter(client): client must be an ioredis Redis instance (or a Redis.Cluster, with { sharded: true })",
+    );
+  const resolved = resolveRedisAdapterOptions(options);
+  const { sharded, ...rest } = resolved;
+  if (sharded !== false) return new ShardedRedisAdapter(client, { ...rest, sharded }, sharded === true ? 64 : (sharded.partitions ?? 64));
+  if (isCluster(client)) {
+    throw new AdapterError(
+      AdapterErrors.redisCrossSlot,
+      "createRedisAdapter(cluster): the classic mode keeps keys of many hash slots in one script and cannot run on Redis Cluster; pass { sharded: true }",
+    );
+  }
+  return new RedisClusterAdapter(client, resolved);
 }
 
-type Counter = "published" | "dropped" | "overflowed" | "undelivered" | "late" | "received" | "stale" | "membersLocalOnly";
+type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "nodes" | "connected" | "partitions">;
 
 class RedisClusterAdapter implements RedisAdapter {
   readonly #template: Redis;
@@ -95,9 +72,16 @@ class RedisClusterAdapter implements RedisAdapter {
     undelivered: 0,
     late: 0,
     received: 0,
+    ignored: 0,
+    arrived: 0,
+    lost: 0,
     stale: 0,
     membersLocalOnly: 0,
+    membersIncomplete: 0,
   };
+  /** Session and user entries ("s:<id>", "u:<id>") of local sockets, counted, to tell a close that matched here. */
+  readonly #entries = new Map<string, number>();
+  readonly #located = new Map<SocketId, string[]>();
   #node: ClusterNode | undefined;
   #logger: Logger | undefined;
   #link: RedisLink | undefined;
@@ -127,6 +111,7 @@ class RedisClusterAdapter implements RedisAdapter {
       inFlightBytes: this.#inFlight.bytes,
       nodes: this.#live?.expected() ?? 0,
       connected: this.#healthy,
+      partitions: 0,
     };
   }
 
@@ -161,10 +146,7 @@ class RedisClusterAdapter implements RedisAdapter {
       await within(this.#restoring, deadline - Date.now(), "no answer to the first writes within startTimeout");
     } catch (error) {
       await this.stop();
-      const where = `${link.pub.options.host ?? "?"}:${link.pub.options.port ?? "?"}`;
-      const failure = new AdapterError(AdapterErrors.redisUnreachable, `Redis adapter: cannot use Redis at ${where}: ${messageOf(error)}`);
-      failure.cause = error;
-      throw failure;
+      throw startError(error, link.pub);
     }
     this.#heartbeat = setInterval(this.#beat, Math.floor(this.#options.nodeTtl / 3));
     this.#heartbeat.unref();
@@ -216,6 +198,17 @@ class RedisClusterAdapter implements RedisAdapter {
     // An emptied room's name stays in the rooms set until the next heartbeat prunes it.
     const roomKey = this.#roomKey(room);
     this.#write((pub) => pub.srem(roomKey, id));
+  }
+
+  locate(id: SocketId, where: SocketPlace | undefined): void {
+    const before = this.#located.get(id) ?? [];
+    const after: string[] = [];
+    if (where?.session !== undefined) after.push(`s:${where.session}`);
+    if (where?.user !== undefined) after.push(`u:${where.user}`);
+    if (after.length === 0) this.#located.delete(id);
+    else this.#located.set(id, after);
+    for (const entry of before) if (!after.includes(entry)) countEntry(this.#entries, entry, -1);
+    for (const entry of after) if (!before.includes(entry)) countEntry(this.#entries, entry, 1);
   }
 
   async members(room: Room): Promise<SocketId[]> {
@@ -278,6 +271,7 @@ class RedisClusterAdapter implements RedisAdapter {
       else this.#live?.left(id);
       return;
     }
+    this.#counts.arrived++;
     if (senderOf(message) === node.nodeId) return;
     let op: ClusterOp;
     let sentAt: number | undefined;
@@ -293,10 +287,16 @@ class RedisClusterAdapter implements RedisAdapter {
       this.#counts.stale++;
       return;
     }
-    this.#counts.received++;
     // This runs inside ioredis' event emitter: a throw here would be an uncaughtException.
     try {
-      node.receive(op);
+      const here =
+        op.type === "broadcast"
+          ? op.rooms.some((room) => this.#mine.has(room))
+          : op.type === "close"
+            ? this.#entries.has(`${op.by === "session" ? "s" : "u"}:${op.value}`)
+            : undefined;
+      const delivered = node.receive(op);
+      this.#counts[(here ?? delivered) ? "received" : "ignored"]++;
     } catch (error) {
       this.#logger?.error({ err: error, type: op.type }, `Redis adapter: carrying out a cluster message failed: ${messageOf(error)}`);
     }
@@ -416,15 +416,9 @@ class RedisClusterAdapter implements RedisAdapter {
   }
 }
 
-/** `promise`, or a rejection with `message` after `ms` milliseconds. */
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Adds `delta` to an entry's count, removing it at 0. */
+function countEntry(counts: Map<string, number>, entry: string, delta: 1 | -1): void {
+  const count = (counts.get(entry) ?? 0) + delta;
+  if (count > 0) counts.set(entry, count);
+  else counts.delete(entry);
 }

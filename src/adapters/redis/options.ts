@@ -20,6 +20,13 @@ export interface RedisAdapterOptions {
   maxOpAge?: number;
   /** Milliseconds `members()` waits for Redis before it answers with this node's members only. Default 1000. */
   membersTimeout?: number;
+  /**
+   * The sharded mode: `true` (64 partitions) or `{ partitions }` (1 to 16384). Rooms are spread over
+   * partitions whose keys and sharded channel share one hash slot; a node listens only to the
+   * partitions where it has members. Required on `Redis.Cluster`; also runs on one Redis 7. Default
+   * false: the classic mode, one channel every node hears.
+   */
+  sharded?: boolean | { partitions?: number };
 }
 
 /** Each option's check and how the TypeError describes what it accepts. */
@@ -31,6 +38,14 @@ const checks: Checks<RedisAdapterOptions> = {
   maxInFlightBytes: [isInt(1024), "a number of bytes, 1024 or more"],
   maxOpAge: [isInt(1), "a number of milliseconds, 1 or more"],
   membersTimeout: [isInt(1), "a number of milliseconds, 1 or more"],
+  sharded: [
+    (v) =>
+      typeof v === "boolean" ||
+      (typeof v === "object" &&
+        v !== null &&
+        ((v as { partitions?: unknown }).partitions === undefined || isInt(1, 16384)((v as { partitions?: unknown }).partitions))),
+    "true, false or { partitions: an integer from 1 to 16384 }",
+  ],
 };
 
 const defaults: Required<RedisAdapterOptions> = {
@@ -41,6 +56,7 @@ const defaults: Required<RedisAdapterOptions> = {
   maxInFlightBytes: 4 * 1024 * 1024,
   maxOpAge: 5000,
   membersTimeout: 1000,
+  sharded: false,
 };
 
 /**

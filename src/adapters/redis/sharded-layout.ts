@@ -1,0 +1,168 @@
+import { createHash } from "node:crypto";
+import type { Cluster, Redis } from "ioredis";
+import { messageOf } from "../../errors.js";
+import type { Room } from "../../types.js";
+
+/*
+ * Keys and channels of the sharded mode, all under the prefix P. `{...}` is a hash tag: Redis
+ * Cluster places a key or sharded channel by the text between the braces alone, so everything
+ * tagged `{P:p<n>}` lives in one hash slot and one script or transaction can touch it all.
+ *
+ *   {P:p<n>}:ops              sharded channel of partition n: broadcasts to its rooms, members() questions
+ *   {P:p<n>}:room:<room>      set: the nodes with local members in <room> (room n = hash(room) mod partitions)
+ *   {P:p<n>}:rooms:<node>     set: <node>'s rooms in partition n (to clean up after a node that died)
+ *   {P:p<n>}:at:<kind>:<key>  set: the nodes holding socket id / session / user <key> (kind i, s, u)
+ *   {P:p<n>}:keys:<node>      set: <node>'s entries in the `at` sets of partition n
+ *   {P:n:<node>}:direct       sharded channel of one node: sendTo, closes and members() answers
+ *   {P}:nodes                 sorted set: node id -> Redis time (ms) its heartbeat runs out
+ *
+ * Nothing but `{P}:nodes` has a TTL: the liveness of everything else is that of its node, and the
+ * node whose heartbeat finds another node expired removes that node's entries, in small batches.
+ */
+
+/**
+ * Where one cluster's keys and channels are, for a prefix and a partition count.
+ * @example
+ * const layout = new ShardedLayout("tsws", 64); layout.partitionOf("lobby"); // 0..63
+ */
+export class ShardedLayout {
+  readonly prefix: string;
+  readonly partitions: number;
+  readonly nodes: string;
+
+  constructor(prefix: string, partitions: number) {
+    this.prefix = prefix;
+    this.partitions = partitions;
+    this.nodes = `{${prefix}}:nodes`;
+  }
+
+  /** The partition of a room, or of an `at` entry: FNV-1a of its UTF-16 code units, mod the partition count. */
+  partitionOf(name: string): number {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193);
+    return (hash >>> 0) % this.partitions;
+  }
+
+  channel(partition: number): string {
+    return `${this.#tag(partition)}:ops`;
+  }
+
+  /** The partition a partition channel belongs to, or -1 for any other channel. */
+  partitionOfChannel(channel: string): number {
+    const head = `{${this.prefix}:p`;
+    if (!channel.startsWith(head) || !channel.endsWith("}:ops")) return -1;
+    return Number(channel.slice(head.length, -"}:ops".length));
+  }
+
+  room(room: Room): string {
+    return `${this.#tag(this.partitionOf(room))}:room:${room}`;
+  }
+
+  rooms(partition: number, node: string): string {
+    return `${this.#tag(partition)}:rooms:${node}`;
+  }
+
+  /** An `at` entry: "i:<socket id>", "s:<session>" or "u:<user>". */
+  at(entry: string): string {
+    return `${this.#tag(this.partitionOf(entry))}:at:${entry}`;
+  }
+
+  keys(partition: number, node: string): string {
+    return `${this.#tag(partition)}:keys:${node}`;
+  }
+
+  direct(node: string): string {
+    return `{${this.prefix}:n:${node}}:direct`;
+  }
+
+  #tag(partition: number): string {
+    return `{${this.prefix}:p${partition}}`;
+  }
+}
+
+const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";
+
+/** KEYS: the node's own index set, then the sets to add the node to. ARGV: node, then one index entry per set. */
+const LINK = `for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[1])
+  redis.call('SADD', KEYS[1], ARGV[i])
+end`;
+
+/** As LINK, removing. Deletes the index set once empty (SREM does). */
+const UNLINK = `for i = 2, #KEYS do
+  redis.call('SREM', KEYS[i], ARGV[1])
+  redis.call('SREM', KEYS[1], ARGV[i])
+end`;
+
+/**
+ * KEYS: a (dead or restarting) node's index set. ARGV: node, key prefix of the entries, batch size, cursor.
+ * Removes the node from up to about a batch of entries and those entries from the index; returns
+ * the next cursor ("0" when done). SSCAN, not SPOP: SPOP picks random members, which gets slow on
+ * a set emptied faster than Redis shrinks it. The entry keys share the index's hash tag (one slot).
+ */
+const SWEEP = `local page = redis.call('SSCAN', KEYS[1], ARGV[4], 'COUNT', ARGV[3])
+for _, entry in ipairs(page[2]) do
+  redis.call('SREM', ARGV[2] .. entry, ARGV[1])
+  redis.call('SREM', KEYS[1], entry)
+end
+return page[1]`;
+
+/** KEYS: a room's node set. ARGV: the partition channel, the question. The nodes, asked in the same step. */
+const MEMBERS = `local nodes = redis.call('SMEMBERS', KEYS[1])
+if #nodes > 1 or (#nodes == 1 and nodes[1] ~= ARGV[3]) then redis.call('SPUBLISH', ARGV[1], ARGV[2]) end
+return nodes`;
+
+/**
+ * KEYS: the nodes sorted set. ARGV: my id, ttl. O(live nodes), whatever the rooms.
+ * Returns { 1 if Redis had forgotten me else 0, Redis time, count of expired nodes, expired ids..., id, expiry, ... }.
+ * An expired node is returned by exactly one heartbeat (it is removed in the same step): that node sweeps it.
+ */
+const HEARTBEAT = `${NOW}
+local forgotten = redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+local reply = { forgotten, now, #expired }
+for _, id in ipairs(expired) do reply[#reply + 1] = id end
+for _, v in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'WITHSCORES')) do reply[#reply + 1] = v end
+return reply`;
+
+/**
+ * A Lua script with its SHA-1 digest, for EVALSHA.
+ * @example
+ * await runSharded(pub, shardedScripts.link, [index, roomKey], [nodeId, room]);
+ */
+export interface ShardedScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+const script = (lua: string): ShardedScript => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
+
+/** The sharded mode's scripts: each declares keys of one hash slot only. */
+export const shardedScripts = {
+  link: script(LINK),
+  unlink: script(UNLINK),
+  sweep: script(SWEEP),
+  members: script(MEMBERS),
+  heartbeat: script(HEARTBEAT),
+};
+
+/**
+ * Runs a script by digest on a Redis or a Redis Cluster (which routes it by its keys' slot),
+ * sending its text only when that Redis does not know it yet.
+ * @example
+ * const nodes = (await runSharded(pub, shardedScripts.members, [roomKey], [channel, question, nodeId])) as string[];
+ */
+export async function runSharded(
+  connection: Redis | Cluster,
+  s: ShardedScript,
+  keys: string[],
+  args: (string | Buffer)[],
+): Promise<unknown> {
+  try {
+    return await connection.evalsha(s.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
+    return connection.eval(s.lua, keys.length, ...keys, ...args);
+  }
+}
