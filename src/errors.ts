@@ -94,6 +94,12 @@ export const ConfigErrors = {
   notANamespace: "TSWS_NOT_A_NAMESPACE",
   /** Two handlers on one path, or on paths that match the same URLs ("/a/:x" and "/a/:y"). */
   duplicatePath: "TSWS_DUPLICATE_PATH",
+  /** A hook (`onConnect`, `onMessage`, `onClose`) written as an instance method: hooks are static. */
+  instanceHook: "TSWS_INSTANCE_HOOK",
+  /** `listen()` in attach mode: the HTTP server given as `server` did not start listening in time. */
+  notListening: "TSWS_NOT_LISTENING",
+  /** `listen()` could not bind `host`/`port` (in use, or not allowed). */
+  cannotListen: "TSWS_CANNOT_LISTEN",
 } as const;
 
 /**

@@ -13,15 +13,15 @@ export {
   type RefusalKind,
   TsWebSocketError,
 } from "./errors.js";
-export { BaseHandler, type HandlerClass, mixins } from "./hooks/handler.js";
-export { BaseMixin, type MixinClass } from "./hooks/mixin.js";
+export { BaseHandler, type HandlerClass, type HandlerHooks, mixins } from "./hooks/handler.js";
+export { BaseMixin, type MixinClass, type MixinHooks } from "./hooks/mixin.js";
 export type { RateLimit } from "./limits/rate-limit.js";
 export { consoleLogger, type Logger } from "./logger.js";
-export { Namespace } from "./routing/namespace.js";
+export { Namespace, namespace } from "./routing/namespace.js";
 export { createServer, Server } from "./server.js";
 export type { ServerOptions } from "./server-options.js";
 export type { SlowConsumerPolicy } from "./socket/outbox.js";
 export type { Broadcaster, ServerApi } from "./socket/server-api.js";
-export { type SessionLike, Socket } from "./socket/socket.js";
-export type { Message, Params, RequestInfo, Room, SocketId } from "./types.js";
+export { type SessionLike, Socket, type SocketData, type SocketSession, type SocketTypes, type SocketUser } from "./socket/socket.js";
+export type { Message, ParamNames, Params, PathParams, RequestInfo, Room, SocketId } from "./types.js";
 export { HttpMiddlewareMixin, type Middleware } from "./upgrade/http-middleware.js";
