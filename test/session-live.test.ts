@@ -18,7 +18,7 @@ const call = (run: (done: (err?: unknown) => void) => void) =>
 
 class Profile extends mixins(HttpMiddlewareMixin) {
   static async onMessage(socket: Socket, message: Message) {
-    const current = () => socket.session as Live;
+    const current = () => socket.session as unknown as Live;
     if (message === "reload") await call((done) => current().reload(done));
     if (message === "save") {
       current().lastSeen = 1;
