@@ -332,7 +332,8 @@ export class Server implements ServerApi<Socket> {
 
   /** What every connection's shared listeners call (see {@link Connection}). */
   readonly #connections: ConnectionOwner = {
-    // ws closes the socket itself after a protocol error (1002, 1007, 1008, 1009): log it once.
+    // ws closes the socket itself after a protocol error (1002, 1007, 1008, 1009) or a ping flood
+    // (Connection.terminate reports it here): log it once.
     onError: (socket, error: Error & { code?: string }) => {
       noteCloseReason(socket, error.message);
       const kind =
@@ -340,7 +341,9 @@ export class Server implements ServerApi<Socket> {
           ? ForcedClose.messageTooBig
           : error.code === "WS_ERR_INVALID_UTF8"
             ? ForcedClose.invalidPayload
-            : ForcedClose.protocolError;
+            : error.code === ForcedClose.pingFlood.code
+              ? ForcedClose.pingFlood
+              : ForcedClose.protocolError;
       this.#logger.info(
         { err: error, code: kind.code, closeCode: kind.closeCode, socket: socket.id },
         `socket closed: ${kind.reason} (${error.message})`,
