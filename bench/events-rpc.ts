@@ -58,7 +58,7 @@ async function serve(name: Name): Promise<void> {
     const Text = z.object({ text: z.string().max(1000) });
     const rpc = defineContract({ client: { echo: request(Text, Text) } });
     const Rpc = class extends events(rpc) {
-      static override events = handle(rpc, { echo: (_socket, data) => data });
+      static events = handle(rpc, { echo: (_socket, data) => data });
     };
     // The decorator form needs a class declaration; Namespace is applied by hand here.
     const { Namespace } = await import("../src/index.js");

@@ -27,17 +27,17 @@ const BROADCAST = { clients: 200, messages: 1_500, size: 64 };
 
 @Namespace("/echo")
 class Echo extends BaseHandler {
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     socket.send(message);
   }
 }
 
 @Namespace("/room")
 class Room extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     socket.join("all");
   }
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     socket.server.to("all").send(message);
   }
 }

@@ -94,6 +94,12 @@ export const ConfigErrors = {
   notANamespace: "TSWS_NOT_A_NAMESPACE",
   /** Two handlers on one path, or on paths that match the same URLs ("/a/:x" and "/a/:y"). */
   duplicatePath: "TSWS_DUPLICATE_PATH",
+  /** A hook (`onConnect`, `onMessage`, `onClose`) written as an instance method: hooks are static. */
+  instanceHook: "TSWS_INSTANCE_HOOK",
+  /** `listen()` in attach mode: the HTTP server given as `server` did not start listening in time. */
+  notListening: "TSWS_NOT_LISTENING",
+  /** `listen()` could not bind `host`/`port` (in use, or not allowed). */
+  cannotListen: "TSWS_CANNOT_LISTEN",
 } as const;
 
 /**
@@ -171,6 +177,11 @@ export const ForcedClose = {
   messageTooBig: { code: "TSWS_MESSAGE_TOO_BIG", closeCode: CloseCode.messageTooBig, reason: "message too big" },
   invalidPayload: { code: "TSWS_INVALID_PAYLOAD", closeCode: CloseCode.invalidPayload, reason: "invalid UTF-8" },
   protocolError: { code: "TSWS_PROTOCOL_ERROR", closeCode: CloseCode.protocolError, reason: "protocol error" },
+  /**
+   * Dropped by ws itself: the peer sent pings faster than it read the pongs (ws's
+   * `maxPendingAutoPongs`, 60 unsent pongs). Attributed and logged like the server's own closes.
+   */
+  pingFlood: { code: "TSWS_PING_FLOOD", closeCode: 1006, reason: "ping flood" },
   /** A hook threw or rejected with something other than a {@link MixinFail}: logged with the error. */
   hookFailed: { code: "TSWS_HOOK_FAILED", closeCode: CloseCode.internalError, reason: "internal error" },
   /** A hook threw a {@link MixinFail}: the close code and reason are the MixinFail's own. */

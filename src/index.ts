@@ -17,8 +17,8 @@ export { EventError } from "./events/event-error.js";
 export { type EventHandlerClass, events } from "./events/events.js";
 export { handle } from "./events/handle.js";
 export type { EventBroadcaster, EventServer, EventSocket, Handlers, HandlerTable, RequestOptions, SendRequest } from "./events/types.js";
-export { BaseHandler, type HandlerClass, mixins } from "./hooks/handler.js";
-export { BaseMixin, type InboundEvent, type MixinClass } from "./hooks/mixin.js";
+export { BaseHandler, type HandlerClass, type HandlerHooks, mixins } from "./hooks/handler.js";
+export { BaseMixin, type InboundEvent, type MixinClass, type MixinHooks } from "./hooks/mixin.js";
 export type { RateLimit } from "./limits/rate-limit.js";
 export { consoleLogger, type Logger } from "./logger.js";
 export {
@@ -36,13 +36,13 @@ export {
   type RefuseMessage,
 } from "./observe/channels.js";
 export { RequestError } from "./protocol/request-error.js";
-export { Namespace } from "./routing/namespace.js";
+export { Namespace, namespace } from "./routing/namespace.js";
 export { createServer, Server } from "./server.js";
 export type { ServerOptions } from "./server-options.js";
 export { DROP, type Drop } from "./socket/drop.js";
 export { type Outbound, type OutboundEvent, variant } from "./socket/outbound.js";
 export type { SlowConsumerPolicy } from "./socket/outbox.js";
 export type { Broadcaster, ServerApi } from "./socket/server-api.js";
-export { type SessionLike, Socket } from "./socket/socket.js";
-export type { Message, Params, RequestInfo, Room, SocketId } from "./types.js";
+export { type SessionLike, Socket, type SocketData, type SocketSession, type SocketTypes, type SocketUser } from "./socket/socket.js";
+export type { Message, ParamNames, Params, PathParams, RequestInfo, Room, SocketId } from "./types.js";
 export { HttpMiddlewareMixin, type Middleware } from "./upgrade/http-middleware.js";

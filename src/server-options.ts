@@ -9,58 +9,63 @@ import type { SlowConsumerPolicy } from "./socket/outbox.js";
 import type { Middleware } from "./upgrade/step-source.js";
 
 /**
- * Options of `createServer`. Every option is optional; defaults are documented per option.
+ * Options of `createServer`. Every option is optional; defaults are documented per option, and
+ * an explicit `undefined` means the default (also under `exactOptionalPropertyTypes`).
  * @example
  * createServer({ handlers: [Chat], port: 0, baseUri: "/ws" })
  */
 export interface ServerOptions {
   /** Handler classes to serve. Default: every class decorated with `@Namespace` so far. */
-  handlers?: readonly HandlerClass[];
+  handlers?: readonly HandlerClass[] | undefined;
   /** Host to listen on in standalone mode. Default: `WEBSOCKET_HOST`, else "localhost". */
-  host?: string;
+  host?: string | undefined;
   /** Port to listen on in standalone mode; 0 picks a free one. Default: `WEBSOCKET_PORT`, else 8001. */
-  port?: number;
+  port?: number | undefined;
   /** A prefix before every namespace path, e.g. "/ws". Default: `WEBSOCKET_BASE_URI`, else "". */
-  baseUri?: string;
+  baseUri?: string | undefined;
   /** An existing HTTP server to share (attach mode); `listen()` is then not needed. */
-  server?: HttpServer;
+  server?: HttpServer | undefined;
   /** Connect-style middleware run on the upgrade request for handlers with `HttpMiddlewareMixin`. */
-  middleware?: Middleware[];
+  middleware?: readonly Middleware[] | undefined;
   /** Carries rooms and direct sends between nodes. Default: the in-memory adapter (one node). */
-  adapter?: Adapter;
+  adapter?: Adapter | undefined;
   /** A pino-compatible logger. Default: errors and warnings to stderr. */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Messages that may wait while a hook runs before reading from that socket pauses. Default 1024. */
-  maxPendingMessages?: number;
+  maxPendingMessages?: number | undefined;
   /** Largest message accepted, in bytes; larger ones close the socket with 1009. Default 1 MiB. */
-  maxPayload?: number;
+  maxPayload?: number | undefined;
   /** Milliseconds `close()` waits for sockets to flush and close before terminating them. Default 10 000. */
-  closeTimeout?: number;
+  closeTimeout?: number | undefined;
   /** Milliseconds the upgrade (middleware included) may take before a 503. Default 10 000. */
-  handshakeTimeout?: number;
+  handshakeTimeout?: number | undefined;
   /** Origins allowed to connect, e.g. "https://app.example.com" or "https://*.example.com". */
-  allowedOrigins?: string[];
+  allowedOrigins?: string[] | undefined;
   /** Accept permessage-deflate (compression); `maxPayload` then applies after inflation. Default false. */
-  perMessageDeflate?: boolean;
+  perMessageDeflate?: boolean | undefined;
   /** Milliseconds between protocol pings to each socket; 0 turns the heartbeat off. Default 25 000. */
-  heartbeatInterval?: number;
+  heartbeatInterval?: number | undefined;
   /** Milliseconds a peer may take to answer a ping before it is terminated ("heartbeat timeout"). Default 20 000. */
-  heartbeatTimeout?: number;
+  heartbeatTimeout?: number | undefined;
   /** Bytes a socket may have waiting to be sent before `slowConsumer` applies. Default 1 MiB. */
-  maxBufferedBytes?: number;
+  maxBufferedBytes?: number | undefined;
   /** What happens past `maxBufferedBytes`: "close" (1008 "slow consumer"), "drop-newest" or "drop-oldest". Default "close". */
-  slowConsumer?: SlowConsumerPolicy;
+  slowConsumer?: SlowConsumerPolicy | undefined;
   /** Inbound messages and bytes each socket may send per second; past it: 1008 "rate limit". Default: off. */
-  rateLimit?: RateLimit;
+  rateLimit?: RateLimit | undefined;
   /** Open sockets (and handshakes in progress) this node accepts; past it upgrades get 503. Default 10 000. */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /** The same cap per client address (429); 0 turns it off. Default 0 (off: behind a proxy every client shares one address). */
-  maxConnectionsPerAddress?: number;
+  maxConnectionsPerAddress?: number | undefined;
 }
 
 /** Options after defaults and environment variables were applied. */
-export type ResolvedOptions = Required<Omit<ServerOptions, "server" | "adapter" | "allowedOrigins" | "rateLimit">> &
-  Pick<ServerOptions, "server" | "adapter" | "allowedOrigins" | "rateLimit">;
+export type ResolvedOptions = {
+  readonly [K in Exclude<keyof ServerOptions, Optional>]-?: Exclude<ServerOptions[K], undefined>;
+} & { readonly [K in Optional]?: Exclude<ServerOptions[K], undefined> | undefined };
+
+/** The options that stay unset when not given (no default value). */
+type Optional = "server" | "adapter" | "allowedOrigins" | "rateLimit";
 
 /** "scheme://host[:port]", where the host may start with "*." (no path: an Origin header never has one). */
 const isOrigin = (v: unknown) => isStr(v) && /^[a-z][a-z0-9+.-]*:\/\/(\*\.)?[^/?#*\s]+$/i.test(v as string);

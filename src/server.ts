@@ -8,7 +8,7 @@ import type { Adapter, AdapterStats } from "./cluster/adapter.js";
 import { BroadcastOperator } from "./cluster/broadcast.js";
 import { LocalNode } from "./cluster/local-node.js";
 import { createMemoryAdapter } from "./cluster/memory-adapter.js";
-import { CloseCode, ConfigError, ConfigErrors, ForcedClose, Refusal } from "./errors.js";
+import { CloseCode, ConfigError, ConfigErrors, ForcedClose, messageOf, Refusal } from "./errors.js";
 import { composeChain } from "./hooks/chain.js";
 import { type SocketProtocol, socketProtocolOf } from "./hooks/socket-protocol.js";
 import { Connection, type ConnectionOwner } from "./inbound/connection.js";
@@ -22,7 +22,7 @@ import { Router, stripQuery } from "./routing/router.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
 import type { OutboundLimit } from "./socket/outbox.js";
 import type { ServerApi } from "./socket/server-api.js";
-import { noteCloseReason, outboxOf, Socket, type SocketInit, terminate } from "./socket/socket.js";
+import { type Identity, noteCloseReason, outboxOf, Socket, type SocketInit, terminate } from "./socket/socket.js";
 import type { Message, Room, SocketId } from "./types.js";
 import { originAllowed } from "./upgrade/origin.js";
 import { refuse, type Upgrade, UpgradePipeline, type UpgradeStep } from "./upgrade/pipeline.js";
@@ -113,37 +113,48 @@ export class Server implements ServerApi<Socket> {
   }
 
   /**
-   * Starts listening in standalone mode on `host`/`port` and resolves to the bound address. In
-   * attach mode (`server` option) it waits for the adapter and for that server to be listening
-   * (`app.listen()` returns before the port is bound), then returns its address.
+   * Starts listening in standalone mode on `host`/`port` and resolves to the bound address. A port
+   * in use (or not allowed) rejects with one {@link ConfigError} (`TSWS_CANNOT_LISTEN`) that says
+   * what to do, and nothing is logged besides. In attach mode (`server` option) it waits for
+   * the adapter and for that server to be listening (`app.listen()` returns before the port is
+   * bound), then returns its address; if that server is still not listening after
+   * {@link ATTACH_LISTEN_TIMEOUT} ms (`await sockets.listen()` written before `http.listen()`), it
+   * rejects with `TSWS_NOT_LISTENING` instead of waiting forever.
    */
   async listen(): Promise<{ host: string; port: number }> {
     await this.#ready;
     // Also when close() was called while the adapter started: a port bound now would never be released.
     if (this.#closing !== undefined) throw new TypeError("listen(): the server is closed");
-    let http = this.#http;
-    if (http === undefined) {
-      this.#standalone = true;
-      // Slow or partial request headers are dropped after the handshake timeout (Node's default is minutes).
-      const timeout = this.#options.handshakeTimeout;
-      const timeouts = { headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.min(timeout, 1000) };
-      http = createHttpServer(timeouts, (_req, res) => {
-        res.writeHead(426, { "Content-Type": "text/plain; charset=utf-8", Connection: "close" });
-        res.end("This is a WebSocket server: connect with a WebSocket client.\n");
-      });
-      http.on("clientError", answerClientError(this.#logger));
-      // After listen() resolves, an accept failure (EMFILE…) must be logged, not thrown.
-      http.on("error", (error) => this.#logger.error({ err: error }, `the HTTP server failed: ${error.message}`));
-      this.#attach(http);
-      http.listen(this.#options.port, this.#options.host);
-    }
+    const http = this.#http;
+    if (http === undefined) return this.#listenStandalone();
+    if (!http.listening) await listening(http);
+    const address = http.address() as AddressInfo;
+    return { host: address.address, port: address.port };
+  }
+
+  async #listenStandalone(): Promise<{ host: string; port: number }> {
+    this.#standalone = true;
+    // Slow or partial request headers are dropped after the handshake timeout (Node's default is minutes).
+    const timeout = this.#options.handshakeTimeout;
+    const timeouts = { headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.min(timeout, 1000) };
+    const http = createHttpServer(timeouts, (_req, res) => {
+      res.writeHead(426, { "Content-Type": "text/plain; charset=utf-8", Connection: "close" });
+      res.end("This is a WebSocket server: connect with a WebSocket client.\n");
+    });
+    http.on("clientError", answerClientError(this.#logger));
+    this.#attach(http);
+    const { host, port } = this.#options;
     try {
-      if (!http.listening) await once(http, "listening");
+      http.listen(port, host);
+      await once(http, "listening");
     } catch (error) {
-      // Port taken, say: forget this HTTP server so that a later listen() can try again.
-      if (this.#standalone) this.#detach();
-      throw error;
+      // Port taken, say: forget this HTTP server so that a later listen() can try again. The
+      // rejection is the one report (no log line besides it: the caller decides).
+      this.#detach();
+      throw cannotListen(error, host, port);
     }
+    // After listen() resolves, an accept failure (EMFILE…) must be logged, not thrown.
+    http.on("error", (error) => this.#logger.error({ err: error }, `the HTTP server failed: ${error.message}`));
     const address = http.address() as AddressInfo;
     return { host: address.address, port: address.port };
   }
@@ -378,7 +389,9 @@ export class Server implements ServerApi<Socket> {
     if (protocol !== undefined) this.#offering.set(req, protocol.subprotocol);
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
       raw.off("error", socketOnError); // ws handles the socket's errors from now on; one listener less per socket
-      const r = req as IncomingMessage & { session?: Socket["session"]; user?: unknown };
+      // With a session, the request is kept anyway (express-session's Session holds it): reading
+      // it live keeps socket.session current after reload()/regenerate(). Without one, keep only the user.
+      const r = req as IncomingMessage & Identity;
       const init: SocketInit = {
         ws,
         raw,
@@ -388,8 +401,7 @@ export class Server implements ServerApi<Socket> {
         params,
         request: requestInfo(req),
         outbound: endpoint.outbound,
-        session: r.session,
-        user: r.user,
+        identity: r.session !== undefined ? r : r.user !== undefined ? { user: r.user } : undefined,
       };
       const socket = protocol === undefined ? new Socket(init) : protocol.createSocket(init);
       this.#node.add(socket);
@@ -417,7 +429,8 @@ export class Server implements ServerApi<Socket> {
 
   /** What every connection's shared listeners call (see {@link Connection}). */
   readonly #connections: ConnectionOwner = {
-    // ws closes the socket itself after a protocol error (1002, 1007, 1008, 1009): log it once.
+    // ws closes the socket itself after a protocol error (1002, 1007, 1008, 1009) or a ping flood
+    // (Connection.terminate reports it here): log it once.
     onError: (socket, error: Error & { code?: string }) => {
       noteCloseReason(socket, error.message);
       const kind =
@@ -425,7 +438,9 @@ export class Server implements ServerApi<Socket> {
           ? ForcedClose.messageTooBig
           : error.code === "WS_ERR_INVALID_UTF8"
             ? ForcedClose.invalidPayload
-            : ForcedClose.protocolError;
+            : error.code === ForcedClose.pingFlood.code
+              ? ForcedClose.pingFlood
+              : ForcedClose.protocolError;
       this.#logger.info(
         { err: error, code: kind.code, closeCode: kind.closeCode, socket: socket.id },
         `socket closed: ${kind.reason} (${error.message})`,
@@ -443,6 +458,60 @@ export class Server implements ServerApi<Socket> {
   #onFinished = (): void => {
     if (--this.#unfinished === 0) this.#allFinished?.();
   };
+}
+
+/**
+ * How long `listen()` in attach mode waits for the application's HTTP server to be listening
+ * before it rejects with `TSWS_NOT_LISTENING`, in milliseconds. Binding takes far less; a server
+ * that is not listening by then was most likely never told to (`http.listen()` comes after the
+ * awaited `sockets.listen()`).
+ * @example
+ * http.listen(8000); await sockets.listen(); // the order that works
+ */
+export const ATTACH_LISTEN_TIMEOUT = 3000;
+
+/** Resolves once an attached HTTP server listens; rejects after ATTACH_LISTEN_TIMEOUT or on its error. */
+function listening(http: HttpServer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      http.off("listening", onListening);
+      http.off("error", done);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onListening = () => done();
+    const timer = setTimeout(() => {
+      const message =
+        `listen(): the HTTP server passed as \`server\` is not listening after ${ATTACH_LISTEN_TIMEOUT} ms. ` +
+        "In attach mode sockets.listen() only waits for it: call http.listen(port) (or app.listen()) first, " +
+        "or do not await sockets.listen() before it";
+      done(new ConfigError(ConfigErrors.notListening, message));
+    }, ATTACH_LISTEN_TIMEOUT);
+    http.once("listening", onListening);
+    // The application's own error listeners (if any) still see the error; this one only settles.
+    http.once("error", done);
+  });
+}
+
+/**
+ * One clear error for a failed bind, naming the address and what to do. Node's error becomes its
+ * `cause` only when it is not one of the known ones: an uncaught rejection then prints one trace.
+ */
+function cannotListen(error: unknown, host: string, port: number): Error {
+  const code = (error as { code?: unknown }).code;
+  const where = `${host}:${port}`;
+  const message =
+    code === "EADDRINUSE"
+      ? `listen(): port ${port} is in use on ${host}: pick another \`port\` (0 picks a free one) or stop the other process`
+      : code === "EACCES"
+        ? `listen(): not allowed to listen on ${where} (ports below 1024 need privileges): pick another \`port\``
+        : code === "EADDRNOTAVAIL" || code === "ENOTFOUND"
+          ? `listen(): ${host} is not an address of this machine: pick another \`host\``
+          : `listen(): could not listen on ${where}: ${messageOf(error)}`;
+  const failure = new ConfigError(ConfigErrors.cannotListen, message);
+  if (message.includes("could not listen")) Object.defineProperty(failure, "cause", { value: error, configurable: true, writable: true });
+  return failure;
 }
 
 function socketOnError(this: Duplex): void {

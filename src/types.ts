@@ -27,6 +27,25 @@ export type Message = string | Buffer;
 export type Params = Record<string, string>;
 
 /**
+ * The names of a namespace path's `:name` segments, as a union.
+ * @example
+ * type Names = ParamNames<"/chat/:room/:topic">; // "room" | "topic"
+ */
+export type ParamNames<Path extends string> = Path extends `${string}:${infer Rest}`
+  ? Rest extends `${infer Name}/${infer Tail}`
+    ? Name | ParamNames<`/${Tail}`>
+    : Rest
+  : never;
+
+/**
+ * The params a namespace path captures, each a `string` (present on every socket of that path,
+ * also under `noUncheckedIndexedAccess`). For the plain `string` path: any name, possibly absent.
+ * @example
+ * const params: PathParams<"/chat/:room"> = { room: "lobby" };
+ */
+export type PathParams<Path extends string> = { readonly [N in ParamNames<Path>]: string } & Readonly<Params>;
+
+/**
  * What the upgrade request said: a small record, not the live `IncomingMessage`.
  * @example
  * const token = new URL(socket.request.url, "http://x").searchParams.get("token");

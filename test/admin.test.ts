@@ -19,7 +19,7 @@ const SCREENSHOT = new URL("../test-output/screenshot-admin.png", import.meta.ur
 
 @Namespace("/chat/:room")
 class Chat extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     socket.join(socket.params.room as string);
   }
 }

@@ -1,7 +1,6 @@
 // The package as users get it: `npm run build`, `npm pack`, then temporary projects that install
 // the tarball, compile with this repository's TypeScript (tsconfig from `tsc --init`), and run a
-// small server on Node 20 that a real ws client gets an echo from. Cases that wait for a change in
-// src/ are marked `todo` with what they need; they still run and print their errors.
+// small server on Node 20 that a real ws client gets an echo from.
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -183,9 +182,12 @@ describe("ESM + TypeScript strict (tsconfig from tsc --init)", () => {
     assert.equal(await mustRun(process.execPath, ["load.js"], d), '["function","function","function",0,"consumer"]\n');
   });
 
-  test("a server registered with namespace() compiles, runs on Node 20 and echoes", {
-    todo: "needs src fix: namespace(path, HandlerClass) export; socket.params.room typed string",
-  }, async () => {
+  test("socket.user, session and data are typed by declaration merging; options take an explicit undefined", async () => {
+    const d = dir("esm-strict");
+    await tsc(d, await writeVariant(d, "typed", ["typed.ts"], { noEmit: true }));
+  });
+
+  test("a server registered with namespace() compiles, runs on Node 20 and echoes", async () => {
     const d = dir("esm-strict");
     await tsc(d, await writeVariant(d, "server", ["server.ts"]));
     assert.equal(await replyFrom(d, process.execPath, ["server.js"], "/chat/lobby", "hi"), "HI");
@@ -197,9 +199,7 @@ describe("the README's first example with @Namespace", () => {
     assert.equal(await replyFrom(dir("esm-decorators"), tsxBin, ["server.ts"], "/chat/lobby", "hi"), "HI");
   });
 
-  test("compiles under tsc --init with the style options and target es2022, and the output runs on Node 20", {
-    todo: "needs src fix: socket.params.room typed string (TS2345); hooks without `override` under noImplicitOverride (TS4114)",
-  }, async () => {
+  test("compiles under tsc --init with the style options and target es2022, and the output runs on Node 20", async () => {
     const d = dir("esm-decorators");
     await tsc(d, await writeVariant(d, "server", ["server.ts"], { ...STYLE_OPTIONS, target: "es2022" }));
     assert.equal(await replyFrom(d, process.execPath, ["server.js"], "/chat/lobby", "hi"), "HI");
@@ -223,9 +223,7 @@ describe("CommonJS (type: commonjs, tsconfig from tsc --init)", () => {
     assert.equal(await mustRun(process.execPath, ["load.js"], d), '["function","function","function",0]\n');
   });
 
-  test("a server compiled to require() runs on Node 20 and echoes", {
-    todo: "needs src fix: namespace(path, HandlerClass) export",
-  }, async () => {
+  test("a server compiled to require() runs on Node 20 and echoes", async () => {
     const d = dir("cjs");
     await tsc(d, await writeVariant(d, "server", ["server.ts"], cjs));
     assert.equal(await replyFrom(d, process.execPath, ["server.js"], "/echo/", "hi"), "hi");
@@ -233,9 +231,7 @@ describe("CommonJS (type: commonjs, tsconfig from tsc --init)", () => {
 });
 
 describe("experimentalDecorators (NestJS, TypeORM, Angular)", () => {
-  test("@Namespace compiles as a legacy decorator, and the output runs on Node 20 and echoes", {
-    todo: "needs src fix: @Namespace's returned function must accept being called with the class alone (TS1238)",
-  }, async () => {
+  test("@Namespace compiles as a legacy decorator, and the output runs on Node 20 and echoes", async () => {
     const d = dir("experimental-decorators");
     const options = { experimentalDecorators: true, emitDecoratorMetadata: true, verbatimModuleSyntax: false };
     await tsc(d, await writeVariant(d, "server", ["server.ts"], options));
@@ -250,13 +246,11 @@ describe("plain JavaScript", () => {
     assert.equal(await mustRun(process.execPath, ["load.cjs"], d), '["function","function"]\n');
   });
 
-  test("an ESM server registered with namespace() echoes", { todo: "needs src fix: namespace(path, HandlerClass) export" }, async () => {
+  test("an ESM server registered with namespace() echoes", async () => {
     assert.equal(await replyFrom(dir("js"), process.execPath, ["server.mjs"], "/echo/", "hi"), "hi");
   });
 
-  test("a CommonJS server registered with namespace() echoes", {
-    todo: "needs src fix: namespace(path, HandlerClass) export",
-  }, async () => {
+  test("a CommonJS server registered with namespace() echoes", async () => {
     assert.equal(await replyFrom(dir("js"), process.execPath, ["server.cjs"], "/echo/", "hi"), "hi");
   });
 });

@@ -12,17 +12,17 @@ describe("the events of one socket", () => {
   let onCloseSeen = gate();
   @Namespace("/slow-connect/")
   class SlowConnect extends BaseHandler {
-    static override async onConnect(socket: Socket) {
+    static async onConnect(socket: Socket) {
       await new Promise((r) => setTimeout(r, 200)); // messages pile up meanwhile
       socket.data.ready = true;
     }
-    static override async onMessage(socket: Socket, message: Message) {
+    static async onMessage(socket: Socket, message: Message) {
       assert.equal(socket.data.ready, true, "no message before onConnect has finished");
       handled.push(String(message));
       if (Number(message) % 7 === 0) await new Promise((r) => setImmediate(r)); // some async, some not
       socket.send(message);
     }
-    static override onClose(socket: Socket) {
+    static onClose(socket: Socket) {
       closes.set(socket.id, (closes.get(socket.id) ?? 0) + 1);
       onCloseSeen.open();
     }
@@ -65,16 +65,16 @@ describe("a peer that vanishes during an async onConnect", () => {
   const closed = gate();
   @Namespace("/held/")
   class Held extends BaseHandler {
-    static override async onConnect() {
+    static async onConnect() {
       events.push("connect start");
       connectStarted.open();
       await connectHeld.promise;
       events.push("connect end");
     }
-    static override onMessage(_socket: Socket, message: Message) {
+    static onMessage(_socket: Socket, message: Message) {
       events.push(`message ${message}`);
     }
-    static override onClose() {
+    static onClose() {
       events.push("close");
       closed.open();
     }
@@ -107,7 +107,7 @@ describe("the bounded wait queue", () => {
   const handled: number[] = [];
   @Namespace("/blocking/")
   class Blocking extends BaseHandler {
-    static override async onMessage(socket: Socket, message: Message) {
+    static async onMessage(socket: Socket, message: Message) {
       const n = (message as Buffer).readUInt32BE(0);
       handled.push(n);
       if (n === 0) {

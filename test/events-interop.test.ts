@@ -66,13 +66,13 @@ const calc = defineContract({
 
 @Namespace("/calc")
 class Calc extends events(calc) {
-  static override onConnect(socket: EventSocket<typeof calc>) {
+  static onConnect(socket: EventSocket<typeof calc>) {
     socket.emit("hello", { to: "python" });
   }
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     socket.send(message);
   }
-  static override events = handle(calc, {
+  static events = handle(calc, {
     add: (_socket, { a, b }) => a + b,
     divide(_socket, { a, b }) {
       if (b === 0) throw new EventError("DIVISION_BY_ZERO");

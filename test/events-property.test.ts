@@ -31,10 +31,10 @@ const isText = (d: unknown) =>
 
 @Namespace("/fuzz")
 class Fuzz extends events(contract) {
-  static override onMessage(_socket: Socket, _message: Message) {
+  static onMessage(_socket: Socket, _message: Message) {
     rawCalls++;
   }
-  static override events = handle(contract, {
+  static events = handle(contract, {
     typing(_socket, data) {
       handlerCalls++;
       if (typeof data !== "object" || data === null || Object.keys(data).join() !== "on" || typeof data.on !== "boolean") badCalls++;

@@ -52,13 +52,13 @@ let sent = 0;
 
 @Namespace("/chat")
 class Chat extends events(chat) {
-  static override onConnect(socket: EventSocket<typeof chat>) {
+  static onConnect(socket: EventSocket<typeof chat>) {
     socket.emit("message", { text: `welcome ${socket.negotiated ? "tsws" : "raw"}` });
   }
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     socket.send(typeof message === "string" ? `raw:${message}` : Buffer.concat([Buffer.from("raw:"), message]));
   }
-  static override events = handle(chat, {
+  static events = handle(chat, {
     typing(socket, { on }) {
       calls.push({ name: "typing", data: { on } });
       socket.emit("message", { text: `typing ${on}` });
@@ -101,7 +101,7 @@ class Chat extends events(chat) {
 
 @Namespace("/raw")
 class Raw extends BaseHandler {
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     socket.send(`raw:${String(message)}`);
   }
 }
@@ -256,7 +256,7 @@ describe("the message layer", () => {
     const outcome = new Promise<string>((resolve) => (settled = resolve));
     @Namespace("/bye")
     class Bye extends events(chat) {
-      static override onConnect(socket: EventSocket<typeof chat>) {
+      static onConnect(socket: EventSocket<typeof chat>) {
         const asked = Date.now();
         socket.request("confirm", { question: "still there?" }).then(
           () => settled?.("resolved"),
@@ -296,12 +296,12 @@ describe("the message layer", () => {
 describe("DROP, onEvent and MixinFail", () => {
   const seen: string[] = [];
   class DropEmpty extends BaseMixin {
-    static override onMessage(_socket: Socket, message: Message) {
+    static onMessage(_socket: Socket, message: Message) {
       return message === "" || message === "drop" ? DROP : undefined;
     }
   }
   class First extends BaseMixin {
-    static override onEvent(_socket: Socket, { event, data, kind }: InboundEvent) {
+    static onEvent(_socket: Socket, { event, data, kind }: InboundEvent) {
       seen.push(`first:${event}:${kind}`);
       if (event === "send" && (data as { text: string }).text === "drop") return DROP;
       if (event === "send" && (data as { text: string }).text === "kick") throw new MixinFail("kicked", 4003);
@@ -310,7 +310,7 @@ describe("DROP, onEvent and MixinFail", () => {
     }
   }
   class Second extends BaseMixin {
-    static override async onEvent(_socket: Socket, { event, data }: InboundEvent) {
+    static async onEvent(_socket: Socket, { event, data }: InboundEvent) {
       seen.push(`second:${event}`);
       if (event === "send") return { text: `${(data as { text: string }).text}!` };
       return undefined;
@@ -318,10 +318,10 @@ describe("DROP, onEvent and MixinFail", () => {
   }
   @Namespace("/guarded")
   class Guarded extends events(chat, Second, First, DropEmpty) {
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       socket.send(`raw:${String(message)}`);
     }
-    static override events = handle(chat, {
+    static events = handle(chat, {
       send(_socket, { text }) {
         seen.push(`handler:${text}`);
         return { id: text };
@@ -330,7 +330,7 @@ describe("DROP, onEvent and MixinFail", () => {
   }
   @Namespace("/plain")
   class Plain extends mixins(DropEmpty) {
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       socket.send(`got:${String(message)}`);
     }
   }

@@ -13,7 +13,7 @@ process.on("unhandledRejection", onUnhandled);
 after(() => process.off("unhandledRejection", onUnhandled));
 
 class Explodes extends BaseMixin {
-  static override onMessage(_socket: Socket, message: Message) {
+  static onMessage(_socket: Socket, message: Message) {
     if (message === "throw") throw new Error("thrown by a mixin");
     if (message === "reject") return Promise.reject(new Error("rejected by a mixin")) as unknown as undefined;
     return undefined;
@@ -22,21 +22,21 @@ class Explodes extends BaseMixin {
 
 @Namespace("/faulty")
 class Faulty extends mixins(Explodes) {
-  static override async onConnect(socket: Socket) {
+  static async onConnect(socket: Socket) {
     if (socket.request.url.endsWith("?connect=reject")) throw new Error("onConnect rejected");
   }
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     if (message === "handler-throw") throw new TypeError("thrown by the handler");
     socket.send(message);
   }
-  static override async onClose() {
+  static async onClose() {
     throw new Error("onClose rejected");
   }
 }
 
 @Namespace("/burst")
 class Burst extends BaseHandler {
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     for (let i = 0; i < Number(message); i++) socket.send(`${i}`);
   }
 }

@@ -6,58 +6,58 @@ import { Client, gate, quietLogger, start, until } from "./helpers.js";
 describe("a handler with three mixins", () => {
   const order: string[] = [];
   class A extends BaseMixin {
-    static override onConnect = () => void order.push("connect A");
-    static override onMessage = (_s: Socket, m: Message) => {
+    static onConnect = () => void order.push("connect A");
+    static onMessage = (_s: Socket, m: Message) => {
       order.push("A");
       return `${m}a`;
     };
-    static override onClose = () => void order.push("close A");
+    static onClose = () => void order.push("close A");
   }
   class B extends BaseMixin {
-    static override onConnect = async () => void order.push("connect B");
-    static override onMessage = async (_s: Socket, m: Message) => {
+    static onConnect = async () => void order.push("connect B");
+    static onMessage = async (_s: Socket, m: Message) => {
       order.push("B");
       await new Promise((r) => setImmediate(r));
       return `${m}b`;
     };
-    static override onClose = async () => void order.push("close B");
+    static onClose = async () => void order.push("close B");
   }
   class C extends BaseMixin {
-    static override onConnect = () => void order.push("connect C");
-    static override onMessage = (_s: Socket, _m: Message) => {
+    static onConnect = () => void order.push("connect C");
+    static onMessage = (_s: Socket, _m: Message) => {
       order.push("C"); // returns nothing: the message goes on unchanged
     };
-    static override onClose = () => void order.push("close C");
+    static onClose = () => void order.push("close C");
   }
   class Upper extends BaseMixin {
-    static override onMessage = (_s: Socket, m: Message) => (typeof m === "string" ? m.toUpperCase() : m);
+    static onMessage = (_s: Socket, m: Message) => (typeof m === "string" ? m.toUpperCase() : m);
   }
   let closed!: () => void;
   const handlerClosed = new Promise<void>((r) => (closed = r));
   @Namespace("/three/")
   class Three extends mixins(A, B, C) {
-    static override onConnect(socket: Socket, path: string) {
+    static onConnect(socket: Socket, path: string) {
       assert.equal(path, socket.path);
       order.push(`connect handler ${path}`);
     }
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       order.push("handler");
       socket.send(message);
     }
-    static override onClose() {
+    static onClose() {
       order.push("close handler");
       closed();
     }
   }
   @Namespace("/upper-last/")
   class UpperLast extends mixins(Upper, B) {
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       socket.send(message);
     }
   }
   @Namespace("/upper-first/")
   class UpperFirst extends mixins(B, Upper) {
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       socket.send(message);
     }
   }
@@ -98,34 +98,34 @@ describe("a hook that throws or rejects", () => {
   const closes: string[] = [];
   @Namespace("/fragile/")
   class Fragile extends BaseHandler {
-    static override async onMessage(socket: Socket, message: Message) {
+    static async onMessage(socket: Socket, message: Message) {
       if (message === "throw") throw new Error("sync-looking failure in an async hook");
       socket.send(`ok ${message}`);
     }
-    static override onClose(socket: Socket) {
+    static onClose(socket: Socket) {
       closes.push(socket.id);
     }
   }
   @Namespace("/sync-throw/")
   class SyncThrow extends BaseHandler {
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       if (message === "throw") throw new TypeError("a bug in a handler");
       socket.send(`ok ${message}`);
     }
   }
   class Rejecting extends BaseMixin {
-    static override onConnect = () => Promise.reject(new Error("a rejected onConnect"));
+    static onConnect = () => Promise.reject(new Error("a rejected onConnect"));
   }
   @Namespace("/rejecting-connect/")
   class RejectingConnect extends mixins(Rejecting) {
-    static override onMessage(socket: Socket) {
+    static onMessage(socket: Socket) {
       socket.send("should not run");
     }
   }
   let closeRejected = gate();
   @Namespace("/rejecting-close/")
   class RejectingClose extends BaseHandler {
-    static override async onClose() {
+    static async onClose() {
       setImmediate(closeRejected.open);
       throw new Error("a rejected onClose");
     }
@@ -178,10 +178,17 @@ describe("a hook that throws or rejects", () => {
   });
 });
 
-describe("BaseHandler", () => {
-  it("has hooks that do nothing by default", () => {
-    assert.equal(BaseHandler.onConnect({} as Socket, "/"), undefined);
-    assert.equal(BaseHandler.onMessage({} as Socket, "m"), undefined);
-    assert.equal(BaseHandler.onClose({} as Socket), undefined);
+describe("BaseHandler and BaseMixin", () => {
+  it("declare no hooks (a subclass writes them without `override`), and a class without hooks serves", async () => {
+    for (const base of [BaseHandler, BaseMixin]) {
+      for (const name of ["onConnect", "onMessage", "onClose"]) assert.equal(Object.hasOwn(base, name), false, `${base.name}.${name}`);
+    }
+    @Namespace("/no-hooks/")
+    class NoHooks extends mixins(BaseMixin) {}
+    const server = createServer({ handlers: [NoHooks], host: "127.0.0.1", port: 0, logger: quietLogger() });
+    const client = await Client.open(`${await start(server)}/no-hooks/`);
+    client.send("ignored");
+    await client.close();
+    await server.close();
   });
 });

@@ -10,10 +10,10 @@ const closes: { id: string; reason: string | undefined; rooms: number }[] = [];
 
 @Namespace("/lobby")
 class Lobby extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     socket.join("lobby");
   }
-  static override onClose(socket: Socket) {
+  static onClose(socket: Socket) {
     closes.push({ id: socket.id, reason: socket.closeReason, rooms: socket.rooms.size });
   }
 }
@@ -81,7 +81,7 @@ describe("the heartbeat of a socket paused behind a busy hook", () => {
   const busy = gate();
   @Namespace("/busy")
   class Busy extends BaseHandler {
-    static override async onMessage(socket: Socket, message: string | Buffer) {
+    static async onMessage(socket: Socket, message: string | Buffer) {
       if (message === "hold") await busy.promise;
       socket.send(message);
     }

@@ -11,13 +11,13 @@ import { BaseHandler, type HandlerClass, type Message, Namespace, type Server, t
 export function echoHandler(path: string, events: { connect?(socket: Socket): void; close?(socket: Socket): void } = {}): HandlerClass {
   @Namespace(path)
   class Echo extends BaseHandler {
-    static override onConnect(socket: Socket) {
+    static onConnect(socket: Socket) {
       events.connect?.(socket);
     }
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       socket.send(message);
     }
-    static override onClose(socket: Socket) {
+    static onClose(socket: Socket) {
       events.close?.(socket);
     }
   }

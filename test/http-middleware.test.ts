@@ -33,10 +33,10 @@ describe("HttpMiddlewareMixin with express-session and passport-local", () => {
 
   @Namespace("/me/")
   class Me extends mixins(HttpMiddlewareMixin) {
-    static override onConnect(socket: Socket) {
+    static onConnect(socket: Socket) {
       socket.send(JSON.stringify({ user: socket.user ?? null, hasCookies: Object.keys(socket.cookies).length > 0 }));
     }
-    static override async onMessage(socket: Socket) {
+    static async onMessage(socket: Socket) {
       const session = socket.session as { counter?: number; save(cb: (err?: unknown) => void): void };
       session.counter = (session.counter ?? 0) + 1;
       await new Promise<void>((resolve, reject) => session.save((err) => (err ? reject(err) : resolve())));
@@ -149,10 +149,10 @@ describe("a middleware that refuses the upgrade", () => {
   const make = (path: string, middleware: Middleware[]) => {
     @Namespace(path)
     class Refused extends mixins(HttpMiddlewareMixin) {
-      static override onConnect() {
+      static onConnect() {
         hooks.push(`connect ${path}`);
       }
-      static override onClose() {
+      static onClose() {
         hooks.push(`close ${path}`);
       }
     }
@@ -238,7 +238,7 @@ describe("HttpMiddlewareMixin in a Fastify application", () => {
   const app = fastify();
   @Namespace("/whoami/")
   class WhoAmI extends mixins(HttpMiddlewareMixin) {
-    static override onConnect(socket: Socket) {
+    static onConnect(socket: Socket) {
       socket.send(String(socket.session?.name ?? "nobody"));
     }
   }
@@ -290,7 +290,7 @@ describe("HttpMiddlewareMixin in a Koa application", () => {
   });
   @Namespace("/koa/")
   class KoaWhoAmI extends mixins(HttpMiddlewareMixin) {
-    static override onConnect(socket: Socket) {
+    static onConnect(socket: Socket) {
       socket.send(String(socket.session?.name ?? "nobody"));
     }
   }

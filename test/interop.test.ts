@@ -37,10 +37,10 @@ asyncio.run(main(sys.argv[1]))
 
 @Namespace("/interop/:lang")
 class Interop extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     socket.send(`welcome, ${socket.params.lang} client`);
   }
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     if (message === "bye") socket.close(4000, "see you");
     else socket.send(typeof message === "string" ? `echo: ${message}` : message);
   }

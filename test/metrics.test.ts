@@ -21,10 +21,10 @@ import { Client, quietLogger, refusedStatus, start, until } from "./helpers.js";
 
 @Namespace("/room/:room")
 class RoomHandler extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     socket.join(`room-${socket.params.room}`);
   }
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     const text = String(message);
     if (text === "fail") throw new MixinFail("told to fail", 4003);
     if (text.startsWith("all:")) socket.server.to(`room-${socket.params.room}`).send(text.slice(4));

@@ -8,13 +8,13 @@ describe("MixinFail", () => {
   const closed: string[] = [];
   let closedNotice = gate();
   class MembersOnly extends BaseMixin {
-    static override async onConnect(socket: Socket) {
+    static async onConnect(socket: Socket) {
       await new Promise((r) => setImmediate(r));
       if (socket.request.headers["x-member"] !== "yes") throw new MixinFail("login required");
     }
   }
   class NoSwearing extends BaseMixin {
-    static override onMessage(_socket: Socket, message: Message) {
+    static onMessage(_socket: Socket, message: Message) {
       if (message === "darn") throw new MixinFail("mind your language", 4403);
       if (message === "long") throw new MixinFail("é".repeat(200), 4400);
       if (message === "reserved") throw new MixinFail("1006 cannot be sent", 1006);
@@ -22,20 +22,20 @@ describe("MixinFail", () => {
     }
   }
   class Later extends BaseMixin {
-    static override onConnect() {
+    static onConnect() {
       reached.push("later mixin");
     }
   }
   @Namespace("/members/")
   class Members extends mixins(Later, NoSwearing, MembersOnly) {
-    static override onConnect() {
+    static onConnect() {
       reached.push("handler onConnect");
     }
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       reached.push(`handler onMessage ${message}`);
       socket.send(message);
     }
-    static override onClose(socket: Socket) {
+    static onClose(socket: Socket) {
       closed.push(socket.id);
       closedNotice.open();
     }

@@ -6,7 +6,7 @@ import { Client, refusedStatus, start } from "./helpers.js";
 
 /** Replies with what the server knows of the socket's route. */
 class Reporter extends BaseHandler {
-  static override onMessage(socket: Socket, _message: Message) {
+  static onMessage(socket: Socket, _message: Message) {
     socket.send(JSON.stringify({ handler: this.name, path: socket.path, params: socket.params }));
   }
 }

@@ -13,7 +13,7 @@ import { Client, quietLogger, start } from "./helpers.js";
 
 @Namespace("/joined/:room")
 class Joined extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     socket.join(`joined-${socket.params.room}`);
     socket.server.to(`joined-${socket.params.room}`).send("someone joined");
   }
@@ -25,10 +25,10 @@ class Joined extends BaseHandler {
  */
 @Namespace("/requests/:room")
 class Requests extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     socket.join(`requests-${socket.params.room}`);
   }
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     const decoded = decodeFrame(String(message));
     if (!decoded.ok || decoded.frame[0] !== 1) return undefined;
     const [, id, event, data, meta] = decoded.frame;

@@ -31,7 +31,7 @@ const shout = variant((m: string) => m.toUpperCase());
 
 /** Per receiver: "muted" gets nothing, "shout" gets raw text upper-cased (one variant), others keep it. */
 class RawFilter extends BaseMixin {
-  static override onOutbound(socket: Socket, m: Outbound) {
+  static onOutbound(socket: Socket, m: Outbound) {
     if (socket.data.role === "muted") return DROP;
     if (socket.data.role === "shout" && typeof m === "string") return shout(m);
     return undefined;
@@ -40,7 +40,7 @@ class RawFilter extends BaseMixin {
 
 /** Drops every third inbound message of a socket connected with ?role=every-third. */
 class EveryThird extends BaseMixin {
-  static override onMessage(socket: Socket) {
+  static onMessage(socket: Socket) {
     if (socket.data.role !== "every-third") return undefined;
     const n = ((socket.data.count as number | undefined) ?? 0) + 1;
     socket.data.count = n;
@@ -56,7 +56,7 @@ const publicNote = variant((m: OutboundEvent) => ({ event: m.event, data: { text
 
 /** Events: "muted" gets nothing, non-admins get the note without its secret, admins get it whole. */
 class Redact extends BaseMixin {
-  static override onOutbound(socket: Socket, m: Outbound) {
+  static onOutbound(socket: Socket, m: Outbound) {
     if (socket.data.role === "muted") return DROP;
     if (typeof m === "string" || Buffer.isBuffer(m) || socket.data.role === "admin") return undefined;
     return publicNote(m);
@@ -66,11 +66,11 @@ class Redact extends BaseMixin {
 function handlers() {
   @Namespace("/raw")
   class Raw extends mixins(RawFilter, EveryThird) {
-    static override onConnect(socket: Socket) {
+    static onConnect(socket: Socket) {
       socket.data.role = roleOf(socket);
       socket.join("raw");
     }
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       const text = String(message);
       if (text.startsWith("all:")) socket.server.to("raw").send(text.slice(4));
       else if (text.startsWith("to:")) {
@@ -81,12 +81,12 @@ function handlers() {
   }
   @Namespace("/notes")
   class Notes extends events(notes, Redact) {
-    static override onConnect(socket: EventSocket<typeof notes>) {
+    static onConnect(socket: EventSocket<typeof notes>) {
       socket.data.role = roleOf(socket);
       socket.join("notes");
       socket.emit("note", { text: "welcome", secret: "s0" });
     }
-    static override events = handle(notes, {
+    static events = handle(notes, {
       post(socket, { text }) {
         socket.server.to("notes").emit("note", { text, secret: `secret of ${text}` });
       },

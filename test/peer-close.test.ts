@@ -22,10 +22,10 @@ describe("messages a peer sent before closing", () => {
   @Namespace("/async-message/")
   class AsyncMessage extends BaseHandler {
     // async, awaiting nothing: the case the issue names
-    static override async onMessage(socket: Socket, message: Message) {
+    static async onMessage(socket: Socket, message: Message) {
       record(socket, `message ${message}`);
     }
-    static override onClose(socket: Socket) {
+    static onClose(socket: Socket) {
       record(socket, "close");
       closed.get(socket.request.headers["x-case"] as string)?.();
     }
@@ -34,11 +34,11 @@ describe("messages a peer sent before closing", () => {
   @Namespace("/slow-message/")
   class SlowMessage extends BaseHandler {
     // a hook still running when the FIN arrives: "2" waits behind it
-    static override async onMessage(socket: Socket, message: Message) {
+    static async onMessage(socket: Socket, message: Message) {
       await new Promise((r) => setTimeout(r, 50));
       record(socket, `message ${message}`);
     }
-    static override onClose(socket: Socket) {
+    static onClose(socket: Socket) {
       record(socket, "close");
       closed.get(socket.request.headers["x-case"] as string)?.();
     }
@@ -46,14 +46,14 @@ describe("messages a peer sent before closing", () => {
 
   @Namespace("/async-connect/")
   class AsyncConnect extends BaseHandler {
-    static override async onConnect(socket: Socket) {
+    static async onConnect(socket: Socket) {
       await new Promise((r) => setTimeout(r, 200));
       record(socket, "connect");
     }
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       record(socket, `message ${message}`);
     }
-    static override onClose(socket: Socket) {
+    static onClose(socket: Socket) {
       record(socket, "close");
       closed.get(socket.request.headers["x-case"] as string)?.();
     }

@@ -17,13 +17,13 @@ const closedKeys = new Set<string>();
 
 /** Prefixes text so the test can see the mixin ran exactly once. */
 class Tag extends BaseMixin {
-  static override onMessage(_socket: Socket, message: Message) {
+  static onMessage(_socket: Socket, message: Message) {
     return typeof message === "string" ? `t:${message}` : undefined;
   }
 }
 /** Makes every other message asynchronous, so waiting and ordering are exercised. */
 class SometimesAsync extends BaseMixin {
-  static override onMessage(_socket: Socket, message: Message) {
+  static onMessage(_socket: Socket, message: Message) {
     if (message.length % 2 === 0) return undefined;
     return new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)));
   }
@@ -31,15 +31,15 @@ class SometimesAsync extends BaseMixin {
 
 @Namespace("/prop/:key")
 class Prop extends mixins(Tag, SometimesAsync) {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     handled.set(socket.params.key as string, []);
   }
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     const text = typeof message === "string" ? message : `b:${message.toString("hex")}`;
     handled.get(socket.params.key as string)?.push(text);
     socket.send("ack");
   }
-  static override onClose(socket: Socket) {
+  static onClose(socket: Socket) {
     closedKeys.add(socket.params.key as string);
   }
 }

@@ -121,7 +121,7 @@ describe("the sharded Redis adapter on a 3-master Redis Cluster", () => {
 const ROOMS = 50_000;
 @Namespace("/many")
 class ManyRooms extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     for (let i = 0; i < ROOMS; i++) socket.join(`room-${i}`);
     socket.send("joined");
   }

@@ -10,16 +10,16 @@ let closes = 0;
 
 @Namespace("/member/:name")
 class Member extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     byName.set(socket.params.name as string, socket);
   }
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     const [command, ...rooms] = String(message).split(" ");
     if (command === "join") for (const room of rooms) socket.join(room);
     else if (command === "leave") for (const room of rooms) socket.leave(room);
     socket.send(`rooms: ${[...socket.rooms].sort().join(",")}`);
   }
-  static override onClose(socket: Socket) {
+  static onClose(socket: Socket) {
     roomsAtClose.set(socket.params.name as string, [...socket.rooms].sort());
     closes++;
   }

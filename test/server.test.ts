@@ -21,7 +21,7 @@ const Echo = echoHandler("/echo/", {
 let burstHandled = gate();
 @Namespace("/burst/")
 class Burst extends BaseHandler {
-  static override onMessage(socket: Socket, message: Message) {
+  static onMessage(socket: Socket, message: Message) {
     for (let i = 0; i < Number(message); i++) socket.send(`b${i}`);
     burstHandled.open();
   }
@@ -332,7 +332,7 @@ describe("standalone listen()", () => {
     const first = createServer({ handlers: [Echo], host: "127.0.0.1", port: 0 });
     const { port } = await first.listen();
     const second = createServer({ handlers: [Echo], host: "127.0.0.1", port });
-    await assert.rejects(second.listen(), /EADDRINUSE/);
+    await assert.rejects(second.listen(), { code: "TSWS_CANNOT_LISTEN", message: new RegExp(`port ${port} is in use`) });
     await first.close();
     assert.equal((await second.listen()).port, port, "a later listen() may try again");
     await second.close();
@@ -455,7 +455,7 @@ describe("graceful close()", () => {
     const order: string[] = [];
     @Namespace("/slow-goodbye/")
     class SlowGoodbye extends BaseHandler {
-      static override async onClose() {
+      static async onClose() {
         await new Promise((resolve) => setTimeout(resolve, 300));
         order.push("onClose finished");
       }
@@ -486,7 +486,7 @@ describe("graceful close()", () => {
     after(() => never.open());
     @Namespace("/stuck-goodbye/")
     class StuckGoodbye extends BaseHandler {
-      static override onClose() {
+      static onClose() {
         return never.promise;
       }
     }

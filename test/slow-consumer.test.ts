@@ -16,11 +16,11 @@ const closeReasons = new Map<string, string | undefined>();
 
 @Namespace("/feed")
 class Feed extends BaseHandler {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     members.push(socket);
     socket.join("feed");
   }
-  static override onClose(socket: Socket) {
+  static onClose(socket: Socket) {
     closeReasons.set(socket.id, socket.closeReason);
   }
 }

@@ -10,7 +10,7 @@ describe("Socket", () => {
   let onClosed = gate();
   @Namespace("/flood/:count")
   class Flood extends BaseHandler {
-    static override onMessage(socket: Socket, message: Message) {
+    static onMessage(socket: Socket, message: Message) {
       const count = Number(socket.params.count);
       for (let i = 0; i < count; i++) socket.send(`m${i}`);
       socket.close(4000, `sent ${count} after ${message}`);

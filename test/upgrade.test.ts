@@ -59,13 +59,13 @@ describe("origin checks during the upgrade", () => {
   };
   @Namespace("/private/")
   class Private extends mixins(HttpMiddlewareMixin) {
-    static override onConnect(socket: Socket) {
+    static onConnect(socket: Socket) {
       socket.send(JSON.stringify(socket.user));
     }
   }
   @Namespace("/public/")
   class Public extends BaseHandler {
-    static override onConnect(socket: Socket) {
+    static onConnect(socket: Socket) {
       socket.send("welcome");
     }
   }

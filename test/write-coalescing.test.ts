@@ -17,10 +17,10 @@ describe("frames written in one event-loop turn (corked, then flushed together)"
 
   @Namespace("/burst")
   class Burst extends BaseHandler {
-    static override onConnect(socket: Socket): void {
+    static onConnect(socket: Socket): void {
       socket.join("all");
     }
-    static override onMessage(socket: Socket, message: Message): void {
+    static onMessage(socket: Socket, message: Message): void {
       if (message === "burst") {
         for (let i = 0; i < 100; i++) socket.send(`m${i}`);
         socket.close(4000, "done");

@@ -3,31 +3,31 @@ import { serveControl } from "./control.js";
 
 /** A mixin that looks at every event and lets it through, as a logging or metrics mixin would. */
 class PassA extends BaseMixin {
-  static override onConnect = (_socket: Socket, _path: string) => undefined;
-  static override onMessage = (_socket: Socket, _message: Message) => undefined;
+  static onConnect = (_socket: Socket, _path: string) => undefined;
+  static onMessage = (_socket: Socket, _message: Message) => undefined;
 }
 class PassB extends BaseMixin {
-  static override onConnect = (_socket: Socket, _path: string) => undefined;
-  static override onMessage = (_socket: Socket, _message: Message) => undefined;
+  static onConnect = (_socket: Socket, _path: string) => undefined;
+  static onMessage = (_socket: Socket, _message: Message) => undefined;
 }
 class PassC extends BaseMixin {
-  static override onConnect = (_socket: Socket, _path: string) => undefined;
-  static override onMessage = (_socket: Socket, _message: Message) => undefined;
+  static onConnect = (_socket: Socket, _path: string) => undefined;
+  static onMessage = (_socket: Socket, _message: Message) => undefined;
 }
 
 @Namespace("/echo")
 class Echo extends mixins(PassA, PassB, PassC) {
-  static override onMessage(socket: Socket, message: Message): void {
+  static onMessage(socket: Socket, message: Message): void {
     socket.send(message);
   }
 }
 
 @Namespace("/room")
 class Room extends mixins(PassA, PassB, PassC) {
-  static override onConnect(socket: Socket): void {
+  static onConnect(socket: Socket): void {
     socket.join("room");
   }
-  static override onMessage(socket: Socket, message: Message): void {
+  static onMessage(socket: Socket, message: Message): void {
     socket.server.to("room").send(message);
   }
 }

@@ -18,7 +18,7 @@ const MAX_TEXT = 2000;
 
 /** Only logged-in users, only rooms that exist. */
 class MembersOnly extends BaseMixin {
-  static override onConnect(socket: Socket): void {
+  static onConnect(socket: Socket): void {
     if (!isUser(socket.user)) throw new MixinFail("login required", LOGIN_REQUIRED);
     if (!ROOMS.includes(roomOf(socket))) throw new MixinFail("no such room", 4404);
   }
@@ -32,7 +32,7 @@ class MembersOnly extends BaseMixin {
  */
 @Namespace("/chatroom/:room")
 export class ChatRoom extends mixins(MembersOnly, HttpMiddlewareMixin) {
-  static override async onConnect(socket: Socket): Promise<void> {
+  static async onConnect(socket: Socket): Promise<void> {
     const room = roomOf(socket);
     const { name } = socket.user as ChatUser;
     socket.join(room);
@@ -44,7 +44,7 @@ export class ChatRoom extends mixins(MembersOnly, HttpMiddlewareMixin) {
     await announceMembers(socket, room);
   }
 
-  static override async onMessage(socket: Socket, message: Message): Promise<void> {
+  static async onMessage(socket: Socket, message: Message): Promise<void> {
     const room = roomOf(socket);
     const { name } = socket.user as ChatUser;
     const event = parse(message);
@@ -58,7 +58,7 @@ export class ChatRoom extends mixins(MembersOnly, HttpMiddlewareMixin) {
     }
   }
 
-  static override async onClose(socket: Socket): Promise<void> {
+  static async onClose(socket: Socket): Promise<void> {
     if (!isUser(socket.user) || !socket.rooms.has(roomOf(socket))) return; // blocked before joining
     const room = roomOf(socket);
     socket.server.to(room).send(json({ type: "left", id: socket.id, name: socket.user.name, at: Date.now() }));

@@ -4,10 +4,10 @@ import { BaseHandler, type Message, Namespace, type Socket } from "../../src/ind
 
 @Namespace("/echo/")
 export class Echo extends BaseHandler {
-  static override onConnect(socket: Socket): void {
+  static onConnect(socket: Socket): void {
     socket.send("connected to tswebsockets: every message you send comes back");
   }
-  static override onMessage(socket: Socket, message: Message): void {
+  static onMessage(socket: Socket, message: Message): void {
     socket.send(message);
   }
 }

@@ -5,7 +5,7 @@
  * not negotiate tsws.v1 go on to the handler's raw `onMessage`, unchanged.
  */
 import type { AnyContract } from "../contract/define-contract.js";
-import { type HandlerClass, mixins, mixinsOf } from "../hooks/handler.js";
+import { type BaseHandler, type HandlerClass, mixins, mixinsOf } from "../hooks/handler.js";
 import { BaseMixin, type MixinClass } from "../hooks/mixin.js";
 import { type ProtocolContext, type SocketProtocol, socketProtocol } from "../hooks/socket-protocol.js";
 import { SUBPROTOCOL } from "../protocol/frames.js";
@@ -21,16 +21,14 @@ import type { HandlerTable } from "./types.js";
  * @example
  * const Base: EventHandlerClass<typeof chat> = events(chat, HttpMiddlewareMixin);
  */
-export type EventHandlerClass<C extends AnyContract> = HandlerClass & {
+export type EventHandlerClass<C extends AnyContract> = typeof BaseHandler & {
   /** The contract this namespace speaks. */
   readonly contract: C;
-  /** The handlers of the contract's client messages, made by `handle(contract, {...})`. */
-  events?: HandlerTable<C> | undefined;
 };
 
 /** The message layer's place in the raw chain: tsws.v1 text frames stop here, the rest goes on. */
 class EventLayerMixin extends BaseMixin {
-  static override onMessage = (socket: Socket, message: Message) => {
+  static onMessage = (socket: Socket, message: Message) => {
     if (typeof message !== "string" || !(socket instanceof EventSocketImpl) || !socket.negotiated) return undefined;
     return (socket.layer as EventLayer).receive(socket, message) as typeof DROP | Promise<typeof DROP>;
   };
@@ -43,7 +41,7 @@ class EventLayerMixin extends BaseMixin {
  * @example
  * \@Namespace("/chat/:room")
  * class Chat extends events(chat, HttpMiddlewareMixin) {
- *   static override events = handle(chat, { typing(socket, { on }) { socket.server.to(socket.params.room!).except(socket).emit("typing", { on }); } });
+ *   static events = handle(chat, { typing(socket, { on }) { socket.server.to(socket.params.room!).except(socket).emit("typing", { on }); } });
  * }
  * @throws TypeError when `contract` is not made by defineContract or a mixin is not a class.
  */

@@ -1,8 +1,9 @@
+import { ConfigError, ConfigErrors } from "../errors.js";
 import { DROP } from "../socket/drop.js";
 import type { OutboundTransform } from "../socket/outbound.js";
 import type { Socket } from "../socket/socket.js";
 import type { Message } from "../types.js";
-import { BaseHandler, type HandlerClass, mixinsOf } from "./handler.js";
+import { type HandlerClass, mixinsOf } from "./handler.js";
 import type { MixinClass } from "./mixin.js";
 
 type Hook<A> = (socket: Socket, arg: A) => unknown;
@@ -23,18 +24,26 @@ export interface Chain {
   readonly mixins: readonly MixinClass[];
 }
 
-/** Composes the three chains of a handler class. */
+const HOOKS = ["onConnect", "onMessage", "onClose"] as const;
+
+/**
+ * Composes the three chains of a handler class. Throws a {@link ConfigError}
+ * (`TSWS_INSTANCE_HOOK`) when the class or a mixin has a hook as an instance method: the library
+ * never makes instances, so such a hook would silently never run.
+ */
 export function composeChain(cls: HandlerClass): Chain {
   const ordered = mixinsOf(cls);
+  for (const owner of [...ordered, cls]) refuseInstanceHooks(owner);
   const pick = <A>(name: "onConnect" | "onMessage" | "onClose", transforms: boolean): Runner<A> => {
     const hooks: Hook<A>[] = [];
     for (const m of ordered) {
       const hook = m[name] as Hook<A> | undefined;
       if (typeof hook === "function") hooks.push(hook.bind(m));
     }
-    const own = cls[name] as Hook<A>;
+    // The handler's own hook or one it inherits from a parent handler; BaseHandler has none.
+    const own = cls[name] as Hook<A> | undefined;
     const mixinCount = hooks.length;
-    if (own !== BaseHandler[name]) hooks.push(own.bind(cls));
+    if (typeof own === "function") hooks.push(own.bind(cls));
     return compose(hooks, transforms ? mixinCount : 0);
   };
   return {
@@ -44,6 +53,18 @@ export function composeChain(cls: HandlerClass): Chain {
     outbound: composeOutbound(ordered),
     mixins: ordered,
   };
+}
+
+function refuseInstanceHooks(owner: object & { name?: string; prototype?: unknown }): void {
+  const proto = owner.prototype as Record<string, unknown> | undefined;
+  for (const name of HOOKS) {
+    if (typeof proto?.[name] !== "function") continue;
+    const cls = owner.name || "(anonymous class)";
+    throw new ConfigError(
+      ConfigErrors.instanceHook,
+      `createServer: ${cls}.prototype.${name} is an instance method, which never runs: hooks are static (write \`static ${name}(socket, …)\`)`,
+    );
+  }
 }
 
 type OutboundHook = NonNullable<MixinClass["onOutbound"]>;

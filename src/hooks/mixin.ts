@@ -7,29 +7,36 @@ import type { Message } from "../types.js";
  * The base of a mixin: a class whose static hooks run before the handler's for the same event.
  * A hook may be async. `onMessage` may return a replacement message (`undefined` keeps it) or
  * `DROP` (that one message stops here, the socket stays open); throwing `MixinFail` blocks the
- * event and closes the socket. Mixins of an `events()` handler may also have `onEvent`.
+ * event and closes the socket. Mixins of an `events()` handler may also have `onEvent`; any mixin
+ * may have `onOutbound`. The hooks are not declared on this class (so writing one needs no
+ * `override` under `noImplicitOverride`): {@link MixinClass} types them where a mixin is used.
  * @example
  * class Shout extends BaseMixin {
  *   static onMessage(socket: Socket, m: Message) { return typeof m === "string" ? m.toUpperCase() : m }
  * }
  */
-export class BaseMixin {
+export class BaseMixin {}
+
+/**
+ * The static hooks a mixin may have, each optional. Method syntax on purpose: a hook written for a
+ * narrower socket (`Socket<"/chat/:room">`) still fits.
+ * @example
+ * const hooks: MixinHooks = { onConnect(socket) { socket.data.seen = Date.now() } };
+ */
+export interface MixinHooks {
   /** Called when a socket has connected, before the handler's `onConnect`. */
-  static onConnect?: (socket: Socket, path: string) => unknown;
+  onConnect?(socket: Socket, path: string): unknown;
   /** Called for each message, before the handler's `onMessage`; may return a replacement or `DROP`. */
-  static onMessage?: (
-    socket: Socket,
-    message: Message,
-    // biome-ignore lint/suspicious/noConfusingVoidType: a hook with no return statement keeps the message
-  ) => Message | Drop | undefined | void | Promise<Message | Drop | undefined | void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook with no return statement keeps the message
+  onMessage?(socket: Socket, message: Message): Message | Drop | undefined | void | Promise<Message | Drop | undefined | void>;
   /**
    * Message layer only (`events()`): called for each inbound event and request after its payload
    * passed its schema, right to left; may return replacement data or `DROP` (a dropped request is
    * answered `DROPPED`), throw `EventError` (answers that request) or `MixinFail` (closes).
    */
-  static onEvent?: (socket: Socket, event: InboundEvent) => unknown;
+  onEvent?(socket: Socket, event: InboundEvent): unknown;
   /** Called once when the socket has closed, before the handler's `onClose`. */
-  static onClose?: (socket: Socket) => unknown;
+  onClose?(socket: Socket): unknown;
   /**
    * Called for every message a socket of this namespace is about to receive (its own sends,
    * `sendTo`, broadcasts from any node, event-layer emits as `{ event, data }`), right to left;
@@ -37,15 +44,15 @@ export class BaseMixin {
    * `undefined` to keep it. Synchronous only. A broadcast whose hooks return `undefined` is still
    * encoded once; a replacement shared by many receivers (see `variant()`) is encoded once too.
    */
-  static onOutbound?: (socket: Socket, message: Outbound) => Outbound | Drop | undefined;
+  onOutbound?(socket: Socket, message: Outbound): Outbound | Drop | undefined;
 }
 
 /**
- * A mixin class: {@link BaseMixin} or a subclass of it.
+ * A mixin class: {@link BaseMixin} or a subclass of it, with its static hooks.
  * @example
  * const guards: MixinClass[] = [MembersOnly, HttpMiddlewareMixin]; class Chat extends mixins(...guards) {}
  */
-export type MixinClass = typeof BaseMixin;
+export type MixinClass = typeof BaseMixin & MixinHooks;
 
 /**
  * What an `onEvent` hook sees: the message's name, its validated data, and whether it is a

@@ -1,4 +1,5 @@
 import { WebSocket } from "ws";
+import { ForcedClose } from "../errors.js";
 import type { MessageClaim } from "../hooks/socket-protocol.js";
 import { closeChannel, messageChannel, publishMessage } from "../observe/channels.js";
 import { noteCloseReason, type Socket } from "../socket/socket.js";
@@ -59,6 +60,22 @@ export class Connection extends WebSocket {
   }
 
   /**
+   * Every close the server makes records its reason before it terminates; a terminate without one
+   * is ws acting on its own, which in ws 8 means a peer that sends pings faster than it reads the
+   * pongs (`maxPendingAutoPongs`). Attribute it and report it like the server's own forced closes.
+   */
+  override terminate(): void {
+    const socket = this.#socket;
+    if (socket !== undefined && socket.closeReason === undefined && this.readyState === WebSocket.OPEN) {
+      const kind = ForcedClose.pingFlood;
+      noteCloseReason(socket, kind.reason);
+      const error = Object.assign(new Error("the peer sent pings faster than it read the pongs"), { code: kind.code });
+      this.#owner?.onError(socket, error);
+    }
+    super.terminate();
+  }
+
+  /**
    * ws reports every event through `emit`: once attached, "message", "error", "close" and "pong"
    * go to the queue and owner first, then to listeners added with `on` as usual (`close()` waits
    * on "close"). An "error" nobody else listens to is handled, not thrown. ws passes at most two
@@ -73,8 +90,12 @@ export class Connection extends WebSocket {
       const data = a as Buffer;
       if (messageChannel.hasSubscribers) publishMessage(socket, "in", data);
       if (this.#inbound?.(data.length) && !this.#claim?.(socket, data, b as boolean)) queue.message(b ? data : data.toString());
+    } else if (event === "ping") {
+      // Control frames count against the rate limit too: a ping flood is a flood.
+      this.#inbound?.((a as Buffer).length);
     } else if (event === "pong") {
       owner.onPong(this);
+      this.#inbound?.((a as Buffer).length);
     } else if (event === "error") {
       owner.onError(socket, a as Error);
       if (this.listenerCount("error") === 0) return true;

@@ -5,7 +5,7 @@ import type { Connection, InboundCheck } from "../inbound/connection.js";
 import type { Logger } from "../logger.js";
 import { dropChannel, publishForcedClose } from "../observe/channels.js";
 import type { OutboundLimit, SlowConsumerPolicy } from "../socket/outbox.js";
-import { type Socket, terminate } from "../socket/socket.js";
+import { outboxOf, type Socket, terminate } from "../socket/socket.js";
 import { ConnectionCaps } from "./connection-caps.js";
 import { Heartbeat } from "./heartbeat.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
@@ -28,6 +28,12 @@ export interface GuardOptions {
 
 const ALWAYS: InboundCheck = () => true;
 
+/** Bytes a connection has received so far: a peer still sending is alive (see Heartbeat). */
+const receivedBy = (connection: Connection): number => {
+  const socket = connection.socket;
+  return socket === undefined ? 0 : outboxOf(socket).bytesRead;
+};
+
 type ForcedCloseKind = (typeof ForcedClose)[keyof typeof ForcedClose];
 
 /**
@@ -49,7 +55,7 @@ export class Guard {
     this.#options = options;
     this.#logger = logger;
     this.#caps = new ConnectionCaps(options.maxConnections, options.maxConnectionsPerAddress);
-    this.#heartbeat = new Heartbeat(options.heartbeatInterval, options.heartbeatTimeout, this.#onHeartbeatTimeout);
+    this.#heartbeat = new Heartbeat(options.heartbeatInterval, options.heartbeatTimeout, this.#onHeartbeatTimeout, receivedBy);
     this.outbound = {
       maxBufferedBytes: options.maxBufferedBytes,
       policy: options.slowConsumer,

@@ -4,6 +4,11 @@ import type { WebSocket } from "ws";
  * Finds dead peers: every `interval` ms each socket gets a protocol ping, and a socket that has
  * not answered within `timeout` ms is reported to `onTimeout` (which terminates it). One timer
  * serves every socket of a server: a socket costs a map entry, not a timer.
+ *
+ * A peer that is busy is not dead, even though its pong is late: one that sent bytes since the
+ * ping (a large frame in progress: no pong can be sent inside a frame) counts as alive, and one
+ * that has not taken everything sent to it yet (the ping waits behind a large message) is left to
+ * the slow-consumer policy, since its pong cannot come before it has read that far.
  * @example
  * const heartbeat = new Heartbeat(25_000, 20_000, (ws) => ws.terminate());
  * heartbeat.add(ws); // ws.on("pong", () => heartbeat.pong(ws)); on close: heartbeat.delete(ws)
@@ -17,12 +22,20 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
    * object per socket), negated minus one while that ping is unanswered.
    */
   readonly #peers = new Map<P, number>();
+  /** Bytes each socket had received when its outstanding ping was sent (only while one is outstanding). */
+  readonly #receivedAtPing = new Map<P, number>();
+  readonly #received: (ws: P) => number;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(interval: number, timeout: number, onTimeout: (ws: P) => void) {
+  /**
+   * @param received bytes received so far on a socket's connection (TCP `bytesRead`): what shows
+   *   that a peer still sending a large frame is alive
+   */
+  constructor(interval: number, timeout: number, onTimeout: (ws: P) => void, received: (ws: P) => number = () => 0) {
     this.#interval = interval;
     this.#timeout = timeout;
     this.#onTimeout = onTimeout;
+    this.#received = received;
   }
 
   /** Starts watching a socket (the timer runs while at least one socket is watched). */
@@ -37,10 +50,12 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
   pong(ws: P): void {
     const state = this.#peers.get(ws);
     if (state !== undefined && state < 0) this.#peers.set(ws, -state - 1);
+    this.#receivedAtPing.delete(ws);
   }
 
   /** Stops watching a socket that has closed. */
   delete(ws: P): void {
+    this.#receivedAtPing.delete(ws);
     if (!this.#peers.delete(ws)) return;
     if (this.#peers.size === 0) this.stop();
   }
@@ -56,10 +71,25 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
    * loop was busy when the timer fired) is read first and saves its peer.
    */
   #expire = (ws: P, state: number): void => {
-    if (ws.isPaused || this.#peers.get(ws) !== state) return;
+    if (ws.isPaused || this.#peers.get(ws) !== state || this.#busy(ws, performance.now())) return;
     this.delete(ws);
     this.#onTimeout(ws);
   };
+
+  /**
+   * Whether a peer whose pong is late is busy rather than dead: it received bytes since the ping
+   * (it counts as having answered, at `time`), or data sent to it (the ping included) is still
+   * waiting to be taken (the slow-consumer policy's business, not the heartbeat's).
+   */
+  #busy(ws: P, time: number): boolean {
+    const received = this.#received(ws);
+    if (received !== this.#receivedAtPing.get(ws)) {
+      this.#peers.set(ws, Math.floor(time));
+      this.#receivedAtPing.delete(ws);
+      return true;
+    }
+    return ws.bufferedAmount > 0;
+  }
 
   #tick = (): void => {
     const time = now();
@@ -67,9 +97,10 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
       if (state < 0) {
         // A paused socket (a busy hook with maxPendingMessages waiting) reads nothing, pongs
         // included: it is not dead. Its pong is read, or it expires, once reading resumes.
-        if (time - (-state - 1) >= this.#timeout && !ws.isPaused) setImmediate(this.#expire, ws, state);
+        if (time - (-state - 1) >= this.#timeout && !ws.isPaused && !this.#busy(ws, time)) setImmediate(this.#expire, ws, state);
       } else if (time - state >= this.#interval) {
         this.#peers.set(ws, -time - 1);
+        this.#receivedAtPing.set(ws, this.#received(ws));
         ws.ping();
       }
     }

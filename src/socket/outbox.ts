@@ -77,6 +77,11 @@ export class Outbox<S> {
   #backlog: Backlog | undefined;
   #dropped = 0;
 
+  /** Bytes received on the connection so far (the TCP socket's `bytesRead`; 0 for another Duplex). */
+  get bytesRead(): number {
+    return (this.#raw as Duplex & { bytesRead?: number }).bytesRead ?? 0;
+  }
+
   constructor(owner: S, ws: WebSocket, raw: Duplex, limit: OutboundLimit<S>) {
     this.#owner = owner;
     this.#ws = ws;

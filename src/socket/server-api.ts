@@ -35,6 +35,8 @@ export interface ServerApi<S> {
   closeUser(userId: string | number, reason?: string): void;
   /** How many sockets are open on this node. */
   readonly size: number;
+  /** Stops the server: refuses new upgrades, closes every socket with 1001, releases the port. */
+  close(): Promise<void>;
 }
 
 /**

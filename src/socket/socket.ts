@@ -4,7 +4,7 @@ import { parse as parseCookies } from "cookie";
 import type { WebSocket } from "ws";
 import { closeReasonOf, isValidCloseCode } from "../errors.js";
 import { messageChannel, publishMessage } from "../observe/channels.js";
-import type { Message, Params, RequestInfo, Room, SocketId } from "../types.js";
+import type { Message, Params, PathParams, RequestInfo, Room, SocketId } from "../types.js";
 import { type OutboundLimit, Outbox } from "./outbox.js";
 import type { ServerApi, SocketHome } from "./server-api.js";
 
@@ -22,10 +22,58 @@ export interface SocketInit {
   readonly request: RequestInfo;
   /** The high-water mark of the outbound buffer and what happens past it. */
   readonly outbound: OutboundLimit<Socket>;
-  /** What HTTP middleware left on the upgrade request (`req.session`, `req.user`). */
-  readonly session?: SessionLike | undefined;
-  readonly user?: unknown;
+  /**
+   * Where `session` and `user` live: the upgrade request once HTTP middleware put a session or a
+   * user on it, so the socket always reads the request's current `req.session` (express-session's
+   * `reload()` and `regenerate()` replace it) and `req.user` (passport's `req.login()` sets it).
+   */
+  readonly identity?: Identity | undefined;
 }
+
+/** What holds a socket's session and user: the upgrade request, or an object of the socket's own. */
+export interface Identity {
+  session?: unknown;
+  user?: unknown;
+}
+
+/**
+ * Types for `socket.user`, `socket.session` and `socket.data`, declared by the application through
+ * declaration merging (as express-session's `SessionData`). Each member is optional: left out,
+ * `user` is `unknown`, `session` a {@link SessionLike}, `data` a `Record<string, unknown>`.
+ * `user` and `session` may be undefined on a socket (no login, no middleware) and `data` starts
+ * empty, so its fields are read as optional.
+ * @example
+ * declare module "tswebsockets" {
+ *   interface SocketTypes {
+ *     user: { id: string; name: string };
+ *     session: import("express-session").Session & Partial<import("express-session").SessionData>;
+ *     data: { lastSeen: number };
+ *   }
+ * }
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: an interface for applications to augment (declaration merging)
+export interface SocketTypes {}
+
+type Declared<K extends string, Fallback> = SocketTypes extends { readonly [P in K]: infer T } ? T : Fallback;
+
+/**
+ * The type of `socket.user` (besides `undefined`): `SocketTypes["user"]` when declared, else `unknown`.
+ * @example
+ * const name = (socket.user as SocketUser | undefined)?.name;
+ */
+export type SocketUser = Declared<"user", unknown>;
+/**
+ * The type of `socket.session` (besides `undefined`): `SocketTypes["session"]` when declared, else {@link SessionLike}.
+ * @example
+ * const session: SocketSession | undefined = socket.session;
+ */
+export type SocketSession = Declared<"session", SessionLike>;
+/**
+ * The type of `socket.data`: `Partial<SocketTypes["data"]>` when declared, else `Record<string, unknown>`.
+ * @example
+ * const data: SocketData = socket.data;
+ */
+export type SocketData = Partial<Declared<"data", Record<string, unknown>>>;
 
 /** Set by Socket's static block: what the server's own layers reach and handlers never see. */
 let internals: {
@@ -36,10 +84,12 @@ let internals: {
 /**
  * One connected peer, as handlers see it. Sends are queued in order and flushed before a close
  * frame; frames queued in one event-loop turn leave in one write (see {@link Outbox}).
+ * @typeParam Path the namespace path, e.g. `"/chat/:room"`: it types `params` (`params.room` is a
+ *   `string`). Default `string`: any param name, possibly absent.
  * @example
- * static onMessage(socket: Socket, m: Message) { socket.send(`you said ${m}`); socket.join("lobby") }
+ * static onMessage(socket: Socket<"/chat/:room">, m: Message) { socket.server.to(socket.params.room).send(m) }
  */
-export class Socket {
+export class Socket<Path extends string = string> {
   /** A unique, unguessable id (a random UUID). */
   // randomUUID() concatenates its string from pieces; copying it flat (toLowerCase makes a new
   // flat string) keeps 64 bytes per socket instead of a tree of cons strings of about 480.
@@ -48,29 +98,33 @@ export class Socket {
   readonly path: string;
   /** The `@Namespace` pattern the path matched, e.g. "/chat/:room": bounded, so fit for a metric label. */
   readonly namespace: string;
-  /** Values of the namespace's `:name` segments. */
-  readonly params: Params;
+  /** Values of the namespace's `:name` segments (typed by the `Path` type parameter). */
+  readonly params: PathParams<Path>;
   /** The upgrade request's URL, headers and remote address. */
   readonly request: RequestInfo;
 
   readonly #home: SocketHome<Socket>;
   readonly #outbox: Outbox<Socket>;
-  #session: SessionLike | undefined;
-  #user: unknown;
+  /** The upgrade request (once middleware put a session or user on it), or the socket's own holder. */
+  #identity: Identity | undefined;
+  /** The session and user last indexed for `closeSession`/`closeUser`: a change re-indexes. */
+  #indexedSession: unknown;
+  #indexedUser: unknown;
   #rooms: Set<Room> | undefined;
   #closeReason: string | undefined;
-  #data: Record<string, unknown> | undefined;
+  #data: SocketData | undefined;
   #cookies: Record<string, string> | undefined;
 
   constructor(init: SocketInit) {
     this.#home = init.home;
-    this.#outbox = new Outbox<Socket>(this, init.ws, init.raw, init.outbound);
+    this.#outbox = new Outbox<Socket>(this as unknown as Socket, init.ws, init.raw, init.outbound);
     this.path = init.path;
     this.namespace = init.namespace;
-    this.params = init.params;
+    this.params = init.params as PathParams<Path>;
     this.request = init.request;
-    this.#session = init.session;
-    this.#user = init.user;
+    this.#identity = init.identity;
+    this.#indexedSession = init.identity?.session;
+    this.#indexedUser = init.identity?.user;
   }
 
   /** The server this socket belongs to. */
@@ -79,24 +133,45 @@ export class Socket {
   }
 
   /**
-   * The session set by HTTP middleware (`req.session`), if any. An express-session `Session`
+   * The session set by HTTP middleware: always the upgrade request's current `req.session`, also
+   * after express-session's `reload()` or `regenerate()` replaced it. An express-session `Session`
    * keeps its `req` (its `save()` and `touch()` need it), so the upgrade request stays reachable.
+   * Typed by `SocketTypes["session"]` when the application declares it.
    */
-  get session(): SessionLike | undefined {
-    return this.#session;
+  get session(): SocketSession | undefined {
+    const session = this.#identity?.session as SocketSession | undefined;
+    if (session !== this.#indexedSession) this.#reindex();
+    return session;
   }
-  set session(value: SessionLike | undefined) {
-    this.#session = value;
-    this.#home.identityChanged(this);
+  set session(value: SocketSession | undefined) {
+    this.#holder().session = value;
+    this.#reindex();
   }
 
-  /** The user set by HTTP middleware (`req.user`), if any; a mixin may set it (`closeUser` follows). */
-  get user(): unknown {
-    return this.#user;
+  /**
+   * The user set by HTTP middleware: the upgrade request's current `req.user` (passport), if any; a
+   * mixin may set it (`closeUser` follows). Typed by `SocketTypes["user"]` when declared.
+   */
+  get user(): SocketUser | undefined {
+    const user = this.#identity?.user as SocketUser | undefined;
+    if (user !== this.#indexedUser) this.#reindex();
+    return user;
   }
-  set user(value: unknown) {
-    this.#user = value;
-    this.#home.identityChanged(this);
+  set user(value: SocketUser | undefined) {
+    this.#holder().user = value;
+    this.#reindex();
+  }
+
+  #holder(): Identity {
+    this.#identity ??= {};
+    return this.#identity;
+  }
+
+  /** The session or user changed (replaced by the socket or on the request): re-index for closeSession/closeUser. */
+  #reindex(): void {
+    this.#indexedSession = this.#identity?.session;
+    this.#indexedUser = this.#identity?.user;
+    this.#home.identityChanged(this as unknown as Socket);
   }
 
   /**
@@ -122,12 +197,15 @@ export class Socket {
     this.#cookies = value;
   }
 
-  /** A free per-socket store for handlers and mixins (made on first use: most sockets never need one). */
-  get data(): Record<string, unknown> {
-    this.#data ??= {};
+  /**
+   * A free per-socket store for handlers and mixins (made on first use: most sockets never need
+   * one). Typed by `SocketTypes["data"]` when declared, its fields optional (it starts empty).
+   */
+  get data(): SocketData {
+    this.#data ??= {} as SocketData;
     return this.#data;
   }
-  set data(value: Record<string, unknown>) {
+  set data(value: SocketData) {
     this.#data = value;
   }
 
@@ -170,13 +248,13 @@ export class Socket {
     this.#rooms ??= new Set();
     if (this.#rooms.has(room)) return;
     this.#rooms.add(room);
-    this.#home.join(this, room);
+    this.#home.join(this as unknown as Socket, room);
   }
 
   /** Removes this socket from a room. */
   leave(room: Room): void {
     if (!this.#rooms?.delete(room)) return;
-    this.#home.leave(this, room);
+    this.#home.leave(this as unknown as Socket, room);
   }
 
   static {

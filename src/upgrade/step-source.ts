@@ -4,11 +4,17 @@ import type { UpgradeStep } from "./pipeline.js";
 
 /**
  * A Connect/Express middleware: `(req, res, next)`. An async one may also reject instead of
- * calling `next(err)`.
+ * calling `next(err)`. Declared as a method so its parameters are bivariant: middleware typed for
+ * Express's `Request`/`Response` (express-session, `passport.session()`) or any other subtype of
+ * `IncomingMessage`/`ServerResponse` is accepted as it is typed.
  * @example
  * const requireUser: Middleware = (req, res, next) => ((req as { user?: unknown }).user ? next() : next(Object.assign(new Error("log in"), { status: 401 })));
  */
-export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+export type Middleware = MiddlewareSignature["middleware"];
+
+interface MiddlewareSignature {
+  middleware(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): unknown;
+}
 
 /**
  * What a mixin's upgrade step is built from: the server's options it may need.

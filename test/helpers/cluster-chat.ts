@@ -3,7 +3,7 @@ import { type Adapter, BaseMixin, createServer, type Logger, mixins, Namespace, 
 
 /** Sets `socket.user` and `socket.session` from the query string (`?user=u1&session=s1`), as login middleware would. */
 class QueryIdentity extends BaseMixin {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     const query = new URL(socket.request.url, "http://x").searchParams;
     const user = query.get("user");
     const session = query.get("session");
@@ -19,12 +19,12 @@ class QueryIdentity extends BaseMixin {
  */
 @Namespace("/room/:room")
 export class ClusterChat extends mixins(QueryIdentity) {
-  static override onConnect(socket: Socket) {
+  static onConnect(socket: Socket) {
     socket.join(socket.params.room ?? "");
     socket.send(`id:${socket.id}`);
   }
 
-  static override async onMessage(socket: Socket, message: string | Buffer) {
+  static async onMessage(socket: Socket, message: string | Buffer) {
     const c = JSON.parse(message.toString()) as Record<string, string | boolean | string[] | undefined>;
     const server = socket.server;
     if (Array.isArray(c.to)) {

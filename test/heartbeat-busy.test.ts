@@ -1,0 +1,106 @@
+// Issue 11 item 3: with heartbeatInterval 200 ms / heartbeatTimeout 400 ms, a peer uploading one
+// 1 MiB frame slowly, or still reading a large server message, is busy, not dead: the heartbeat
+// must not terminate it (main terminated both at ~600 ms).
+import assert from "node:assert/strict";
+import net from "node:net";
+import { after, before, describe, it } from "node:test";
+import { BaseHandler, createServer, type Message, namespace, type Server, type Socket } from "../src/index.js";
+import { recordingLogger } from "./fixtures/echo.js";
+import { frame, RawPeer } from "./fixtures/raw-peer.js";
+
+const MiB = 1024 * 1024;
+const BIG = 32 * MiB; // more than loopback's socket buffers hold, so the server still has bytes to send
+const closeReasons: (string | undefined)[] = [];
+
+class Upload extends BaseHandler {
+  static onMessage(socket: Socket, message: Message) {
+    socket.send(`got ${message.length}`);
+  }
+  static onClose(socket: Socket) {
+    closeReasons.push(socket.closeReason);
+  }
+}
+namespace("/upload/", Upload);
+
+class Download extends BaseHandler {
+  static onConnect(socket: Socket) {
+    void socket.send(Buffer.alloc(BIG, 7));
+  }
+  static onClose(socket: Socket) {
+    closeReasons.push(socket.closeReason);
+  }
+}
+namespace("/download/", Download);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("the heartbeat and a busy peer (interval 200 ms, timeout 400 ms)", () => {
+  const logger = recordingLogger();
+  let server: Server;
+  let port: number;
+  before(async () => {
+    server = createServer({
+      handlers: [Upload, Download],
+      host: "127.0.0.1",
+      port: 0,
+      logger,
+      heartbeatInterval: 200,
+      heartbeatTimeout: 400,
+      maxBufferedBytes: 64 * MiB,
+    });
+    ({ port } = await server.listen());
+  });
+  after(() => server.close());
+
+  it("keeps a peer that uploads one 1 MiB frame over ~1.6 s, and handles the message", { timeout: 30_000 }, async () => {
+    const peer = await RawPeer.connect(port, { path: "/upload/" });
+    assert.equal(peer.status, 101);
+    const whole = frame({ opcode: 2, payload: Buffer.alloc(MiB, 1) });
+    const chunks = 16;
+    const size = Math.ceil(whole.length / chunks);
+    const started = performance.now();
+    for (let i = 0; i < chunks; i++) {
+      assert.equal(peer.socket.destroyed, false, `still connected after ${Math.round(performance.now() - started)} ms`);
+      peer.write(whole.subarray(i * size, (i + 1) * size));
+      await sleep(100);
+    }
+    assert.ok(performance.now() - started >= 1500, "the upload outlasted interval + timeout several times");
+    for (;;) {
+      const next = await peer.next();
+      assert.ok(next, `the connection ended before the reply (closeReason ${closeReasons.at(-1)})`);
+      if (next.opcode === 1) {
+        assert.equal(next.payload.toString(), `got ${MiB}`);
+        break;
+      }
+    }
+    peer.destroy();
+  });
+
+  it("keeps a peer that reads a 32 MiB message slowly (~2 s), which receives all of it", { timeout: 30_000 }, async () => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.setNoDelay(true);
+    socket.write(
+      "GET /download/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    let received = 0;
+    let ended = false;
+    socket.on("close", () => (ended = true));
+    socket.on("error", () => {});
+    // Read 2 MiB, pause 120 ms, and so on: about 2 s for 32 MiB, a slow but live reader.
+    socket.on("data", (chunk: Buffer) => {
+      const before = received;
+      received += chunk.length;
+      if (Math.floor(received / (2 * MiB)) > Math.floor(before / (2 * MiB))) {
+        socket.pause();
+        setTimeout(() => socket.resume(), 120);
+      }
+    });
+    const started = performance.now();
+    while (received < BIG && !ended) await sleep(20);
+    assert.ok(!ended, `the reader was cut after ${Math.round(performance.now() - started)} ms (closeReason ${closeReasons.at(-1)})`);
+    assert.ok(performance.now() - started >= 1000, "reading took longer than interval + timeout");
+    socket.destroy();
+  });
+});
