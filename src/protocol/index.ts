@@ -27,3 +27,4 @@ export {
 } from "./frames.js";
 export { DEFAULT_REQUEST_TIMEOUT_MS, INVALID_FRAME_WINDOW_MS, MAX_FRAME_DEPTH, MAX_INVALID_FRAMES, withinDepth } from "./limits.js";
 export { isRequestId, type ParseOptions, type ParseResult, parseFrame } from "./parse-frame.js";
+export { RequestError } from "./request-error.js";
