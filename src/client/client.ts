@@ -215,7 +215,8 @@ class TswsClient {
       this.#buffer.clear();
       return;
     }
-    const n = this.#attempt++ + (this.#state === "open" && GOING_AWAY.includes(close.code) ? 2 : 0);
+    if (this.#state === "open" && GOING_AWAY.includes(close.code)) this.#attempt = 3;
+    const n = this.#attempt++;
     this.#retry = setTimeout(() => this.#open(), Math.random() * Math.min(this.#maxMs, this.#baseMs * 2 ** n));
     this.#setState("reconnecting", close);
   }

@@ -69,8 +69,9 @@ export interface ClientOptions {
   readonly protocols?: readonly string[];
   /**
    * Reconnect with exponential backoff and full jitter: attempt n waits a random time in
-   * [0, min(maxMs, baseMs · 2^n)). After a server that says it is going away (1001, 1012, 1013)
-   * the first wait starts at n = 2, spreading a restarted server's clients over 4 · baseMs.
+   * [0, min(maxMs, baseMs · 2^n)), n counting from 0. After a server that says it is going away
+   * (1001, 1012, 1013: a restart, when all its clients drop at once) n starts at 3, spreading them
+   * over 8 · baseMs (4 s by default) instead of storming the new process.
    * `false` never reconnects. Default `{ baseMs: 500, maxMs: 10_000 }`.
    */
   readonly reconnect?: false | { readonly baseMs?: number; readonly maxMs?: number };
@@ -123,6 +124,8 @@ export interface RequestOptions {
 // Data is optional exactly when the schema accepts undefined (or there is no schema).
 type Args<P, O> = undefined extends P ? [data?: P, options?: O] : [data: P, options?: O];
 type Req<D> = Extract<D, RequestDefinition>;
+// Without a contract type (`connect(url)`), any name goes and data is `unknown`.
+type Named<D, N> = string extends keyof D ? string : N;
 
 /**
  * A connected client, typed by contract `C`. Event names "state" and "gap" are the client's own:
@@ -141,12 +144,12 @@ export interface Client<C extends AnyContract = AnyContract> {
    * Sends an event. Returns true when it was sent or buffered, false when it was dropped
    * (volatile while not open, or the client is closed).
    */
-  emit<E extends ClientEvents<C>>(event: E, ...args: Args<PayloadInputOf<C["client"][E]>, EmitOptions>): boolean;
+  emit<E extends Named<C["client"], ClientEvents<C>>>(event: E, ...args: Args<PayloadInputOf<C["client"][E]>, EmitOptions>): boolean;
   /**
    * Sends a request and resolves with its reply; rejects with a `RequestError` carrying `code`
    * and `data` (a declared code, `TIMEOUT`, `DISCONNECTED`, `INVALID_PAYLOAD`...).
    */
-  request<R extends ClientRequests<C>>(
+  request<R extends Named<C["client"], ClientRequests<C>>>(
     request: R,
     ...args: Args<PayloadInputOf<C["client"][R]>, RequestOptions>
   ): Promise<ReplyOf<Req<C["client"][R]>>>;
@@ -155,13 +158,13 @@ export interface Client<C extends AnyContract = AnyContract> {
   /** Listens to gaps (resumable sessions); returns the function that stops listening. */
   on(event: "gap", listener: (gap: Gap) => void): () => void;
   /** Listens to a server event; returns the function that stops listening. */
-  on<E extends ServerEvents<C>>(event: E, listener: (data: PayloadOf<C["server"][E]>) => void): () => void;
+  on<E extends Named<C["server"], ServerEvents<C>>>(event: E, listener: (data: PayloadOf<C["server"][E]>) => void): () => void;
   /**
    * Answers a server → client request: the returned (or awaited) value is the reply; a thrown
    * `RequestError` answers its code and data, anything else `INTERNAL`. One handler per name; returns
    * the function that removes it (then the request is answered `UNKNOWN_EVENT`).
    */
-  handle<R extends ServerRequests<C>>(
+  handle<R extends Named<C["server"], ServerRequests<C>>>(
     request: R,
     handler: (data: PayloadOf<C["server"][R]>) => ReplyInputOf<Req<C["server"][R]>> | PromiseLike<ReplyInputOf<Req<C["server"][R]>>>,
   ): () => void;
