@@ -241,10 +241,11 @@ class TswsClient {
     const handler = this.#handlers.get(name);
     let text: string;
     try {
-      if (handler === undefined) throw new RequestError(ErrorCode.UNKNOWN_EVENT, undefined, `no handler for "${name}"`);
+      if (handler === undefined) throw new RequestError(ErrorCode.UNKNOWN_EVENT);
       text = encodeReply(id, await handler(data));
     } catch (error) {
-      text = error instanceof RequestError ? encodeError(id, error.code, error.data, error.message) : encodeError(id, ErrorCode.INTERNAL);
+      // Only the code and data travel: messages are for this side's logs.
+      text = error instanceof RequestError ? encodeError(id, error.code, error.data) : encodeError(id, ErrorCode.INTERNAL);
     }
     // A reply for a link that is gone has no reader: the server already settled it DISCONNECTED.
     if (this.#link === link) link.send(text);
