@@ -216,9 +216,9 @@ class TswsClient {
       return;
     }
     if (this.#state === "open" && GOING_AWAY.includes(close.code)) this.#attempt = 3;
-    const n = this.#attempt++;
-    this.#retry = setTimeout(() => this.#open(), Math.random() * Math.min(this.#maxMs, this.#baseMs * 2 ** n));
-    this.#setState("reconnecting", close);
+    const delay = Math.random() * Math.min(this.#maxMs, this.#baseMs * 2 ** this.#attempt++);
+    this.#retry = setTimeout(() => this.#open(), delay);
+    this.#setState("reconnecting", close, delay);
   }
 
   #frame(link: Link, text: string): void {
@@ -270,11 +270,11 @@ class TswsClient {
     this.#settle(entry.id, new RequestError(code, undefined, `dropped from the offline buffer (${reason})`));
   }
 
-  #setState(state: ClientState, close: CloseInfo | undefined): void {
+  #setState(state: ClientState, close: CloseInfo | undefined, retryInMs?: number): void {
     this.#lastClose = close;
     if (state === this.#state && state !== "reconnecting") return;
     this.#state = state;
-    this.#emitLocal("state", state, close);
+    this.#emitLocal("state", state, close, retryInMs);
   }
 
   /** Server events are stored under ":name", so a server event can never reach "state" or "gap" listeners. */

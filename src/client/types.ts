@@ -153,8 +153,11 @@ export interface Client<C extends AnyContract = AnyContract> {
     request: R,
     ...args: Args<PayloadInputOf<C["client"][R]>, RequestOptions>
   ): Promise<ReplyOf<Req<C["client"][R]>>>;
-  /** Listens to state changes; returns the function that stops listening. */
-  on(event: "state", listener: (state: ClientState, close: CloseInfo | undefined) => void): () => void;
+  /**
+   * Listens to state changes; returns the function that stops listening. `reconnecting` is reported
+   * after each failed attempt too, with the close and `retryInMs`, the wait before the next attempt.
+   */
+  on(event: "state", listener: (state: ClientState, close: CloseInfo | undefined, retryInMs: number | undefined) => void): () => void;
   /** Listens to gaps (resumable sessions); returns the function that stops listening. */
   on(event: "gap", listener: (gap: Gap) => void): () => void;
   /** Listens to a server event; returns the function that stops listening. */

@@ -32,7 +32,8 @@ export function typed(client: Client<typeof chat>): void {
   // @ts-expect-error: data is required
   void client.request("send");
   client.on("message", (m) => expectTypeOf(m).toEqualTypeOf<{ id: string; text: string }>());
-  client.on("state", (state, close) => {
+  client.on("state", (state, close, retryInMs) => {
+    expectTypeOf(retryInMs).toEqualTypeOf<number | undefined>();
     expectTypeOf(state).toEqualTypeOf<ClientState>();
     expectTypeOf(close).toEqualTypeOf<CloseInfo | undefined>();
   });
