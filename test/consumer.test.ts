@@ -101,6 +101,7 @@ describe("the published package", () => {
         members: [
           "id",
           "path",
+          "namespace",
           "params",
           "request",
           "server",
@@ -126,6 +127,13 @@ describe("the published package", () => {
           "close",
           "constructor",
           "#private",
+          // read-only views for metrics and the admin page (docs/observability.md)
+          "nodeId",
+          "sockets",
+          "socketsOfUser",
+          "connectionsByNamespace",
+          "largestRooms",
+          "adapterStats",
         ],
       },
     };
