@@ -405,6 +405,9 @@ export class ClassicRedisAdapter implements RedisAdapter {
     const pub = this.#link?.pub;
     if (pub === undefined) return;
     this.#dirty = false;
+    // Loaded before any use: a first EVALSHA answered NOSCRIPT would be sent again after the
+    // publishes made meanwhile, and a routed operation would be overtaken by them.
+    await Promise.all([...Object.values(scripts), ...Object.values(shardedScripts)].map((s) => pub.script("LOAD", s.lua)));
     await this.#forget(pub, this.#me);
     const writes: Promise<unknown>[] = [];
     const rooms = [...this.#mine.keys()];
