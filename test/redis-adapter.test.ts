@@ -158,7 +158,7 @@ describe("the Redis adapter", () => {
     );
     await sender.start(node("sender", () => {}));
     // sendTo and closes reach only the node holding their target: the failing node holds socket "s1".
-    failing.locate?.("s1", {});
+    failing.locate?.("s1", { session: undefined, user: undefined });
     await eventually(async () => (await inspector().sismember("it-throw:at:i:s1", "failing")) === 1, "s1 is located");
     try {
       sender.publish({ type: "sendTo", id: "s1", data: "one" });
