@@ -157,9 +157,12 @@ describe("the Redis adapter", () => {
       }),
     );
     await sender.start(node("sender", () => {}));
+    // sendTo and closes reach only the node holding their target: the failing node holds socket "s1".
+    failing.locate?.("s1", { session: undefined, user: undefined });
+    await eventually(async () => (await inspector().sismember("it-throw:at:i:s1", "failing")) === 1, "s1 is located");
     try {
-      sender.publish({ type: "sendTo", id: "nobody", data: "one" });
-      sender.publish({ type: "sendTo", id: "nobody", data: "two" });
+      sender.publish({ type: "sendTo", id: "s1", data: "one" });
+      sender.publish({ type: "sendTo", id: "s1", data: "two" });
       await eventually(() => calls === 2, "both messages reached the failing node");
       assert.equal(logger.lines.filter((l) => l.includes("carrying out a cluster message failed: a bug on this node")).length, 2);
     } finally {

@@ -9,6 +9,8 @@ export interface ServerStats {
   readonly cpuMicros: number;
   readonly rss: number;
   readonly heapUsed: number;
+  /** A count the server reports besides (the cross-node benchmark: messages Redis delivered to it). */
+  readonly arrived?: number;
 }
 
 interface StatsRequest {
@@ -18,7 +20,7 @@ interface StatsRequest {
 }
 
 /** Tells the runner the server listens on `port`, then serves its stats requests until told to exit. */
-export function serveControl(port: number, close: () => Promise<void>): void {
+export function serveControl(port: number, close: () => Promise<void>, arrived?: () => number): void {
   const send = process.send?.bind(process);
   if (send === undefined) {
     console.log(`listening on 127.0.0.1:${port} (no runner attached)`);
@@ -33,7 +35,11 @@ export function serveControl(port: number, close: () => Promise<void>): void {
     if (msg.gc) collect();
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
-    send({ type: "stats", id: msg.id, stats: { cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed } });
+    send({
+      type: "stats",
+      id: msg.id,
+      stats: { cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, arrived: arrived?.() },
+    });
   });
   process.on("disconnect", () => process.exit(0));
   send({ type: "ready", port });

@@ -100,6 +100,9 @@ export class RedisCluster {
       join(this.#dir, `nodes-${port}.conf`),
       "--cluster-node-timeout",
       "2000",
+      // A replica takes over whatever the age of its data: a test's replica has had seconds to sync, not minutes.
+      "--cluster-replica-validity-factor",
+      "0",
       "--dir",
       this.#dir,
     ];
@@ -129,7 +132,10 @@ export class RedisCluster {
     const deadline = Date.now() + 20_000;
     for (;;) {
       const infos = await Promise.all(this.ports.map((port) => this.cli(port, "cluster", "info")));
-      if (infos.every((info) => info.includes("cluster_state:ok") && info.includes("cluster_slots_ok:16384"))) return;
+      const settled = infos.every((info) => info.includes("cluster_state:ok") && info.includes("cluster_slots_ok:16384"));
+      // A replica that has not finished its first sync cannot take over: wait for every link to be up.
+      const replication = settled ? await Promise.all(this.ports.map((port) => this.cli(port, "info", "replication"))) : [];
+      if (settled && replication.every((info) => info.includes("role:master") || info.includes("master_link_status:up"))) return;
       if (Date.now() > deadline) throw new Error(`the Redis cluster did not settle:\n${infos.join("\n")}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -3,50 +3,75 @@ import type { Redis } from "ioredis";
 import { messageOf } from "../../errors.js";
 
 /*
- * Keys, all under the prefix P:
- *   P:nodes                     sorted set: node id -> the Redis time (ms) its heartbeat runs out
- *   P:node:<id>:rooms           set: the rooms where node <id> has members
- *   P:node:<id>:room:<room>     set: node <id>'s socket ids in <room>
- * Every key carries a TTL of `nodeTtl`, refreshed by the owner's heartbeat, so a killed node's
- * keys vanish by themselves; `members()` reads only nodes whose heartbeat has not run out, so a
- * killed node's sockets leave member lists within `nodeTtl` even before its keys expire.
+ * Keys and channels of the classic mode, all under the prefix P (one Redis):
+ *   P:nodes              sorted set: node id -> the Redis time (ms) its heartbeat runs out
+ *   P:node:<id>:rooms    set: the rooms where node <id> has local members (written when a room
+ *                        appears on or empties from that node, not on every join)
+ *   P:at:<entry>         set: the nodes holding socket id / session / user <entry> ("i:", "s:", "u:")
+ *   P:node:<id>:at       set: node <id>'s entries in the `at` sets (to remove them after it died)
+ *   P:ops                channel every node hears: broadcasts
+ *   P:presence           channel: "+<id>" when a node is subscribed, "-<id>" when it closes
+ *   P:direct:<id>        channel of one node: sendTo, closes and members() questions and answers
+ * The heartbeat refreshes a node's three keys whatever its room count (O(1) per node); the `at`
+ * sets carry no TTL: the node whose heartbeat finds another expired sweeps that node's entries,
+ * in small batches. `members()` and routed operations read only nodes whose heartbeat is current.
  */
 
 const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";
 
 /**
- * KEYS: nodes, my rooms set. ARGV: my id, ttl, my room-key prefix.
- * Returns { 1 if Redis had forgotten this node else 0, Redis' time (ms), id, expiry, id, expiry, ... }
- * with every node whose heartbeat is current: the nodes a publish is expected to reach.
+ * KEYS: nodes, my rooms set, my at index. ARGV: my id, ttl. O(live nodes), whatever the rooms.
+ * Returns { 1 if Redis had forgotten this node else 0, Redis' time (ms), count of expired nodes,
+ * expired ids..., id, expiry, id, expiry, ... }. An expired node is returned by exactly one
+ * heartbeat (removed in the same step): that node sweeps it. The node's own sets live three TTLs,
+ * so that they outlast its entry in the nodes set until a survivor has swept them.
  */
 const HEARTBEAT = `${NOW}
 local forgotten = redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if redis.call('PEXPIRE', ARGV[3] .. room, ARGV[2]) == 0 then redis.call('SREM', KEYS[2], room) end
-end
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-local reply = { forgotten, now }
+redis.call('PEXPIRE', KEYS[1], ARGV[2] * 3)
+redis.call('PEXPIRE', KEYS[2], ARGV[2] * 3)
+redis.call('PEXPIRE', KEYS[3], ARGV[2] * 3)
+local reply = { forgotten, now, #expired }
+for _, id in ipairs(expired) do reply[#reply + 1] = id end
 for _, v in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'WITHSCORES')) do reply[#reply + 1] = v end
 return reply`;
 
-/** KEYS: nodes, my rooms set. ARGV: my id, my room-key prefix. Forgets everything this node recorded. */
-const FORGET = `for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('DEL', ARGV[2] .. room) end
-redis.call('DEL', KEYS[2])
-redis.call('ZREM', KEYS[1], ARGV[1])`;
-
-/** KEYS: nodes. ARGV: node-key prefix, ":room:<room>". The union of the room's sets of live nodes. */
+/**
+ * KEYS: nodes. ARGV: node-key prefix "P:node:", room, direct-channel prefix, the question, my id.
+ * Asks every live node with members of the room (its rooms set holds it) on its direct channel,
+ * in the same step; returns those nodes. O(live nodes).
+ */
 const MEMBERS = `${NOW}
-local keys = {}
-for i, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do keys[i] = ARGV[1] .. id .. ARGV[2] end
-if #keys == 0 then return {} end
-return redis.call('SUNION', unpack(keys))`;
+local holders = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
+  if redis.call('SISMEMBER', ARGV[1] .. id .. ':rooms', ARGV[2]) == 1 then
+    holders[#holders + 1] = id
+    if id ~= ARGV[5] then redis.call('PUBLISH', ARGV[3] .. id, ARGV[4]) end
+  end
+end
+return holders`;
+
+/**
+ * KEYS: an at set, nodes. ARGV: direct-channel prefix, the operation, my id. Publishes the
+ * operation to each live node holding the entry but this one; returns { subscribers reached, nodes meant }.
+ */
+const ROUTE = `${NOW}
+local reached, meant = 0, 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local expiry = redis.call('ZSCORE', KEYS[2], id)
+  if id ~= ARGV[3] and expiry and tonumber(expiry) >= now then
+    meant = meant + 1
+    reached = reached + redis.call('PUBLISH', ARGV[1] .. id, ARGV[2])
+  end
+end
+return { reached, meant }`;
 
 /**
  * A Lua script with its SHA-1 digest, for EVALSHA.
  * @example
- * await runScript(pub, scripts.forget, [nodesKey, roomsKey], [nodeId, roomKeyPrefix]);
+ * await runScript(pub, scripts.route, [atKey, nodesKey], [directPrefix, bytes, nodeId]);
  */
 export interface LuaScript {
   readonly lua: string;
@@ -55,15 +80,15 @@ export interface LuaScript {
 
 const script = (lua: string): LuaScript => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
 
-/** The adapter's scripts: they keep several keys consistent in one step. */
-export const scripts = { heartbeat: script(HEARTBEAT), forget: script(FORGET), members: script(MEMBERS) };
+/** The classic mode's scripts: each reads or writes several keys in one step. */
+export const scripts = { heartbeat: script(HEARTBEAT), members: script(MEMBERS), route: script(ROUTE) };
 
 /**
  * Runs a Lua script by its digest, sending its text only when Redis does not know it yet.
  * @example
- * const ids = (await runScript(pub, scripts.members, [nodesKey], [nodePrefix, `:room:${room}`])) as string[];
+ * const holders = (await runScript(pub, scripts.members, [nodesKey], [nodePrefix, room, directPrefix, question, nodeId])) as string[];
  */
-export async function runScript(connection: Redis, s: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+export async function runScript(connection: Redis, s: LuaScript, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
   try {
     return await connection.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (error) {

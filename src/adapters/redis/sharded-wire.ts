@@ -59,8 +59,10 @@ export class SequenceGaps {
   /** How many of `sender`'s numbers were skipped before `seq` (0 for the first one seen). */
   see(sender: string, seq: number): number {
     const last = this.#last.get(sender);
+    // Only forward: a number arriving late (a command Redis Cluster redirected during a failover
+    // and ioredis sent again after newer ones) was counted when skipped and must not reopen the gap.
+    if (last !== undefined && seq <= last) return 0;
     this.#last.set(sender, seq);
-    if (last === undefined || seq <= last) return 0;
-    return seq - last - 1;
+    return last === undefined ? 0 : seq - last - 1;
   }
 }

@@ -1,0 +1,492 @@
+import type { Redis } from "ioredis";
+import type { ClusterNode, ClusterOp, SocketPlace } from "../../cluster/adapter.js";
+import { decodeClusterOp, encodeClusterOp, senderOf } from "../../cluster/codec.js";
+import { messageOf } from "../../errors.js";
+import type { Room, SocketId } from "../../types.js";
+import { RedisLink } from "./connections.js";
+import { InFlight } from "./in-flight.js";
+import { LiveNodes } from "./live-nodes.js";
+import type { RedisAdapterOptions } from "./options.js";
+import { runScript, scripts } from "./scripts.js";
+import { runSharded, shardedScripts } from "./sharded-layout.js";
+import { frame, type MembersAnswer, type MembersQuestion, unframe, WireKind } from "./sharded-wire.js";
+import { startError, within } from "./start.js";
+import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
+
+type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "nodes" | "connected" | "partitions">;
+/** Names per SADD when a node writes its rooms again, and entries per script call: each call stays far below a millisecond of Redis. */
+const ROOMS_BATCH = 500;
+const ENTRIES_BATCH = 32;
+
+interface Question {
+  readonly answers: Map<string, SocketId[]>;
+  waitFor: Set<string> | undefined;
+  done(): void;
+}
+
+/**
+ * The classic mode of the Redis adapter (the default): broadcasts on one channel every node
+ * hears, on one Redis; sendTo, closes and members() questions on the direct channel of the
+ * nodes concerned only. Redis is written to when a room appears on or empties from a node and
+ * when a socket id, session or user appears or leaves, never per join; the heartbeat is O(1) per
+ * node. Key and channel layout: scripts.ts and docs/adapters.md.
+ * @example
+ * const adapter = createRedisAdapter(new Redis(url)); // classic
+ */
+export class ClassicRedisAdapter implements RedisAdapter {
+  readonly #template: Redis;
+  readonly #options: Required<RedisAdapterOptions>;
+  readonly #channel: string;
+  readonly #presence: string;
+  /** This node's rooms and their local sockets: what Redis is told again, whole, after every reconnection. */
+  readonly #mine = new Map<Room, Set<SocketId>>();
+  readonly #inFlight: InFlight;
+  readonly #counts: Record<Counter, number> = {
+    published: 0,
+    dropped: 0,
+    overflowed: 0,
+    undelivered: 0,
+    late: 0,
+    received: 0,
+    ignored: 0,
+    arrived: 0,
+    lost: 0,
+    stale: 0,
+    membersLocalOnly: 0,
+    membersIncomplete: 0,
+  };
+  /** Socket id -> its entries ("i:<id>", "s:<session>", "u:<user>"); entry -> local sockets holding it. */
+  readonly #located = new Map<SocketId, string[]>();
+  readonly #entries = new Map<string, number>();
+  readonly #questions = new Map<number, Question>();
+  #qid = 0;
+  #direct = "";
+  #node: ClusterNode | undefined;
+  #link: RedisLink | undefined;
+  #live: LiveNodes | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  /** A heartbeat sent and not answered: while Redis is frozen, no second one joins it. */
+  #beating = false;
+  /** A membership change could not be written (in-flight bound reached): write everything again at the next heartbeat. */
+  #dirty = false;
+  #restoring: Promise<void> = Promise.resolve();
+  #templateOnError: ((error: Error) => void) | undefined;
+
+  constructor(template: Redis, options: Required<RedisAdapterOptions>) {
+    this.#template = template;
+    this.#options = options;
+    this.#channel = `${options.prefix}:ops`;
+    this.#presence = `${options.prefix}:presence`;
+    this.#inFlight = new InFlight(options.maxInFlight, options.maxInFlightBytes);
+  }
+
+  get stats(): RedisAdapterStats {
+    return {
+      ...this.#counts,
+      inFlight: this.#inFlight.commands,
+      inFlightBytes: this.#inFlight.bytes,
+      nodes: this.#live?.expected() ?? 0,
+      connected: this.#healthy,
+      partitions: 0,
+    };
+  }
+
+  get nodeId(): string | undefined {
+    return this.#node?.nodeId;
+  }
+
+  get #me(): string {
+    return this.#node?.nodeId ?? "";
+  }
+
+  get #healthy(): boolean {
+    return this.#link?.healthy === true;
+  }
+
+  async start(node: ClusterNode): Promise<void> {
+    if (this.#node !== undefined) throw new Error("createRedisAdapter: an adapter serves one server; create one per server");
+    this.#node = node;
+    this.#direct = this.#key(`direct:${node.nodeId}`);
+    this.#live = new LiveNodes(node.nodeId, this.#options.nodeTtl);
+    // The template's own faults would otherwise be printed by ioredis as "Unhandled error event".
+    if (this.#template.listenerCount("error") === 0) {
+      this.#templateOnError = (error: Error) => node.logger.debug({ err: error }, `Redis adapter (the client passed in): ${error.message}`);
+      this.#template.on("error", this.#templateOnError);
+    }
+    const link = new RedisLink(this.#template, [this.#channel, this.#presence, this.#direct], node.logger, {
+      onHealthy: this.#onHealthy,
+      onPubClose: this.#onPubClose,
+      onMessage: this.#onMessage,
+    });
+    this.#link = link;
+    const deadline = Date.now() + this.#options.startTimeout;
+    try {
+      await link.started(this.#options.startTimeout);
+      await within(this.#restoring, deadline - Date.now(), "no answer to the first writes within startTimeout");
+    } catch (error) {
+      await this.stop();
+      throw startError(error, link.pub);
+    }
+    this.#heartbeat = setInterval(this.#beat, Math.floor(this.#options.nodeTtl / 3));
+    this.#heartbeat.unref();
+  }
+
+  publish(op: ClusterOp): void {
+    const pub = this.#link?.pub;
+    if (pub === undefined || !this.#healthy) {
+      this.#counts.dropped++;
+      return;
+    }
+    const sentAt = Date.now();
+    const body = encodeClusterOp(this.#me, op, sentAt);
+    // Routed operations travel framed on direct channels; broadcasts bare on the shared one.
+    const bytes = op.type === "broadcast" ? body : frame(WireKind.op, 0, body);
+    const size = bytes.length;
+    const ticket = this.#inFlight.admit(size, true);
+    if (ticket === undefined) {
+      this.#counts.overflowed++;
+      this.#counts.dropped++;
+      return;
+    }
+    // One command either way, on one connection: Redis keeps them in the order they were made.
+    let sent: Promise<[number, number]>;
+    if (op.type === "broadcast") {
+      const expected = this.#live?.expected() ?? 1;
+      sent = pub.publish(this.#channel, bytes).then((reached) => [reached, expected]);
+    } else {
+      const entry = op.type === "sendTo" ? `i:${op.id}` : `${op.by === "session" ? "s" : "u"}:${op.value}`;
+      sent = runScript(
+        pub,
+        scripts.route,
+        [this.#key(`at:${entry}`), this.#key("nodes")],
+        [this.#key("direct:"), bytes, this.#me],
+      ) as Promise<[number, number]>;
+    }
+    sent.then(
+      ([reached, meant]) => {
+        if (!this.#inFlight.release(ticket, size, true)) return; // counted when the connection closed
+        if (Date.now() - sentAt > this.#options.maxOpAge) this.#drop("late");
+        else if (reached < meant) this.#drop("undelivered");
+        else this.#counts.published++;
+      },
+      () => {
+        if (this.#inFlight.release(ticket, size, true)) this.#counts.dropped++;
+      },
+    );
+  }
+
+  join(room: Room, id: SocketId): void {
+    let ids = this.#mine.get(room);
+    if (ids === undefined) {
+      this.#mine.set(room, (ids = new Set()));
+      const roomsKey = this.#roomsKey();
+      this.#write((pub) => pub.sadd(roomsKey, room));
+    }
+    ids.add(id);
+  }
+
+  leave(room: Room, id: SocketId): void {
+    const ids = this.#mine.get(room);
+    if (!ids?.delete(id) || ids.size > 0) return;
+    this.#mine.delete(room);
+    const roomsKey = this.#roomsKey();
+    this.#write((pub) => pub.srem(roomsKey, room));
+  }
+
+  locate(id: SocketId, where: SocketPlace | undefined): void {
+    const before = this.#located.get(id) ?? [];
+    const after = where === undefined ? [] : [`i:${id}`];
+    if (where?.session !== undefined) after.push(`s:${where.session}`);
+    if (where?.user !== undefined) after.push(`u:${where.user}`);
+    if (after.length === 0) this.#located.delete(id);
+    else this.#located.set(id, after);
+    const linked: string[] = [];
+    const unlinked: string[] = [];
+    for (const entry of before) if (!after.includes(entry) && this.#count(entry, -1) === 0) unlinked.push(entry);
+    for (const entry of after) if (!before.includes(entry) && this.#count(entry, 1) === 1) linked.push(entry);
+    // One script call per change, whatever the number of entries it touches.
+    for (const [names, script] of [
+      [linked, shardedScripts.link],
+      [unlinked, shardedScripts.unlink],
+    ] as const) {
+      if (names.length === 0) continue;
+      const keys = [this.#atIndex(this.#me), ...names.map((n) => this.#key(`at:${n}`))];
+      this.#write((pub) => runSharded(pub, script, keys, [this.#me, ...names]));
+    }
+  }
+
+  async members(room: Room): Promise<SocketId[]> {
+    const local = this.#node?.localMembers(room) ?? [];
+    const pub = this.#link?.pub;
+    const ticket = pub !== undefined && this.#healthy ? this.#inFlight.admit(0, false) : undefined;
+    // During an outage only this node can answer: its own members are still exact.
+    if (pub === undefined || ticket === undefined) {
+      this.#counts.membersLocalOnly++;
+      return local;
+    }
+    const qid = ++this.#qid;
+    let done = () => {};
+    const answered = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const pending: Question = { answers: new Map(), waitFor: undefined, done };
+    this.#questions.set(qid, pending);
+    const question: MembersQuestion = { from: this.#me, qid, room };
+    const bytes = frame(WireKind.ask, 0, Buffer.from(JSON.stringify(question)));
+    const asked = runScript(pub, scripts.members, [this.#key("nodes")], [this.#key("node:"), room, this.#key("direct:"), bytes, this.#me]);
+    // The command stays in flight until Redis answers, however long members() waited.
+    asked.then(
+      () => this.#inFlight.release(ticket, 0, false),
+      () => this.#inFlight.release(ticket, 0, false),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), this.#options.membersTimeout);
+    });
+    try {
+      const holders = await Promise.race([asked, timeout]);
+      if (holders === "timeout") {
+        this.#counts.membersLocalOnly++;
+        return local;
+      }
+      pending.waitFor = new Set((holders as string[]).filter((id) => id !== this.#me));
+      this.#settle(pending);
+      if ((await Promise.race([answered.then(() => "ok" as const), timeout])) === "timeout") this.#counts.membersIncomplete++;
+      const ids = new Set(local);
+      for (const list of pending.answers.values()) for (const id of list) ids.add(id);
+      return [...ids];
+    } catch (error) {
+      this.#commandFailed(error);
+      this.#counts.membersLocalOnly++;
+      return local;
+    } finally {
+      clearTimeout(timer);
+      this.#questions.delete(qid);
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    const link = this.#link;
+    const healthy = this.#healthy;
+    this.#link = undefined;
+    if (link === undefined) return;
+    if (healthy) {
+      // Bounded: a frozen Redis must not hold server.close() forever; the keys then expire by themselves.
+      const goodbye = Promise.all([
+        link.pub.publish(this.#presence, `-${this.#me}`),
+        this.#forget(link.pub, this.#me),
+        link.pub.zrem(this.#key("nodes"), this.#me),
+      ]);
+      await within(goodbye, this.#options.membersTimeout, "no answer within membersTimeout").catch(this.#commandFailed);
+    }
+    // Our own disconnect is neither a lost connection nor ioredis giving up: no error line for it.
+    link.close();
+    if (this.#templateOnError !== undefined) this.#template.off("error", this.#templateOnError);
+    this.#templateOnError = undefined;
+  }
+
+  #onMessage = (channel: Buffer, message: Buffer): void => {
+    const node = this.#node;
+    if (node === undefined) return;
+    const name = channel.toString();
+    if (name === this.#presence) {
+      const id = message.toString("utf8", 1);
+      if (id === node.nodeId) return;
+      if (message[0] === 0x2b /* + */) this.#live?.joined(id);
+      else this.#live?.left(id);
+      return;
+    }
+    this.#counts.arrived++;
+    // This runs inside ioredis' event emitter: a throw here would be an uncaughtException.
+    try {
+      if (name === this.#channel) {
+        if (senderOf(message) !== node.nodeId) this.#onOp(node, message);
+        return;
+      }
+      const parsed = unframe(message);
+      if (parsed?.kind === WireKind.op) this.#onOp(node, parsed.body);
+      else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
+      else if (parsed?.kind === WireKind.answer) this.#onAnswer(JSON.parse(parsed.body.toString()) as MembersAnswer);
+      else node.logger.warn({ channel: name }, "Redis adapter: ignored a malformed cluster message");
+    } catch (error) {
+      node.logger.error({ err: error }, `Redis adapter: carrying out a cluster message failed: ${messageOf(error)}`);
+    }
+  };
+
+  #onOp(node: ClusterNode, body: Buffer): void {
+    let decoded: ReturnType<typeof decodeClusterOp>;
+    try {
+      decoded = decodeClusterOp(body);
+    } catch (error) {
+      node.logger.warn({ err: error, channel: this.#channel }, "Redis adapter: ignored a malformed cluster message");
+      return;
+    }
+    const { op, sentAt } = decoded;
+    // Delivered late is worse than not delivered (a chat line out of its time, a stale close).
+    if (sentAt !== undefined && Date.now() - sentAt > this.#options.maxOpAge) {
+      this.#counts.stale++;
+      return;
+    }
+    const here =
+      op.type === "broadcast"
+        ? op.rooms.some((room) => this.#mine.has(room))
+        : this.#entries.has(op.type === "sendTo" ? `i:${op.id}` : `${op.by === "session" ? "s" : "u"}:${op.value}`);
+    // A broadcast is carried out only where its rooms have members; a routed operation came here because this node holds its target.
+    const delivered = here || op.type !== "broadcast" ? node.receive(op) : false;
+    this.#counts[here || delivered ? "received" : "ignored"]++;
+  }
+
+  #onQuestion(node: ClusterNode, question: MembersQuestion): void {
+    const answer: MembersAnswer = { from: this.#me, qid: question.qid, ids: node.localMembers(question.room) };
+    const bytes = frame(WireKind.answer, 0, Buffer.from(JSON.stringify(answer)));
+    const direct = this.#key(`direct:${question.from}`);
+    this.#write((pub) => pub.publish(direct, bytes), false);
+  }
+
+  #onAnswer(answer: MembersAnswer): void {
+    const pending = this.#questions.get(answer.qid);
+    if (pending === undefined) return;
+    pending.answers.set(answer.from, answer.ids);
+    this.#settle(pending);
+  }
+
+  #settle(pending: Question): void {
+    if (pending.waitFor === undefined) return;
+    for (const id of pending.waitFor) if (!pending.answers.has(id)) return;
+    pending.done();
+  }
+
+  /** Redis is (again) up and subscribed: it may have lost everything (a restart), so this node tells it its state again. */
+  #onHealthy = (): void => {
+    this.#live?.carryOver();
+    this.#restoring = this.#restore();
+    this.#restoring.catch(this.#commandFailed);
+  };
+
+  #onPubClose = (): void => {
+    this.#counts.dropped += this.#inFlight.reset();
+    this.#beating = false;
+  };
+
+  #drop(why: "late" | "undelivered"): void {
+    this.#counts[why]++;
+    this.#counts.dropped++;
+  }
+
+  #count(entry: string, delta: 1 | -1): number {
+    const count = (this.#entries.get(entry) ?? 0) + delta;
+    if (count > 0) this.#entries.set(entry, count);
+    else this.#entries.delete(entry);
+    return count;
+  }
+
+  /** Sends a state change, unless Redis is away (restored whole later) or the in-flight bound is reached (marked dirty). */
+  #write(command: (pub: Redis) => Promise<unknown>, state = true): void {
+    const pub = this.#link?.pub;
+    if (pub === undefined || !this.#healthy) return; // restored whole on reconnection
+    const ticket = this.#inFlight.admit(0, false);
+    if (ticket === undefined) {
+      if (state) this.#dirty = true;
+      return;
+    }
+    command(pub).then(
+      () => this.#inFlight.release(ticket, 0, false),
+      (error: unknown) => {
+        this.#inFlight.release(ticket, 0, false);
+        this.#commandFailed(error);
+      },
+    );
+  }
+
+  /** Replaces what Redis holds for this node with its local state, in batches, then beats once and says it is here. */
+  async #restore(): Promise<void> {
+    const pub = this.#link?.pub;
+    if (pub === undefined) return;
+    this.#dirty = false;
+    // Loaded before any use: a first EVALSHA answered NOSCRIPT would be sent again after the
+    // publishes made meanwhile, and a routed operation would be overtaken by them.
+    await Promise.all([...Object.values(scripts), ...Object.values(shardedScripts)].map((s) => pub.script("LOAD", s.lua)));
+    await this.#forget(pub, this.#me);
+    const writes: Promise<unknown>[] = [];
+    const rooms = [...this.#mine.keys()];
+    for (let i = 0; i < rooms.length; i += ROOMS_BATCH) writes.push(pub.sadd(this.#roomsKey(), ...rooms.slice(i, i + ROOMS_BATCH)));
+    const entries = [...this.#entries.keys()];
+    for (let i = 0; i < entries.length; i += ENTRIES_BATCH) {
+      const batch = entries.slice(i, i + ENTRIES_BATCH);
+      const keys = [this.#atIndex(this.#me), ...batch.map((n) => this.#key(`at:${n}`))];
+      writes.push(runSharded(pub, shardedScripts.link, keys, [this.#me, ...batch]));
+    }
+    await Promise.all(writes);
+    await this.#beatNow();
+    await pub.publish(this.#presence, `+${this.#me}`);
+  }
+
+  /** Removes what Redis holds for `node` (this one restarting or closing, or one whose heartbeat ran out), a batch per call. */
+  async #forget(pub: Redis, node: string): Promise<void> {
+    // UNLINK frees a large set in the background: a node of 50,000 rooms must not block Redis here.
+    await pub.unlink(this.#key(`node:${node}:rooms`));
+    let cursor = "0";
+    do
+      cursor = String(
+        await runSharded(pub, shardedScripts.sweep, [this.#atIndex(node)], [node, this.#key("at:"), String(ENTRIES_BATCH), cursor]),
+      );
+    while (cursor !== "0");
+  }
+
+  #beat = (): void => {
+    if (!this.#healthy || this.#beating) return;
+    if (this.#dirty && this.#inFlight.commands < this.#options.maxInFlight / 2) {
+      this.#restore().catch(this.#commandFailed);
+      return;
+    }
+    // Redis forgot this node while the connection stayed up (a stall longer than nodeTtl, a
+    // FLUSHALL): its memberships are gone too, so write them again.
+    this.#beatNow()
+      .then((forgotten) => {
+        if (!forgotten) return;
+        this.#live?.carryOver();
+        return this.#restore();
+      })
+      .catch(this.#commandFailed);
+  };
+
+  /** One O(1) heartbeat; sweeps the nodes it found expired; resolves whether Redis had forgotten this node. */
+  async #beatNow(): Promise<boolean> {
+    const pub = this.#link?.pub;
+    if (pub === undefined) throw new Error("the adapter is stopped");
+    this.#beating = true;
+    try {
+      const keys = [this.#key("nodes"), this.#roomsKey(), this.#atIndex(this.#me)];
+      const reply = (await runScript(pub, scripts.heartbeat, keys, [this.#me, String(this.#options.nodeTtl)])) as (number | string)[];
+      const [forgotten, now, count] = reply.slice(0, 3).map(Number);
+      const expired = reply.slice(3, 3 + (count ?? 0)).map(String);
+      const nodes: [string, number][] = [];
+      for (let i = 3 + (count ?? 0); i + 1 < reply.length; i += 2) nodes.push([String(reply[i]), Number(reply[i + 1])]);
+      this.#live?.update(Number(now), nodes);
+      for (const id of expired) this.#forget(pub, id).catch(this.#commandFailed);
+      return forgotten === 1;
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  #commandFailed = (error: unknown): void => {
+    // Commands fail while Redis is away; the lost connection was logged once and the state is
+    // restored on reconnection. A failure on a live connection is a real fault.
+    if (this.#healthy) this.#node?.logger.error({ err: error }, `Redis adapter: a command failed: ${messageOf(error)}`);
+  };
+
+  #key(name: string): string {
+    return `${this.#options.prefix}:${name}`;
+  }
+
+  #roomsKey(): string {
+    return this.#key(`node:${this.#me}:rooms`);
+  }
+
+  #atIndex(node: string): string {
+    return this.#key(`node:${node}:at`);
+  }
+}
