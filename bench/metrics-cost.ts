@@ -18,7 +18,8 @@ import { Registry } from "prom-client";
 import { WebSocket } from "ws";
 import { BaseHandler, createServer, type Message, Namespace, type Server, type Socket } from "../src/index.js";
 import { collectMetrics, type MetricsHandle } from "../src/metrics/index.js";
-import { broadcastChannel, messageChannel, publishMessage } from "../src/observe/channels.js";
+import { broadcastChannel, byteSize, messageChannel, publishMessage } from "../src/observe/channels.js";
+import { trafficOf } from "../src/observe/traffic.js";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "7" }, clients: { type: "string" } } });
 
@@ -130,14 +131,24 @@ function overheadPerMessage(server: Server, socket: Socket, results: Record<stri
     for (let i = 0; i < N; i++) f();
     return Number(process.hrtime.bigint() - t) / N;
   };
-  const check = () => {
-    if (messageChannel.hasSubscribers) publishMessage(socket, "in", bytes);
+  // The statements of the message path (src/inbound/connection.ts, Socket.send): the server's
+  // Traffic slot counts in place; the message channel is published only for its own subscribers.
+  const traffic = trafficOf(server);
+  const messageIn = () => {
+    if (traffic.counting !== 0) traffic.countIn(socket.namespace, bytes.length);
+    if (messageChannel.hasSubscribers) publishMessage(server, socket, "in", bytes);
   };
-  const offNs = time(check);
+  const messageOut = () => {
+    if (traffic.counting !== 0 || messageChannel.hasSubscribers) {
+      if (traffic.counting !== 0) traffic.countOut(byteSize(payload));
+      if (messageChannel.hasSubscribers) publishMessage(server, socket, "out", payload);
+    }
+  };
+  const offNs = time(messageIn);
   const register = new Registry();
   const metrics = collectMetrics(server, { register });
-  const inNs = time(() => publishMessage(socket, "in", bytes));
-  const outNs = time(() => publishMessage(socket, "out", payload));
+  const inNs = time(messageIn);
+  const outNs = time(messageOut);
   const broadcast = { server, origin: "local", rooms: ["all"], receivers: BROADCAST.clients, bytes: ECHO.size };
   const broadcastNs = time(() => broadcastChannel.publish(broadcast));
   metrics.stop();

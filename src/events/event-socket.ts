@@ -7,11 +7,12 @@ import { type AnyContract, lookup } from "../contract/define-contract.js";
 import type { RequestDefinition } from "../contract/definitions.js";
 import { type Validation, validate } from "../contract/validate.js";
 import type { Logger } from "../logger.js";
+import { type EventContext, eventChannel } from "../observe/channels.js";
 import { ErrorCode } from "../protocol/error-codes.js";
 import { encodeEvent, encodeRequest, SUBPROTOCOL } from "../protocol/frames.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, INVALID_FRAME_WINDOW_MS, MAX_INVALID_FRAMES } from "../protocol/limits.js";
 import { RequestError } from "../protocol/request-error.js";
-import { outboxOf, Socket, type SocketInit } from "../socket/socket.js";
+import { outboxOf, Socket, type SocketInit, serverOf } from "../socket/socket.js";
 import type { RequestInfo } from "../types.js";
 import type { EventServer, RequestOptions } from "./types.js";
 
@@ -84,8 +85,38 @@ export class EventSocketImpl extends Socket {
     checked(validate(definition.schema, data), `emit("${event}")`, this.#layer.logger, () => this.send(encodeEvent(event, data)));
   }
 
-  /** Sends a request to this client; resolves with its validated reply or rejects with a RequestError. */
+  /**
+   * Sends a request to this client; resolves with its validated reply or rejects with a RequestError.
+   * Traced on the `tswebsockets:event` channel (direction "out") when it has subscribers.
+   */
   #request(event: string, data?: unknown, options?: RequestOptions): Promise<unknown> {
+    if (!eventChannel.hasSubscribers) return this.#ask(event, data, options, undefined);
+    const context: EventContext & { id?: number | undefined } = {
+      server: serverOf(this),
+      socket: this,
+      event: lookup(this.#layer.contract, "server", event) === undefined ? "" : event,
+      kind: "request",
+      direction: "out",
+    };
+    const run = async () => {
+      try {
+        const reply = await this.#ask(event, data, options, context);
+        context.outcome = "ok";
+        return reply;
+      } catch (error) {
+        context.outcome = error instanceof RequestError ? error.code : ErrorCode.INTERNAL;
+        throw error;
+      }
+    };
+    return eventChannel.tracePromise(run, context);
+  }
+
+  #ask(
+    event: string,
+    data: unknown,
+    options: RequestOptions | undefined,
+    traced: { id?: number | undefined } | undefined,
+  ): Promise<unknown> {
     const definition = lookup(this.#layer.contract, "server", event);
     if (definition?.kind !== "request") {
       return Promise.reject(new TypeError(`request("${event}"): the contract declares no server request of that name`));
@@ -97,6 +128,7 @@ export class EventSocketImpl extends Socket {
       if (this.closed) throw new RequestError(ErrorCode.DISCONNECTED);
       return new Promise<unknown>((resolve, reject) => {
         const id = ++this.#lastId;
+        if (traced !== undefined) traced.id = id;
         if (this.#pending === undefined) {
           this.#pending = new Map();
           outboxOf(this).onceClosed(() => this.#disconnected());

@@ -3,9 +3,9 @@ import type { Duplex } from "node:stream";
 import { ForcedClose, type UpgradeRefusal } from "../errors.js";
 import type { Connection, InboundCheck } from "../inbound/connection.js";
 import type { Logger } from "../logger.js";
-import { dropChannel, publishForcedClose } from "../observe/channels.js";
+import { dropChannel, type HeartbeatMessage, heartbeatChannel, publishForcedClose } from "../observe/channels.js";
 import type { OutboundLimit, SlowConsumerPolicy } from "../socket/outbox.js";
-import { outboxOf, type Socket, terminate } from "../socket/socket.js";
+import { outboxOf, type Socket, serverOf, terminate } from "../socket/socket.js";
 import { ConnectionCaps } from "./connection-caps.js";
 import { Heartbeat } from "./heartbeat.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
@@ -55,7 +55,13 @@ export class Guard {
     this.#options = options;
     this.#logger = logger;
     this.#caps = new ConnectionCaps(options.maxConnections, options.maxConnectionsPerAddress);
-    this.#heartbeat = new Heartbeat(options.heartbeatInterval, options.heartbeatTimeout, this.#onHeartbeatTimeout, receivedBy);
+    this.#heartbeat = new Heartbeat(
+      options.heartbeatInterval,
+      options.heartbeatTimeout,
+      this.#onHeartbeatTimeout,
+      receivedBy,
+      this.#onRoundTrip,
+    );
     this.outbound = {
       maxBufferedBytes: options.maxBufferedBytes,
       policy: options.slowConsumer,
@@ -85,7 +91,7 @@ export class Guard {
     const limiter = new RateLimiter(limit);
     return (size) => {
       if (limiter.allow(size)) return true;
-      if (dropChannel.hasSubscribers) dropChannel.publish({ server: socket.server, reason: "rate_limit", count: 1 });
+      if (dropChannel.hasSubscribers) dropChannel.publish({ server: serverOf(socket), reason: "rate_limit", count: 1 });
       if (!socket.closed) this.#forceClose(socket, ForcedClose.rateLimit);
       return false;
     };
@@ -113,12 +119,19 @@ export class Guard {
     terminate(socket, ForcedClose.heartbeatTimeout.reason);
   };
 
+  #onRoundTrip = (connection: Connection, ms: number): void => {
+    const socket = connection.socket;
+    if (socket !== undefined && heartbeatChannel.hasSubscribers) {
+      heartbeatChannel.publish({ server: serverOf(socket), socket, ms } satisfies HeartbeatMessage);
+    }
+  };
+
   #onSlow = (socket: Socket): void => {
     this.#forceClose(socket, ForcedClose.slowConsumer);
   };
 
   #onDrop = (socket: Socket, total: number): void => {
-    if (dropChannel.hasSubscribers) dropChannel.publish({ server: socket.server, reason: "slow_consumer", count: 1 });
+    if (dropChannel.hasSubscribers) dropChannel.publish({ server: serverOf(socket), reason: "slow_consumer", count: 1 });
     // One line per socket, at its first drop: a flood of drop logs would be its own slow consumer.
     if (total === 1) {
       this.#logger.warn(
@@ -143,6 +156,6 @@ export class Guard {
       { code: kind.code, closeCode: kind.closeCode, socket: socket.id, remoteAddress: socket.request.remoteAddress },
       `socket closed: ${kind.reason}`,
     );
-    publishForcedClose(socket, kind);
+    publishForcedClose(serverOf(socket), socket, kind);
   }
 }

@@ -40,6 +40,13 @@ export interface OutboundLimit<S> {
 
 const OPEN = 1;
 const READY: Promise<void> = Promise.resolve();
+/**
+ * What `send` returns when an onOutbound hook dropped the message: resolved like READY, but
+ * another object, so the socket can report the drop without a second return value.
+ * @example
+ * if (outbox.send(data) === OUTBOUND_DROPPED) reportDrop();
+ */
+export const OUTBOUND_DROPPED: Promise<void> = Promise.resolve();
 /** Set by Outbox's static block: lets the batch flush reach a private method without a closure per send. */
 let uncork: (outbox: Outbox<unknown>) => void;
 /**
@@ -117,7 +124,7 @@ export class Outbox<S> {
     if (transform !== undefined) {
       const view = outboundView(data, this.negotiated);
       const wire = view === undefined ? undefined : outboundWire(transform(this.#owner, view));
-      if (wire === DROP) return READY;
+      if (wire === DROP) return OUTBOUND_DROPPED;
       if (wire !== undefined) data = wire;
     }
     this.#cork();
