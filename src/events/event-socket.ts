@@ -90,17 +90,19 @@ export class EventSocketImpl extends Socket {
    * Traced on the `tswebsockets:event` channel (direction "out") when it has subscribers.
    */
   #request(event: string, data?: unknown, options?: RequestOptions): Promise<unknown> {
-    if (!eventChannel.hasSubscribers) return this.#ask(event, data, options, undefined);
-    const context: EventContext & { id?: number | undefined } = {
+    if (!eventChannel.hasSubscribers) return this.#ask(event, data, options, ++this.#lastId);
+    const id = ++this.#lastId; // known at the start, for the span
+    const context: EventContext = {
       server: serverOf(this),
       socket: this,
       event: lookup(this.#layer.contract, "server", event) === undefined ? "" : event,
       kind: "request",
       direction: "out",
+      id,
     };
     const run = async () => {
       try {
-        const reply = await this.#ask(event, data, options, context);
+        const reply = await this.#ask(event, data, options, id);
         context.outcome = "ok";
         return reply;
       } catch (error) {
@@ -111,12 +113,8 @@ export class EventSocketImpl extends Socket {
     return eventChannel.tracePromise(run, context);
   }
 
-  #ask(
-    event: string,
-    data: unknown,
-    options: RequestOptions | undefined,
-    traced: { id?: number | undefined } | undefined,
-  ): Promise<unknown> {
+  /** Sends request `id` (allocated by the caller, so a trace knows it from its start). */
+  #ask(event: string, data: unknown, options: RequestOptions | undefined, id: number): Promise<unknown> {
     const definition = lookup(this.#layer.contract, "server", event);
     if (definition?.kind !== "request") {
       return Promise.reject(new TypeError(`request("${event}"): the contract declares no server request of that name`));
@@ -127,8 +125,6 @@ export class EventSocketImpl extends Socket {
       if (input.issues !== undefined) throw new RequestError(ErrorCode.INVALID_PAYLOAD, { issues: input.issues });
       if (this.closed) throw new RequestError(ErrorCode.DISCONNECTED);
       return new Promise<unknown>((resolve, reject) => {
-        const id = ++this.#lastId;
-        if (traced !== undefined) traced.id = id;
         if (this.#pending === undefined) {
           this.#pending = new Map();
           outboxOf(this).onceClosed(() => this.#disconnected());
