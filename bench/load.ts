@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { Samples } from "./stats.js";
-import { type Conn, dataOffset, messageFrame, type OnMessage, open, type Protocol, pathFor } from "./wire.js";
+import { type Conn, dataOffset, type Endpoint, messageFrame, type OnMessage, open, type Protocol, pathFor, requestFrame } from "./wire.js";
 
 /**
  * The load generator: a child process of the runner that drives one scenario against one server
@@ -10,7 +10,7 @@ import { type Conn, dataOffset, messageFrame, type OnMessage, open, type Protoco
  */
 
 /** The scenarios of every run, in the order the runner plays them. */
-export const SCENARIOS = ["echo", "broadcastTick", "broadcastSaturate", "idle", "handshakes"] as const;
+export const SCENARIOS = ["echo", "rpc", "broadcastTick", "broadcastSaturate", "idle", "handshakes"] as const;
 /** Scenarios played only when asked for (`--scale`): idle connections at the descriptor limit. */
 export const SCALE_SCENARIOS = ["idleScale"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number] | (typeof SCALE_SCENARIOS)[number];
@@ -83,7 +83,7 @@ function mark(name: string): Promise<void> {
 async function openAll(
   n: number,
   job: Job,
-  endpoint: "echo" | "room",
+  endpoint: Endpoint,
   onMessage: OnMessage,
   concurrency = 200,
   sourceOffset = 0,
@@ -98,6 +98,8 @@ async function openAll(
         path: pathFor(job.protocol, endpoint),
         protocol: job.protocol,
         localAddress: source(i + sourceOffset),
+        // The message layer is negotiated; raw ws servers take the first offered subprotocol.
+        subprotocols: endpoint === "rpc" && job.protocol === "ws" ? ["tsws.v1"] : undefined,
         onMessage,
       });
       conns[i] = conn;
@@ -124,11 +126,24 @@ class Window {
   }
 }
 
-/** Echo: every connection keeps `inFlight` messages outstanding; replies come back in order. */
+/**
+ * Echo: every connection keeps `inFlight` messages outstanding; replies come back in order.
+ * Request/reply ("rpc") is the same loop with requests: `{"text":"x…"}` of `size` bytes as the
+ * data of a request ("echo"), each in-flight slot with its own id (10, 11, …: all of one length,
+ * so the frames are pre-built), answered by a reply carrying the same data (raw ws echoes the
+ * request frame itself: the baseline without a protocol).
+ */
 async function echo(job: Job): Promise<LoadResult> {
   const { connections, inFlight, size, warmup, duration } = job.params as Params;
-  const one = messageFrame(job.protocol, "e", "x".repeat(size));
-  const burst = Buffer.concat(Array.from({ length: inFlight }, () => one));
+  const rpc = job.scenario === "rpc";
+  if (rpc && inFlight > 90) throw new Error("rpc: at most 90 requests in flight (two-digit ids)");
+  const data = { text: "x".repeat(Math.max(0, size - '{"text":""}'.length)) };
+  const slots = Array.from({ length: inFlight }, (_, i) =>
+    rpc ? requestFrame(job.protocol, 10 + i, data) : messageFrame(job.protocol, "e", "x".repeat(size)),
+  );
+  const frameLength = (slots[0] as Buffer).length;
+  // Twice round the slots: a write of n frames from slot `head` is one slice.
+  const burst = Buffer.concat([...slots, ...slots]);
   const rtt = new Samples();
   let measuring = false;
   let count = 0;
@@ -138,11 +153,12 @@ async function echo(job: Job): Promise<LoadResult> {
     const t = now();
     for (const [conn, n] of owed) {
       const times = conn.times as Float64Array;
+      const from = conn.head;
       for (let i = 0; i < n; i++) {
         times[conn.head] = t;
         conn.head = (conn.head + 1) % inFlight;
       }
-      conn.write(burst.subarray(0, n * one.length));
+      conn.write(burst.subarray(from * frameLength, (from + n) * frameLength));
     }
     owed.clear();
   };
@@ -157,7 +173,7 @@ async function echo(job: Job): Promise<LoadResult> {
     if (n === undefined && owed.size === 0) queueMicrotask(flush);
     owed.set(conn, (n ?? 0) + 1);
   };
-  const conns = await openAll(connections, job, "echo", onMessage);
+  const conns = await openAll(connections, job, rpc ? "rpc" : "echo", onMessage);
   for (const conn of conns) {
     conn.times = new Float64Array(inFlight);
     owed.set(conn, inFlight);
@@ -341,6 +357,7 @@ async function handshakes(job: Job): Promise<LoadResult> {
 
 const scenarios: Record<ScenarioName, (job: Job) => Promise<LoadResult>> = {
   echo,
+  rpc: echo,
   broadcastTick: broadcast,
   broadcastSaturate: broadcast,
   idle,

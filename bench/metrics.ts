@@ -15,6 +15,8 @@ export interface Metric {
   readonly ceilingTarget?: number;
   /** An absolute floor for tswebsockets' own figure (the share of broadcasts delivered). */
   readonly floor?: number;
+  /** The ratio to Socket.IO tswebsockets must reach (printed under the table; issue 13's request/reply). */
+  readonly socketioTarget?: number;
 }
 
 export const METRICS: readonly Metric[] = [
@@ -23,6 +25,18 @@ export const METRICS: readonly Metric[] = [
   { key: "echoP99", scenario: "echo", label: "echo round trip p99", unit: "ms", better: "lower", target: 1.0 },
   { key: "echoCpu", scenario: "echo", label: "echo server CPU per message", unit: "µs", better: "lower" },
   { key: "echoClient", scenario: "echo", label: "echo client CPU", unit: "% core", better: "lower" },
+  {
+    key: "rpcRate",
+    scenario: "rpc",
+    label: "request/reply (zod both ways)",
+    unit: "replies/s",
+    better: "higher",
+    target: 1.5,
+    socketioTarget: 2.0,
+  },
+  { key: "rpcP99", scenario: "rpc", label: "request/reply round trip p99", unit: "ms", better: "lower" },
+  { key: "rpcCpu", scenario: "rpc", label: "request/reply server CPU per reply", unit: "µs", better: "lower" },
+  { key: "rpcClient", scenario: "rpc", label: "request/reply client CPU", unit: "% core", better: "lower" },
   { key: "tickDelivered", scenario: "broadcastTick", label: "broadcast/10 ms delivered", unit: "%", better: "higher", floor: 100 },
   { key: "tickP99", scenario: "broadcastTick", label: "broadcast/10 ms latency p99", unit: "ms", better: "lower", target: 1.0 },
   { key: "tickCpu", scenario: "broadcastTick", label: "broadcast/10 ms server CPU", unit: "% core", better: "lower", target: 1.0 },
@@ -82,6 +96,13 @@ function figures(scenario: ScenarioName, r: Record<ResultKey, number>, marks: Ma
         echoP99: r.p99,
         echoCpu: serverCpu / r.messages,
         echoClient: cpuShare(r.clientCpu, r.seconds),
+      };
+    case "rpc":
+      return {
+        rpcRate: r.messages / r.seconds,
+        rpcP99: r.p99,
+        rpcCpu: serverCpu / r.messages,
+        rpcClient: cpuShare(r.clientCpu, r.seconds),
       };
     case "broadcastTick":
       return {

@@ -1,6 +1,6 @@
 import type { ScenarioName } from "./load.js";
-import { cpuKey, type Metric, type Summary, verdict } from "./metrics.js";
-import type { Spread } from "./stats.js";
+import { cpuKey, type Metric, type RunFigures, type Summary, verdict } from "./metrics.js";
+import { type Spread, spread } from "./stats.js";
 
 /** Formats a figure with about three significant digits and thousands separators. */
 export function fmt(value: number): string {
@@ -59,6 +59,25 @@ export function table(
     ...(vsCeiling.length > 0 ? [targetCell(m, summary, subject, "ceiling")] : []),
   ]);
   return markdown(head, rows);
+}
+
+/**
+ * Lines under the table for figures with a target against another server than the baseline
+ * (request/reply against Socket.IO): the subject's ratio to it, computed run by run.
+ */
+export function rivalLines(metrics: readonly Metric[], runs: RunFigures, subject: string, rival: string): string {
+  const lines: string[] = [];
+  for (const m of metrics) {
+    if (m.socketioTarget === undefined || runs[rival] === undefined) continue;
+    const mine = runs[subject]?.[m.key] ?? [];
+    const theirs = runs[rival]?.[m.key] ?? [];
+    const s = spread(mine.map((v, i) => v / (theirs[i] as number)));
+    const met = Number.isFinite(s.median) && s.median >= m.socketioTarget;
+    lines.push(
+      `${m.label}: ${subject} / ${rival} ${ratio(s)} (${fmt(s.min)}–${fmt(s.max)}); target ≥ ${m.socketioTarget.toFixed(1)}× ${met ? "met" : "**missed**"}`,
+    );
+  }
+  return lines.join("\n");
 }
 
 const markdown = (head: readonly string[], rows: readonly (readonly string[])[]) => {

@@ -8,7 +8,7 @@ import { chart } from "./chart.js";
 import { type Job, type Params as LoadParams, type LoadResult, SCALE_SCENARIOS, SCENARIOS, type ScenarioName } from "./load.js";
 import { cpuBusy, othersShare } from "./machine.js";
 import { cpuKey, derive, type Marks, METRICS, type Metric, type RunFigures, type Summary, summarize } from "./metrics.js";
-import { cpuTable, SATURATED, table } from "./report.js";
+import { cpuTable, rivalLines, SATURATED, table } from "./report.js";
 import type { ServerStats } from "./servers/control.js";
 import type { Protocol } from "./wire.js";
 
@@ -57,6 +57,7 @@ type Params = Partial<Record<ScenarioName, Partial<LoadParams>>>;
 
 const FULL: Params = {
   echo: { connections: 100, inFlight: 16, size: 64, warmup: 2000, duration: 10_000 },
+  rpc: { connections: 100, inFlight: 16, size: 64, warmup: 2000, duration: 10_000 },
   broadcastTick: { connections: 1000, interval: 10, window: 0, size: 64, warmup: 1000, duration: 4000 },
   broadcastSaturate: { connections: 1000, interval: 0, window: 8, size: 64, warmup: 1000, duration: 4000 },
   idle: { connections: 10_000, settle: 1000 },
@@ -68,6 +69,7 @@ const FULL: Params = {
 
 const QUICK: Params = {
   echo: { connections: 10, inFlight: 4, size: 64, warmup: 200, duration: 400 },
+  rpc: { connections: 10, inFlight: 4, size: 64, warmup: 200, duration: 400 },
   broadcastTick: { connections: 50, interval: 10, window: 0, size: 64, warmup: 100, duration: 300 },
   broadcastSaturate: { connections: 50, interval: 0, window: 4, size: 64, warmup: 100, duration: 300 },
   idle: { connections: 200, settle: 100 },
@@ -297,6 +299,8 @@ async function measure(): Promise<Report> {
 // `--from file.json` only renders a saved report again (after a change to the table or chart).
 const report: Report = args.from === undefined ? await measure() : JSON.parse(readFileSync(args.from, "utf8"));
 console.log(`\n${table(report.metrics, report, report.servers, report.baseline, report.ceiling)}`);
+const rivals = rivalLines(report.metrics, report.runsByServer, report.servers[0] as string, "socket.io");
+if (rivals !== "") console.log(`\n${rivals}`);
 console.log(`\nCPU over each measuring window, % of one core (median of runs); server on CPU 0, generator on CPU 1:\n`);
 console.log(cpuTable(Object.keys(report.params) as ScenarioName[], report, report.servers, report.params));
 if (report.loadAverage !== undefined) {

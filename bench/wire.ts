@@ -10,6 +10,8 @@ import { performance } from "node:perf_hooks";
 
 /** Which protocol a server speaks on top of WebSocket. */
 export type Protocol = "ws" | "sio";
+/** The endpoints every benchmark server offers: echo, a room, request/reply. */
+export type Endpoint = "echo" | "room" | "rpc";
 
 /**
  * Called for each data message a server sends: the payload lies in `buf[start, end)`; `at` is when
@@ -50,6 +52,16 @@ export function messageFrame(protocol: Protocol, event: string, data: string): B
   return maskedFrame(Buffer.from(text));
 }
 
+/**
+ * The frame of one request with id `id` (request/reply scenario): a tsws.v1 request frame
+ * `[1,id,"echo",data]` for WebSocket servers (raw ws echoes it back as it is), an Engine.IO
+ * message with a Socket.IO ack id `42id["echo",data]` for Socket.IO (answered by `43id[data]`).
+ */
+export function requestFrame(protocol: Protocol, id: number, data: unknown): Buffer {
+  const text = protocol === "ws" ? JSON.stringify([1, id, "echo", data]) : `42${id}${JSON.stringify(["echo", data])}`;
+  return maskedFrame(Buffer.from(text));
+}
+
 /** Where the application data starts inside a message payload (after `42["e","`). */
 export function dataOffset(protocol: Protocol, event: string): number {
   return protocol === "ws" ? 0 : 2 + JSON.stringify([event, ""]).length - 2;
@@ -72,6 +84,8 @@ export interface OpenOptions {
   readonly path: string;
   readonly protocol: Protocol;
   readonly localAddress?: string;
+  /** Subprotocols offered in the handshake (`Sec-WebSocket-Protocol`). */
+  readonly subprotocols?: readonly string[];
   readonly onMessage: OnMessage;
 }
 
@@ -119,7 +133,9 @@ export class Conn {
     this.tcp.on("close", () => this.#reject(new Error("closed before ready")));
     this.tcp.write(
       `GET ${options.path} HTTP/1.1\r\nHost: 127.0.0.1:${options.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        (options.subprotocols === undefined ? "" : `Sec-WebSocket-Protocol: ${options.subprotocols.join(", ")}\r\n`) +
+        "\r\n",
     );
   }
 
@@ -191,7 +207,7 @@ export class Conn {
       this.tcp.write(SIO_PONG);
     } else if (type === 0x34 /* "4" */) {
       const inner = buf[start + 1];
-      if (inner === 0x32) this.#onMessage(this, buf, start, end, this.#at);
+      if (inner === 0x32 || inner === 0x33 /* event or ack */) this.#onMessage(this, buf, start, end, this.#at);
       else if (inner === 0x30 && this.#state === "eio") {
         this.#state = "open";
         this.#resolve();
@@ -207,7 +223,7 @@ export function open(options: OpenOptions): Conn {
   return new Conn(options);
 }
 
-/** The request path of a scenario's endpoint ("/echo" or "/room") for a protocol. */
-export function pathFor(protocol: Protocol, endpoint: "echo" | "room"): string {
+/** The request path of a scenario's endpoint ("/echo", "/room" or "/rpc") for a protocol. */
+export function pathFor(protocol: Protocol, endpoint: Endpoint): string {
   return protocol === "ws" ? `/${endpoint}` : `/socket.io/?EIO=4&transport=websocket&endpoint=${endpoint}`;
 }

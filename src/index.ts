@@ -31,6 +31,7 @@ export {
   type EventContext,
   type ForcedCloseMessage,
   type FrameMeta,
+  type HeartbeatMessage,
   type MessageMessage,
   type ObservedSocket,
   type RefuseMessage,

@@ -445,7 +445,7 @@ export class Server implements ServerApi<Socket> {
         { err: error, code: kind.code, closeCode: kind.closeCode, socket: socket.id },
         `socket closed: ${kind.reason} (${error.message})`,
       );
-      publishForcedClose(socket, kind);
+      publishForcedClose(this, socket, kind);
     },
     onClose: (socket, connection) => {
       this.#guard.forget(connection);

@@ -5,18 +5,26 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { Registry } from "prom-client";
+import { z } from "zod";
+import { defineContract, event, request } from "../src/contract/index.js";
 import {
   BaseHandler,
+  BaseMixin,
   createServer,
-  type EventContext,
+  DROP,
+  EventError,
+  type EventSocket,
+  events,
+  handle,
   type Message,
   MixinFail,
   Namespace,
+  type Outbound,
   type Server,
   type Socket,
 } from "../src/index.js";
 import { collectMetrics, type MetricsHandle } from "../src/metrics/index.js";
-import { eventChannel } from "../src/observe/channels.js";
+import { Peer } from "./helpers/tsws-peer.js";
 import { Client, quietLogger, refusedStatus, start, until } from "./helpers.js";
 
 @Namespace("/room/:room")
@@ -29,6 +37,55 @@ class RoomHandler extends BaseHandler {
     if (text === "fail") throw new MixinFail("told to fail", 4003);
     if (text.startsWith("all:")) socket.server.to(`room-${socket.params.room}`).send(text.slice(4));
     else socket.send(text);
+  }
+}
+
+class NoSecrets extends BaseMixin {
+  static onOutbound(_socket: Socket, m: Outbound) {
+    return m === "secret" ? DROP : undefined;
+  }
+}
+
+const contract = defineContract({
+  client: {
+    send: request(z.object({ text: z.string().min(1) }), z.object({ ok: z.boolean() }), { errors: { RATE_LIMITED: null } }),
+    typing: event(z.object({ on: z.boolean() })),
+  },
+  server: { confirm: request(z.object({ question: z.string() }), z.boolean()) },
+});
+
+/** The real message layer; onOutbound drops what a socket sends itself as "secret". */
+@Namespace("/ev")
+class Ev extends events(contract, NoSecrets) {
+  static events = handle(contract, {
+    send(_socket, { text }) {
+      if (text === "fast") throw new EventError("RATE_LIMITED");
+      return { ok: true };
+    },
+    typing() {},
+  });
+  static onMessage(socket: Socket, message: Message) {
+    socket.send(message); // raw clients (no tsws.v1): echo, through onOutbound
+  }
+}
+
+let release: () => void = () => {};
+/** A hook that waits for the test: with maxPendingMessages 2, its socket's reading pauses. */
+@Namespace("/busy")
+class Busy extends BaseHandler {
+  static async onMessage() {
+    await new Promise<void>((resolve) => {
+      release = resolve;
+    });
+  }
+}
+
+/** Waits until an async check holds (a metric read is async). */
+async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -55,9 +112,10 @@ describe("collectMetrics", () => {
 
   before(async () => {
     server = createServer({
-      handlers: [RoomHandler],
+      handlers: [RoomHandler, Ev, Busy],
       host: "127.0.0.1",
       port: 0,
+      maxPendingMessages: 2,
       allowedOrigins: ["http://app.example"],
       logger: quietLogger(),
     });
@@ -115,26 +173,74 @@ describe("collectMetrics", () => {
     }
   });
 
-  it("counts events and requests the message layer traces, by contract name and outcome", async () => {
-    const socket = server.sockets().next().value as Socket;
-    const trace = (event: string, outcome: string) => {
-      const context: EventContext = { server, socket, event, kind: "request", direction: "in", id: 1 };
-      return eventChannel.tracePromise(async () => {
-        context.outcome = outcome;
-      }, context);
-    };
-    await trace("send", "ok");
-    await trace("send", "ok");
-    await trace("send", "INVALID_PAYLOAD");
-    await trace("confirm", "TIMEOUT");
-    assert.equal(await value(register, "tsws_events_total", { event: "send", outcome: "ok" }), 2);
-    assert.equal(await value(register, "tsws_events_total", { event: "send", outcome: "INVALID_PAYLOAD" }), 1);
-    assert.equal(await value(register, "tsws_request_timeouts_total", { direction: "in" }), 1);
+  it("counts the message layer's events and requests, both directions, by contract name and outcome", async () => {
+    const peer = await Peer.open(`${base}/ev`);
+    peer.answers.set("confirm", (data) => ((data as { question: string }).question === "slow?" ? new Promise(() => {}) : true));
+    assert.deepEqual(await peer.request(1, "send", { text: "a" }), [2, 1, { ok: true }]);
+    assert.deepEqual(await peer.request(2, "send", { text: "b" }), [2, 2, { ok: true }]);
+    assert.equal((await peer.request(3, "send", { text: "" }))[2], "INVALID_PAYLOAD");
+    assert.equal((await peer.request(4, "send", { text: "fast" }))[2], "RATE_LIMITED");
+    assert.equal((await peer.request(5, "nowhere-secret-name", {}))[2], "UNKNOWN_EVENT");
+    peer.send([0, "typing", { on: true }]);
+    peer.send([0, "typing", { on: "yes" }]);
+    await peer.request(6, "send", { text: "after the events" }); // the socket's queue is ordered: the events are done
+    const socket = [...server.sockets()].find((s) => s.namespace === "/ev") as EventSocket<typeof contract>;
+    assert.equal(await socket.request("confirm", { question: "ok?" }), true);
+    await assert.rejects(socket.request("confirm", { question: "slow?" }, { timeoutMs: 50 }), { code: "TIMEOUT" });
+    await peer.close();
+
+    const events = (labels: Record<string, string>) => value(register, "tsws_events_total", { namespace: "/ev", ...labels });
+    const inbound = { kind: "request", direction: "in" };
+    assert.equal(await events({ ...inbound, event: "send", outcome: "ok" }), 3);
+    assert.equal(await events({ ...inbound, event: "send", outcome: "INVALID_PAYLOAD" }), 1);
+    assert.equal(await events({ ...inbound, event: "send", outcome: "RATE_LIMITED" }), 1);
+    assert.equal(await events({ ...inbound, event: "", outcome: "UNKNOWN_EVENT" }), 1);
+    assert.equal(await events({ kind: "event", direction: "in", event: "typing", outcome: "ok" }), 1);
+    assert.equal(await events({ kind: "event", direction: "in", event: "typing", outcome: "INVALID_PAYLOAD" }), 1);
+    assert.equal(await events({ kind: "request", direction: "out", event: "confirm", outcome: "ok" }), 1);
+    assert.equal(await events({ kind: "request", direction: "out", event: "confirm", outcome: "TIMEOUT" }), 1);
+    assert.equal(await value(register, "tsws_request_timeouts_total", { direction: "out" }), 1);
+    assert.equal(await value(register, "tsws_request_timeouts_total", { direction: "in" }), 0);
     const durations = await register.getSingleMetric("tsws_event_duration_seconds")?.get();
     const count = durations?.values.find(
       (v) => (v as { metricName?: string }).metricName === "tsws_event_duration_seconds_count" && v.labels.event === "send",
     );
-    assert.equal(count?.value, 3);
+    assert.equal(count?.value, 5);
+    assert.ok(!(await register.metrics()).includes("nowhere-secret-name"), "a name outside the contract is never a label");
+  });
+
+  it("counts paused sockets and messages an onOutbound hook dropped", async () => {
+    const busy = await Client.open(`${base}/busy`);
+    for (let i = 0; i < 3; i++) busy.send(`m${i}`); // one runs, two wait: reading pauses
+    await eventually(async () => (await value(register, "tsws_paused_sockets")) === 1, "one paused socket");
+    for (let i = 0; i < 3; i++) {
+      release();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await eventually(async () => (await value(register, "tsws_paused_sockets")) === 0, "no paused socket");
+    await busy.close();
+
+    const raw = await Client.open(`${base}/ev`); // no tsws.v1: the raw onMessage echoes
+    raw.send("secret");
+    raw.send("plain");
+    assert.deepEqual(await raw.received(1), ["plain"]);
+    await raw.close();
+    assert.equal(await value(register, "tsws_dropped_messages_total", { reason: "outbound_drop" }), 1);
+  });
+
+  it("observes the heartbeat's round trip", async () => {
+    const other = createServer({ handlers: [RoomHandler], host: "127.0.0.1", port: 0, heartbeatInterval: 30, logger: quietLogger() });
+    const register = new Registry();
+    const metrics = collectMetrics(other, { register });
+    const c = await Client.open(`${await start(other)}/room/beat`);
+    const pongs = async () => {
+      const { values } = (await register.getSingleMetric("tsws_heartbeat_round_trip_seconds")?.get()) ?? { values: [] };
+      return values.find((v) => (v as { metricName?: string }).metricName === "tsws_heartbeat_round_trip_seconds_count")?.value ?? 0;
+    };
+    await eventually(async () => (await pongs()) >= 2, "two pongs observed");
+    await c.close();
+    await other.close();
+    metrics.stop();
   });
 
   it("ignores another server's traffic in the same process", async () => {

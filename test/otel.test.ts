@@ -1,15 +1,17 @@
 // tswebsockets/otel with the OpenTelemetry SDK's in-memory exporter: a client's span, the server's
 // connect or request span and the broadcast its handler makes form one trace.
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { defaultTextMapSetter, ROOT_CONTEXT, type Span, trace } from "@opentelemetry/api";
+import { defaultTextMapSetter, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { BaseHandler, createServer, type EventContext, type Message, Namespace, type Server, type Socket } from "../src/index.js";
-import { eventChannel } from "../src/observe/channels.js";
+import { z } from "zod";
+import { defineContract, event, request } from "../src/contract/index.js";
+import { BaseHandler, createServer, type EventSocket, events, handle, Namespace, type Server, type Socket } from "../src/index.js";
 import { type TracingHandle, traceServer } from "../src/otel/index.js";
-import { decodeFrame, encodeReply, encodeRequest } from "../src/protocol/index.js";
-import { Client, quietLogger, start } from "./helpers.js";
+import { Peer } from "./helpers/tsws-peer.js";
+import { Client, quietLogger, start, until } from "./helpers.js";
 
 @Namespace("/joined/:room")
 class Joined extends BaseHandler {
@@ -19,28 +21,30 @@ class Joined extends BaseHandler {
   }
 }
 
-/**
- * Plays the message layer's part (src/events/ is not merged yet): decodes a tsws.v1 request and
- * runs its handler through the `tswebsockets:event` TracingChannel as the channel contract says.
- */
+const chat = defineContract({
+  client: {
+    send: request(z.object({ text: z.string().min(1) }), z.object({ ok: z.boolean() })),
+  },
+  server: {
+    message: event(z.object({ text: z.string() })),
+    confirm: request(z.object({ question: z.string() }), z.boolean()),
+  },
+});
+
+/** The real message layer: a request whose async handler broadcasts, and a request to the client on connect. */
 @Namespace("/requests/:room")
-class Requests extends BaseHandler {
-  static onConnect(socket: Socket) {
+class Requests extends events(chat) {
+  static onConnect(socket: EventSocket<typeof chat>) {
     socket.join(`requests-${socket.params.room}`);
+    if (socket.params.room === "asks") void socket.request("confirm", { question: "ok?" }, { timeoutMs: 2000 }).catch(() => {});
   }
-  static onMessage(socket: Socket, message: Message) {
-    const decoded = decodeFrame(String(message));
-    if (!decoded.ok || decoded.frame[0] !== 1) return undefined;
-    const [, id, event, data, meta] = decoded.frame;
-    const context: EventContext = { server: socket.server, socket, event, kind: "request", direction: "in", id, meta };
-    const handle = async () => {
+  static events = handle(chat, {
+    async send(socket, { text }) {
       await Promise.resolve(); // an async handler: the broadcast comes after an await
-      socket.server.to(`requests-${socket.params.room}`).send(JSON.stringify(data));
-      socket.send(encodeReply(id, { ok: true }));
-      context.outcome = "ok";
-    };
-    return eventChannel.hasSubscribers ? eventChannel.tracePromise(handle, context) : handle();
-  }
+      socket.server.to(`requests-${socket.params.room}`).emit("message", { text });
+      return { ok: true };
+    },
+  });
 }
 
 describe("traceServer", () => {
@@ -77,12 +81,12 @@ describe("traceServer", () => {
   const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 
   it("joins a client request, its handler and the broadcast it makes in one trace (traceparent in the request's meta)", async () => {
-    const client = await Client.open(`${base}/requests/ops`);
+    const client = await Peer.open(`${base}/requests/ops`);
     const clientSpan = clientTracer.startSpan("client send");
-    client.send(encodeRequest(1, "send", { text: "hi" }, { traceparent: traceparentOf(clientSpan) }));
-    const got = await client.received(2);
+    client.send([1, 1, "send", { text: "hi" }, { traceparent: traceparentOf(clientSpan) }]);
+    assert.deepEqual(await client.answer(1), [2, 1, { ok: true }]);
+    assert.deepEqual(await client.event("message"), [0, "message", { text: "hi" }]);
     clientSpan.end();
-    assert.deepEqual(got.sort(), ['[2,1,{"ok":true}]', '{"text":"hi"}'].sort());
     await client.close();
 
     const spans = exporter.getFinishedSpans();
@@ -97,6 +101,27 @@ describe("traceServer", () => {
     assert.equal(request.attributes["messaging.destination.name"], "/requests/:room");
     assert.equal(request.attributes["messaging.message.id"], "1");
     assert.equal(broadcast.attributes["messaging.batch.message_count"], 1);
+  });
+
+  it("gives a request span an error status with the code answered, and traces the server's request to the client", async () => {
+    const client = new Peer(`${base}/requests/asks`);
+    client.answers.set("confirm", () => true); // before the handshake: onConnect asks at once
+    await once(client.ws, "open");
+    assert.equal((await client.request(2, "send", { text: "" }))[2], "INVALID_PAYLOAD");
+    await until(() => exporter.getFinishedSpans().some((s) => s.name === "/requests/:room confirm"), "the confirm span");
+    await client.close();
+
+    const spans = exporter.getFinishedSpans();
+    const invalid = named(spans, "/requests/:room send");
+    assert.equal(invalid.kind, SpanKind.SERVER);
+    assert.equal(invalid.status.code, SpanStatusCode.ERROR);
+    assert.equal(invalid.attributes["error.type"], "INVALID_PAYLOAD");
+    assert.equal(parentOf(invalid), undefined, "no traceparent in its meta: a trace of its own");
+    const confirm = named(spans, "/requests/:room confirm");
+    assert.equal(confirm.kind, SpanKind.CLIENT);
+    assert.equal(confirm.status.code, SpanStatusCode.UNSET);
+    assert.equal(confirm.attributes["messaging.message.id"], "1");
+    assert.equal(parentOf(confirm), named(spans, "connect /requests/:room").spanContext().spanId, "made in onConnect: a child of connect");
   });
 
   it("joins a client's connect, onConnect and its broadcast in one trace (traceparent header on the upgrade)", async () => {

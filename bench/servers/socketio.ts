@@ -11,6 +11,9 @@ io.on("connection", (socket) => {
   if (socket.handshake.query.endpoint === "room") {
     socket.join("room");
     socket.on("b", (message: string) => io.to("room").emit("b", message));
+  } else if (socket.handshake.query.endpoint === "rpc") {
+    // Request/reply: emitWithAck on the client, the data acknowledged back.
+    socket.on("echo", (data: unknown, ack: (reply: unknown) => void) => ack(data));
   } else {
     socket.on("e", (message: string) => socket.emit("e", message));
   }

@@ -1,4 +1,16 @@
-import { type BaseHandler, BaseMixin, createServer, type Message, mixins, Namespace, type Socket } from "../../src/index.js";
+import { z } from "zod";
+import { defineContract, request } from "../../src/contract/index.js";
+import {
+  type BaseHandler,
+  BaseMixin,
+  createServer,
+  events,
+  handle,
+  type Message,
+  mixins,
+  Namespace,
+  type Socket,
+} from "../../src/index.js";
 import { serveControl } from "./control.js";
 
 /** A mixin that looks at every event and lets it through, as a logging or metrics mixin would. */
@@ -32,7 +44,16 @@ class Room extends mixins(PassA, PassB, PassC) {
   }
 }
 
-const handlers: (typeof BaseHandler)[] = [Echo, Room];
+/** Request/reply: a 64-byte payload validated with zod on the way in and its reply on the way out. */
+const Text = z.object({ text: z.string().max(1000) });
+const rpc = defineContract({ client: { echo: request(Text, Text) } });
+
+@Namespace("/rpc")
+class Rpc extends events(rpc) {
+  static events = handle(rpc, { echo: (_socket, data) => data });
+}
+
+const handlers: (typeof BaseHandler)[] = [Echo, Room, Rpc];
 // The default cap (10,000 connections) would refuse part of the idle-at-scale scenario.
 const server = createServer({ handlers, host: "127.0.0.1", port: 0, maxConnections: 1_000_000 });
 const { port } = await server.listen();

@@ -56,6 +56,7 @@ wss.on("connection", (ws: WebSocket, req) => {
     });
     ws.on("close", () => room.delete(tcp));
   } else {
+    // "/echo" and "/rpc" (request/reply without a protocol: the request frame comes back as it is).
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       cork(tcp);
       ws.send(data, { binary: isBinary }); // ws's own cork/uncork nests inside ours

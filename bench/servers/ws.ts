@@ -18,6 +18,7 @@ wss.on("connection", (ws, req) => {
     });
     ws.on("close", () => room.delete(ws));
   } else {
+    // "/echo" and "/rpc" (request/reply without a protocol: the request frame comes back as it is).
     ws.on("message", (data: Buffer, isBinary: boolean) => ws.send(isBinary ? data : data.toString()));
   }
 });

@@ -1,12 +1,13 @@
 import { closeReasonOf } from "../errors.js";
 import { closeSafely } from "../inbound/hook-failure.js";
 import type { Logger } from "../logger.js";
-import { broadcastChannel, byteSize } from "../observe/channels.js";
+import { broadcastChannel, byteSize, dropChannel } from "../observe/channels.js";
+import { type Traffic, trafficOf } from "../observe/traffic.js";
 import { DROP, type Drop } from "../socket/drop.js";
 import { encodeFrame } from "../socket/frames.js";
 import { type Outbound, type OutboundTransform, outboundView, outboundWire } from "../socket/outbound.js";
 import type { ServerApi, SocketHome } from "../socket/server-api.js";
-import { outboxOf, type Socket } from "../socket/socket.js";
+import { outboxOf, type Socket, serverOf } from "../socket/socket.js";
 import type { Message, Room, SocketId } from "../types.js";
 import type { Adapter, ClusterNode, ClusterOp } from "./adapter.js";
 import { Rooms } from "./rooms.js";
@@ -33,6 +34,7 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
   readonly nodeId: string;
   readonly logger: Logger;
   readonly rooms: Rooms;
+  readonly traffic: Traffic;
   readonly #adapter: Adapter;
   readonly #sockets = new Map<SocketId, Socket>();
   readonly #bySession = new Map<string, Set<Socket>>();
@@ -46,6 +48,7 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
     this.logger = logger;
     this.#adapter = adapter;
     this.rooms = new Rooms(adapter);
+    this.traffic = trafficOf(server);
   }
 
   /** How many sockets are open on this node. */
@@ -184,7 +187,10 @@ export function deliverLocal(rooms: Rooms, names: readonly Room[], except: reado
       if (outbox.transform !== undefined) {
         variants ??= new Variants(data);
         const own = variants.frameFor(socket, outbox);
-        if (own === DROP) continue;
+        if (own === DROP) {
+          if (dropChannel.hasSubscribers) dropChannel.publish({ server: serverOf(socket), reason: "outbound_drop", count: 1 });
+          continue;
+        }
         if (own !== undefined) {
           outbox.sendFrame(own.frame, own.data);
           receivers++;

@@ -10,10 +10,11 @@ import { type Validation, validate } from "../contract/validate.js";
 import { CloseCode, MixinFail } from "../errors.js";
 import type { InboundEvent, MixinClass } from "../hooks/mixin.js";
 import type { Logger } from "../logger.js";
+import { type EventContext, eventChannel } from "../observe/channels.js";
 import { ErrorCode } from "../protocol/error-codes.js";
-import { encodeError, encodeReply, type Frame } from "../protocol/frames.js";
+import { encodeError, encodeReply, type Frame, type FrameMeta } from "../protocol/frames.js";
 import { DROP } from "../socket/drop.js";
-import type { Socket } from "../socket/socket.js";
+import { type Socket, serverOf } from "../socket/socket.js";
 import { decodeText, looksLikeReply } from "./decode.js";
 import { EventError } from "./event-error.js";
 import { EventSocketImpl, type SocketLayer } from "./event-socket.js";
@@ -24,6 +25,12 @@ type OnEvent = (socket: Socket, event: InboundEvent) => unknown;
 type Sync<T> = T | Promise<T>;
 
 const dropped = () => DROP;
+
+/** Records a traced call's outcome (nothing when untraced); returns DROP for the callers' convenience. */
+function note(traced: EventContext | undefined, outcome: string): typeof DROP {
+  if (traced !== undefined) traced.outcome = outcome;
+  return DROP;
+}
 
 /** Calls `next` with the value now, or once the promise settles: promises only where a step made one. */
 function then<T>(value: Sync<T>, next: (value: T) => unknown): unknown {
@@ -79,8 +86,10 @@ export class EventLayer implements SocketLayer {
     const frame: Frame = result.frame;
     switch (frame[0]) {
       case 0:
+        if (eventChannel.hasSubscribers) return this.#traced(socket, text, "event", frame[1], undefined, undefined, frame[2]);
         return this.#event(socket, frame[1], frame[2]);
       case 1:
+        if (eventChannel.hasSubscribers) return this.#traced(socket, text, "request", frame[2], frame[1], frame[4], frame[3]);
         return this.#request(socket, frame[1], frame[2], frame[3]);
       case 2:
         socket.reply(frame[1], frame[2]);
@@ -97,64 +106,99 @@ export class EventLayer implements SocketLayer {
     }
   }
 
-  #event(socket: EventSocketImpl, name: string, data: unknown): unknown {
+  /**
+   * Runs an event or request inside the `tswebsockets:event` TracingChannel (only when it has
+   * subscribers): an async run, so every call ends with asyncEnd, and `outcome` set before it.
+   */
+  #traced(
+    socket: EventSocketImpl,
+    text: string,
+    kind: "event" | "request",
+    name: string,
+    id: number | undefined,
+    meta: FrameMeta | undefined,
+    data?: unknown,
+  ): Promise<unknown> {
+    const context: EventContext = {
+      server: serverOf(socket),
+      socket,
+      event: lookup(this.contract, "client", name) === undefined ? "" : name,
+      kind,
+      direction: "in",
+      id,
+      meta,
+      bytes: Buffer.byteLength(text),
+    };
+    const run = async () => {
+      await (kind === "event" ? this.#event(socket, name, data, context) : this.#request(socket, id as number, name, data, context));
+      context.outcome ??= "ok";
+    };
+    return eventChannel.tracePromise(run, context).then(dropped);
+  }
+
+  #event(socket: EventSocketImpl, name: string, data: unknown, traced?: EventContext): unknown {
     const definition = lookup(this.contract, "client", name);
     if (definition?.kind !== "event") {
       this.logger.debug({ socket: socket.id, event: name }, "dropped an event the contract does not declare");
-      return DROP;
+      return note(traced, ErrorCode.UNKNOWN_EVENT);
     }
     const handler = this.#handlers[name];
     try {
       const out = then(validate(definition.schema, data), (input: Validation<unknown>) => {
         if (input.issues !== undefined) {
           this.logger.debug({ socket: socket.id, event: name, issues: input.issues }, "dropped an event whose data failed its schema");
-          return undefined;
+          return note(traced, ErrorCode.INVALID_PAYLOAD);
         }
-        return then(this.#onEvent(socket, name, input.value, "event"), (value) => (value === DROP ? undefined : handler?.(socket, value)));
+        return then(this.#onEvent(socket, name, input.value, "event"), (value) =>
+          value === DROP ? note(traced, ErrorCode.DROPPED) : handler?.(socket, value),
+        );
       });
-      if (out instanceof Promise) return out.then(dropped, (error: unknown) => this.#eventFailed(socket, name, error));
+      if (out instanceof Promise) return out.then(dropped, (error: unknown) => this.#eventFailed(socket, name, error, traced));
     } catch (error) {
-      return this.#eventFailed(socket, name, error);
+      return this.#eventFailed(socket, name, error, traced);
     }
     return DROP;
   }
 
-  #request(socket: EventSocketImpl, id: number, name: string, data: unknown): unknown {
+  #request(socket: EventSocketImpl, id: number, name: string, data: unknown, traced?: EventContext): unknown {
     const definition = lookup(this.contract, "client", name);
     const handler = definition?.kind === "request" ? this.#handlers[name] : undefined;
     if (definition?.kind !== "request" || handler === undefined) {
       const why = definition === undefined ? "no client request of that name" : "no handler for it";
       socket.send(encodeError(id, ErrorCode.UNKNOWN_EVENT, undefined, why));
-      return DROP;
+      return note(traced, ErrorCode.UNKNOWN_EVENT);
     }
     try {
       const out = then(validate(definition.schema, data), (input: Validation<unknown>) => {
         if (input.issues !== undefined) {
           socket.send(encodeError(id, ErrorCode.INVALID_PAYLOAD, { issues: input.issues }));
-          return undefined;
+          return note(traced, ErrorCode.INVALID_PAYLOAD);
         }
         return then(this.#onEvent(socket, name, input.value, "request"), (value) => {
           if (value === DROP) {
             socket.send(encodeError(id, ErrorCode.DROPPED));
-            return undefined;
+            return note(traced, ErrorCode.DROPPED);
           }
-          return then(handler(socket, value), (reply) => this.#reply(socket, id, name, definition, reply));
+          return then(handler(socket, value), (reply) => this.#reply(socket, id, name, definition, reply, traced));
         });
       });
-      if (out instanceof Promise) return out.then(dropped, (error: unknown) => this.#requestFailed(socket, id, name, definition, error));
+      if (out instanceof Promise) {
+        return out.then(dropped, (error: unknown) => this.#requestFailed(socket, id, name, definition, error, traced));
+      }
     } catch (error) {
-      return this.#requestFailed(socket, id, name, definition, error);
+      return this.#requestFailed(socket, id, name, definition, error, traced);
     }
     return DROP;
   }
 
   /** Checks the handler's reply against its schema: a bad reply is this server's bug, the client gets INTERNAL. */
-  #reply(socket: Socket, id: number, name: string, definition: RequestDefinition, reply: unknown): unknown {
+  #reply(socket: Socket, id: number, name: string, definition: RequestDefinition, reply: unknown, traced?: EventContext): unknown {
     return then(validate(definition.reply, reply), (checked: Validation<unknown>) => {
       if (checked.issues === undefined) {
         socket.send(encodeReply(id, reply));
         return;
       }
+      note(traced, ErrorCode.INTERNAL);
       this.logger.error(
         { socket: socket.id, event: name, issues: checked.issues },
         `the handler of "${name}" returned a reply that fails its schema; answered INTERNAL`,
@@ -181,9 +225,11 @@ export class EventLayer implements SocketLayer {
   }
 
   /** A request's handler or hook failed: EventError with a declared code answers it, MixinFail closes, the rest is INTERNAL. */
-  #requestFailed(socket: Socket, id: number, name: string, definition: RequestDefinition, error: unknown): unknown {
+  #requestFailed(socket: Socket, id: number, name: string, definition: RequestDefinition, error: unknown, traced?: EventContext): unknown {
     if (error instanceof MixinFail) throw error;
+    if (traced !== undefined) traced.outcome = error instanceof EventError ? error.code : ErrorCode.INTERNAL;
     if (socket.closed) {
+      note(traced, ErrorCode.DISCONNECTED);
       // Typically a DISCONNECTED from socket.request(): nobody is left to answer.
       this.logger.debug({ err: error, socket: socket.id, event: name }, `request "${name}" failed after the socket closed`);
       return DROP;
@@ -196,29 +242,31 @@ export class EventLayer implements SocketLayer {
       }
       const answer = (checked: Validation<unknown>) => {
         if (checked.issues === undefined) socket.send(encodeError(id, error.code, error.data));
-        else this.#internal(socket, id, name, error, `EventError("${error.code}") data fails its declared schema`);
+        else this.#internal(socket, id, name, error, `EventError("${error.code}") data fails its declared schema`, traced);
         return DROP;
       };
       try {
         const out = then(validate(schema, error.data), answer);
-        if (out instanceof Promise) return out.catch((e: unknown) => this.#internal(socket, id, name, e, "an error schema threw"));
+        if (out instanceof Promise) return out.catch((e: unknown) => this.#internal(socket, id, name, e, "an error schema threw", traced));
         return out;
       } catch (e) {
-        return this.#internal(socket, id, name, e, "an error schema threw");
+        return this.#internal(socket, id, name, e, "an error schema threw", traced);
       }
     }
     const why = error instanceof EventError ? `EventError("${error.code}") is not declared in the request's errors` : "the handler threw";
-    return this.#internal(socket, id, name, error, why);
+    return this.#internal(socket, id, name, error, why, traced);
   }
 
-  #internal(socket: Socket, id: number, name: string, error: unknown, why: string): typeof DROP {
+  #internal(socket: Socket, id: number, name: string, error: unknown, why: string, traced?: EventContext): typeof DROP {
+    note(traced, ErrorCode.INTERNAL);
     this.logger.error({ err: error, socket: socket.id, event: name }, `request "${name}": ${why}; answered INTERNAL`);
     socket.send(encodeError(id, ErrorCode.INTERNAL));
     return DROP;
   }
 
-  #eventFailed(socket: Socket, name: string, error: unknown): typeof DROP {
+  #eventFailed(socket: Socket, name: string, error: unknown, traced?: EventContext): typeof DROP {
     if (error instanceof MixinFail) throw error;
+    note(traced, error instanceof EventError ? error.code : ErrorCode.INTERNAL);
     if (error instanceof EventError) {
       this.logger.info(
         { socket: socket.id, event: name, code: error.code },

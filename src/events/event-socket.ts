@@ -7,11 +7,12 @@ import { type AnyContract, lookup } from "../contract/define-contract.js";
 import type { RequestDefinition } from "../contract/definitions.js";
 import { type Validation, validate } from "../contract/validate.js";
 import type { Logger } from "../logger.js";
+import { type EventContext, eventChannel } from "../observe/channels.js";
 import { ErrorCode } from "../protocol/error-codes.js";
 import { encodeEvent, encodeRequest, SUBPROTOCOL } from "../protocol/frames.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, INVALID_FRAME_WINDOW_MS, MAX_INVALID_FRAMES } from "../protocol/limits.js";
 import { RequestError } from "../protocol/request-error.js";
-import { outboxOf, Socket, type SocketInit } from "../socket/socket.js";
+import { outboxOf, Socket, type SocketInit, serverOf } from "../socket/socket.js";
 import type { RequestInfo } from "../types.js";
 import type { EventServer, RequestOptions } from "./types.js";
 
@@ -84,8 +85,36 @@ export class EventSocketImpl extends Socket {
     checked(validate(definition.schema, data), `emit("${event}")`, this.#layer.logger, () => this.send(encodeEvent(event, data)));
   }
 
-  /** Sends a request to this client; resolves with its validated reply or rejects with a RequestError. */
+  /**
+   * Sends a request to this client; resolves with its validated reply or rejects with a RequestError.
+   * Traced on the `tswebsockets:event` channel (direction "out") when it has subscribers.
+   */
   #request(event: string, data?: unknown, options?: RequestOptions): Promise<unknown> {
+    if (!eventChannel.hasSubscribers) return this.#ask(event, data, options, ++this.#lastId);
+    const id = ++this.#lastId; // known at the start, for the span
+    const context: EventContext = {
+      server: serverOf(this),
+      socket: this,
+      event: lookup(this.#layer.contract, "server", event) === undefined ? "" : event,
+      kind: "request",
+      direction: "out",
+      id,
+    };
+    const run = async () => {
+      try {
+        const reply = await this.#ask(event, data, options, id);
+        context.outcome = "ok";
+        return reply;
+      } catch (error) {
+        context.outcome = error instanceof RequestError ? error.code : ErrorCode.INTERNAL;
+        throw error;
+      }
+    };
+    return eventChannel.tracePromise(run, context);
+  }
+
+  /** Sends request `id` (allocated by the caller, so a trace knows it from its start). */
+  #ask(event: string, data: unknown, options: RequestOptions | undefined, id: number): Promise<unknown> {
     const definition = lookup(this.#layer.contract, "server", event);
     if (definition?.kind !== "request") {
       return Promise.reject(new TypeError(`request("${event}"): the contract declares no server request of that name`));
@@ -96,7 +125,6 @@ export class EventSocketImpl extends Socket {
       if (input.issues !== undefined) throw new RequestError(ErrorCode.INVALID_PAYLOAD, { issues: input.issues });
       if (this.closed) throw new RequestError(ErrorCode.DISCONNECTED);
       return new Promise<unknown>((resolve, reject) => {
-        const id = ++this.#lastId;
         if (this.#pending === undefined) {
           this.#pending = new Map();
           outboxOf(this).onceClosed(() => this.#disconnected());

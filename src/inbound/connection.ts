@@ -2,7 +2,8 @@ import { WebSocket } from "ws";
 import { ForcedClose } from "../errors.js";
 import type { MessageClaim } from "../hooks/socket-protocol.js";
 import { closeChannel, messageChannel, publishMessage } from "../observe/channels.js";
-import { noteCloseReason, type Socket } from "../socket/socket.js";
+import type { Traffic } from "../observe/traffic.js";
+import { noteCloseReason, type Socket, serverOf, trafficFor } from "../socket/socket.js";
 import type { EventQueue } from "./event-queue.js";
 
 /**
@@ -40,6 +41,7 @@ export class Connection extends WebSocket {
   #owner: ConnectionOwner | undefined;
   #inbound: InboundCheck | undefined;
   #claim: MessageClaim | undefined;
+  #traffic: Traffic | undefined;
 
   /** The Socket this connection serves, once attached. */
   get socket(): Socket | undefined {
@@ -57,6 +59,7 @@ export class Connection extends WebSocket {
     this.#owner = owner;
     this.#inbound = inbound;
     this.#claim = claim;
+    this.#traffic = trafficFor(socket);
   }
 
   /**
@@ -88,7 +91,9 @@ export class Connection extends WebSocket {
     if (socket === undefined || queue === undefined || owner === undefined) return super.emit(event, a, b);
     if (event === "message") {
       const data = a as Buffer;
-      if (messageChannel.hasSubscribers) publishMessage(socket, "in", data);
+      const traffic = this.#traffic as Traffic;
+      if (traffic.counting !== 0) traffic.countIn(socket.namespace, data.length);
+      if (messageChannel.hasSubscribers) publishMessage(serverOf(socket), socket, "in", data);
       if (this.#inbound?.(data.length) && !this.#claim?.(socket, data, b as boolean)) queue.message(b ? data : data.toString());
     } else if (event === "ping") {
       // Control frames count against the rate limit too: a ping flood is a flood.
@@ -106,7 +111,7 @@ export class Connection extends WebSocket {
       const reason = (b as Buffer).toString();
       noteCloseReason(socket, `peer closed (${code}${reason.length > 0 ? `: ${reason}` : ""})`);
       owner.onClose(socket, this);
-      if (closeChannel.hasSubscribers) closeChannel.publish({ server: socket.server, socket, code, by: byPeer ? "peer" : "server" });
+      if (closeChannel.hasSubscribers) closeChannel.publish({ server: serverOf(socket), socket, code, by: byPeer ? "peer" : "server" });
       queue.end(byPeer);
     }
     return super.emit(event, a, b);

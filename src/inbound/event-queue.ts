@@ -1,6 +1,6 @@
 import type { WebSocket } from "ws";
 import type { Chain } from "../hooks/chain.js";
-import type { Socket } from "../socket/socket.js";
+import { type Socket, trafficFor } from "../socket/socket.js";
 import type { Message } from "../types.js";
 
 /**
@@ -56,6 +56,7 @@ export class EventQueue {
     (this.#waiting ??= []).push(message);
     if (this.#waiting.length >= this.#policy.maxPending && !this.#paused) {
       this.#paused = true;
+      trafficFor(this.#socket).paused++;
       this.#ws.pause();
     }
   }
@@ -114,6 +115,7 @@ export class EventQueue {
     }
     if (this.#paused && !this.#ended && (waiting === undefined || waiting.length < this.#policy.maxPending / 2)) {
       this.#paused = false;
+      trafficFor(this.#socket).paused--;
       this.#ws.resume();
     }
     if (this.#ended && !this.#running) this.#finish();
@@ -121,6 +123,11 @@ export class EventQueue {
 
   #finish(): void {
     this.#running = true; // nothing runs after onClose
+    if (this.#paused) {
+      // Closed while paused: it never resumes, but it no longer counts as a paused socket.
+      this.#paused = false;
+      trafficFor(this.#socket).paused--;
+    }
     const pending = this.#call(this.#policy.chain.close, undefined);
     if (pending === undefined) {
       this.#policy.onFinished(this.#socket);

@@ -1,7 +1,7 @@
 import { CloseCode, ForcedClose, isValidCloseCode, MixinFail } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { publishForcedClose } from "../observe/channels.js";
-import type { Socket } from "../socket/socket.js";
+import { type Socket, serverOf } from "../socket/socket.js";
 
 /**
  * The policy for a hook that throws or rejects: a {@link MixinFail} closes the socket with its
@@ -15,7 +15,7 @@ export function hookFailure(logger: Logger): (socket: Socket, error: unknown) =>
     if (error instanceof MixinFail) {
       const kind = ForcedClose.blockedByMixin;
       logger.info({ code: kind.code, closeCode: error.closeCode, socket: socket.id }, `blocked by a mixin: ${error.reason}`);
-      publishForcedClose(socket, { code: kind.code, closeCode: error.closeCode, reason: error.reason });
+      publishForcedClose(serverOf(socket), socket, { code: kind.code, closeCode: error.closeCode, reason: error.reason });
       closeSafely(socket, error.closeCode, error.reason);
       return;
     }
@@ -24,7 +24,7 @@ export function hookFailure(logger: Logger): (socket: Socket, error: unknown) =>
       { err: error, code: kind.code, closeCode: kind.closeCode, socket: socket.id, path: socket.path },
       "a handler hook failed; closing the socket with 1011",
     );
-    publishForcedClose(socket, kind);
+    publishForcedClose(serverOf(socket), socket, kind);
     closeSafely(socket, kind.closeCode, kind.reason);
   };
 }

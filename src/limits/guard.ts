@@ -3,10 +3,10 @@ import type { Duplex } from "node:stream";
 import { ForcedClose, type UpgradeRefusal } from "../errors.js";
 import type { Connection, InboundCheck } from "../inbound/connection.js";
 import type { Logger } from "../logger.js";
-import { dropChannel, publishForcedClose } from "../observe/channels.js";
+import { dropChannel, type HeartbeatMessage, heartbeatChannel, publishForcedClose } from "../observe/channels.js";
 import { ControlKind, encodeControl } from "../protocol/frames.js";
 import type { OutboundLimit, SlowConsumerPolicy } from "../socket/outbox.js";
-import { outboxOf, type Socket, terminate } from "../socket/socket.js";
+import { outboxOf, type Socket, serverOf, terminate } from "../socket/socket.js";
 import { ConnectionCaps } from "./connection-caps.js";
 import { Heartbeat } from "./heartbeat.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
@@ -56,7 +56,14 @@ export class Guard {
     this.#options = options;
     this.#logger = logger;
     this.#caps = new ConnectionCaps(options.maxConnections, options.maxConnectionsPerAddress);
-    this.#heartbeat = new Heartbeat(options.heartbeatInterval, options.heartbeatTimeout, this.#onHeartbeatTimeout, receivedBy, pingIdle);
+    this.#heartbeat = new Heartbeat(
+      options.heartbeatInterval,
+      options.heartbeatTimeout,
+      this.#onHeartbeatTimeout,
+      receivedBy,
+      this.#onRoundTrip,
+      pingIdle,
+    );
     this.outbound = {
       maxBufferedBytes: options.maxBufferedBytes,
       policy: options.slowConsumer,
@@ -86,7 +93,7 @@ export class Guard {
     const limiter = new RateLimiter(limit);
     return (size) => {
       if (limiter.allow(size)) return true;
-      if (dropChannel.hasSubscribers) dropChannel.publish({ server: socket.server, reason: "rate_limit", count: 1 });
+      if (dropChannel.hasSubscribers) dropChannel.publish({ server: serverOf(socket), reason: "rate_limit", count: 1 });
       if (!socket.closed) this.#forceClose(socket, ForcedClose.rateLimit);
       return false;
     };
@@ -114,12 +121,19 @@ export class Guard {
     terminate(socket, ForcedClose.heartbeatTimeout.reason);
   };
 
+  #onRoundTrip = (connection: Connection, ms: number): void => {
+    const socket = connection.socket;
+    if (socket !== undefined && heartbeatChannel.hasSubscribers) {
+      heartbeatChannel.publish({ server: serverOf(socket), socket, ms } satisfies HeartbeatMessage);
+    }
+  };
+
   #onSlow = (socket: Socket): void => {
     this.#forceClose(socket, ForcedClose.slowConsumer);
   };
 
   #onDrop = (socket: Socket, total: number): void => {
-    if (dropChannel.hasSubscribers) dropChannel.publish({ server: socket.server, reason: "slow_consumer", count: 1 });
+    if (dropChannel.hasSubscribers) dropChannel.publish({ server: serverOf(socket), reason: "slow_consumer", count: 1 });
     // One line per socket, at its first drop: a flood of drop logs would be its own slow consumer.
     if (total === 1) {
       this.#logger.warn(
@@ -144,7 +158,7 @@ export class Guard {
       { code: kind.code, closeCode: kind.closeCode, socket: socket.id, remoteAddress: socket.request.remoteAddress },
       `socket closed: ${kind.reason}`,
     );
-    publishForcedClose(socket, kind);
+    publishForcedClose(serverOf(socket), socket, kind);
   }
 }
 

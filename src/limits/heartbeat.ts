@@ -25,22 +25,26 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
   /** Bytes each socket had received when its outstanding ping was sent (only while one is outstanding). */
   readonly #receivedAtPing = new Map<P, number>();
   readonly #received: (ws: P) => number;
+  readonly #onRoundTrip: ((ws: P, ms: number) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   /**
    * @param received bytes received so far on a socket's connection (TCP `bytesRead`): what shows
    *   that a peer still sending a large frame is alive
+   * @param onRoundTrip called with the ms from a ping to its pong (for the heartbeat round-trip metric)
+   * @param onPing called right after each protocol ping is sent (the guard adds an application ping there)
    */
   readonly #onPing: ((ws: P) => void) | undefined;
 
-  /** @param onPing called right after each protocol ping is sent (the guard adds an application ping there) */
   constructor(
     interval: number,
     timeout: number,
     onTimeout: (ws: P) => void,
     received: (ws: P) => number = () => 0,
+    onRoundTrip?: (ws: P, ms: number) => void,
     onPing?: (ws: P) => void,
   ) {
+    this.#onRoundTrip = onRoundTrip;
     this.#onPing = onPing;
     this.#interval = interval;
     this.#timeout = timeout;
@@ -59,7 +63,11 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
   /** Call when a socket's "pong" arrives: its ping is answered. */
   pong(ws: P): void {
     const state = this.#peers.get(ws);
-    if (state !== undefined && state < 0) this.#peers.set(ws, -state - 1);
+    if (state !== undefined && state < 0) {
+      const pingedAt = -state - 1;
+      this.#peers.set(ws, pingedAt);
+      this.#onRoundTrip?.(ws, now() - pingedAt); // whole ms: the heartbeat keeps times unboxed
+    }
     this.#receivedAtPing.delete(ws);
   }
 

@@ -9,9 +9,10 @@ import {
   type EventContext,
   eventChannel,
   type ForcedCloseMessage,
-  type MessageMessage,
+  type HeartbeatMessage,
   type RefuseMessage,
 } from "../observe/channels.js";
+import { type Totals, trafficOf } from "../observe/traffic.js";
 import type { Server } from "../server.js";
 
 /**
@@ -37,12 +38,6 @@ export interface MetricsHandle {
   stop(): void;
 }
 
-/** Per-message totals, kept as plain numbers and handed to prom-client only when scraped. */
-interface Traffic {
-  messages: number;
-  bytes: number;
-}
-
 const DEFAULT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** The TracingChannel events a subscriber does not need (its typings ask for all five). */
 const IGNORED = { end() {}, asyncStart() {}, error() {} };
@@ -53,7 +48,9 @@ const STARTED: unique symbol = Symbol("tswebsockets.metrics.started");
  * live when the registry is scraped (connections per namespace, rooms, adapter state); counters
  * follow the server's diagnostics channels. Every label is bounded: a namespace pattern, a close
  * or error code, a contract event name, a fixed kind; never a room, socket, user or raw path.
- * Per-message counts are plain additions, passed to prom-client at scrape time.
+ * Messages in and direct sends are counted by the server in place (no diagnostics message per
+ * message; see `Traffic`), read at scrape time; the `tswebsockets:message` channel stays for
+ * subscribers that want each message.
  * @example
  * import { Registry } from "prom-client";
  * import { collectMetrics } from "tswebsockets/metrics";
@@ -64,8 +61,18 @@ const STARTED: unique symbol = Symbol("tswebsockets.metrics.started");
 export function collectMetrics(server: Server, options: MetricsOptions): MetricsHandle {
   const p = options.prefix ?? "tsws_";
   const registers = [options.register];
-  const received = new Map<string, Traffic>();
-  const sent = { direct: { messages: 0, bytes: 0 }, broadcast: { messages: 0, bytes: 0 } };
+  // Messages in and direct sends are counted by the server itself in its Traffic slot (plain
+  // additions, no message object); these totals start from what it had counted when this began.
+  const traffic = trafficOf(server);
+  traffic.counting++;
+  const startIn = new Map([...traffic.received].map(([namespace, t]) => [namespace, { ...t }]));
+  const startOut = { ...traffic.sent };
+  const since = (t: Totals, start: Totals | undefined): Totals => ({
+    messages: t.messages - (start?.messages ?? 0),
+    bytes: t.bytes - (start?.bytes ?? 0),
+  });
+  const received = () => [...traffic.received].map(([namespace, t]) => [namespace, since(t, startIn.get(namespace))] as const);
+  const sent = { broadcast: { messages: 0, bytes: 0 } };
 
   new Gauge({
     name: `${p}connections`,
@@ -111,19 +118,33 @@ export function collectMetrics(server: Server, options: MetricsOptions): Metrics
     registers,
   });
   trafficCounter(`${p}messages_received_total`, "Messages received from peers, by namespace", ["namespace"], registers, () =>
-    [...received].map(([namespace, t]) => [{ namespace }, t.messages]),
+    received().map(([namespace, t]) => [{ namespace }, t.messages]),
   );
   trafficCounter(`${p}received_bytes_total`, "Payload bytes received from peers, by namespace", ["namespace"], registers, () =>
-    [...received].map(([namespace, t]) => [{ namespace }, t.bytes]),
+    received().map(([namespace, t]) => [{ namespace }, t.bytes]),
   );
   trafficCounter(`${p}messages_sent_total`, "Messages written to sockets, by kind (direct or broadcast)", ["kind"], registers, () => [
-    [{ kind: "direct" }, sent.direct.messages],
+    [{ kind: "direct" }, since(traffic.sent, startOut).messages],
     [{ kind: "broadcast" }, sent.broadcast.messages],
   ]);
   trafficCounter(`${p}sent_bytes_total`, "Payload bytes written to sockets, by kind (direct or broadcast)", ["kind"], registers, () => [
-    [{ kind: "direct" }, sent.direct.bytes],
+    [{ kind: "direct" }, since(traffic.sent, startOut).bytes],
     [{ kind: "broadcast" }, sent.broadcast.bytes],
   ]);
+  new Gauge({
+    name: `${p}paused_sockets`,
+    help: "Sockets whose reading is paused because maxPendingMessages wait behind a busy hook",
+    registers,
+    collect() {
+      this.set(traffic.paused);
+    },
+  });
+  const roundTrips = new Histogram({
+    name: `${p}heartbeat_round_trip_seconds`,
+    help: "Time from the server's heartbeat ping to the peer's pong",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
   const broadcasts = new Counter({
     name: `${p}broadcasts_total`,
     help: "Broadcasts delivered on this node, by origin (local: made here; remote: from another node)",
@@ -152,8 +173,6 @@ export function collectMetrics(server: Server, options: MetricsOptions): Metrics
   adapterMetrics(server, p, registers);
 
   const mine = (m: { server: object }) => m.server === server;
-  let lastNamespace = "";
-  let lastTraffic: Traffic | undefined;
   const listeners: [string, (message: unknown) => void][] = [
     [CHANNELS.connect, (m) => mine(m as ConnectMessage) && connects.inc({ namespace: (m as ConnectMessage).socket.namespace })],
     [
@@ -179,23 +198,10 @@ export function collectMetrics(server: Server, options: MetricsOptions): Metrics
       },
     ],
     [
-      CHANNELS.message,
+      CHANNELS.heartbeat,
       (m) => {
-        const x = m as MessageMessage;
-        if (x.server !== server) return;
-        if (x.direction === "out") {
-          sent.direct.messages++;
-          sent.direct.bytes += x.bytes;
-          return;
-        }
-        const namespace = x.socket.namespace;
-        // Most servers have one busy namespace: the last one's totals save a map lookup per message.
-        let t = namespace === lastNamespace ? lastTraffic : received.get(namespace);
-        if (t === undefined) received.set(namespace, (t = { messages: 0, bytes: 0 }));
-        lastNamespace = namespace;
-        lastTraffic = t;
-        t.messages++;
-        t.bytes += x.bytes;
+        const h = m as HeartbeatMessage;
+        if (mine(h)) roundTrips.observe(h.ms / 1000);
       },
     ],
     [
@@ -228,8 +234,12 @@ export function collectMetrics(server: Server, options: MetricsOptions): Metrics
   };
   eventChannel.subscribe(traced);
 
+  let stopped = false;
   return {
     stop() {
+      if (stopped) return;
+      stopped = true;
+      traffic.counting--;
       for (const [name, listener] of listeners) unsubscribe(name, listener);
       eventChannel.unsubscribe(traced);
       for (const metric of options.register.getMetricsAsArray()) {

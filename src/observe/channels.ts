@@ -31,6 +31,7 @@ export const CHANNELS = {
   forcedClose: "tswebsockets:forced-close",
   drop: "tswebsockets:drop",
   adapter: "tswebsockets:adapter",
+  heartbeat: "tswebsockets:heartbeat",
   /** A TracingChannel: its events are `tracing:tswebsockets:event:start`, `:end`, `:asyncStart`, `:asyncEnd`, `:error`. */
   event: "tswebsockets:event",
 } as const;
@@ -163,6 +164,18 @@ export interface AdapterMessage {
 }
 
 /**
+ * `tswebsockets:heartbeat`: a peer answered the server's ping; `ms` is the round trip (whole ms).
+ * @example
+ * subscribe(CHANNELS.heartbeat, (m) => rtt.observe((m as HeartbeatMessage).ms / 1000));
+ */
+export interface HeartbeatMessage {
+  readonly server: object;
+  readonly socket: ObservedSocket;
+  /** From the ping to its pong, in whole milliseconds (the heartbeat ticks in ms). */
+  readonly ms: number;
+}
+
+/**
  * The context object of the `tswebsockets:event` TracingChannel: one event or request handled by
  * the message layer. The layer calls `eventChannel.traceSync(run, context)` or
  * `eventChannel.tracePromise(run, context)` around the handler, only when
@@ -209,6 +222,8 @@ export const broadcastChannel: Channel = channel(CHANNELS.broadcast);
 export const forcedCloseChannel: Channel = channel(CHANNELS.forcedClose);
 /** @example if (dropChannel.hasSubscribers) dropChannel.publish(message); */
 export const dropChannel: Channel = channel(CHANNELS.drop);
+/** @example if (heartbeatChannel.hasSubscribers) heartbeatChannel.publish(message); */
+export const heartbeatChannel: Channel = channel(CHANNELS.heartbeat);
 /** @example if (adapterChannel.hasSubscribers) adapterChannel.publish(message); */
 export const adapterChannel: Channel = channel(CHANNELS.adapter);
 /** @example if (eventChannel.hasSubscribers) await eventChannel.tracePromise(run, context); */
@@ -226,21 +241,25 @@ export function byteSize(data: Message): number {
 /**
  * Publishes a socket's message on {@link messageChannel}; call only when it has subscribers.
  * @example
- * if (messageChannel.hasSubscribers) publishMessage(socket, "in", data);
+ * if (messageChannel.hasSubscribers) publishMessage(server, socket, "in", data);
  */
-export function publishMessage(socket: ObservedSocket, direction: "in" | "out", data: Message): void {
-  messageChannel.publish({ server: socket.server, socket, direction, bytes: byteSize(data) } satisfies MessageMessage);
+export function publishMessage(server: object, socket: ObservedSocket, direction: "in" | "out", data: Message): void {
+  messageChannel.publish({ server, socket, direction, bytes: byteSize(data) } satisfies MessageMessage);
 }
 
 /**
  * Publishes a forced close on {@link forcedCloseChannel}, when it has subscribers.
  * @example
- * publishForcedClose(socket, ForcedClose.rateLimit);
+ * publishForcedClose(server, socket, ForcedClose.rateLimit);
  */
-export function publishForcedClose(socket: ObservedSocket, kind: { code: string; closeCode: number; reason: string }): void {
+export function publishForcedClose(
+  server: object,
+  socket: ObservedSocket,
+  kind: { code: string; closeCode: number; reason: string },
+): void {
   if (!forcedCloseChannel.hasSubscribers) return;
   forcedCloseChannel.publish({
-    server: socket.server,
+    server,
     socket,
     code: kind.code,
     closeCode: kind.closeCode,

@@ -46,6 +46,13 @@ const CONGESTED = 2;
 /** Something was written since the last {@link Outbox.takeActivity}. */
 const ACTIVE = 4;
 const READY: Promise<void> = Promise.resolve();
+/**
+ * What `send` returns when an onOutbound hook dropped the message: resolved like READY, but
+ * another object, so the socket can report the drop without a second return value.
+ * @example
+ * if (outbox.send(data) === OUTBOUND_DROPPED) reportDrop();
+ */
+export const OUTBOUND_DROPPED: Promise<void> = Promise.resolve();
 /** Set by Outbox's static block: lets the batch flush reach a private method without a closure per send. */
 let uncork: (outbox: Outbox<unknown>) => void;
 /**
@@ -122,7 +129,7 @@ export class Outbox<S> {
     if (transform !== undefined) {
       const view = outboundView(data, this.negotiated);
       const wire = view === undefined ? undefined : outboundWire(transform(this.#owner, view));
-      if (wire === DROP) return READY;
+      if (wire === DROP) return OUTBOUND_DROPPED;
       if (wire !== undefined) data = wire;
     }
     this.#cork();

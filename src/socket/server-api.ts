@@ -1,3 +1,4 @@
+import type { Traffic } from "../observe/traffic.js";
 import type { Message, Room, SocketId } from "../types.js";
 
 /**
@@ -45,6 +46,8 @@ export interface ServerApi<S> {
  */
 export interface SocketHome<S> {
   readonly server: ServerApi<S>;
+  /** The server's message totals (counted in place while a metrics collector asks). */
+  readonly traffic: Traffic;
   join(socket: S, room: Room): void;
   leave(socket: S, room: Room): void;
   /** The socket's `user` or `session` was replaced: re-index it for `closeUser`/`closeSession`. */

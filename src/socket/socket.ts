@@ -3,9 +3,10 @@ import type { Duplex } from "node:stream";
 import { parse as parseCookies } from "cookie";
 import type { WebSocket } from "ws";
 import { closeReasonOf, isValidCloseCode } from "../errors.js";
-import { messageChannel, publishMessage } from "../observe/channels.js";
+import { byteSize, type DropMessage, dropChannel, messageChannel, publishMessage } from "../observe/channels.js";
+import type { Traffic } from "../observe/traffic.js";
 import type { Message, Params, PathParams, RequestInfo, Room, SocketId } from "../types.js";
-import { type OutboundLimit, Outbox } from "./outbox.js";
+import { OUTBOUND_DROPPED, type OutboundLimit, Outbox } from "./outbox.js";
 import type { ServerApi, SocketHome } from "./server-api.js";
 
 /** Everything a socket is made from, handed over by the server once the handshake is done. */
@@ -78,6 +79,7 @@ export type SocketData = Partial<Declared<"data", Record<string, unknown>>>;
 /** Set by Socket's static block: what the server's own layers reach and handlers never see. */
 let internals: {
   outbox(socket: Socket): Outbox<Socket>;
+  home(socket: Socket): SocketHome<Socket>;
   noteCloseReason(socket: Socket, reason: string): void;
 };
 
@@ -225,8 +227,16 @@ export class Socket<Path extends string = string> {
    * After the socket has closed, the message is dropped.
    */
   send(data: Message): Promise<void> {
-    if (messageChannel.hasSubscribers && !this.closed) publishMessage(this, "out", data);
-    return this.#outbox.send(data);
+    const traffic = this.#home.traffic;
+    if ((traffic.counting !== 0 || messageChannel.hasSubscribers) && !this.closed) {
+      if (traffic.counting !== 0) traffic.countOut(byteSize(data));
+      if (messageChannel.hasSubscribers) publishMessage(this.#home.server, this, "out", data);
+    }
+    const sent = this.#outbox.send(data);
+    if (sent === OUTBOUND_DROPPED && dropChannel.hasSubscribers) {
+      dropChannel.publish({ server: this.#home.server, reason: "outbound_drop", count: 1 } satisfies DropMessage);
+    }
+    return sent;
   }
 
   /**
@@ -260,6 +270,7 @@ export class Socket<Path extends string = string> {
   static {
     internals = {
       outbox: (socket) => socket.#outbox,
+      home: (socket) => socket.#home,
       noteCloseReason: (socket, reason) => {
         socket.#closeReason ??= reason;
       },
@@ -274,6 +285,25 @@ export class Socket<Path extends string = string> {
  */
 export function outboxOf(socket: Socket): Outbox<Socket> {
   return internals.outbox(socket);
+}
+
+/**
+ * The server a socket belongs to, as observers know it: `socket.server` of an events namespace is
+ * a typed view of it (another object), so diagnostics messages carry this one.
+ * @example
+ * dropChannel.publish({ server: serverOf(socket), reason: "rate_limit", count: 1 });
+ */
+export function serverOf(socket: Socket): object {
+  return internals.home(socket).server;
+}
+
+/**
+ * The message totals of a socket's server (see {@link Traffic}).
+ * @example
+ * const traffic = trafficFor(socket); if (traffic.counting !== 0) traffic.countIn(socket.namespace, 64);
+ */
+export function trafficFor(socket: Socket): Traffic {
+  return internals.home(socket).traffic;
 }
 
 /**
