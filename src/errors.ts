@@ -218,3 +218,22 @@ export class MixinFail extends Error {
     return this.closeCode;
   }
 }
+
+/**
+ * A test client's upgrade was answered with an HTTP response instead of a handshake (thrown by
+ * `testClient()` of `tswebsockets/testing`): `status` is the response's status, `body` its text
+ * (the refusal's message: say, `origin https://evil.example is not allowed`).
+ * @example
+ * await assert.rejects(testClient(server, "/chat", { headers: { origin: "https://evil.example" } }), { status: 403 });
+ */
+export class UpgradeRefused extends TsWebSocketError {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  constructor(status: number, body: string, headers: Readonly<Record<string, string | string[] | undefined>> = {}) {
+    super("TSWS_UPGRADE_REFUSED", `the upgrade was refused with ${status}${body === "" ? "" : `: ${body}`}`);
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
+  }
+}

@@ -42,6 +42,9 @@ interface Endpoint {
   readonly outbound: OutboundLimit<Socket>;
 }
 
+/** Set by Server's static block: the one way to its private members from outside the class. */
+let entrance: (server: Server) => Entrance;
+
 /**
  * Creates a WebSocket server for the given handler classes.
  * @example
@@ -362,9 +365,14 @@ export class Server implements ServerApi<Socket> {
   }
 
   #onUpgrade = (req: IncomingMessage, raw: Duplex, head: Buffer): void => {
+    this.#upgrade(req, raw, head, this.#standalone ? undefined : this.#http);
+  };
+
+  /** @param shared the application's HTTP server in attach mode, whose other upgrade listeners get unknown paths */
+  #upgrade(req: IncomingMessage, raw: Duplex, head: Buffer, shared: HttpServer | undefined): void {
     const match = this.#router.match(req.url ?? "/");
     // Attached to an app with upgrade listeners of its own: an unknown path (and its socket) is theirs.
-    if (match === undefined && !this.#standalone && (this.#http?.listenerCount("upgrade") ?? 0) > 1) return;
+    if (match === undefined && shared !== undefined && shared.listenerCount("upgrade") > 1) return;
     raw.on("error", socketOnError);
     if (match === undefined) {
       refuse({ req, raw }, { kind: Refusal.notFound, message: `no WebSocket namespace at ${stripQuery(req.url ?? "/")}` }, this.#logger, {
@@ -373,7 +381,7 @@ export class Server implements ServerApi<Socket> {
       return;
     }
     match.target.pipeline.run({ req, raw, head, path: match.path, params: match.params });
-  };
+  }
 
   #handshake(upgrade: Upgrade, endpoint: Endpoint): void {
     // An async step (middleware) may have outlasted the start of a shutdown.
@@ -458,6 +466,39 @@ export class Server implements ServerApi<Socket> {
   #onFinished = (): void => {
     if (--this.#unfinished === 0) this.#allFinished?.();
   };
+
+  static {
+    entrance = (server) => ({
+      ready: server.#ready,
+      upgrade: (req, raw, head) => server.#upgrade(req, raw, head, undefined),
+      subprotocolAt: (url) => server.#router.match(url)?.target.protocol?.subprotocol,
+    });
+  }
+}
+
+/**
+ * A way into a server that bypasses its HTTP server but nothing after it: what
+ * `tswebsockets/testing` feeds in-memory connections to. Not a member of {@link Server}, so the
+ * public class stays as documented.
+ */
+export interface Entrance {
+  /** Settles once the adapter has started (upgrades before that are refused with 503). */
+  readonly ready: Promise<void>;
+  /** Handles an upgrade request parsed by any HTTP server: routing, the namespace's pipeline, ws' handshake. */
+  upgrade(req: IncomingMessage, raw: Duplex, head: Buffer): void;
+  /** The subprotocol the namespace at `url` speaks (`tsws.v1` for the message layer), or undefined for a raw one. */
+  subprotocolAt(url: string): string | undefined;
+}
+
+/**
+ * The {@link Entrance} of a server, for the optional entry points (the test client); applications
+ * attach the server to their HTTP server instead.
+ * @example
+ * const http = createHttpServer();
+ * http.on("upgrade", entranceOf(server).upgrade); // a private, never-listening HTTP server
+ */
+export function entranceOf(server: Server): Entrance {
+  return entrance(server);
 }
 
 /**

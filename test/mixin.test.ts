@@ -1,7 +1,9 @@
+// MixinFail, through test clients connected in memory (tswebsockets/testing): the server never listens.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { BaseMixin, createServer, type Message, MixinFail, mixins, Namespace, type Socket } from "../src/index.js";
-import { Client, gate, start } from "./helpers.js";
+import { testClient } from "../src/testing/index.js";
+import { gate } from "./helpers.js";
 
 describe("MixinFail", () => {
   const reached: string[] = [];
@@ -40,48 +42,47 @@ describe("MixinFail", () => {
       closedNotice.open();
     }
   }
-  const server = createServer({ handlers: [Members], host: "127.0.0.1", port: 0 });
-  let url: string;
-  before(async () => (url = await start(server)));
+  const server = createServer({ handlers: [Members] });
+  const member = { headers: { "x-member": "yes" } };
   after(() => server.close());
 
   it("closes with 1008 and the reason by default, stops the chain, and still runs onClose once", async () => {
     reached.length = 0;
     closed.length = 0;
     closedNotice = gate();
-    const client = await Client.open(`${url}/members/`);
+    const client = await testClient(server, "/members/");
     client.send("waiting behind onConnect");
-    assert.deepEqual(await client.closed, { code: 1008, reason: "login required" });
+    assert.deepEqual(await client.closed(), { code: 1008, reason: "login required" });
     await closedNotice.promise;
     assert.deepEqual(reached, [], "neither later mixins nor the handler ran");
     assert.equal(closed.length, 1);
-    assert.deepEqual(client.messages, []);
+    await assert.rejects(client.receive(), /closed \(1008\) before a raw message arrived/);
   });
 
   it("closes with a custom code, and the handler never sees the blocked message", async () => {
     reached.length = 0;
     closed.length = 0;
     closedNotice = gate();
-    const client = await Client.open(`${url}/members/`, { headers: { "x-member": "yes" } });
+    const client = await testClient(server, "/members/", member);
     client.send("hello");
-    assert.deepEqual(await client.received(1), ["hello"]);
+    assert.equal(await client.receive(), "hello");
     client.send("darn");
     client.send("after");
-    assert.deepEqual(await client.closed, { code: 4403, reason: "mind your language" });
+    assert.deepEqual(await client.closed(), { code: 4403, reason: "mind your language" });
     await closedNotice.promise;
     assert.deepEqual(reached, ["later mixin", "handler onConnect", "handler onMessage hello"]);
     assert.equal(closed.length, 1);
   });
 
   it("keeps a close within the protocol's limits: a long reason is cut to 123 bytes, a reserved code becomes 1008", async () => {
-    const long = await Client.open(`${url}/members/`, { headers: { "x-member": "yes" } });
+    const long = await testClient(server, "/members/", member);
     long.send("long");
-    const { code, reason } = await long.closed;
+    const { code, reason } = await long.closed();
     assert.equal(code, 4400);
     assert.ok(Buffer.byteLength(reason) <= 123 && reason.startsWith("ééé"), reason);
-    const reserved = await Client.open(`${url}/members/`, { headers: { "x-member": "yes" } });
+    const reserved = await testClient(server, "/members/", member);
     reserved.send("reserved");
-    assert.deepEqual(await reserved.closed, { code: 1008, reason: "1006 cannot be sent" });
+    assert.deepEqual(await reserved.closed(), { code: 1008, reason: "1006 cannot be sent" });
   });
 
   it("is an Error with a reason and a code", () => {
