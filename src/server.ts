@@ -313,7 +313,7 @@ export class Server implements ServerApi<Socket> {
       this.#node.add(socket);
       this.#unfinished++;
       const queue = new EventQueue(socket, ws, endpoint.queue);
-      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws));
+      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws, raw));
       queue.connect(socket.path);
     });
   }
