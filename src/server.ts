@@ -305,7 +305,7 @@ export class Server implements ServerApi<Socket> {
         home: this.#node,
         path,
         params,
-        request: requestInfo(req),
+        request: requestInfo(req, path),
         outbound: this.#guard.outbound,
         session: r.session,
         user: r.user,
