@@ -34,6 +34,23 @@ export interface OutboundLimit<S> {
 }
 
 const OPEN = 1;
+/** Bits of `Outbox.#state`: one small integer instead of three fields (8 bytes each) per socket. */
+const CORKED = 1;
+/** Past the high-water mark when this event-loop turn's sends began. */
+const CONGESTED = 2;
+/** Frames may be written straight to the TCP socket (no extension transforms them). */
+const PLAIN = 4;
+
+/**
+ * What only a socket that has had a full buffer needs, made the first time it has one: most
+ * sockets never do, and each field would cost every socket 8 bytes.
+ */
+interface Pressure {
+  drain: Promise<void> | undefined;
+  backlog: Backlog | undefined;
+  dropped: number;
+}
+
 const READY: Promise<void> = Promise.resolve();
 /** Set by Outbox's static block: lets the batch flush reach a private method without a closure per send. */
 let uncork: (outbox: Outbox<unknown>) => void;
@@ -63,21 +80,16 @@ export class Outbox<S> {
   readonly #ws: WebSocket;
   readonly #raw: Duplex;
   readonly #limit: OutboundLimit<S>;
-  /** True when frames may be written straight to the TCP socket (no extension transforms them). */
-  readonly #plainFrames: boolean;
-  #corked = false;
-  /** Whether the socket was past its high-water mark when this event-loop turn's sends began. */
-  #congested = false;
-  #drain: Promise<void> | undefined;
-  #backlog: Backlog | undefined;
-  #dropped = 0;
+  /** CORKED, CONGESTED and PLAIN. */
+  #state: number;
+  #pressure: Pressure | undefined;
 
   constructor(owner: S, ws: WebSocket, raw: Duplex, limit: OutboundLimit<S>) {
     this.#owner = owner;
     this.#ws = ws;
     this.#raw = raw;
     this.#limit = limit;
-    this.#plainFrames = acceptsRawFrames(ws);
+    this.#state = acceptsRawFrames(ws) ? PLAIN : 0;
   }
 
   /** True from the moment either side starts the close. */
@@ -87,14 +99,14 @@ export class Outbox<S> {
 
   /** Messages dropped by the "drop-newest" or "drop-oldest" policy. */
   get dropped(): number {
-    return this.#dropped;
+    return this.#pressure?.dropped ?? 0;
   }
 
   /** Queues a message; resolves once the write buffer has drained. Dropped once closed. */
   send(data: Message): Promise<void> {
     if (this.closed) return READY;
     this.#cork();
-    if (this.#congested || this.#backlog !== undefined) return this.#overflow(data);
+    if ((this.#state & CONGESTED) !== 0 || this.#pressure?.backlog !== undefined) return this.#overflow(data);
     this.#ws.send(data);
     return this.#afterWrite();
   }
@@ -106,7 +118,7 @@ export class Outbox<S> {
   sendFrame(frame: readonly Buffer[], data: Message): void {
     if (this.closed) return;
     this.#cork();
-    if (!this.#plainFrames || this.#congested || this.#backlog !== undefined) {
+    if ((this.#state & (PLAIN | CONGESTED)) !== PLAIN || this.#pressure?.backlog !== undefined) {
       this.send(data);
       return;
     }
@@ -117,7 +129,7 @@ export class Outbox<S> {
   /** Sends the close frame after everything queued (the drop-oldest queue included). */
   close(code: number, reason: string): void {
     this.#cork();
-    this.#backlog?.release();
+    this.#pressure?.backlog?.release();
     this.#ws.close(code, reason);
   }
 
@@ -138,52 +150,60 @@ export class Outbox<S> {
       limit.onSlow(this.#owner);
       return READY;
     }
+    const pressure = this.#pressured();
     if (limit.policy === "drop-newest") {
-      limit.onDrop(this.#owner, ++this.#dropped);
+      limit.onDrop(this.#owner, ++pressure.dropped);
     } else {
-      this.#backlog ??= new Backlog(
+      pressure.backlog ??= new Backlog(
         this.#ws,
         this.#raw,
         limit.maxBufferedBytes,
-        () => limit.onDrop(this.#owner, ++this.#dropped),
+        () => limit.onDrop(this.#owner, ++pressure.dropped),
         () => {
-          this.#backlog = undefined;
+          pressure.backlog = undefined;
         },
       );
-      this.#backlog.push(data);
+      pressure.backlog.push(data);
     }
     return this.#afterWrite();
   }
 
   /** Frames sent in one event-loop turn are held and leave together in one write. */
   #cork(): void {
-    if (this.#corked) return;
-    this.#corked = true;
+    const state = this.#state;
+    if ((state & CORKED) !== 0) return;
     // Measured once per turn, before this turn's frames: a burst queued within one turn is the
     // handler's own doing and is let through; a peer that has not taken the last turns' is slow.
-    this.#congested = this.#ws.bufferedAmount > this.#limit.maxBufferedBytes;
+    const congested = this.#ws.bufferedAmount > this.#limit.maxBufferedBytes;
+    this.#state = (state & PLAIN) | CORKED | (congested ? CONGESTED : 0);
     this.#raw.cork();
     if (corked.push(this as Outbox<unknown>) === 1) process.nextTick(uncorkAll);
   }
 
   #uncork(): void {
-    this.#corked = false;
+    this.#state &= ~CORKED;
     this.#raw.uncork();
   }
 
   #afterWrite(): Promise<void> {
     if (!this.#raw.writableNeedDrain) return READY;
-    this.#drain ??= new Promise<void>((resolve) => {
+    const pressure = this.#pressured();
+    pressure.drain ??= new Promise<void>((resolve) => {
       const done = () => {
         this.#raw.off("drain", done);
         this.#raw.off("close", done);
-        this.#drain = undefined;
+        pressure.drain = undefined;
         resolve();
       };
       this.#raw.on("drain", done);
       this.#raw.on("close", done);
     });
-    return this.#drain;
+    return pressure.drain;
+  }
+
+  #pressured(): Pressure {
+    this.#pressure ??= { drain: undefined, backlog: undefined, dropped: 0 };
+    return this.#pressure;
   }
 
   static {
