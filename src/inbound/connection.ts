@@ -1,5 +1,6 @@
 import { WebSocket } from "ws";
 import { noteCloseReason, type Socket } from "../socket/socket.js";
+import { decodeText } from "../socket/text-bytes.js";
 import type { EventQueue } from "./event-queue.js";
 
 /**
@@ -66,7 +67,7 @@ export class Connection extends WebSocket {
     if (socket === undefined || queue === undefined || owner === undefined) return super.emit(event, a, b);
     if (event === "message") {
       const data = a as Buffer;
-      if (this.#inbound?.(data.length)) queue.message(b ? data : data.toString());
+      if (this.#inbound?.(data.length)) queue.message(b ? data : decodeText(data));
     } else if (event === "pong") {
       owner.onPong(this);
     } else if (event === "error") {

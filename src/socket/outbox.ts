@@ -3,6 +3,7 @@ import type { WebSocket } from "ws";
 import type { Message } from "../types.js";
 import { Backlog } from "./backlog.js";
 import { acceptsRawFrames } from "./frames.js";
+import { bytesOf } from "./text-bytes.js";
 
 /**
  * What happens to a message sent to a socket whose outbound buffer is past `maxBufferedBytes`:
@@ -52,6 +53,8 @@ interface Pressure {
 }
 
 const READY: Promise<void> = Promise.resolve();
+/** ws's send options for bytes that are a text message's UTF-8. */
+const TEXT = { binary: false } as const;
 /** Set by Outbox's static block: lets the batch flush reach a private method without a closure per send. */
 let uncork: (outbox: Outbox<unknown>) => void;
 /**
@@ -107,7 +110,10 @@ export class Outbox<S> {
     if (this.closed) return READY;
     this.#cork();
     if ((this.#state & CONGESTED) !== 0 || this.#pressure?.backlog !== undefined) return this.#overflow(data);
-    this.#ws.send(data);
+    // A received string sent on goes out as the bytes it came in as (see text-bytes.ts).
+    const bytes = typeof data === "string" ? bytesOf(data) : undefined;
+    if (bytes === undefined) this.#ws.send(data);
+    else this.#ws.send(bytes, TEXT);
     return this.#afterWrite();
   }
 
