@@ -128,8 +128,10 @@ function nextMessage<T>(proc: ChildProcess, type: string): Promise<T> {
   });
 }
 
+// A child killed by a signal (the too-long guard's SIGKILL) keeps exitCode null: check both, or
+// waiting for an "exit" that already fired leaves the runner with nothing to do (exit code 13).
 const exited = (proc: ChildProcess) =>
-  new Promise<void>((resolve) => (proc.exitCode !== null ? resolve() : proc.once("exit", () => resolve())));
+  new Promise<void>((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once("exit", () => resolve())));
 
 /**
  * Several generators' results as one: counts and CPU time add up, the window is the longest.

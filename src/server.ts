@@ -407,7 +407,7 @@ export class Server implements ServerApi<Socket> {
         path,
         namespace: endpoint.namespace,
         params,
-        request: requestInfo(req),
+        request: requestInfo(req, path),
         outbound: endpoint.outbound,
         identity: r.session !== undefined ? r : r.user !== undefined ? { user: r.user } : undefined,
       };
@@ -415,7 +415,7 @@ export class Server implements ServerApi<Socket> {
       this.#node.add(socket);
       this.#unfinished++;
       const queue = new EventQueue(socket, ws, endpoint.queue);
-      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws), protocol?.claim);
+      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws, raw), protocol?.claim);
       // Observers (metrics, spans) hear of the connect; a store bound to the channel is active in onConnect.
       if (connectChannel.hasSubscribers)
         connectChannel.runStores({ server: this, socket, headers: req.headers }, () => queue.connect(path));

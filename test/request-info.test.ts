@@ -30,4 +30,13 @@ describe("requestInfo", () => {
       ["agent-a", "agent-a", "agent-b"].map((agent) => ["/chat?x=1", agent, `t-${agent}`, `127.0.0.1:${port}`, "127.0.0.1"]),
     );
   });
+
+  it("lets go of the handshake's unique key, and keeps the remote address once the TCP socket dropped its cached copy", async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/ws`, { headers: { "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" } });
+    await response.text();
+    const record = seen.at(-1) as RequestInfo;
+    assert.equal(record.headers["sec-websocket-key"], undefined);
+    assert.equal(record.remoteAddress, "127.0.0.1");
+    assert.equal(record.url, "/ws");
+  });
 });

@@ -4,6 +4,7 @@ import type { MessageClaim } from "../hooks/socket-protocol.js";
 import { closeChannel, messageChannel, publishMessage } from "../observe/channels.js";
 import type { Traffic } from "../observe/traffic.js";
 import { noteCloseReason, type Socket, serverOf, trafficFor } from "../socket/socket.js";
+import { decodeText } from "../socket/text-bytes.js";
 import type { EventQueue } from "./event-queue.js";
 
 /**
@@ -94,7 +95,7 @@ export class Connection extends WebSocket {
       const traffic = this.#traffic as Traffic;
       if (traffic.counting !== 0) traffic.countIn(socket.namespace, data.length);
       if (messageChannel.hasSubscribers) publishMessage(serverOf(socket), socket, "in", data);
-      if (this.#inbound?.(data.length) && !this.#claim?.(socket, data, b as boolean)) queue.message(b ? data : data.toString());
+      if (this.#inbound?.(data.length) && !this.#claim?.(socket, data, b as boolean)) queue.message(b ? data : decodeText(data));
     } else if (event === "ping") {
       // Control frames count against the rate limit too: a ping flood is a flood.
       this.#inbound?.((a as Buffer).length);

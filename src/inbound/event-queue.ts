@@ -17,6 +17,12 @@ export interface QueuePolicy {
   readonly onFinished: (socket: Socket) => void;
 }
 
+/** Bits of `EventQueue.#state`: one small integer instead of three fields (8 bytes each) per socket. */
+const RUNNING = 1;
+const ENDED = 2;
+/** Reading from the socket is paused because `maxPending` messages wait. */
+const PAUSED = 4;
+
 /**
  * Runs one socket's events one at a time, in arrival order: `onConnect`, then each message, then
  * `onClose` exactly once. Messages that arrive while a hook is still running wait here; when
@@ -31,9 +37,8 @@ export class EventQueue {
   readonly #ws: WebSocket;
   readonly #policy: QueuePolicy;
   #waiting: Message[] | undefined;
-  #running = false;
-  #ended = false;
-  #paused = false;
+  /** RUNNING, ENDED and PAUSED. */
+  #state = 0;
 
   constructor(socket: Socket, ws: WebSocket, policy: QueuePolicy) {
     this.#socket = socket;
@@ -48,14 +53,14 @@ export class EventQueue {
 
   /** Called for each inbound message: runs it now, or queues it behind a running hook (and pauses reading when `maxPending` wait). */
   message(message: Message): void {
-    if (this.#ended || this.#serverClosing()) return;
-    if (!this.#running) {
+    if ((this.#state & ENDED) !== 0 || this.#serverClosing()) return;
+    if ((this.#state & RUNNING) === 0) {
       this.#run(this.#policy.chain.message, message);
       return;
     }
     (this.#waiting ??= []).push(message);
-    if (this.#waiting.length >= this.#policy.maxPending && !this.#paused) {
-      this.#paused = true;
+    if (this.#waiting.length >= this.#policy.maxPending && (this.#state & PAUSED) === 0) {
+      this.#state |= PAUSED;
       trafficFor(this.#socket).paused++;
       this.#ws.pause();
     }
@@ -66,15 +71,15 @@ export class EventQueue {
    * peer closed it (`byPeer`), the messages it sent before its close run first.
    */
   end(byPeer: boolean): void {
-    if (this.#ended) return;
-    this.#ended = true;
+    if ((this.#state & ENDED) !== 0) return;
+    this.#state |= ENDED;
     if (!byPeer) this.#waiting = undefined;
-    if (!this.#running) this.#next();
+    if ((this.#state & RUNNING) === 0) this.#next();
   }
 
   /** The server started the close (close(), a limit, a failed hook): what waits is not handled. */
   #serverClosing(): boolean {
-    return this.#socket.closeReason !== undefined && !this.#ended;
+    return this.#socket.closeReason !== undefined && (this.#state & ENDED) === 0;
   }
 
   /** Calls a chain; a hook that throws is reported like one that rejects. Returns the promise of an async hook. */
@@ -90,7 +95,7 @@ export class EventQueue {
   #run<A>(runner: (socket: Socket, arg: A) => undefined | Promise<void>, arg: A): void {
     const pending = this.#call(runner, arg);
     if (pending === undefined) return;
-    this.#running = true;
+    this.#state |= RUNNING;
     // Closures made only when a hook is async: as arrow-function fields they would cost every
     // socket two functions with a property dictionary each (about 600 bytes).
     pending.then(
@@ -104,28 +109,29 @@ export class EventQueue {
 
   /** After an async hook: run what waited, synchronously while hooks stay synchronous; then onClose once ended. */
   #next(): void {
-    this.#running = false;
+    this.#state &= ~RUNNING;
     const waiting = this.#waiting;
-    while (waiting !== undefined && waiting.length > 0 && !this.#running) {
+    while (waiting !== undefined && waiting.length > 0 && (this.#state & RUNNING) === 0) {
       if (this.#serverClosing()) {
         waiting.length = 0;
         break;
       }
       this.#run(this.#policy.chain.message, waiting.shift() as Message);
     }
-    if (this.#paused && !this.#ended && (waiting === undefined || waiting.length < this.#policy.maxPending / 2)) {
-      this.#paused = false;
+    const state = this.#state;
+    if ((state & (PAUSED | ENDED)) === PAUSED && (waiting === undefined || waiting.length < this.#policy.maxPending / 2)) {
+      this.#state &= ~PAUSED;
       trafficFor(this.#socket).paused--;
       this.#ws.resume();
     }
-    if (this.#ended && !this.#running) this.#finish();
+    if ((this.#state & (ENDED | RUNNING)) === ENDED) this.#finish();
   }
 
   #finish(): void {
-    this.#running = true; // nothing runs after onClose
-    if (this.#paused) {
+    this.#state |= RUNNING; // nothing runs after onClose
+    if ((this.#state & PAUSED) !== 0) {
       // Closed while paused: it never resumes, but it no longer counts as a paused socket.
-      this.#paused = false;
+      this.#state &= ~PAUSED;
       trafficFor(this.#socket).paused--;
     }
     const pending = this.#call(this.#policy.chain.close, undefined);

@@ -40,6 +40,24 @@ export class ConnectionCaps {
     return undefined;
   }
 
+  /**
+   * The handshake of `raw` succeeded: its WebSocket's own "close" (which follows the TCP socket's)
+   * will call {@link release}, so the TCP socket's listener goes. Two "close" listeners on one
+   * socket cost it an array of listeners (about 60 bytes held for the connection's whole life).
+   * Per-address counting keeps its listener (it holds the address).
+   */
+  handOver(raw: Duplex): void {
+    if (this.#maxPerAddress === 0) raw.off("close", this.#releaseOne);
+  }
+
+  /**
+   * A connection handed over with {@link handOver} has closed; call once per connection. Does
+   * nothing under per-address counting, whose listener still counts the close.
+   */
+  release(): void {
+    if (this.#maxPerAddress === 0) this.#total--;
+  }
+
   #releaseOne = (): void => {
     this.#total--;
   };

@@ -85,9 +85,13 @@ export class Guard {
     };
   }
 
-  /** Starts the heartbeat for a socket and returns the check for its inbound messages. */
-  watch(socket: Socket, connection: Connection): InboundCheck {
+  /**
+   * Starts the heartbeat for a socket that completed its handshake on `raw`, counts its close
+   * (from now on through {@link forget}) against the caps, and returns the check for its inbound messages.
+   */
+  watch(socket: Socket, connection: Connection, raw: Duplex): InboundCheck {
     this.#heartbeat.add(connection);
+    this.#caps.handOver(raw);
     const limit = this.#options.rateLimit;
     if (limit === undefined) return ALWAYS;
     const limiter = new RateLimiter(limit);
@@ -104,9 +108,13 @@ export class Guard {
     this.#heartbeat.pong(connection);
   }
 
-  /** Call once the socket has closed: it stops being pinged, so the heartbeat holds no closed socket. */
+  /**
+   * Call exactly once, when the socket has closed: it stops being pinged (the heartbeat holds no
+   * closed socket) and stops counting against the caps.
+   */
   forget(connection: Connection): void {
     this.#heartbeat.delete(connection);
+    this.#caps.release();
   }
 
   /** Stops the heartbeat timer (at shutdown). */

@@ -17,7 +17,8 @@ interface Route<T> {
  */
 export class Router<T> {
   readonly #baseUri: string;
-  readonly #exact = new Map<string, T>();
+  /** Static paths, each with its registered path: every socket on it shares that one string. */
+  readonly #exact = new Map<string, { readonly path: string; readonly target: T }>();
   readonly #withParams: Route<T>[] = [];
   readonly #shapes = new Map<string, string>();
 
@@ -39,7 +40,7 @@ export class Router<T> {
     }
     this.#shapes.set(shape, path);
     if (segments.some((s) => s.startsWith(":"))) this.#withParams.push({ path, segments, target });
-    else this.#exact.set(path, target);
+    else this.#exact.set(path, { path, target });
   }
 
   /**
@@ -58,7 +59,9 @@ export class Router<T> {
     if (parts === undefined) return undefined; // malformed %-escape: no namespace can match it
     const key = !encoded ? path : parts.some((p) => p.includes("/")) ? undefined : parts.join("/");
     const exact = key === undefined ? undefined : this.#exact.get(key);
-    if (exact !== undefined) return { target: exact, path, params: NO_PARAMS };
+    // The registered string when it reads the same (not %-encoded): the request's own copy would
+    // be kept by each socket (socket.path) for its whole life.
+    if (exact !== undefined) return { target: exact.target, path: encoded ? path : exact.path, params: NO_PARAMS };
     for (const route of this.#withParams) {
       const params = matchSegments(route.segments, parts);
       if (params) return { target: route.target, path, params };

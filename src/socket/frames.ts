@@ -1,5 +1,6 @@
 import * as wsModule from "ws";
 import type { Message } from "../types.js";
+import { bytesOf } from "./text-bytes.js";
 
 /**
  * Frames encoded once for many receivers, and the rule for when one may be written straight to a
@@ -25,7 +26,7 @@ const JOIN_BELOW = 16 * 1024;
  * const frame = encodeFrame("hello"); for (const s of members) outboxOf(s).sendFrame(frame, "hello");
  */
 export function encodeFrame(data: Message): readonly Buffer[] {
-  const payload = typeof data === "string" ? Buffer.from(data) : data;
+  const payload = typeof data === "string" ? (bytesOf(data) ?? Buffer.from(data)) : data;
   const parts = frameOf(payload, { fin: true, opcode: typeof data === "string" ? 1 : 2, mask: false, readOnly: false, rsv1: false });
   return parts.length > 1 && payload.length < JOIN_BELOW ? [Buffer.concat(parts)] : parts;
 }

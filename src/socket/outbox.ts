@@ -6,6 +6,7 @@ import { Backlog } from "./backlog.js";
 import { DROP } from "./drop.js";
 import { acceptsRawFrames } from "./frames.js";
 import { type OutboundTransform, outboundView, outboundWire } from "./outbound.js";
+import { bytesOf } from "./text-bytes.js";
 
 /**
  * What happens to a message sent to a socket whose outbound buffer is past `maxBufferedBytes`:
@@ -45,6 +46,21 @@ const CORKED = 1;
 const CONGESTED = 2;
 /** Something was written since the last {@link Outbox.takeActivity}. */
 const ACTIVE = 4;
+/** Frames may be written straight to the TCP socket (no extension transforms them). */
+const PLAIN = 8;
+
+/**
+ * What only a socket that has had a full buffer needs, made the first time it has one: most
+ * sockets never do, and each field would cost every socket 8 bytes.
+ */
+interface Pressure {
+  drain: Promise<void> | undefined;
+  backlog: Backlog | undefined;
+  dropped: number;
+}
+
+/** ws's send options for bytes that are a text message's UTF-8. */
+const TEXT = { binary: false } as const;
 const READY: Promise<void> = Promise.resolve();
 /**
  * What `send` returns when an onOutbound hook dropped the message: resolved like READY, but
@@ -81,13 +97,9 @@ export class Outbox<S> {
   readonly #ws: WebSocket;
   readonly #raw: Duplex;
   readonly #limit: OutboundLimit<S>;
-  /** True when frames may be written straight to the TCP socket (no extension transforms them). */
-  readonly #plainFrames: boolean;
-  /** CORKED | CONGESTED | ACTIVE bits: one field instead of three booleans (it is per socket). */
-  #state = 0;
-  #drain: Promise<void> | undefined;
-  #backlog: Backlog | undefined;
-  #dropped = 0;
+  /** CORKED | CONGESTED | ACTIVE | PLAIN bits: one field instead of four (8 bytes each) per socket. */
+  #state: number;
+  #pressure: Pressure | undefined;
 
   /** Bytes received on the connection so far (the TCP socket's `bytesRead`; 0 for another Duplex). */
   get bytesRead(): number {
@@ -99,7 +111,7 @@ export class Outbox<S> {
     this.#ws = ws;
     this.#raw = raw;
     this.#limit = limit;
-    this.#plainFrames = acceptsRawFrames(ws);
+    this.#state = acceptsRawFrames(ws) ? PLAIN : 0;
   }
 
   /** True from the moment either side starts the close. */
@@ -109,7 +121,7 @@ export class Outbox<S> {
 
   /** Messages dropped by the "drop-newest" or "drop-oldest" policy. */
   get dropped(): number {
-    return this.#dropped;
+    return this.#pressure?.dropped ?? 0;
   }
 
   /** The namespace's outbound hooks, if any (a broadcast runs them per receiver). */
@@ -143,7 +155,7 @@ export class Outbox<S> {
   sendFrame(frame: readonly Buffer[], data: Message): void {
     if (this.closed) return;
     this.#cork();
-    if (!this.#plainFrames || (this.#state & CONGESTED) !== 0 || this.#backlog !== undefined) {
+    if ((this.#state & (PLAIN | CONGESTED)) !== PLAIN || this.#pressure?.backlog !== undefined) {
       this.#sendAsIs(data);
       return;
     }
@@ -153,15 +165,18 @@ export class Outbox<S> {
 
   /** A message the outbound hooks have already seen (a broadcast's frame that fell back to a plain send). */
   #sendAsIs(data: Message): Promise<void> {
-    if ((this.#state & CONGESTED) !== 0 || this.#backlog !== undefined) return this.#overflow(data);
-    this.#ws.send(data);
+    if ((this.#state & CONGESTED) !== 0 || this.#pressure?.backlog !== undefined) return this.#overflow(data);
+    // A received string sent on goes out as the bytes it came in as (see text-bytes.ts).
+    const bytes = typeof data === "string" ? bytesOf(data) : undefined;
+    if (bytes === undefined) this.#ws.send(data);
+    else this.#ws.send(bytes, TEXT);
     return this.#afterWrite();
   }
 
   /** Sends the close frame after everything queued (the drop-oldest queue included). */
   close(code: number, reason: string): void {
     this.#cork();
-    this.#backlog?.release();
+    this.#pressure?.backlog?.release();
     this.#ws.close(code, reason);
   }
 
@@ -192,19 +207,20 @@ export class Outbox<S> {
       limit.onSlow(this.#owner);
       return READY;
     }
+    const pressure = this.#pressured();
     if (limit.policy === "drop-newest") {
-      limit.onDrop(this.#owner, ++this.#dropped);
+      limit.onDrop(this.#owner, ++pressure.dropped);
     } else {
-      this.#backlog ??= new Backlog(
+      pressure.backlog ??= new Backlog(
         this.#ws,
         this.#raw,
         limit.maxBufferedBytes,
-        () => limit.onDrop(this.#owner, ++this.#dropped),
+        () => limit.onDrop(this.#owner, ++pressure.dropped),
         () => {
-          this.#backlog = undefined;
+          pressure.backlog = undefined;
         },
       );
-      this.#backlog.push(data);
+      pressure.backlog.push(data);
     }
     return this.#afterWrite();
   }
@@ -214,7 +230,7 @@ export class Outbox<S> {
     if ((this.#state & CORKED) !== 0) return;
     // Measured once per turn, before this turn's frames: a burst queued within one turn is the
     // handler's own doing and is let through; a peer that has not taken the last turns' is slow.
-    this.#state = CORKED | ACTIVE | (this.#ws.bufferedAmount > this.#limit.maxBufferedBytes ? CONGESTED : 0);
+    this.#state = (this.#state & PLAIN) | CORKED | ACTIVE | (this.#ws.bufferedAmount > this.#limit.maxBufferedBytes ? CONGESTED : 0);
     this.#raw.cork();
     if (corked.push(this as Outbox<unknown>) === 1) process.nextTick(uncorkAll);
   }
@@ -226,17 +242,23 @@ export class Outbox<S> {
 
   #afterWrite(): Promise<void> {
     if (!this.#raw.writableNeedDrain) return READY;
-    this.#drain ??= new Promise<void>((resolve) => {
+    const pressure = this.#pressured();
+    pressure.drain ??= new Promise<void>((resolve) => {
       const done = () => {
         this.#raw.off("drain", done);
         this.#raw.off("close", done);
-        this.#drain = undefined;
+        pressure.drain = undefined;
         resolve();
       };
       this.#raw.on("drain", done);
       this.#raw.on("close", done);
     });
-    return this.#drain;
+    return pressure.drain;
+  }
+
+  #pressured(): Pressure {
+    this.#pressure ??= { drain: undefined, backlog: undefined, dropped: 0 };
+    return this.#pressure;
   }
 
   static {

@@ -24,13 +24,23 @@ const REPEATED = new Set([
 const MAX_SHARED = 1024;
 const shared = new Map<string, string>();
 
+/** What Node's net.Socket caches on its first `remoteAddress` read (an undocumented field). */
+interface PeerNameCache {
+  _peername?: unknown;
+}
+
 /**
  * The record a socket keeps of its upgrade request, its repeated header values shared with
- * other sockets (the values are equal, only their copies are saved).
+ * other sockets (the values are equal, only their copies are saved). Two things the handshake
+ * alone needed are let go: the unique `sec-websocket-key` value (set to undefined, which keeps
+ * the headers object's shape; deleting it would turn the object into a larger dictionary), and
+ * the `{ address, family, port }` object the TCP socket caches once its remote address was read.
+ * @param path the request's path when the caller holds a shared copy of it (the router's): used
+ * as `url` when the URL is that path, so that sockets on one path share one string
  * @example
  * socket.request = requestInfo(req); // { url: "/chat?x=1", headers: {...}, remoteAddress: "127.0.0.1" }
  */
-export function requestInfo(req: IncomingMessage): RequestInfo {
+export function requestInfo(req: IncomingMessage, path?: string): RequestInfo {
   const headers = req.headers;
   for (const name in headers) {
     const value = headers[name];
@@ -39,5 +49,9 @@ export function requestInfo(req: IncomingMessage): RequestInfo {
     if (known !== undefined) headers[name] = known;
     else if (shared.size < MAX_SHARED) shared.set(value, value);
   }
-  return { url: req.url ?? "/", headers, remoteAddress: req.socket.remoteAddress ?? "" };
+  if (headers["sec-websocket-key"] !== undefined) headers["sec-websocket-key"] = undefined;
+  const url = req.url ?? "/";
+  const remoteAddress = req.socket.remoteAddress ?? "";
+  (req.socket as PeerNameCache)._peername = undefined;
+  return { url: url === path ? path : url, headers, remoteAddress };
 }
