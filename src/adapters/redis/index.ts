@@ -4,13 +4,17 @@ import { decodeClusterOp, encodeClusterOp, senderOf } from "../../cluster/codec.
 import { AdapterError, AdapterErrors, messageOf } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { Room, SocketId } from "../../types.js";
+import type { ResolvedResumeOptions } from "../../options/resume.js";
+import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
 import { RedisLink } from "./connections.js";
 import { InFlight } from "./in-flight.js";
 import { LiveNodes } from "./live-nodes.js";
 import { type RedisAdapterOptions, resolveRedisAdapterOptions } from "./options.js";
 import { runScript, scripts } from "./scripts.js";
+import { RedisSessions } from "./session-store.js";
 import { isCluster, ShardedRedisAdapter } from "./sharded.js";
 import { startError, within } from "./start.js";
+import { RedisHistory } from "./streams-log.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
 
 export type { RedisAdapterOptions } from "./options.js";
@@ -117,6 +121,26 @@ class RedisClusterAdapter implements RedisAdapter {
 
   get nodeId(): string | undefined {
     return this.#node?.nodeId;
+  }
+
+  /**
+   * Resumable sessions across nodes (`createServer({ resume })` with this adapter): history in
+   * Redis Streams and sessions in Redis hashes, on a connection of their own under the same prefix.
+   */
+  [resumeBackend](options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
+    const redis = this.#template.duplicate();
+    redis.on("error", (error: Error) => logger.debug({ err: error }, `Redis resume store: ${error.message}`));
+    const prefix = this.#options.prefix;
+    const history = new RedisHistory(redis, { size: options.history.size, ttl: options.history.ttl, prefix });
+    const sessions = new RedisSessions(redis, { ttl: options.ttl, prefix, logger });
+    return {
+      history,
+      sessions,
+      close: async () => {
+        sessions.close();
+        await redis.quit().catch(() => redis.disconnect());
+      },
+    };
   }
 
   get #healthy(): boolean {
