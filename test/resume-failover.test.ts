@@ -10,8 +10,11 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
-import { ResumePeer } from "./helpers/resume-peer.js";
+import { createRedisAdapter } from "../src/adapters/redis/index.js";
+import type { Server } from "../src/index.js";
 import { RedisServer } from "./helpers/redis-server.js";
+import { startResumeNode } from "./helpers/resume-chat.js";
+import { ResumePeer } from "./helpers/resume-peer.js";
 
 const ROOMS = 30;
 const CLIENTS = 300;
@@ -47,7 +50,11 @@ async function verify(redis: Redis, prefix: string, clients: ResumePeer[], roomO
     }
     const first = seqs[0] ?? top + 1;
     for (let s = first; s <= top; s++) if (!seen.has(s)) lost++;
-    assert.deepEqual(c.gaps.filter((g) => g.stream !== undefined), [], `client ${i} got no gap`);
+    assert.deepEqual(
+      c.gaps.filter((g) => g.stream !== undefined),
+      [],
+      `client ${i} got no gap`,
+    );
   }
   return { lost, duplicated, outOfOrder, delivered };
 }
@@ -132,5 +139,63 @@ describe("resumable sessions across nodes (real Redis, child processes)", { time
     assert.ok(result.delivered > 1000, "messages flowed");
     for (const c of clients) c.close();
     for (const n of nodes) n.child.kill("SIGKILL");
+  });
+
+  it("one node's subscriber connection cut for 5 s: its members of history rooms lose 0 messages, with no client action", async () => {
+    const prefix = "cut";
+    const servers: Server[] = [];
+    const ports: number[] = [];
+    const templates: Redis[] = [];
+    for (const name of ["cut-a", "cut-b"]) {
+      const template = new Redis({ port: redis.port, host: "127.0.0.1", connectionName: name });
+      templates.push(template);
+      const adapter = createRedisAdapter(template, { prefix });
+      const { server, port } = await startResumeNode(adapter);
+      servers.push(server);
+      ports.push(port);
+    }
+    const rooms = 4;
+    const roomOf = (i: number) => `c${i % rooms}`;
+    const clients: ResumePeer[] = [];
+    for (let i = 0; i < 40; i++) clients.push(new ResumePeer(`ws://127.0.0.1:${ports[i % 2]}/chat/${roomOf(i)}`));
+    await Promise.all(clients.map((c) => c.connect()));
+    let dropped = 0;
+    for (const c of clients) c.onDrop = () => dropped++;
+    let sent = 0;
+    const publisher = setInterval(() => {
+      for (let k = 0; k < 4; k++)
+        (clients[Math.floor(Math.random() * clients.length)] as ResumePeer).send([0, "say", { text: `m${sent++}` }]);
+    }, 20);
+    await sleep(1000);
+    // Cut node B's subscriber: kill its pub/sub connection again each time it comes back, for 5 s.
+    let kills = 0;
+    const cutUntil = Date.now() + 5000;
+    while (Date.now() < cutUntil) {
+      const list = (await admin.call("CLIENT", "LIST", "TYPE", "pubsub")) as string;
+      for (const line of list.split("\n")) {
+        if (!line.includes("name=cut-b ")) continue;
+        const id = /id=(\d+)/.exec(line)?.[1];
+        if (id !== undefined) {
+          await admin.call("CLIENT", "KILL", "ID", id);
+          kills++;
+        }
+      }
+      await sleep(50);
+    }
+    await sleep(2500); // messages keep flowing after the cut: every hole shows up and is filled
+    clearInterval(publisher);
+    await sleep(1500);
+    const result = await verify(admin, prefix, clients, roomOf);
+    const notCarried = (servers[0]?.adapterStats?.dropped ?? 0) + (servers[1]?.adapterStats?.dropped ?? 0);
+    console.log(JSON.stringify({ sent, kills, dropped, notCarried, ...result }));
+    assert.ok(kills >= 1, "the subscriber was cut");
+    assert.ok(notCarried > 0, "pub/sub lost operations during the cut (what history had to fill)");
+    assert.equal(dropped, 0, "no client was disconnected");
+    assert.equal(result.lost, 0);
+    assert.equal(result.duplicated, 0);
+    assert.equal(result.outOfOrder, 0);
+    for (const c of clients) c.close();
+    await Promise.all(servers.map((s) => s.close()));
+    for (const t of templates) t.disconnect();
   });
 });

@@ -25,6 +25,8 @@ interface Live {
 
 /** This node's position in one room, and messages waiting while it primes or fills a hole. */
 interface RoomState {
+  /** `[4,"room:<name>",`: the head of the room's push frames, encoded once. */
+  readonly head: string;
   pos: StreamPosition | undefined;
   busy: boolean;
   queue: Live[];
@@ -66,10 +68,11 @@ export class RoomGate implements StreamGate {
   broadcast(op: BroadcastOp, _origin: "local" | "remote"): boolean {
     const room = op.rooms[0];
     if (op.rooms.length !== 1 || room === undefined || op.epoch === undefined || typeof op.data !== "string") return false;
-    const seq = seqOf(op.data, room);
-    if (seq === undefined) return false;
     if (this.#node.rooms.local(room) === undefined) return true; // no member here: nothing to keep in order
-    this.#offer(room, this.#state(room), { seq, epoch: op.epoch, frame: op.data, except: op.except });
+    const state = this.#state(room);
+    const seq = seqOf(op.data, state.head);
+    if (seq === undefined) return false;
+    this.#offer(room, state, { seq, epoch: op.epoch, frame: op.data, except: op.except });
     return true;
   }
 
@@ -113,7 +116,7 @@ export class RoomGate implements StreamGate {
   #state(room: Room): RoomState {
     let state = this.#states.get(room);
     if (state !== undefined) return state;
-    const fresh: RoomState = { pos: undefined, busy: true, queue: [] };
+    const fresh: RoomState = { head: `[4,${JSON.stringify(roomStream(room))},`, pos: undefined, busy: true, queue: [] };
     this.#states.set(room, fresh);
     state = fresh;
     when(
@@ -217,9 +220,8 @@ export class RoomGate implements StreamGate {
   }
 }
 
-/** The seq of a push frame of `room`'s stream, read from its head (`[4,"room:<name>",<seq>,`). */
-function seqOf(frame: string, room: Room): number | undefined {
-  const head = `[4,${JSON.stringify(roomStream(room))},`;
+/** The seq of a push frame of a room's stream, read after its head (`[4,"room:<name>",<seq>,`). */
+function seqOf(frame: string, head: string): number | undefined {
   if (!frame.startsWith(head)) return undefined;
   const end = frame.indexOf(",", head.length);
   const seq = Number(frame.slice(head.length, end));

@@ -3,9 +3,9 @@ import type { ClusterNode, ClusterOp, SocketPlace } from "../../cluster/adapter.
 import { decodeClusterOp, encodeClusterOp, senderOf } from "../../cluster/codec.js";
 import { AdapterError, AdapterErrors, messageOf } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import type { Room, SocketId } from "../../types.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
+import type { Room, SocketId } from "../../types.js";
 import { RedisLink } from "./connections.js";
 import { InFlight } from "./in-flight.js";
 import { LiveNodes } from "./live-nodes.js";
@@ -14,8 +14,8 @@ import { runScript, scripts } from "./scripts.js";
 import { RedisSessions } from "./session-store.js";
 import { isCluster, ShardedRedisAdapter } from "./sharded.js";
 import { startError, within } from "./start.js";
-import { RedisHistory } from "./streams-log.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
+import { RedisHistory } from "./streams-log.js";
 
 export type { RedisAdapterOptions } from "./options.js";
 export type { RedisAdapter, RedisAdapterStats } from "./stats.js";
