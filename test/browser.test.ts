@@ -51,7 +51,7 @@ describe("the chat room demo in headless Chromium", { skip: existsSync(CHROMIUM)
   }
 
   async function enter(page: Page, room: string): Promise<void> {
-    await page.goto(`${chat.url}/rooms/${room}`);
+    await page.goto(`${chat.url}/rooms/${encodeURIComponent(room)}`);
     await page.locator("#status", { hasText: "connected" }).waitFor();
   }
 
@@ -108,6 +108,48 @@ describe("the chat room demo in headless Chromium", { skip: existsSync(CHROMIUM)
 
     mkdirSync(new URL(".", SCREENSHOT), { recursive: true });
     await alice.screenshot({ path: SCREENSHOT.pathname });
+  });
+
+  it("keeps the message box and the newest message in view through a long conversation", async () => {
+    for (let i = 1; i <= 30; i++) await say(alice, `line ${i} of a long conversation`);
+    await alice.locator(".message", { hasText: "line 30 of" }).waitFor();
+    const view = await alice.evaluate(() => {
+      const list = document.getElementById("messages")!.getBoundingClientRect();
+      const newest = [...document.querySelectorAll(".message")].at(-1)!.getBoundingClientRect();
+      const composer = document.getElementById("composer")!.getBoundingClientRect();
+      return { height: window.innerHeight, scrollHeight: document.documentElement.scrollHeight, list, newest, composer };
+    });
+    assert.ok(
+      view.composer.bottom <= view.height,
+      `the message box ends at ${view.composer.bottom} px, below the ${view.height} px window`,
+    );
+    assert.ok(view.scrollHeight <= view.height, `the page grew to ${view.scrollHeight} px`);
+    assert.ok(view.newest.bottom <= view.list.bottom + 1 && view.newest.top >= view.list.top, "the newest message is in view");
+    await alice.screenshot({ path: new URL("../test-output/screenshot-chat-long.png", import.meta.url).pathname });
+  });
+
+  it("says why a message cannot go instead of dropping or cutting it", async () => {
+    await say(alice, "   ");
+    await alice.locator("#composer-hint", { hasText: "Type a message first." }).waitFor();
+    await alice.fill("#text", "x".repeat(2001));
+    await alice.locator("#composer-hint", { hasText: "2001 characters: at most 2000" }).waitFor();
+    await alice.press("#text", "Enter");
+    assert.equal(await alice.inputValue("#text"), "x".repeat(2001), "the text stays for the user to shorten");
+    assert.equal(await bob.locator(".message", { hasText: "xxxxxxxxxx" }).count(), 0);
+  });
+
+  it("enters a room whose name has spaces and accents, and counts people, not tabs", async () => {
+    const room = "café au lait";
+    const bobAgain = await bob.context().newPage();
+    await Promise.all([enter(alice, room), enter(bob, room), enter(bobAgain, room)]);
+    await say(bob, "un café ?");
+    await alice.locator(".message", { hasText: "un café ?" }).waitFor();
+    assert.equal(await alice.locator(".room-header h1").textContent(), `# ${room}`);
+    await carol.goto(`${chat.url}/rooms`);
+    const count = await carol.locator(".rooms a", { hasText: room }).locator(".count").textContent();
+    assert.equal(count, "2 online"); // Alice and Bob; Bob has two tabs
+    await bobAgain.close();
+    await Promise.all([enter(alice, "lobby"), enter(bob, "lobby"), enter(carol, "random")]);
   });
 
   it("reconnects the pages after the server restarts", async () => {

@@ -94,13 +94,14 @@ describe("the published package", () => {
 
   test("the public classes declare only the documented API: no internal member in Socket or Server", async () => {
     const installed = join(dir("js"), "node_modules", "tswebsockets", "dist");
-    // DESIGN.md's Socket and Server, plus the documented extras (closeReason, droppedMessages, size, roomCount).
+    // DESIGN.md's Socket and Server, plus the documented extras (closeReason, droppedMessages, namespace, size, roomCount, the admin views).
     const documented: Record<string, { file: string; members: string[] }> = {
       Socket: {
         file: "socket/socket.d.ts",
         members: [
           "id",
           "path",
+          "namespace",
           "params",
           "request",
           "server",
@@ -126,12 +127,19 @@ describe("the published package", () => {
           "close",
           "constructor",
           "#private",
+          // read-only views for metrics and the admin page (docs/observability.md)
+          "nodeId",
+          "sockets",
+          "socketsOfUser",
+          "connectionsByNamespace",
+          "largestRooms",
+          "adapterStats",
         ],
       },
     };
     for (const [name, { file, members }] of Object.entries(documented)) {
       const text = await readFile(join(installed, file), "utf8");
-      const body = text.slice(text.indexOf(`declare class ${name} `)).split("\n}\n")[0] ?? "";
+      const body = text.slice(text.search(new RegExp(`declare class ${name}[ <]`))).split("\n}\n")[0] ?? "";
       const declared = new Set(
         [...body.replace(/\/\*[\s\S]*?\*\//g, "").matchAll(/^ {4}(?:readonly |get |set |static |private |protected )*(#?\w+)/gm)].map(
           (m) => m[1],

@@ -6,10 +6,10 @@ import { fileURLToPath } from "node:url";
 import express, { type NextFunction, type Request, type Response } from "express";
 import session from "express-session";
 import { type Adapter, createServer, type Logger, type Middleware, type Server } from "../../src/index.js";
-import { ChatRoom, type ChatUser } from "./chat-handler.js";
+import { ChatRoom, type ChatUser, personRoom } from "./chat-handler.js";
 import { Echo } from "./echo-handler.js";
 import { chatPage, loginPage, roomsPage } from "./pages.js";
-import { createAuth, ROOMS } from "./users.js";
+import { createAuth, DEMO_USERS, ROOMS } from "./users.js";
 
 /** What {@link startChat} accepts; everything has an embedded default. */
 export interface ChatOptions {
@@ -86,7 +86,13 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
     });
   });
   app.get("/rooms", loggedIn, async (req, res) => {
-    const counts = await Promise.all(ROOMS.map(async (room) => [room, (await sockets.to(room).members()).length] as const));
+    // People, not tabs: a user counts once however many of their tabs are in the room, on any node.
+    const counts = await Promise.all(
+      ROOMS.map(async (room) => {
+        const present = await Promise.all(DEMO_USERS.map(async (u) => (await sockets.to(personRoom(room, u.id)).members()).length > 0));
+        return [room, present.filter(Boolean).length] as const;
+      }),
+    );
     res.type("html").send(roomsPage(userOf(req) as ChatUser, Object.fromEntries(counts)));
   });
   app.get("/rooms/:room", loggedIn, (req, res) => {

@@ -8,13 +8,22 @@
 // the adapter), and names travel with `sendTo`, which the adapter also carries: when someone joins,
 // every page already in the room answers "present" and the server passes each name to the newcomer.
 import { BaseMixin, HttpMiddlewareMixin, type Message, MixinFail, mixins, Namespace, type Socket } from "../../src/index.js";
-import { type ChatUser, ROOMS } from "./users.js";
+import { type ChatUser, MAX_TEXT, ROOMS } from "./users.js";
 
 export type { ChatUser } from "./users.js";
 
 /** Close code the page reads as "log in again": the same code `server.closeUser` uses. */
 const LOGIN_REQUIRED = 4401;
-const MAX_TEXT = 2000;
+
+/**
+ * The room that holds one user's sockets in one room, on every node: the rooms page counts people
+ * (users with at least one socket in it), not tabs.
+ * @example
+ * (await server.to(personRoom("lobby", "1")).members()).length > 0 // Alice is in the lobby
+ */
+export function personRoom(room: string, userId: string): string {
+  return `person:${userId}@${room}`;
+}
 
 /** Only logged-in users, only rooms that exist. */
 class MembersOnly extends BaseMixin {
@@ -36,6 +45,7 @@ export class ChatRoom extends mixins(MembersOnly, HttpMiddlewareMixin) {
     const room = roomOf(socket);
     const { name } = socket.user as ChatUser;
     socket.join(room);
+    socket.join(personRoom(room, (socket.user as ChatUser).id));
     socket.send(json({ type: "welcome", id: socket.id, name, room }));
     socket.server
       .to(room)
@@ -49,8 +59,12 @@ export class ChatRoom extends mixins(MembersOnly, HttpMiddlewareMixin) {
     const { name } = socket.user as ChatUser;
     const event = parse(message);
     if (event?.type === "say" && typeof event.text === "string") {
-      const text = event.text.trim().slice(0, MAX_TEXT);
-      if (text !== "") socket.server.to(room).send(json({ type: "message", id: socket.id, name, text, at: Date.now() }));
+      // Nothing is cut or dropped without a word: the page hears why.
+      const text = event.text.trim();
+      if (text === "") void socket.send(json({ type: "refused", reason: "The message is empty." }));
+      else if (text.length > MAX_TEXT) {
+        void socket.send(json({ type: "refused", reason: `The message is ${text.length} characters long; at most ${MAX_TEXT} fit.` }));
+      } else socket.server.to(room).send(json({ type: "message", id: socket.id, name, text, at: Date.now() }));
     } else if (event?.type === "present" && typeof event.to === "string") {
       // Only pass names to sockets of this room, on whichever node they are.
       const members = await socket.server.to(room).members();

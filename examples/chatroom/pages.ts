@@ -1,9 +1,11 @@
 // The demo's HTML pages: plain server-rendered strings, every interpolated value escaped.
 import type { ChatUser } from "./chat-handler.js";
-import { DEMO_USERS, ROOM_TOPICS, ROOMS } from "./users.js";
+import { DEMO_USERS, MAX_TEXT, ROOM_TOPICS, ROOMS } from "./users.js";
 
 const escapes: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const esc = (text: string) => text.replace(/[&<>"']/g, (c) => escapes[c] ?? c);
+/** A room's page URL: names may hold spaces and any Unicode. */
+const roomHref = (room: string) => esc(`/rooms/${encodeURIComponent(room)}`);
 
 function layout(title: string, user: ChatUser | undefined, body: string, script = ""): string {
   const account =
@@ -55,10 +57,10 @@ export function loginPage(notice: "failed" | "bye" | "expired" | undefined): str
   );
 }
 
-/** The list of rooms with how many people are in each right now. */
+/** The list of rooms with how many people (not tabs) are in each right now. */
 export function roomsPage(user: ChatUser, online: Readonly<Record<string, number>>): string {
   const items = ROOMS.map(
-    (room) => `<li><a href="/rooms/${esc(room)}">
+    (room) => `<li><a href="${roomHref(room)}">
         <span class="room-name"># ${esc(room)}</span>
         <span class="topic">${esc(ROOM_TOPICS[room] ?? "")}</span>
         <span class="count">${online[room] ?? 0} online</span></a></li>`,
@@ -76,7 +78,7 @@ export function roomsPage(user: ChatUser, online: Readonly<Record<string, number
 
 /** One room's chat page; the script connects to `/chatroom/<room>` on the same host and port. */
 export function chatPage(user: ChatUser, room: string): string {
-  const nav = ROOMS.map((r) => `<li><a href="/rooms/${esc(r)}"${r === room ? ' class="current"' : ""}># ${esc(r)}</a></li>`).join("");
+  const nav = ROOMS.map((r) => `<li><a href="${roomHref(r)}"${r === room ? ' class="current"' : ""}># ${esc(r)}</a></li>`).join("");
   return layout(
     `# ${room}`,
     user,
@@ -87,9 +89,10 @@ export function chatPage(user: ChatUser, room: string): string {
           <span id="status" class="status connecting">connecting…</span></div>
         <ol id="messages" class="messages" aria-live="polite"></ol>
         <form id="composer" class="composer" autocomplete="off">
-          <input id="text" name="text" placeholder="Message # ${esc(room)}" maxlength="2000" disabled>
+          <input id="text" name="text" placeholder="Message # ${esc(room)}" data-max="${MAX_TEXT}" disabled>
           <button type="submit" disabled>Send</button>
         </form>
+        <p id="composer-hint" class="composer-hint" role="status"></p>
       </section>
       <aside class="members"><h2>Here now <span id="member-count"></span></h2><ul id="member-list"></ul></aside>
     </main>`,

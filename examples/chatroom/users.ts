@@ -22,7 +22,11 @@ export const ROOM_TOPICS: Readonly<Record<string, string>> = {
   lobby: "Say hello",
   typescript: "Types, decorators and the compiler",
   random: "Anything else",
+  "café au lait": "Spaces and accents in a room name",
 };
+
+/** The longest message, in characters; the page says so before sending, the server answers past it. */
+export const MAX_TEXT = 2000;
 export const ROOMS: readonly string[] = Object.keys(ROOM_TOPICS);
 
 /**

@@ -4,6 +4,7 @@ import { ForcedClose, type UpgradeRefusal } from "../errors.js";
 import type { Connection, InboundCheck } from "../inbound/connection.js";
 import type { Logger } from "../logger.js";
 import { dropChannel, publishForcedClose } from "../observe/channels.js";
+import { ControlKind, encodeControl } from "../protocol/frames.js";
 import type { OutboundLimit, SlowConsumerPolicy } from "../socket/outbox.js";
 import { outboxOf, type Socket, terminate } from "../socket/socket.js";
 import { ConnectionCaps } from "./connection-caps.js";
@@ -55,7 +56,7 @@ export class Guard {
     this.#options = options;
     this.#logger = logger;
     this.#caps = new ConnectionCaps(options.maxConnections, options.maxConnectionsPerAddress);
-    this.#heartbeat = new Heartbeat(options.heartbeatInterval, options.heartbeatTimeout, this.#onHeartbeatTimeout, receivedBy);
+    this.#heartbeat = new Heartbeat(options.heartbeatInterval, options.heartbeatTimeout, this.#onHeartbeatTimeout, receivedBy, pingIdle);
     this.outbound = {
       maxBufferedBytes: options.maxBufferedBytes,
       policy: options.slowConsumer,
@@ -145,4 +146,21 @@ export class Guard {
     );
     publishForcedClose(socket, kind);
   }
+}
+
+/** `[9,"ping"]`, encoded once. */
+const APP_PING = encodeControl(ControlKind.PING);
+
+/**
+ * With each protocol ping, a tsws.v1 socket that was sent nothing since the last one also gets
+ * `[9,"ping"]`: browsers answer protocol pings without telling the page, so this is what lets a
+ * client notice a dead server. A socket that was written to costs nothing.
+ */
+function pingIdle(connection: Connection): void {
+  const socket = connection.socket;
+  if (socket === undefined) return;
+  const outbox = outboxOf(socket);
+  if (!outbox.negotiated || outbox.takeActivity()) return;
+  void outbox.send(APP_PING);
+  outbox.takeActivity(); // its own ping does not make the socket busy
 }

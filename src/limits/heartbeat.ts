@@ -31,7 +31,17 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
    * @param received bytes received so far on a socket's connection (TCP `bytesRead`): what shows
    *   that a peer still sending a large frame is alive
    */
-  constructor(interval: number, timeout: number, onTimeout: (ws: P) => void, received: (ws: P) => number = () => 0) {
+  readonly #onPing: ((ws: P) => void) | undefined;
+
+  /** @param onPing called right after each protocol ping is sent (the guard adds an application ping there) */
+  constructor(
+    interval: number,
+    timeout: number,
+    onTimeout: (ws: P) => void,
+    received: (ws: P) => number = () => 0,
+    onPing?: (ws: P) => void,
+  ) {
+    this.#onPing = onPing;
     this.#interval = interval;
     this.#timeout = timeout;
     this.#onTimeout = onTimeout;
@@ -102,6 +112,7 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
         this.#peers.set(ws, -time - 1);
         this.#receivedAtPing.set(ws, this.#received(ws));
         ws.ping();
+        this.#onPing?.(ws);
       }
     }
   };

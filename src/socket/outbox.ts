@@ -39,6 +39,12 @@ export interface OutboundLimit<S> {
 }
 
 const OPEN = 1;
+/** The TCP socket is corked until the batch flush of this turn. */
+const CORKED = 1;
+/** The socket was past its high-water mark when this turn's sends began. */
+const CONGESTED = 2;
+/** Something was written since the last {@link Outbox.takeActivity}. */
+const ACTIVE = 4;
 const READY: Promise<void> = Promise.resolve();
 /** Set by Outbox's static block: lets the batch flush reach a private method without a closure per send. */
 let uncork: (outbox: Outbox<unknown>) => void;
@@ -70,9 +76,8 @@ export class Outbox<S> {
   readonly #limit: OutboundLimit<S>;
   /** True when frames may be written straight to the TCP socket (no extension transforms them). */
   readonly #plainFrames: boolean;
-  #corked = false;
-  /** Whether the socket was past its high-water mark when this event-loop turn's sends began. */
-  #congested = false;
+  /** CORKED | CONGESTED | ACTIVE bits: one field instead of three booleans (it is per socket). */
+  #state = 0;
   #drain: Promise<void> | undefined;
   #backlog: Backlog | undefined;
   #dropped = 0;
@@ -131,7 +136,7 @@ export class Outbox<S> {
   sendFrame(frame: readonly Buffer[], data: Message): void {
     if (this.closed) return;
     this.#cork();
-    if (!this.#plainFrames || this.#congested || this.#backlog !== undefined) {
+    if (!this.#plainFrames || (this.#state & CONGESTED) !== 0 || this.#backlog !== undefined) {
       this.#sendAsIs(data);
       return;
     }
@@ -141,7 +146,7 @@ export class Outbox<S> {
 
   /** A message the outbound hooks have already seen (a broadcast's frame that fell back to a plain send). */
   #sendAsIs(data: Message): Promise<void> {
-    if (this.#congested || this.#backlog !== undefined) return this.#overflow(data);
+    if ((this.#state & CONGESTED) !== 0 || this.#backlog !== undefined) return this.#overflow(data);
     this.#ws.send(data);
     return this.#afterWrite();
   }
@@ -151,6 +156,16 @@ export class Outbox<S> {
     this.#cork();
     this.#backlog?.release();
     this.#ws.close(code, reason);
+  }
+
+  /**
+   * Whether anything was written since the last call, and forget it: the heartbeat sends an
+   * application-level ping only to sockets that were idle (a busy socket costs nothing).
+   */
+  takeActivity(): boolean {
+    const active = (this.#state & ACTIVE) !== 0;
+    this.#state &= ~ACTIVE;
+    return active;
   }
 
   /** Calls `listener` once the connection has closed (after the socket's own close handling). */
@@ -189,17 +204,16 @@ export class Outbox<S> {
 
   /** Frames sent in one event-loop turn are held and leave together in one write. */
   #cork(): void {
-    if (this.#corked) return;
-    this.#corked = true;
+    if ((this.#state & CORKED) !== 0) return;
     // Measured once per turn, before this turn's frames: a burst queued within one turn is the
     // handler's own doing and is let through; a peer that has not taken the last turns' is slow.
-    this.#congested = this.#ws.bufferedAmount > this.#limit.maxBufferedBytes;
+    this.#state = CORKED | ACTIVE | (this.#ws.bufferedAmount > this.#limit.maxBufferedBytes ? CONGESTED : 0);
     this.#raw.cork();
     if (corked.push(this as Outbox<unknown>) === 1) process.nextTick(uncorkAll);
   }
 
   #uncork(): void {
-    this.#corked = false;
+    this.#state &= ~(CORKED | CONGESTED);
     this.#raw.uncork();
   }
 

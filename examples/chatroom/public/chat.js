@@ -9,6 +9,8 @@ const sendButton = form.querySelector("button");
 const status = document.getElementById("status");
 const memberList = document.getElementById("member-list");
 const memberCount = document.getElementById("member-count");
+const hint = document.getElementById("composer-hint");
+const maxText = Number(input.dataset.max);
 
 const names = new Map(); // socket id → user name, for everyone we have heard of
 let members = []; // socket ids in the room right now
@@ -104,6 +106,9 @@ const handlers = {
     renderMembers();
   },
   message: showMessage,
+  refused(event) {
+    hint.textContent = event.reason;
+  },
 };
 
 function connect() {
@@ -142,10 +147,21 @@ function connect() {
   });
 }
 
+// Say why a message cannot go, rather than cutting or dropping it.
+function check(text) {
+  if (text === "") return "Type a message first.";
+  if (text.length > maxText) return `${text.length} characters: at most ${maxText} fit in one message.`;
+  return "";
+}
+input.addEventListener("input", () => {
+  const text = input.value.trim();
+  hint.textContent = text.length > maxText ? check(text) : "";
+});
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = input.value.trim();
-  if (text === "" || socket.readyState !== WebSocket.OPEN) return;
+  hint.textContent = check(text);
+  if (hint.textContent !== "" || socket.readyState !== WebSocket.OPEN) return;
   socket.send(JSON.stringify({ type: "say", text }));
   input.value = "";
 });

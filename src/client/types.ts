@@ -1,0 +1,177 @@
+/**
+ * The client's public types: its options and the contract-typed interface `connect()` returns.
+ * Type-only: importing the contract with `import type` keeps the schema library out of the bundle.
+ */
+import type {
+  AnyContract,
+  ClientEvents,
+  ClientRequests,
+  PayloadInputOf,
+  PayloadOf,
+  ReplyInputOf,
+  ReplyOf,
+  RequestDefinition,
+  ServerEvents,
+  ServerRequests,
+} from "../contract/index.js";
+
+/**
+ * Where the connection stands: `connecting` (the first attempt), `open`, `reconnecting` (the link
+ * dropped or an attempt failed; the next attempt waits for its backoff) and `closed` (for good:
+ * `close()` was called, or the server said not to come back with 4401 or 1008).
+ * @example
+ * client.on("state", (state) => (banner.hidden = state === "open"));
+ */
+export type ClientState = "connecting" | "open" | "reconnecting" | "closed";
+
+/**
+ * The close that moved the client to `reconnecting` or `closed`. A link the liveness check gave up
+ * on reports 1006 with the reason "no frame within idleMs + graceMs".
+ * @example
+ * client.on("state", (state, close) => { if (state === "closed" && close?.code === 4401) location.assign("/login"); });
+ */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * A `gap` control frame's data (resumable sessions): messages of `stream` were missed and cannot be
+ * replayed, for `reason` ("trimmed", "expired", "reset" or "limit").
+ * @example
+ * client.on("gap", ({ reason }) => refetch(reason));
+ */
+export interface Gap {
+  readonly reason: string;
+  readonly stream?: string;
+  readonly [key: string]: unknown;
+}
+
+/**
+ * The WebSocket constructor the client uses: the browser's or Node ≥ 22's global one, or ws'
+ * (`import WebSocket from "ws"`) on Node 20. Only `onopen`, `onmessage`, `onclose`, `onerror`,
+ * `send`, `close` and `readyState` are used.
+ * @example
+ * import WebSocket from "ws";
+ * connect(url, { WebSocket });
+ */
+export type WebSocketConstructor = new (url: string, protocols: string[]) => unknown;
+
+/**
+ * Options of `connect()`; every one has a default.
+ * @example
+ * connect<typeof chat>("/chat/lobby", { reconnect: { baseMs: 1000 }, liveness: { idleMs: 30_000 } });
+ */
+export interface ClientOptions {
+  /** The WebSocket constructor. Default: `globalThis.WebSocket` (browsers, Node ≥ 22); Node 20 passes ws'. */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Subprotocols offered after `tsws.v1` (which is always offered first). Default none. */
+  readonly protocols?: readonly string[];
+  /**
+   * Reconnect with exponential backoff and full jitter: attempt n waits a random time in
+   * [0, min(maxMs, baseMs · 2^n)), n counting from 0. After a server that says it is going away
+   * (1001, 1012, 1013: a restart, when all its clients drop at once) n starts at 3, spreading them
+   * over 8 · baseMs (4 s by default) instead of storming the new process.
+   * `false` never reconnects. Default `{ baseMs: 500, maxMs: 10_000 }`.
+   */
+  readonly reconnect?: false | { readonly baseMs?: number; readonly maxMs?: number };
+  /** Default timeout of `request()`, in milliseconds, offline time included. Default 10 000. */
+  readonly requestTimeoutMs?: number;
+  /**
+   * The offline buffer: emits and requests made while not open wait here and go out, in order, on
+   * the next open. When full the oldest entry is dropped; entries older than `maxAgeMs` are dropped
+   * too. A dropped request rejects (`DISCONNECTED` when pushed out, `TIMEOUT` when too old); a
+   * dropped emit is reported to `onDrop`. Defaults: 100 messages, 256 KiB (UTF-8), 30 000 ms.
+   */
+  readonly buffer?: {
+    readonly maxMessages?: number;
+    readonly maxBytes?: number;
+    readonly maxAgeMs?: number;
+    readonly onDrop?: (event: string, data: unknown, reason: "full" | "expired" | "closed") => void;
+  };
+  /**
+   * Liveness: the server sends `[9,"ping"]` with each heartbeat to a socket it has sent nothing to
+   * since the last one (tswebsockets: every `heartbeatInterval`, 25 s by default, checked every
+   * 10 s, so at most about 35 s apart; `idleMs` must stay above that). The client gives up on a link that delivered no frame
+   * for `idleMs + graceMs` and reconnects; a timer that fires late (a throttled or frozen page) or a
+   * wake-up (`visibilitychange`, `pageshow`, `online`) gives the link `graceMs` more to deliver what
+   * queued up before it is judged. `false` turns it off. Default `{ idleMs: 40_000, graceMs: 10_000 }`.
+   */
+  readonly liveness?: false | { readonly idleMs?: number; readonly graceMs?: number };
+  /** Reserved for resumable sessions (accepted, no effect yet). */
+  readonly resume?: boolean;
+}
+
+/**
+ * Options of one `emit()`.
+ * @example
+ * client.emit("typing", { on: true }, { volatile: true });
+ */
+export interface EmitOptions {
+  /** Send only if open right now; never buffered. Default false. */
+  readonly volatile?: boolean;
+}
+
+/**
+ * Options of one `request()`.
+ * @example
+ * await client.request("send", { text }, { timeoutMs: 3000 });
+ */
+export interface RequestOptions {
+  /** Milliseconds until the request rejects with `TIMEOUT`. Default: the client's `requestTimeoutMs`. */
+  readonly timeoutMs?: number;
+}
+
+// Data is optional exactly when the schema accepts undefined (or there is no schema).
+type Args<P, O> = undefined extends P ? [data?: P, options?: O] : [data: P, options?: O];
+type Req<D> = Extract<D, RequestDefinition>;
+// Without a contract type (`connect(url)`), any name goes and data is `unknown`.
+type Named<D, N> = string extends keyof D ? string : N;
+
+/**
+ * A connected client, typed by contract `C`. Event names "state" and "gap" are the client's own:
+ * a contract's server events of those names cannot be listened to.
+ * @example
+ * const client = connect<typeof chat>("/chat/lobby");
+ * client.on("message", (m) => render(m));
+ * const { id } = await client.request("send", { text: "hi" });
+ */
+export interface Client<C extends AnyContract = AnyContract> {
+  /** The current state. */
+  readonly state: ClientState;
+  /** The close that caused the current `reconnecting` or `closed` state, else undefined. */
+  readonly lastClose: CloseInfo | undefined;
+  /**
+   * Sends an event. Returns true when it was sent or buffered, false when it was dropped
+   * (volatile while not open, or the client is closed).
+   */
+  emit<E extends Named<C["client"], ClientEvents<C>>>(event: E, ...args: Args<PayloadInputOf<C["client"][E]>, EmitOptions>): boolean;
+  /**
+   * Sends a request and resolves with its reply; rejects with a `RequestError` carrying `code`
+   * and `data` (a declared code, `TIMEOUT`, `DISCONNECTED`, `INVALID_PAYLOAD`...).
+   */
+  request<R extends Named<C["client"], ClientRequests<C>>>(
+    request: R,
+    ...args: Args<PayloadInputOf<C["client"][R]>, RequestOptions>
+  ): Promise<ReplyOf<Req<C["client"][R]>>>;
+  /**
+   * Listens to state changes; returns the function that stops listening. `reconnecting` is reported
+   * after each failed attempt too, with the close and `retryInMs`, the wait before the next attempt.
+   */
+  on(event: "state", listener: (state: ClientState, close: CloseInfo | undefined, retryInMs: number | undefined) => void): () => void;
+  /** Listens to gaps (resumable sessions); returns the function that stops listening. */
+  on(event: "gap", listener: (gap: Gap) => void): () => void;
+  /** Listens to a server event; returns the function that stops listening. */
+  on<E extends Named<C["server"], ServerEvents<C>>>(event: E, listener: (data: PayloadOf<C["server"][E]>) => void): () => void;
+  /**
+   * Answers a server → client request: the returned (or awaited) value is the reply; a thrown
+   * `RequestError` answers its code and data, anything else `INTERNAL`. One handler per name; returns
+   * the function that removes it (then the request is answered `UNKNOWN_EVENT`).
+   */
+  handle<R extends Named<C["server"], ServerRequests<C>>>(
+    request: R,
+    handler: (data: PayloadOf<C["server"][R]>) => ReplyInputOf<Req<C["server"][R]>> | PromiseLike<ReplyInputOf<Req<C["server"][R]>>>,
+  ): () => void;
+  /** Closes for good (default 1000): no reconnect; pending and buffered requests reject `DISCONNECTED`. */
+  close(code?: number, reason?: string): void;
+}
