@@ -62,7 +62,13 @@ export class ResumePeer {
   next(match: (f: unknown[]) => boolean, ms = 5000): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching frame within ${ms} ms`)), ms);
-      this.#waiters.push({ match, resolve: (f) => (clearTimeout(timer), resolve(f)) });
+      this.#waiters.push({
+        match,
+        resolve: (f) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+      });
     });
   }
 
