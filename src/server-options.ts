@@ -3,6 +3,7 @@ import type { Adapter } from "./cluster/adapter.js";
 import type { HandlerClass } from "./hooks/handler.js";
 import type { RateLimit } from "./limits/rate-limit.js";
 import { consoleLogger, type Logger } from "./logger.js";
+import { type ResolvedResumeOptions, type ResumeOptions, resolveResumeOptions } from "./options/resume.js";
 import { type Checks, hasMethods, isArrayOf, isFn, isInt, isStr, validate } from "./options/validate.js";
 import { decoratedHandlers } from "./routing/namespace.js";
 import type { SlowConsumerPolicy } from "./socket/outbox.js";
@@ -57,12 +58,19 @@ export interface ServerOptions {
   maxConnections?: number | undefined;
   /** The same cap per client address (429); 0 turns it off. Default 0 (off: behind a proxy every client shares one address). */
   maxConnectionsPerAddress?: number | undefined;
+  /**
+   * Resumable sessions for namespaces of the message layer (`events()`): `{ ttl, history: { size, ttl } }`,
+   * times in ms (defaults 120 000; 100 messages, 300 000). Off unless given. See docs/resume.md.
+   */
+  resume?: ResumeOptions | undefined;
 }
 
 /** Options after defaults and environment variables were applied. */
 export type ResolvedOptions = {
-  readonly [K in Exclude<keyof ServerOptions, Optional>]-?: Exclude<ServerOptions[K], undefined>;
-} & { readonly [K in Optional]?: Exclude<ServerOptions[K], undefined> | undefined };
+  readonly [K in Exclude<keyof ServerOptions, Optional | "resume">]-?: Exclude<ServerOptions[K], undefined>;
+} & { readonly [K in Optional]?: Exclude<ServerOptions[K], undefined> | undefined } & {
+  readonly resume?: ResolvedResumeOptions | undefined;
+};
 
 /** The options that stay unset when not given (no default value). */
 type Optional = "server" | "adapter" | "allowedOrigins" | "rateLimit";
@@ -93,6 +101,8 @@ const checks: Checks<ServerOptions> = {
   rateLimit: [isRateLimit, "{ messagesPerSecond?, bytesPerSecond? } with positive integers"],
   maxConnections: [isInt(1), "an integer of 1 or more"],
   maxConnectionsPerAddress: [isInt(0), "an integer, 0 (off) or more"],
+  // Checked in depth by resolveResumeOptions, which names the nested option in its TypeError.
+  resume: [(v) => typeof v === "object" && v !== null && !Array.isArray(v), "an object { ttl?, history? }"],
 };
 
 /** Validates options and applies defaults; throws a TypeError naming the faulty option. */
@@ -124,6 +134,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     rateLimit: options.rateLimit,
     maxConnections: options.maxConnections ?? 10_000,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 0,
+    resume: options.resume === undefined ? undefined : resolveResumeOptions(options.resume),
   };
   if (!checks.port[0](resolved.port)) throw new TypeError(`WEBSOCKET_PORT must be an integer from 0 to 65535, got ${envPort}`);
   if (!checks.baseUri[0](resolved.baseUri)) throw new TypeError(`WEBSOCKET_BASE_URI must be ${checks.baseUri[1]}`);

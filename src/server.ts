@@ -282,6 +282,7 @@ export class Server implements ServerApi<Socket> {
     }
     // An async onClose may still broadcast ("user left"): the adapter must outlive it.
     await this.#hooksFinished();
+    await this.#node.shutdown();
     await this.#ready.catch(() => {});
     await this.#adapter.stop();
   }
@@ -324,7 +325,9 @@ export class Server implements ServerApi<Socket> {
         ...fromMixins.map((s) => s.step),
       ];
       const queue: QueuePolicy = { chain, maxPending: this.#options.maxPendingMessages, onHookError, onFinished: this.#onFinished };
-      const protocol = socketProtocolOf(cls, { logger: this.#logger });
+      const protocol = socketProtocolOf(cls, { logger: this.#logger, server: this, resume: this.#options.resume });
+      const prepare = protocol?.prepare;
+      if (prepare !== undefined) steps.push(({ req }) => prepare(req) as undefined | Promise<undefined>);
       const pipeline = new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger, { server: this, namespace: path });
       const outbound = chain.outbound === undefined ? this.#guard.outbound : { ...this.#guard.outbound, transform: chain.outbound };
       const endpoint: Endpoint = { namespace: path, pipeline, queue, protocol, outbound };
@@ -411,7 +414,7 @@ export class Server implements ServerApi<Socket> {
         outbound: endpoint.outbound,
         identity: r.session !== undefined ? r : r.user !== undefined ? { user: r.user } : undefined,
       };
-      const socket = protocol === undefined ? new Socket(init) : protocol.createSocket(init);
+      const socket = protocol === undefined ? new Socket(init) : protocol.createSocket(init, req);
       this.#node.add(socket);
       this.#unfinished++;
       const queue = new EventQueue(socket, ws, endpoint.queue);

@@ -102,6 +102,7 @@ describe("the published package", () => {
           "id",
           "path",
           "namespace",
+          "resumed",
           "params",
           "request",
           "server",

@@ -8,7 +8,17 @@ import type { Message, Room, SocketId } from "../types.js";
  * const op: ClusterOp = { type: "sendTo", id: socketId, data: "hello" }; adapter.publish(op);
  */
 export type ClusterOp =
-  | { readonly type: "broadcast"; readonly rooms: readonly Room[]; readonly except: readonly SocketId[]; readonly data: Message }
+  | {
+      readonly type: "broadcast";
+      readonly rooms: readonly Room[];
+      readonly except: readonly SocketId[];
+      readonly data: Message;
+      /**
+       * Set for a message of a room with history (resumable sessions): the epoch of the room's
+       * stream; `data` is then a `[4, stream, seq, ...]` push frame.
+       */
+      readonly epoch?: string | undefined;
+    }
   | { readonly type: "sendTo"; readonly id: SocketId; readonly data: Message }
   | {
       readonly type: "close";

@@ -14,6 +14,8 @@ import type { ClusterOp } from "./adapter.js";
 const Kind = { broadcast: 1, sendTo: 2, closeSession: 3, closeUser: 4 } as const;
 const BINARY = 1;
 const SENT_AT = 2;
+/** A broadcast of a room with history: its stream's epoch is the string after the sender. */
+const EPOCH = 4;
 /** The kind and flag bytes. */
 const HEAD = 2;
 
@@ -35,8 +37,13 @@ export function encodeClusterOp(sender: string, op: ClusterOp, sentAt?: number):
   let kind: number;
   let data: Message | undefined;
   let code = 0;
+  let flags = 0;
   if (op.type === "broadcast") {
     kind = Kind.broadcast;
+    if (op.epoch !== undefined) {
+      strings.push(op.epoch);
+      flags = EPOCH;
+    }
     strings.push(String(op.rooms.length), ...op.rooms, ...op.except);
     data = op.data;
   } else if (op.type === "sendTo") {
@@ -53,7 +60,7 @@ export function encodeClusterOp(sender: string, op: ClusterOp, sentAt?: number):
   for (const s of strings) size += 4 + Buffer.byteLength(s);
   const out = Buffer.allocUnsafe(size);
   out[0] = kind;
-  out[1] = (payload !== undefined && typeof data !== "string" ? BINARY : 0) | (sentAt === undefined ? 0 : SENT_AT);
+  out[1] = (payload !== undefined && typeof data !== "string" ? BINARY : 0) | (sentAt === undefined ? 0 : SENT_AT) | flags;
   let at = out.writeUInt32BE(strings.length, HEAD);
   for (const s of strings) {
     const length = out.write(s, at + 4);
@@ -110,9 +117,16 @@ export function decodeClusterOp(bytes: Buffer): ClusterEnvelope {
   };
   switch (kind) {
     case Kind.broadcast: {
-      const roomCount = Number(first);
-      const rooms = strings.slice(2, 2 + roomCount);
-      return envelope({ type: "broadcast", rooms, except: strings.slice(2 + roomCount), data: rest() });
+      const epoch = (bytes[1] ?? 0) & EPOCH ? first : undefined;
+      const base = epoch === undefined ? 1 : 2;
+      const roomCount = Number(strings[base]);
+      const rooms = strings.slice(base + 1, base + 1 + roomCount);
+      const except = strings.slice(base + 1 + roomCount);
+      return envelope(
+        epoch === undefined
+          ? { type: "broadcast", rooms, except, data: rest() }
+          : { type: "broadcast", rooms, except, data: rest(), epoch },
+      );
     }
     case Kind.sendTo:
       return envelope({ type: "sendTo", id: first, data: rest() });

@@ -14,6 +14,40 @@ import { Rooms } from "./rooms.js";
 
 type CloseOp = Extract<ClusterOp, { type: "close" }>;
 
+/**
+ * A broadcast operation, as a {@link StreamGate} sees it.
+ * @example
+ * const op: BroadcastOp = { type: "broadcast", rooms: ["lobby"], except: [], data: frame, epoch: "k3" };
+ */
+export type BroadcastOp = Extract<ClusterOp, { type: "broadcast" }>;
+
+/**
+ * Takes over the local delivery of broadcasts that carry a stream `epoch` (rooms with history),
+ * and hears of joins and leaves, so a layer above (resumable sessions) can order, de-duplicate and
+ * fill holes per room before this node's sockets get a message. Installed once per server.
+ * @example
+ * node.setStreamGate({ broadcast: (op) => { deliverLater(op); return true; } });
+ */
+export interface StreamGate {
+  /** Returns true when it delivers `op` here itself (now or later); false lets the node deliver it as usual. */
+  broadcast(op: BroadcastOp, origin: "local" | "remote"): boolean;
+  joined?(socket: Socket, room: Room): void;
+  left?(socket: Socket, room: Room): void;
+}
+
+/** Each server's node, for the layers above the server that need it (found by the server object, like outboxOf). */
+const nodes = new WeakMap<object, LocalNode>();
+
+/**
+ * The node of a server, for layers above `server.ts` (resumable sessions) that install a
+ * {@link StreamGate} or shutdown work on it.
+ * @example
+ * const node = localNodeOf(server); node?.setStreamGate(gate);
+ */
+export function localNodeOf(server: object): LocalNode | undefined {
+  return nodes.get(server);
+}
+
 /** The keys a socket is indexed under for `closeSession` and `closeUser`. */
 interface Identity {
   readonly session: string | undefined;
@@ -41,6 +75,8 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
   readonly #byUser = new Map<string, Set<Socket>>();
   /** Only sockets that have a session or a user: their keys, to re-index them when either changes. */
   readonly #identities = new Map<Socket, Identity>();
+  #gate: StreamGate | undefined;
+  readonly #shutdown: (() => Promise<void>)[] = [];
 
   constructor(server: ServerApi<Socket>, adapter: Adapter, nodeId: string, logger: Logger) {
     this.server = server;
@@ -49,6 +85,27 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
     this.#adapter = adapter;
     this.rooms = new Rooms(adapter);
     this.traffic = trafficOf(server);
+    nodes.set(server, this);
+  }
+
+  /** The server's adapter (resumable sessions ask it for a shared history and session store). */
+  get adapter(): Adapter {
+    return this.#adapter;
+  }
+
+  /** Installs the one {@link StreamGate} of this server. */
+  setStreamGate(gate: StreamGate): void {
+    this.#gate = gate;
+  }
+
+  /** Work to do when the server shuts down, after its sockets closed and before the adapter stops. */
+  onShutdown(work: () => Promise<void>): void {
+    this.#shutdown.push(work);
+  }
+
+  /** Runs the shutdown work (called by `server.close()`). */
+  async shutdown(): Promise<void> {
+    await Promise.all(this.#shutdown.map((work) => work()));
   }
 
   /** How many sockets are open on this node. */
@@ -79,18 +136,22 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
 
   /** A socket has closed: it leaves the index and its rooms (its own `rooms` stay readable). */
   remove(socket: Socket): void {
-    this.#sockets.delete(socket.id);
+    // A resumed session's new socket may already hold this id (the old one was half-open).
+    const current = this.#sockets.get(socket.id) === socket;
+    if (current) this.#sockets.delete(socket.id);
     this.#unindex(socket);
-    this.#adapter.locate?.(socket.id, undefined);
-    this.rooms.leaveAll(socket);
+    if (current) this.#adapter.locate?.(socket.id, undefined);
+    for (const room of socket.rooms) this.leave(socket, room);
   }
 
   join(socket: Socket, room: Room): void {
     this.rooms.join(socket, room);
+    this.#gate?.joined?.(socket, room);
   }
 
   leave(socket: Socket, room: Room): void {
     this.rooms.leave(socket, room);
+    this.#gate?.left?.(socket, room);
   }
 
   identityChanged(socket: Socket): void {
@@ -121,6 +182,7 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
 
   #carryOut(op: ClusterOp, origin: "local" | "remote"): boolean {
     if (op.type === "broadcast") {
+      if (op.epoch !== undefined && this.#gate?.broadcast(op, origin)) return false;
       const receivers = deliverLocal(this.rooms, op.rooms, op.except, op.data);
       if (broadcastChannel.hasSubscribers) {
         broadcastChannel.publish({ server: this.server, origin, rooms: op.rooms, receivers, bytes: byteSize(op.data) });

@@ -18,7 +18,7 @@ import { type Socket, serverOf } from "../socket/socket.js";
 import { decodeText, looksLikeReply } from "./decode.js";
 import { EventError } from "./event-error.js";
 import { EventSocketImpl, type SocketLayer } from "./event-socket.js";
-import { EventOperator } from "./operator.js";
+import { EventOperator, type RoomHistory } from "./operator.js";
 import type { AnyHandler, EventServer, HandlerTable } from "./types.js";
 
 type OnEvent = (socket: Socket, event: InboundEvent) => unknown;
@@ -48,11 +48,20 @@ export class EventLayer implements SocketLayer {
   readonly logger: Logger;
   readonly #handlers: { readonly [name: string]: AnyHandler };
   readonly #hooks: readonly OnEvent[];
+  readonly #history: RoomHistory | undefined;
   #server: { base: Socket["server"]; api: EventServer<AnyContract> } | undefined;
 
-  constructor(contract: AnyContract, table: HandlerTable | undefined, mixins: readonly MixinClass[], logger: Logger) {
+  /** @param history where room broadcasts are numbered, on a server with `resume` */
+  constructor(
+    contract: AnyContract,
+    table: HandlerTable | undefined,
+    mixins: readonly MixinClass[],
+    logger: Logger,
+    history?: RoomHistory,
+  ) {
     this.contract = contract;
     this.logger = logger;
+    this.#history = history;
     this.#handlers = table?.handlers ?? Object.create(null);
     const hooks: OnEvent[] = [];
     for (const m of mixins) if (typeof m.onEvent === "function") hooks.push(m.onEvent.bind(m));
@@ -61,9 +70,20 @@ export class EventLayer implements SocketLayer {
 
   serverFor(base: Socket["server"]): EventServer<AnyContract> {
     if (this.#server?.base !== base) {
-      const api: EventServer<AnyContract> = Object.create(base, {
-        to: { value: (room: string) => new EventOperator(this.contract, this.logger, base.to(room)) },
-      });
+      const to = (room: string) => new EventOperator(this.contract, this.logger, base.to(room), this.#history, [room]);
+      // A proxy rather than Object.create(base): the server's methods read #private fields, so
+      // they must run with the server itself as `this`.
+      const bound = new Map<PropertyKey, unknown>();
+      const api = new Proxy(base, {
+        get: (target, key) => {
+          if (key === "to") return to;
+          const value: unknown = Reflect.get(target, key, target);
+          if (typeof value !== "function") return value;
+          let fn = bound.get(key);
+          if (fn === undefined) bound.set(key, (fn = value.bind(target)));
+          return fn;
+        },
+      }) as unknown as EventServer<AnyContract>;
       this.#server = { base, api };
     }
     return this.#server.api;
@@ -71,6 +91,10 @@ export class EventLayer implements SocketLayer {
 
   /** The Connection's first look at a message: replies are settled here, never queued. */
   readonly claim = (socket: Socket, data: Buffer, isBinary: boolean): boolean => {
+    // A resuming client's positions come first and must not wait behind onConnect in the queue.
+    if (!isBinary && data[1] === 0x39 && socket instanceof EventSocketImpl && socket.resume?.wantsPositions) {
+      return socket.resume.control(data.toString());
+    }
     if (isBinary || !looksLikeReply(data) || !(socket instanceof EventSocketImpl) || !socket.negotiated) return false;
     this.receive(socket, data.toString());
     return true;
@@ -161,22 +185,35 @@ export class EventLayer implements SocketLayer {
   }
 
   #request(socket: EventSocketImpl, id: number, name: string, data: unknown, traced?: EventContext): unknown {
+    const cache = socket.resume?.replies;
+    if (cache !== undefined) {
+      // A request retried across a resume (same id): answered from the session's cache, not run twice.
+      const step = cache.begin(id);
+      if (step.kind === "resend") {
+        socket.send(step.frame);
+        return note(traced, "ok");
+      }
+      if (step.kind === "wait") {
+        void step.frame.then((frame) => socket.send(frame));
+        return note(traced, "ok");
+      }
+    }
     const definition = lookup(this.contract, "client", name);
     const handler = definition?.kind === "request" ? this.#handlers[name] : undefined;
     if (definition?.kind !== "request" || handler === undefined) {
       const why = definition === undefined ? "no client request of that name" : "no handler for it";
-      socket.send(encodeError(id, ErrorCode.UNKNOWN_EVENT, undefined, why));
+      socket.answer(id, encodeError(id, ErrorCode.UNKNOWN_EVENT, undefined, why));
       return note(traced, ErrorCode.UNKNOWN_EVENT);
     }
     try {
       const out = then(validate(definition.schema, data), (input: Validation<unknown>) => {
         if (input.issues !== undefined) {
-          socket.send(encodeError(id, ErrorCode.INVALID_PAYLOAD, { issues: input.issues }));
+          socket.answer(id, encodeError(id, ErrorCode.INVALID_PAYLOAD, { issues: input.issues }));
           return note(traced, ErrorCode.INVALID_PAYLOAD);
         }
         return then(this.#onEvent(socket, name, input.value, "request"), (value) => {
           if (value === DROP) {
-            socket.send(encodeError(id, ErrorCode.DROPPED));
+            socket.answer(id, encodeError(id, ErrorCode.DROPPED));
             return note(traced, ErrorCode.DROPPED);
           }
           return then(handler(socket, value), (reply) => this.#reply(socket, id, name, definition, reply, traced));
@@ -192,10 +229,10 @@ export class EventLayer implements SocketLayer {
   }
 
   /** Checks the handler's reply against its schema: a bad reply is this server's bug, the client gets INTERNAL. */
-  #reply(socket: Socket, id: number, name: string, definition: RequestDefinition, reply: unknown, traced?: EventContext): unknown {
+  #reply(socket: EventSocketImpl, id: number, name: string, definition: RequestDefinition, reply: unknown, traced?: EventContext): unknown {
     return then(validate(definition.reply, reply), (checked: Validation<unknown>) => {
       if (checked.issues === undefined) {
-        socket.send(encodeReply(id, reply));
+        socket.answer(id, encodeReply(id, reply));
         return;
       }
       note(traced, ErrorCode.INTERNAL);
@@ -203,7 +240,7 @@ export class EventLayer implements SocketLayer {
         { socket: socket.id, event: name, issues: checked.issues },
         `the handler of "${name}" returned a reply that fails its schema; answered INTERNAL`,
       );
-      socket.send(encodeError(id, ErrorCode.INTERNAL));
+      socket.answer(id, encodeError(id, ErrorCode.INTERNAL));
     });
   }
 
@@ -225,7 +262,14 @@ export class EventLayer implements SocketLayer {
   }
 
   /** A request's handler or hook failed: EventError with a declared code answers it, MixinFail closes, the rest is INTERNAL. */
-  #requestFailed(socket: Socket, id: number, name: string, definition: RequestDefinition, error: unknown, traced?: EventContext): unknown {
+  #requestFailed(
+    socket: EventSocketImpl,
+    id: number,
+    name: string,
+    definition: RequestDefinition,
+    error: unknown,
+    traced?: EventContext,
+  ): unknown {
     if (error instanceof MixinFail) throw error;
     if (traced !== undefined) traced.outcome = error instanceof EventError ? error.code : ErrorCode.INTERNAL;
     if (socket.closed) {
@@ -237,11 +281,11 @@ export class EventLayer implements SocketLayer {
     if (error instanceof EventError && Object.hasOwn(definition.errors, error.code)) {
       const schema = definition.errors[error.code];
       if (schema === null || schema === undefined) {
-        socket.send(encodeError(id, error.code));
+        socket.answer(id, encodeError(id, error.code));
         return DROP;
       }
       const answer = (checked: Validation<unknown>) => {
-        if (checked.issues === undefined) socket.send(encodeError(id, error.code, error.data));
+        if (checked.issues === undefined) socket.answer(id, encodeError(id, error.code, error.data));
         else this.#internal(socket, id, name, error, `EventError("${error.code}") data fails its declared schema`, traced);
         return DROP;
       };
@@ -257,10 +301,10 @@ export class EventLayer implements SocketLayer {
     return this.#internal(socket, id, name, error, why, traced);
   }
 
-  #internal(socket: Socket, id: number, name: string, error: unknown, why: string, traced?: EventContext): typeof DROP {
+  #internal(socket: EventSocketImpl, id: number, name: string, error: unknown, why: string, traced?: EventContext): typeof DROP {
     note(traced, ErrorCode.INTERNAL);
     this.logger.error({ err: error, socket: socket.id, event: name }, `request "${name}": ${why}; answered INTERNAL`);
-    socket.send(encodeError(id, ErrorCode.INTERNAL));
+    socket.answer(id, encodeError(id, ErrorCode.INTERNAL));
     return DROP;
   }
 

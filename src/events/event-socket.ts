@@ -12,6 +12,8 @@ import { ErrorCode } from "../protocol/error-codes.js";
 import { encodeEvent, encodeRequest, SUBPROTOCOL } from "../protocol/frames.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, INVALID_FRAME_WINDOW_MS, MAX_INVALID_FRAMES } from "../protocol/limits.js";
 import { RequestError } from "../protocol/request-error.js";
+import { pushBody } from "../resume/history-log.js";
+import type { ResumeHandle } from "../resume/resume-handle.js";
 import { outboxOf, Socket, type SocketInit, serverOf } from "../socket/socket.js";
 import type { RequestInfo } from "../types.js";
 import type { EventServer, RequestOptions } from "./types.js";
@@ -45,6 +47,8 @@ export class EventSocketImpl extends Socket {
   #lastId = 0;
   /** When the last invalid frames arrived (ms), oldest first; at most MAX_INVALID_FRAMES. */
   #invalidAt: number[] | undefined;
+  /** The resumable session, on a server with `resume` (set once, by the resume layer, as the socket is made). */
+  resume: ResumeHandle | undefined;
 
   /**
    * The DESIGN names both `socket.request` (the upgrade request record of every Socket) and
@@ -82,7 +86,23 @@ export class EventSocketImpl extends Socket {
     if (definition?.kind !== "event") {
       throw new TypeError(`emit("${event}"): the contract declares no server event of that name`);
     }
-    checked(validate(definition.schema, data), `emit("${event}")`, this.#layer.logger, () => this.send(encodeEvent(event, data)));
+    checked(validate(definition.schema, data), `emit("${event}")`, this.#layer.logger, () => {
+      // A resumable session's direct messages go through its inbox: numbered, replayed after a resume.
+      if (this.resume !== undefined) this.resume.emit(pushBody(event, data));
+      else this.send(encodeEvent(event, data));
+    });
+  }
+
+  /**
+   * Sends the answer (reply or error frame) to the client's request `id`; a resumable session
+   * keeps it, so the same request retried after a resume gets it again instead of a second run.
+   */
+  answer(id: number, frame: string): void {
+    if (this.resume !== undefined) {
+      this.resume.replies.settle(id, frame);
+      this.resume.changed();
+    }
+    this.send(frame);
   }
 
   /**

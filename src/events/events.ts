@@ -9,6 +9,8 @@ import { type BaseHandler, type HandlerClass, mixins, mixinsOf } from "../hooks/
 import { BaseMixin, type MixinClass } from "../hooks/mixin.js";
 import { type ProtocolContext, type SocketProtocol, socketProtocol } from "../hooks/socket-protocol.js";
 import { SUBPROTOCOL } from "../protocol/frames.js";
+import { ResumeRuntime } from "../resume/runtime.js";
+import { namespaceOf } from "../routing/namespace.js";
 import type { DROP } from "../socket/drop.js";
 import type { Socket } from "../socket/socket.js";
 import type { Message } from "../types.js";
@@ -60,11 +62,20 @@ export function events<C extends AnyContract>(contract: C, ...list: MixinClass[]
           `${cls.name || "the handler class"}.events must be handle(contract, {...}) with the contract given to events()`,
         );
       }
-      const layer = new EventLayer(contract, table as HandlerTable | undefined, mixinsOf(cls), context.logger);
+      const resume =
+        context.resume !== undefined && context.server !== undefined
+          ? ResumeRuntime.of(context.server, context.resume, context.logger)
+          : undefined;
+      const layer = new EventLayer(contract, table as HandlerTable | undefined, mixinsOf(cls), context.logger, resume);
+      if (resume === undefined)
+        return { subprotocol: SUBPROTOCOL, createSocket: (init) => new EventSocketImpl(init, layer), claim: layer.claim };
+      const ns = namespaceOf(cls);
+      if (ns !== undefined) resume.addNamespace(ns, cls);
       return {
         subprotocol: SUBPROTOCOL,
-        createSocket: (init) => new EventSocketImpl(init, layer),
+        createSocket: (init, req) => resume.createSocket(init, req, (i) => new EventSocketImpl(i, layer)),
         claim: layer.claim,
+        prepare: resume.prepare,
       };
     }
   }

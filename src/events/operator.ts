@@ -7,10 +7,21 @@ import { type AnyContract, lookup } from "../contract/define-contract.js";
 import { validate } from "../contract/validate.js";
 import type { Logger } from "../logger.js";
 import { encodeEvent } from "../protocol/frames.js";
+import { pushBody } from "../resume/history-log.js";
 import type { Broadcaster } from "../socket/server-api.js";
 import type { Message, Room, SocketId } from "../types.js";
 import { checked } from "./event-socket.js";
 import type { EventBroadcaster } from "./types.js";
+
+/**
+ * Where an events namespace's room broadcasts are numbered when the server has `resume`: the
+ * resume layer's runtime. `fallback` sends the plain event when history cannot be written.
+ * @example
+ * const history: RoomHistory = { emitToRoom: (room, except, body, fallback) => fallback() };
+ */
+export interface RoomHistory {
+  emitToRoom(room: Room, except: readonly SocketId[], body: string, fallback: () => void): void;
+}
 
 /**
  * Wraps a {@link Broadcaster}; `to()` and `except()` return new operators, as the wrapped one does.
@@ -21,19 +32,34 @@ export class EventOperator implements EventBroadcaster<AnyContract> {
   readonly #contract: AnyContract;
   readonly #logger: Logger;
   readonly #inner: Broadcaster;
+  readonly #history: RoomHistory | undefined;
+  readonly #rooms: readonly Room[];
+  readonly #except: readonly SocketId[];
 
-  constructor(contract: AnyContract, logger: Logger, inner: Broadcaster) {
+  /** @param history with `resume`: where a broadcast to one room is numbered (rooms and except mirror `inner`'s) */
+  constructor(
+    contract: AnyContract,
+    logger: Logger,
+    inner: Broadcaster,
+    history?: RoomHistory,
+    rooms: readonly Room[] = [],
+    except: readonly SocketId[] = [],
+  ) {
     this.#contract = contract;
     this.#logger = logger;
     this.#inner = inner;
+    this.#history = history;
+    this.#rooms = rooms;
+    this.#except = except;
   }
 
   to(room: Room): EventOperator {
-    return new EventOperator(this.#contract, this.#logger, this.#inner.to(room));
+    return new EventOperator(this.#contract, this.#logger, this.#inner.to(room), this.#history, [...this.#rooms, room], this.#except);
   }
 
   except(socket: { readonly id: SocketId } | SocketId): EventOperator {
-    return new EventOperator(this.#contract, this.#logger, this.#inner.except(socket));
+    const id = typeof socket === "string" ? socket : socket.id;
+    return new EventOperator(this.#contract, this.#logger, this.#inner.except(socket), this.#history, this.#rooms, [...this.#except, id]);
   }
 
   send(data: Message): void {
@@ -47,6 +73,14 @@ export class EventOperator implements EventBroadcaster<AnyContract> {
   emit(event: string, data?: unknown): void {
     const definition = lookup(this.#contract, "server", event);
     if (definition?.kind !== "event") throw new TypeError(`to(...).emit("${event}"): the contract declares no server event of that name`);
-    checked(validate(definition.schema, data), `to(...).emit("${event}")`, this.#logger, () => this.#inner.send(encodeEvent(event, data)));
+    checked(validate(definition.schema, data), `to(...).emit("${event}")`, this.#logger, () => {
+      const plain = () => this.#inner.send(encodeEvent(event, data));
+      const room = this.#rooms[0];
+      // One room: numbered in its history (replayable). Several rooms at once stay a plain
+      // broadcast (a message in two streams would reach a member of both twice).
+      if (this.#history !== undefined && this.#rooms.length === 1 && room !== undefined) {
+        this.#history.emitToRoom(room, this.#except, pushBody(event, data), plain);
+      } else plain();
+    });
   }
 }

@@ -3,7 +3,9 @@
  * importing the layer that does it (the message layer sits above the server). The class offers a
  * factory under the {@link socketProtocol} symbol; the server calls it once per namespace.
  */
+import type { IncomingMessage } from "node:http";
 import type { Logger } from "../logger.js";
+import type { ResolvedResumeOptions } from "../options/resume.js";
 import type { Socket, SocketInit } from "../socket/socket.js";
 import type { HandlerClass } from "./handler.js";
 
@@ -24,8 +26,16 @@ export type MessageClaim = (socket: Socket, data: Buffer, isBinary: boolean) => 
 export interface SocketProtocol {
   /** The WebSocket subprotocol selected when the client offers it. */
   readonly subprotocol: string;
-  /** Makes the namespace's socket (a Socket subclass with the protocol's methods). */
-  createSocket(init: SocketInit): Socket;
+  /**
+   * Makes the namespace's socket (a Socket subclass with the protocol's methods); `req` is the
+   * upgrade request, as {@link prepare} saw it.
+   */
+  createSocket(init: SocketInit, req: IncomingMessage): Socket;
+  /**
+   * Runs as the last step of the upgrade (after the HTTP middleware, so `req.user` and
+   * `req.session` are set); it cannot refuse. The resumable sessions take their token here.
+   */
+  readonly prepare?: ((req: IncomingMessage) => void | Promise<void>) | undefined;
   /** Sees each inbound message first; see {@link MessageClaim}. */
   readonly claim?: MessageClaim;
 }
@@ -37,6 +47,10 @@ export interface SocketProtocol {
  */
 export interface ProtocolContext {
   readonly logger: Logger;
+  /** The server making the namespace: the key its per-server parts (one per server, not per namespace) are kept under. */
+  readonly server?: object | undefined;
+  /** `createServer({ resume })`, validated, when resumable sessions are on. */
+  readonly resume?: ResolvedResumeOptions | undefined;
 }
 
 /** The static key under which a handler class offers its {@link SocketProtocol} factory. */

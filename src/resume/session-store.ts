@@ -17,6 +17,8 @@ export interface SessionRecord {
   readonly owner: string;
   /** The namespace path the socket connected to; a resume on another path is refused. */
   readonly path: string;
+  /** The `@Namespace` pattern, so the right handler's `onExpire` runs (absent in records of older versions). */
+  readonly namespace?: string;
   readonly rooms: readonly string[];
   /** `socket.data` as JSON. */
   readonly data: string;

@@ -29,6 +29,10 @@ export interface SocketInit {
    * `reload()` and `regenerate()` replace it) and `req.user` (passport's `req.login()` sets it).
    */
   readonly identity?: Identity | undefined;
+  /** The id of a resumed session (its socket keeps it); a fresh random UUID when absent. */
+  readonly id?: SocketId | undefined;
+  /** True when the socket continues a resumed session. */
+  readonly resumed?: boolean | undefined;
 }
 
 /** What holds a socket's session and user: the upgrade request, or an object of the socket's own. */
@@ -95,7 +99,12 @@ export class Socket<Path extends string = string> {
   /** A unique, unguessable id (a random UUID). */
   // randomUUID() concatenates its string from pieces; copying it flat (toLowerCase makes a new
   // flat string) keeps 64 bytes per socket instead of a tree of cons strings of about 480.
-  readonly id: SocketId = randomUUID().toLowerCase();
+  readonly id: SocketId;
+  /**
+   * True when this socket continues a session resumed within the `resume.ttl` window (same id,
+   * rooms and `data`); false on a fresh session and without `resume`. Read it in `onConnect`.
+   */
+  readonly resumed: boolean;
   /** The request path after the base URI, without the query string. */
   readonly path: string;
   /** The `@Namespace` pattern the path matched, e.g. "/chat/:room": bounded, so fit for a metric label. */
@@ -118,6 +127,8 @@ export class Socket<Path extends string = string> {
   #cookies: Record<string, string> | undefined;
 
   constructor(init: SocketInit) {
+    this.id = init.id ?? randomUUID().toLowerCase();
+    this.resumed = init.resumed === true;
     this.#home = init.home;
     this.#outbox = new Outbox<Socket>(this as unknown as Socket, init.ws, init.raw, init.outbound);
     this.path = init.path;

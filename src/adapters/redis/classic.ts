@@ -2,16 +2,21 @@ import type { Redis } from "ioredis";
 import type { ClusterNode, ClusterOp, SocketPlace } from "../../cluster/adapter.js";
 import { decodeClusterOp, encodeClusterOp, senderOf } from "../../cluster/codec.js";
 import { messageOf } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import type { ResolvedResumeOptions } from "../../options/resume.js";
+import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
 import type { Room, SocketId } from "../../types.js";
 import { RedisLink } from "./connections.js";
 import { InFlight } from "./in-flight.js";
 import { LiveNodes } from "./live-nodes.js";
 import type { RedisAdapterOptions } from "./options.js";
 import { runScript, scripts } from "./scripts.js";
+import { RedisSessions } from "./session-store.js";
 import { runSharded, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, unframe, WireKind } from "./sharded-wire.js";
 import { startError, within } from "./start.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
+import { RedisHistory } from "./streams-log.js";
 
 type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "nodes" | "connected" | "partitions">;
 /** Names per SADD when a node writes its rooms again, and entries per script call: each call stays far below a millisecond of Redis. */
@@ -88,6 +93,26 @@ export class ClassicRedisAdapter implements RedisAdapter {
       nodes: this.#live?.expected() ?? 0,
       connected: this.#healthy,
       partitions: 0,
+    };
+  }
+
+  /**
+   * Resumable sessions across nodes (`createServer({ resume })` with this adapter): history in
+   * Redis Streams and sessions in Redis hashes, on a connection of their own under the same prefix.
+   */
+  [resumeBackend](options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
+    const redis = this.#template.duplicate();
+    redis.on("error", (error: Error) => logger.debug({ err: error }, `Redis resume store: ${error.message}`));
+    const prefix = this.#options.prefix;
+    const history = new RedisHistory(redis, { size: options.history.size, ttl: options.history.ttl, prefix });
+    const sessions = new RedisSessions(redis, { ttl: options.ttl, prefix, logger });
+    return {
+      history,
+      sessions,
+      close: async () => {
+        sessions.close();
+        await redis.quit().catch(() => redis.disconnect());
+      },
     };
   }
 

@@ -1,0 +1,166 @@
+/**
+ * Resumable sessions, measured on loopback in one run (issue 15's three figures):
+ *  1. resume with 100 missed messages: from the reconnect until the `resumed` frame, with the 100
+ *     replayed pushes received (p50, p99 over the iterations);
+ *  2. a broadcast to a room with history vs a plain broadcast (the same server without `resume`):
+ *     messages per second delivered to every member;
+ *  3. handshakes with resume on (tsws.v1 + welcome frame) vs a bare `ws` server: handshakes per second.
+ * Run: node --import tsx bench/resume.ts [--quick]
+ * Server and clients share this process (and the machine's cores): the ratios are the point.
+ */
+import { once } from "node:events";
+import { WebSocket, WebSocketServer } from "ws";
+import { createServer, type EventSocket, type Logger, type Server } from "../src/index.js";
+import { ResumeChat, type resumeChat } from "../test/helpers/resume-chat.js";
+import { ResumePeer } from "../test/helpers/resume-peer.js";
+
+const quick = process.argv.includes("--quick");
+const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function serve(resume: boolean): Promise<{ server: Server; base: string }> {
+  const server = createServer({
+    handlers: [ResumeChat],
+    host: "127.0.0.1",
+    port: 0,
+    logger: quiet,
+    heartbeatInterval: 0,
+    maxConnections: 100_000,
+    ...(resume ? { resume: { ttl: 60_000, history: { size: 1000 } } } : {}),
+  });
+  const { port } = await server.listen();
+  return { server, base: `ws://127.0.0.1:${port}` };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** 1. Resume with 100 missed messages. */
+async function resumeLatency(iterations: number): Promise<{ p50: number; p99: number; max: number }> {
+  const { server, base } = await serve(true);
+  const reader = new ResumePeer(`${base}/chat/lobby`);
+  const writer = new ResumePeer(`${base}/chat/lobby`);
+  await reader.connect();
+  await writer.connect();
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    reader.drop();
+    while (server.getSocket(reader.sid as string) !== undefined) await sleep(1);
+    for (let k = 0; k < 100; k++) writer.send([0, "say", { text: `missed ${i}.${k}` }]);
+    writer.send([1, i + 1, "ping", {}]);
+    await writer.next((f) => f[0] === 2 && f[1] === i + 1); // the 100 are appended (one ordered queue)
+    const before = reader.pushes.length;
+    const t0 = performance.now();
+    await reader.connect();
+    const t1 = performance.now();
+    if (reader.pushes.length - before !== 100) throw new Error(`replayed ${reader.pushes.length - before}, not 100`);
+    times.push(t1 - t0);
+  }
+  reader.close();
+  writer.close();
+  await server.close();
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99), max: times.at(-1) as number };
+}
+
+/** 2. Messages per second delivered to every member of one room. */
+async function broadcastRate(resume: boolean, members: number, messages: number): Promise<number> {
+  const { server, base } = await serve(resume);
+  let received = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const target = members * messages;
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < members; i++) {
+    const ws = new WebSocket(`${base}/chat/bench`, ["tsws.v1"]);
+    ws.on("message", (data: Buffer) => {
+      if (data[1] === 0x39) return; // control frames (welcome)
+      if (++received === target) done();
+    });
+    sockets.push(ws);
+  }
+  await Promise.all(sockets.map((ws) => once(ws, "open")));
+  await sleep(100);
+  const one = server.sockets().next().value as EventSocket<typeof resumeChat>;
+  const room = one.server.to("bench");
+  const t0 = performance.now();
+  // In batches per turn, as a busy server would emit them.
+  for (let sent = 0; sent < messages; ) {
+    for (let k = 0; k < 50 && sent < messages; k++, sent++) room.emit("message", { text: `hello ${sent} ${"x".repeat(60)}` });
+    await new Promise((r) => setImmediate(r));
+  }
+  await finished;
+  const seconds = (performance.now() - t0) / 1000;
+  for (const ws of sockets) ws.terminate();
+  await server.close();
+  return messages / seconds;
+}
+
+/** 3. Handshakes per second, `concurrency` at a time. */
+async function handshakeRate(kind: "resume" | "ws", count: number, concurrency: number): Promise<number> {
+  let url: string;
+  let stop: () => Promise<void>;
+  if (kind === "ws") {
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await once(wss, "listening");
+    url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/chat/h`;
+    stop = () => new Promise((r) => wss.close(() => r()));
+  } else {
+    const { server, base } = await serve(true);
+    url = `${base}/chat/h`;
+    stop = () => server.close();
+  }
+  const one = async () => {
+    const ws = new WebSocket(url, kind === "resume" ? ["tsws.v1"] : undefined);
+    if (kind === "resume")
+      await once(ws, "message"); // the welcome frame: the session exists
+    else await once(ws, "open");
+    ws.terminate();
+  };
+  const t0 = performance.now();
+  let started = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < count) {
+        started++;
+        await one();
+      }
+    }),
+  );
+  const rate = count / ((performance.now() - t0) / 1000);
+  await stop();
+  return rate;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+const latency = await resumeLatency(quick ? 20 : 200);
+console.log(
+  `resume with 100 missed messages: p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, max ${latency.max.toFixed(2)} ms`,
+);
+
+const [members, messages] = quick ? [50, 500] : [100, 3000];
+const history: number[] = [];
+const plain: number[] = [];
+for (let round = 0; round < (quick ? 1 : 3); round++) {
+  plain.push(await broadcastRate(false, members, messages));
+  history.push(await broadcastRate(true, members, messages));
+}
+const h = median(history);
+const p = median(plain);
+console.log(
+  `broadcast to ${members} members: history room ${h.toFixed(0)} msg/s, plain ${p.toFixed(0)} msg/s, ratio ${(h / p).toFixed(2)} (median of ${history.length})`,
+);
+
+const count = quick ? 300 : 2000;
+const withResume: number[] = [];
+const raw: number[] = [];
+for (let round = 0; round < (quick ? 1 : 3); round++) {
+  raw.push(await handshakeRate("ws", count, 20));
+  withResume.push(await handshakeRate("resume", count, 20));
+}
+const r = median(withResume);
+const w = median(raw);
+console.log(`handshakes: resume on ${r.toFixed(0)}/s, raw ws ${w.toFixed(0)}/s, ratio ${(r / w).toFixed(2)} (median of ${raw.length})`);
+process.exit(0);

@@ -1,0 +1,57 @@
+/**
+ * Where a server's resumable sessions keep their history and sessions. One node: in memory. An
+ * adapter that can share them between nodes (the Redis adapter) offers a factory under the
+ * {@link resumeBackend} symbol: a symbol, so the cluster layer's `Adapter` contract needs no
+ * knowledge of this layer, and an adapter without it simply gets the in-memory stores.
+ */
+import type { Logger } from "../logger.js";
+import type { ResolvedResumeOptions } from "../options/resume.js";
+import type { HistoryLog } from "./history-log.js";
+import { MemoryHistory } from "./memory-history.js";
+import { MemorySessions } from "./memory-sessions.js";
+import type { SessionStore } from "./session-store.js";
+
+/**
+ * The stores of one server's resumable sessions, and how to release them.
+ * @example
+ * const backend: ResumeBackend = { history, sessions, close: async () => redis.quit() };
+ */
+export interface ResumeBackend {
+  readonly history: HistoryLog;
+  readonly sessions: SessionStore;
+  /** Releases connections and timers; called once the server's sockets have closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * What an adapter offers under {@link resumeBackend}: called once per server that has `resume`.
+ * @example
+ * class MyAdapter { [resumeBackend](options: ResolvedResumeOptions, logger: Logger): ResumeBackend { ... } }
+ */
+export type ResumeBackendFactory = (options: ResolvedResumeOptions, logger: Logger) => ResumeBackend;
+
+/** The key under which an adapter offers its {@link ResumeBackendFactory}. */
+export const resumeBackend: unique symbol = Symbol("tswebsockets.resumeBackend");
+
+/**
+ * The adapter's backend if it offers one, else history and sessions in this process's memory.
+ * @example
+ * const { history, sessions } = backendFor(adapter, options, logger);
+ */
+export function backendFor(adapter: object, options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
+  const factory = (adapter as { [resumeBackend]?: ResumeBackendFactory })[resumeBackend];
+  if (typeof factory === "function") return factory.call(adapter, options, logger);
+  const history = new MemoryHistory(options.history);
+  const sessions = new MemorySessions({ ttl: options.ttl, logger });
+  // Expiry of in-memory history is lazy; a sweep now and then releases streams nobody reads.
+  const sweep = setInterval(() => history.sweep(), Math.max(1000, options.history.ttl / 4));
+  sweep.unref();
+  return {
+    history,
+    sessions,
+    close: async () => {
+      clearInterval(sweep);
+      await sessions.close();
+    },
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * The per-node gate of rooms with history: every message of such a room reaches this node's
+ * members in seq order, once. The node keeps one position per room (not per socket); a message
+ * that does not follow it (a pub/sub message lost or overtaken, a Redis reconnect, a new epoch)
+ * makes the node read the room's history and deliver what it missed first. Sockets in the middle
+ * of a resume get the room's messages into their replay buffer instead; sockets whose replay
+ * went further than the node has delivered yet skip what they already have.
+ */
+import { type BroadcastOp, deliverLocal, type LocalNode, type StreamGate } from "../cluster/local-node.js";
+import type { Logger } from "../logger.js";
+import { ControlKind, encodeControl } from "../protocol/index.js";
+import type { Socket } from "../socket/socket.js";
+import type { Room, SocketId } from "../types.js";
+import { admitLive, planStream } from "./gap-plan.js";
+import { type HistoryLog, pushFrame, roomStream, type StreamName, type StreamPosition } from "./history-log.js";
+import { when } from "./when.js";
+
+/** A live message of a room with history. */
+interface Live {
+  readonly seq: number;
+  readonly epoch: string;
+  readonly frame: string;
+  readonly except: readonly SocketId[];
+}
+
+/** This node's position in one room, and messages waiting while it primes or fills a hole. */
+interface RoomState {
+  /** `[4,"room:<name>",`: the head of the room's push frames, encoded once. */
+  readonly head: string;
+  pos: StreamPosition | undefined;
+  busy: boolean;
+  queue: Live[];
+}
+
+/**
+ * Where a resuming socket's live messages wait until its replay is written.
+ * @example
+ * const sink: ReplaySink = (stream, seq, epoch, frame) => buffer.push({ stream, seq, epoch, frame });
+ */
+export type ReplaySink = (stream: StreamName, seq: number, epoch: string, frame: string) => void;
+
+/**
+ * The {@link StreamGate} of a server with resumable sessions.
+ * @example
+ * const gate = new RoomGate(node, history, 100, logger); node.setStreamGate(gate);
+ */
+export class RoomGate implements StreamGate {
+  readonly #node: LocalNode;
+  readonly #history: HistoryLog;
+  readonly #size: number;
+  readonly #logger: Logger;
+  readonly #states = new Map<Room, RoomState>();
+  readonly #replaying = new Map<Socket, ReplaySink>();
+  /** Per room: sockets whose replay reached a seq the node has not delivered yet (they skip up to it). */
+  readonly #ahead = new Map<Room, Map<Socket, number>>();
+  /** Told when a socket's rooms changed (its session record is then written again). */
+  onMembership: ((socket: Socket) => void) | undefined;
+  /** Counters for tests and docs: holes filled from history, gaps announced. */
+  readonly stats = { filled: 0, gaps: 0 };
+
+  constructor(node: LocalNode, history: HistoryLog, size: number, logger: Logger) {
+    this.#node = node;
+    this.#history = history;
+    this.#size = size;
+    this.#logger = logger;
+  }
+
+  broadcast(op: BroadcastOp, _origin: "local" | "remote"): boolean {
+    const room = op.rooms[0];
+    if (op.rooms.length !== 1 || room === undefined || op.epoch === undefined || typeof op.data !== "string") return false;
+    if (this.#node.rooms.local(room) === undefined) return true; // no member here: nothing to keep in order
+    const state = this.#state(room);
+    const seq = seqOf(op.data, state.head);
+    if (seq === undefined) return false;
+    this.#offer(room, state, { seq, epoch: op.epoch, frame: op.data, except: op.except });
+    return true;
+  }
+
+  joined(socket: Socket, room: Room): void {
+    this.#state(room);
+    this.onMembership?.(socket);
+  }
+
+  left(socket: Socket, room: Room): void {
+    if (this.#node.rooms.local(room) === undefined) {
+      this.#states.delete(room);
+      this.#ahead.delete(room);
+    }
+    this.#ahead.get(room)?.delete(socket);
+    if (!socket.closed) this.onMembership?.(socket);
+  }
+
+  /** The last seq this node delivered to the room's members (undefined while priming). */
+  positionOf(room: Room): StreamPosition | undefined {
+    return this.#states.get(room)?.pos;
+  }
+
+  /** From now on, the room messages of `socket` go to `sink` (its replay is being read). */
+  startReplay(socket: Socket, sink: ReplaySink): void {
+    this.#replaying.set(socket, sink);
+  }
+
+  /** The replay is written; `positions` is where it left the socket in each stream. */
+  endReplay(socket: Socket, positions: ReadonlyMap<StreamName, StreamPosition>): void {
+    this.#replaying.delete(socket);
+    for (const room of socket.rooms) {
+      const mine = positions.get(roomStream(room));
+      const node = this.#states.get(room)?.pos;
+      if (mine === undefined || (node !== undefined && (node.epoch !== mine.epoch || node.seq >= mine.seq))) continue;
+      let ahead = this.#ahead.get(room);
+      if (ahead === undefined) this.#ahead.set(room, (ahead = new Map()));
+      ahead.set(socket, mine.seq);
+    }
+  }
+
+  #state(room: Room): RoomState {
+    let state = this.#states.get(room);
+    if (state !== undefined) return state;
+    const fresh: RoomState = { head: `[4,${JSON.stringify(roomStream(room))},`, pos: undefined, busy: true, queue: [] };
+    this.#states.set(room, fresh);
+    state = fresh;
+    when(
+      this.#history.position(roomStream(room)),
+      (pos) => {
+        fresh.pos = pos;
+        this.#drain(room, fresh);
+      },
+      (error) => {
+        this.#logger.warn({ err: error, room }, "resume: could not read a room's history position; its next message starts the count");
+        this.#drain(room, fresh);
+      },
+    );
+    return state;
+  }
+
+  #offer(room: Room, state: RoomState, live: Live): void {
+    if (state.busy) {
+      state.queue.push(live);
+      return;
+    }
+    if (state.pos === undefined) {
+      state.pos = { seq: live.seq, epoch: live.epoch };
+      this.#deliver(room, live);
+      return;
+    }
+    const verdict = admitLive(state.pos, live.seq, live.epoch);
+    if (verdict === "duplicate") return;
+    if (verdict === "deliver") {
+      state.pos = { seq: live.seq, epoch: live.epoch };
+      this.#deliver(room, live);
+      return;
+    }
+    state.busy = true;
+    state.queue.unshift(live);
+    this.#fill(room, state, state.pos);
+  }
+
+  /** Reads what the node missed after `after` and delivers it (a gap first where history lost some). */
+  #fill(room: Room, state: RoomState, after: StreamPosition): void {
+    const stream = roomStream(room);
+    when(
+      this.#history.read(stream, after, this.#size),
+      (window) => {
+        if (this.#states.get(room) !== state) return; // every member left meanwhile
+        const plan = planStream(stream, after, window, this.#size);
+        this.stats.filled++;
+        if (plan.gap !== undefined) {
+          this.stats.gaps++;
+          this.#deliverControl(room, encodeControl(ControlKind.GAP, plan.gap));
+        }
+        for (const entry of plan.entries) {
+          const queued = state.queue.find((q) => q.seq === entry.seq && q.epoch === window.epoch);
+          const frame = queued?.frame ?? pushFrame(stream, entry.seq, entry.body);
+          this.#deliver(room, { seq: entry.seq, epoch: window.epoch, frame, except: queued?.except ?? [] });
+        }
+        state.pos = plan.position;
+        this.#drain(room, state);
+      },
+      (error) => {
+        // History unreachable: deliver what arrived rather than hold the room; the hole stays a hole.
+        this.#logger.warn({ err: error, room }, "resume: could not read a room's history to fill a hole");
+        state.pos = undefined;
+        this.#drain(room, state);
+      },
+    );
+  }
+
+  #drain(room: Room, state: RoomState): void {
+    state.busy = false;
+    const queue = state.queue;
+    state.queue = [];
+    for (const live of queue) this.#offer(room, state, live);
+  }
+
+  #deliver(room: Room, live: Live): void {
+    const ahead = this.#ahead.get(room);
+    if (this.#replaying.size === 0 && ahead === undefined) {
+      deliverLocal(this.#node.rooms, [room], live.except, live.frame);
+      return;
+    }
+    const except = [...live.except];
+    for (const [socket, sink] of this.#replaying) {
+      if (!socket.rooms.has(room)) continue;
+      except.push(socket.id);
+      if (!live.except.includes(socket.id)) sink(roomStream(room), live.seq, live.epoch, live.frame);
+    }
+    if (ahead !== undefined) {
+      for (const [socket, floor] of ahead) {
+        if (floor >= live.seq) except.push(socket.id);
+        else ahead.delete(socket);
+      }
+      if (ahead.size === 0) this.#ahead.delete(room);
+    }
+    deliverLocal(this.#node.rooms, [room], except, live.frame);
+  }
+
+  #deliverControl(room: Room, frame: string): void {
+    const except = [...this.#replaying.keys()].map((s) => s.id);
+    deliverLocal(this.#node.rooms, [room], except, frame);
+  }
+}
+
+/** The seq of a push frame of a room's stream, read after its head (`[4,"room:<name>",<seq>,`). */
+function seqOf(frame: string, head: string): number | undefined {
+  if (!frame.startsWith(head)) return undefined;
+  const end = frame.indexOf(",", head.length);
+  const seq = Number(frame.slice(head.length, end));
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
+}

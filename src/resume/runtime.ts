@@ -1,0 +1,235 @@
+/**
+ * Resumable sessions of one server: made once per server by the first events namespace that sees
+ * `createServer({ resume })`, from the adapter's backend (Redis) or in memory. It takes resume
+ * tokens during the upgrade, makes fresh or resumed event sockets, numbers room broadcasts into
+ * their room's history, and runs the handlers' `onExpire` when a window ends without a resume.
+ *
+ * Seams (the server does not import this layer): the server hands the validated options and
+ * itself to the events layer's socket-protocol factory (`ProtocolContext`); this module finds the
+ * server's node with `localNodeOf(server)`, installs its {@link RoomGate} there, asks the adapter
+ * for a backend under the `resumeBackend` symbol, and adds the token step as the protocol's
+ * `prepare` (the last upgrade step, after the HTTP middleware).
+ */
+import type { IncomingMessage } from "node:http";
+import { type LocalNode, localNodeOf } from "../cluster/local-node.js";
+import type { Logger } from "../logger.js";
+import type { ResolvedResumeOptions } from "../options/resume.js";
+import { ControlKind, encodeControl, SUBPROTOCOL } from "../protocol/index.js";
+import type { Socket, SocketInit } from "../socket/socket.js";
+import type { Room, SocketId } from "../types.js";
+import { backendFor, type ResumeBackend } from "./backend.js";
+import { SESSION_EXPIRED } from "./gap-plan.js";
+import { inboxStream, pushFrame, roomStream } from "./history-log.js";
+import { ReplyCache } from "./reply-cache.js";
+import type { ResumeHandle } from "./resume-handle.js";
+import { RoomGate } from "./room-gate.js";
+import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.js";
+import { resumeTokenOf } from "./session-token.js";
+import { SocketSession } from "./socket-session.js";
+import { when } from "./when.js";
+
+/**
+ * What `onExpire` gets: the session's last state, once, when its window ended without a resume
+ * (on whichever node noticed, also when the node that held it died).
+ * @example
+ * static onExpire(session: ExpiredSession) { presence.remove(session.id, session.rooms); }
+ */
+export interface ExpiredSession {
+  readonly id: SocketId;
+  readonly path: string;
+  readonly namespace: string | undefined;
+  readonly rooms: readonly Room[];
+  readonly data: Record<string, unknown>;
+}
+
+/** A socket of a resumable namespace, as far as this module needs it. */
+interface ResumableSocket extends Socket {
+  resume: ResumeHandle | undefined;
+}
+
+const runtimes = new WeakMap<object, ResumeRuntime>();
+
+/**
+ * The resumable sessions of a server.
+ * @example
+ * const runtime = ResumeRuntime.of(server, options, logger); runtime.addNamespace("/chat/:room", Chat);
+ */
+export class ResumeRuntime {
+  readonly options: ResolvedResumeOptions;
+  readonly gate: RoomGate;
+  readonly #backend: ResumeBackend;
+  readonly #node: LocalNode;
+  readonly #logger: Logger;
+  readonly #takes = new WeakMap<IncomingMessage, TakeResult>();
+  readonly #expireHooks = new Map<string, (session: ExpiredSession) => unknown>();
+  readonly #writes = new Set<Promise<unknown>>();
+  /**
+   * Reply caches of this node's sessions, by sid, kept after their socket closed: a resume here
+   * takes the same cache, so a request still running then is awaited ("wait"), not run again.
+   */
+  readonly #caches = new Map<SocketId, ReplyCache>();
+  readonly #services;
+
+  /** The runtime of `server`, made on first use. */
+  static of(server: object, options: ResolvedResumeOptions, logger: Logger): ResumeRuntime {
+    let runtime = runtimes.get(server);
+    if (runtime === undefined) {
+      const node = localNodeOf(server);
+      if (node === undefined) throw new Error("resume: the server has no node (internal error)");
+      runtime = new ResumeRuntime(node, options, logger);
+      runtimes.set(server, runtime);
+    }
+    return runtime;
+  }
+
+  private constructor(node: LocalNode, options: ResolvedResumeOptions, logger: Logger) {
+    this.options = options;
+    this.#node = node;
+    this.#logger = logger;
+    this.#backend = backendFor(node.adapter, options, logger);
+    this.gate = new RoomGate(node, this.#backend.history, options.history.size, logger);
+    this.gate.onMembership = (socket) => (socket as ResumableSocket).resume?.changed();
+    node.setStreamGate(this.gate);
+    this.#backend.sessions.onExpire((record) => this.#expired(record));
+    node.onShutdown(() => this.#shutdown());
+    this.#services = {
+      history: this.#backend.history,
+      sessions: this.#backend.sessions,
+      gate: this.gate,
+      size: options.history.size,
+      logger,
+      forget: (sid: SocketId) => this.forget(sid),
+      track: (work: Promise<unknown>) => {
+        this.#writes.add(work);
+        work.finally(() => this.#writes.delete(work));
+      },
+    };
+  }
+
+  /** Registers a namespace's `static onExpire(session)`, if its handler class has one. */
+  addNamespace(namespace: string, cls: object): void {
+    const hook = (cls as { onExpire?: unknown }).onExpire;
+    if (typeof hook === "function") this.#expireHooks.set(namespace, (session) => hook.call(cls, session));
+  }
+
+  /** The protocol's `prepare`: takes the offered resume token, once the app's middleware has run. */
+  readonly prepare = async (req: IncomingMessage): Promise<void> => {
+    const token = resumeTokenOf(req.headers["sec-websocket-protocol"]);
+    if (token === undefined) return;
+    const r = req as IncomingMessage & { user?: unknown; session?: { id?: unknown } };
+    const sessionId = typeof r.session?.id === "string" ? r.session.id : undefined;
+    try {
+      const result = await this.#backend.sessions.take(token, ownerKey(r.user, sessionId));
+      if (!result.ok && result.reason === "owner") {
+        this.#logger.warn({ url: req.url }, "resume: a token was presented by another user or session; starting a fresh session");
+      }
+      this.#takes.set(req, result);
+    } catch (error) {
+      this.#logger.error({ err: error }, "resume: the session store failed to take a token; starting a fresh session");
+      this.#takes.set(req, { ok: false, reason: "unknown" });
+    }
+  };
+
+  /**
+   * Makes the socket of an upgrade: the resumed session's (same id, rooms, `data`; replay under
+   * way) when the token was taken, else a fresh one (after gap "expired" when a token was refused).
+   */
+  createSocket<S extends ResumableSocket>(init: SocketInit, req: IncomingMessage, make: (init: SocketInit) => S): S {
+    const taken = this.#takes.get(req);
+    this.#takes.delete(req);
+    if (init.ws.protocol !== SUBPROTOCOL) return make(init); // a raw client of an events namespace: nothing to resume
+    if (taken?.ok === true && taken.record.path === init.path) return this.#resumed(init, taken.record, taken.token, make);
+    const socket = make(init);
+    if (taken !== undefined) socket.send(encodeControl(ControlKind.GAP, SESSION_EXPIRED));
+    const owner = ownerKey(socket.user, typeof socket.session?.id === "string" ? socket.session.id : undefined);
+    const record: SessionRecord = {
+      sid: socket.id,
+      owner,
+      path: init.path,
+      namespace: init.namespace,
+      rooms: [],
+      data: "{}",
+      positions: {},
+      generation: 0,
+      replies: [],
+    };
+    const cache = new ReplyCache();
+    this.#caches.set(socket.id, cache);
+    const session = new SocketSession(this.#services, socket, record, cache);
+    socket.resume = session;
+    session.open();
+    return socket;
+  }
+
+  #resumed<S extends ResumableSocket>(init: SocketInit, record: SessionRecord, token: string, make: (init: SocketInit) => S): S {
+    const old = this.#node.get(record.sid) as ResumableSocket | undefined;
+    if (old !== undefined && !old.closed) {
+      // A half-open connection of the same session: the new one wins, the old one's close leaves the session alone.
+      if (old.resume instanceof SocketSession) old.resume.superseded = true;
+      old.close(1001, "resumed elsewhere");
+    }
+    const socket = make({ ...init, id: record.sid, resumed: true });
+    try {
+      socket.data = JSON.parse(record.data) as Socket["data"];
+    } catch {
+      socket.data = {};
+    }
+    const cache = this.#caches.get(record.sid) ?? new ReplyCache(record.replies);
+    this.#caches.set(record.sid, cache);
+    const session = new SocketSession(this.#services, socket, record, cache);
+    socket.resume = session;
+    session.beginReplay();
+    for (const room of record.rooms) socket.join(room);
+    void session.replay(record, token);
+    return socket;
+  }
+
+  /**
+   * `server.to(room).emit(...)` of a resumable namespace: numbered in the room's history, then
+   * broadcast as one push frame (the same bytes for every receiver, on every node).
+   */
+  emitToRoom(room: Room, except: readonly SocketId[], body: string, fallback: () => void): void {
+    const stream = roomStream(room);
+    when(
+      this.#backend.history.append(stream, body),
+      (pos) => this.#node.dispatch({ type: "broadcast", rooms: [room], except, data: pushFrame(stream, pos.seq, body), epoch: pos.epoch }),
+      (error) => {
+        // History unreachable: the message still goes out live, without a number (not replayable).
+        this.#logger.warn({ err: error, room }, "resume: could not append to a room's history; sent without history");
+        fallback();
+      },
+    );
+  }
+
+  /** The session ended or expired: its cache here goes. */
+  forget(sid: SocketId): void {
+    this.#caches.delete(sid);
+  }
+
+  #expired(record: SessionRecord): void {
+    this.#caches.delete(record.sid);
+    when(
+      this.#backend.history.drop(inboxStream(record.sid)),
+      () => {},
+      (error) => this.#logger.warn({ err: error }, "resume: could not drop an expired session's inbox"),
+    );
+    const hook = record.namespace === undefined ? undefined : this.#expireHooks.get(record.namespace);
+    if (hook === undefined) return;
+    let data: Record<string, unknown> = {};
+    try {
+      data = JSON.parse(record.data) as Record<string, unknown>;
+    } catch {}
+    const session: ExpiredSession = { id: record.sid, path: record.path, namespace: record.namespace, rooms: record.rooms, data };
+    try {
+      const out = hook(session);
+      if (out instanceof Promise) out.catch((error: unknown) => this.#logger.error({ err: error, socket: record.sid }, "onExpire failed"));
+    } catch (error) {
+      this.#logger.error({ err: error, socket: record.sid }, "onExpire threw");
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    await Promise.allSettled([...this.#writes]);
+    await this.#backend.close();
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * One event socket's resumable session: its record in the session store (written on join, leave,
+ * settled requests and close), its inbox of direct messages, the replay when it resumed, and what
+ * its close means (a close by the peer or the network keeps the session for `ttl`; a close by the
+ * application or a limit ends it).
+ */
+import type { Logger } from "../logger.js";
+import { ControlKind, encodeControl } from "../protocol/index.js";
+import { outboxOf, type Socket } from "../socket/socket.js";
+import { admitLive, planResume, resumeFrames } from "./gap-plan.js";
+import {
+  type HistoryLog,
+  type HistoryWindow,
+  inboxStream,
+  pushFrame,
+  roomStream,
+  type StreamName,
+  type StreamPosition,
+} from "./history-log.js";
+import type { ReplyCache } from "./reply-cache.js";
+import type { ResumeHandle } from "./resume-handle.js";
+import type { RoomGate } from "./room-gate.js";
+import type { SessionRecord, SessionStore } from "./session-store.js";
+import { when } from "./when.js";
+
+/** What every session of a server shares. */
+export interface SessionServices {
+  readonly history: HistoryLog;
+  readonly sessions: SessionStore;
+  readonly gate: RoomGate;
+  readonly size: number;
+  readonly logger: Logger;
+  /** The session ended: per-node state of it (its reply cache) can go. */
+  forget(sid: string): void;
+  /** Keeps track of store writes still running, for a graceful shutdown. */
+  track(work: Promise<unknown>): void;
+}
+
+/** How long a resumed session waits for the client's `[9, "pos", ...]` before it uses the record's positions, in ms. */
+export const POSITIONS_WAIT_MS = 2000;
+
+/** Close reasons that keep the session for its window: the peer or the network went away, or the server is being replaced. */
+function keepsSession(reason: string | undefined): boolean {
+  return reason === undefined || reason.startsWith("peer closed") || reason === "heartbeat timeout" || reason === "server shutting down";
+}
+
+interface Buffered {
+  readonly stream: StreamName;
+  readonly seq: number;
+  readonly epoch: string;
+  readonly frame: string;
+}
+
+/**
+ * The {@link ResumeHandle} of one socket.
+ * @example
+ * const session = new SocketSession(services, socket, fresh, new ReplyCache()); socket.resume = session; session.open();
+ */
+export class SocketSession implements ResumeHandle {
+  readonly replies: ReplyCache;
+  readonly #services: SessionServices;
+  readonly #socket: Socket;
+  readonly #base: Omit<SessionRecord, "rooms" | "data" | "positions" | "replies">;
+  #inbox: StreamPosition | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #scheduled = false;
+  #buffer: Buffered[] | undefined;
+  #positions: ((pos: Record<string, unknown> | undefined) => void) | undefined;
+  /** Another socket took over this session (a half-open connection): its close must not touch the session. */
+  superseded = false;
+  /** The session ended (closed by the app or a limit): nothing of it is written any more. */
+  #ended = false;
+
+  constructor(services: SessionServices, socket: Socket, record: SessionRecord, replies: ReplyCache) {
+    this.#services = services;
+    this.#socket = socket;
+    this.replies = replies;
+    const { sid, owner, path, namespace, generation } = record;
+    this.#base = namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
+    this.#inbox = record.positions[inboxStream(sid)];
+    outboxOf(socket).onceClosed(() => this.#closed());
+  }
+
+  get wantsPositions(): boolean {
+    return this.#positions !== undefined;
+  }
+
+  /** A fresh session: saves it, then tells the client its id and first token. */
+  open(): void {
+    this.#queue(async () => {
+      const token = await this.#services.sessions.open(this.#record());
+      this.#socket.send(encodeControl(ControlKind.WELCOME, { sid: this.#base.sid, token }));
+    });
+  }
+
+  emit(body: string): void {
+    const stream = inboxStream(this.#base.sid);
+    when(
+      this.#services.history.append(stream, body),
+      (pos) => {
+        const frame = pushFrame(stream, pos.seq, body);
+        if (this.#socket.closed) return; // kept in the inbox: a resume replays it
+        if (this.#buffer !== undefined) this.#buffer.push({ stream, seq: pos.seq, epoch: pos.epoch, frame });
+        else {
+          this.#inbox = pos;
+          this.#socket.send(frame);
+        }
+      },
+      (error) =>
+        this.#services.logger.error(
+          { err: error, socket: this.#base.sid },
+          "resume: a direct message could not be kept in the inbox; not sent",
+        ),
+    );
+  }
+
+  changed(): void {
+    // After the close, only a kept session is still written (a request that settled while the
+    // client was away: its reply must reach the record for a resume on another node).
+    if (this.#scheduled || this.#ended || this.superseded) return;
+    this.#scheduled = true;
+    // Coalesced: a handler that joins three rooms writes the record once.
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (!this.#ended && !this.superseded) this.#queue(() => this.#services.sessions.update(this.#record()));
+    });
+  }
+
+  control(text: string): boolean {
+    const resolve = this.#positions;
+    if (resolve === undefined) return false;
+    let frame: unknown;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return false;
+    }
+    if (!Array.isArray(frame) || frame[0] !== 9 || frame[1] !== ControlKind.POS) return false;
+    const data: unknown = frame[2];
+    resolve(typeof data === "object" && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined);
+    return true;
+  }
+
+  /** Called before the socket re-joins its rooms: from now on its live messages wait for the replay. */
+  beginReplay(): void {
+    this.#buffer = [];
+    this.#services.gate.startReplay(this.#socket, (stream, seq, epoch, frame) => this.#buffer?.push({ stream, seq, epoch, frame }));
+  }
+
+  /**
+   * Replays what the client missed in every stream of the record (after the positions it says it
+   * has, else the record's), then what arrived meanwhile, then `[9, "resumed", { sid, token }]`.
+   */
+  async replay(record: SessionRecord, token: string): Promise<void> {
+    const positions = new Map<StreamName, StreamPosition>();
+    try {
+      const told = await this.#clientPositions();
+      const order: [StreamName, StreamPosition][] = [];
+      const streams = [...record.rooms.map(roomStream), inboxStream(record.sid)];
+      const reads = streams.map(async (stream) => {
+        const said = seqFrom(told?.[stream]);
+        const kept = record.positions[stream];
+        // The client's word wins: it says what it received (the record may be ahead of what the
+        // dying connection delivered). Without an epoch, the record's is assumed, else the current one.
+        const after: StreamPosition | undefined =
+          said === undefined
+            ? kept
+            : said.epoch !== undefined
+              ? { seq: said.seq, epoch: said.epoch }
+              : kept !== undefined
+                ? { seq: said.seq, epoch: kept.epoch }
+                : undefined;
+        let window = await this.#services.history.read(stream, after, this.#services.size);
+        let from: StreamPosition;
+        if (after !== undefined) from = after;
+        else if (said !== undefined) {
+          from = { seq: said.seq, epoch: window.epoch };
+          window = { ...window, entries: window.entries.filter((e) => e.seq > said.seq) };
+        } else from = { seq: stream.startsWith("inbox:") ? 0 : window.top, epoch: window.epoch }; // a room it never heard from: nothing to replay
+        order.push([stream, from]);
+        return [stream, window] as const;
+      });
+      const windows = new Map<StreamName, HistoryWindow>(await Promise.all(reads));
+      if (this.#socket.closed) return;
+      order.sort((a, b) => streams.indexOf(a[0]) - streams.indexOf(b[0]));
+      const plans = planResume(order, windows);
+      for (const frame of resumeFrames(plans)) this.#socket.send(frame);
+      for (const plan of plans) positions.set(plan.stream, plan.position);
+      await this.#drainBuffer(positions);
+      if (this.#socket.closed) return;
+      this.#inbox = positions.get(inboxStream(record.sid));
+      const known: Record<StreamName, [number, string]> = {};
+      for (const [stream, pos] of positions) known[stream] = [pos.seq, pos.epoch];
+      this.#socket.send(encodeControl(ControlKind.RESUMED, { sid: record.sid, token, positions: known }));
+    } catch (error) {
+      this.#services.logger.error({ err: error, socket: record.sid }, "resume: the replay failed; closing so the client resumes again");
+      this.#socket.close(1011, "resume failed");
+    } finally {
+      this.#buffer = undefined;
+      this.#services.gate.endReplay(this.#socket, positions);
+    }
+  }
+
+  /** Writes the live messages that arrived during the replay, each once, in order; a hole is read from history. */
+  async #drainBuffer(positions: Map<StreamName, StreamPosition>): Promise<void> {
+    const buffer = this.#buffer ?? [];
+    while (buffer.length > 0 && !this.#socket.closed) {
+      const item = buffer.shift() as Buffered;
+      const pos = positions.get(item.stream);
+      const verdict = pos === undefined ? "deliver" : admitLive(pos, item.seq, item.epoch);
+      if (verdict === "duplicate") continue;
+      if (verdict === "deliver" || pos === undefined) {
+        positions.set(item.stream, { seq: item.seq, epoch: item.epoch });
+        this.#socket.send(item.frame);
+        continue;
+      }
+      const window = await this.#services.history.read(item.stream, pos, this.#services.size);
+      const plans = planResume([[item.stream, pos]], new Map([[item.stream, window]]));
+      for (const frame of resumeFrames(plans)) this.#socket.send(frame);
+      positions.set(item.stream, (plans[0] as { position: StreamPosition }).position);
+    }
+  }
+
+  #clientPositions(): Promise<Record<string, unknown> | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(undefined), POSITIONS_WAIT_MS);
+      const done = (pos: Record<string, unknown> | undefined) => {
+        clearTimeout(timer);
+        this.#positions = undefined;
+        resolve(pos);
+      };
+      this.#positions = done;
+      outboxOf(this.#socket).onceClosed(() => done(undefined));
+    });
+  }
+
+  #record(): SessionRecord {
+    const positions: Record<StreamName, StreamPosition> = {};
+    for (const room of this.#socket.rooms) {
+      const pos = this.#services.gate.positionOf(room);
+      if (pos !== undefined) positions[roomStream(room)] = pos;
+    }
+    if (this.#inbox !== undefined) positions[inboxStream(this.#base.sid)] = this.#inbox;
+    let data: string;
+    try {
+      data = JSON.stringify(this.#socket.data) ?? "{}";
+    } catch (error) {
+      this.#services.logger.error(
+        { err: error, socket: this.#base.sid },
+        "resume: socket.data is not JSON-serializable; the session keeps {}",
+      );
+      data = "{}";
+    }
+    return { ...this.#base, rooms: [...this.#socket.rooms], data, positions, replies: this.replies.entries() };
+  }
+
+  #closed(): void {
+    this.#positions?.(undefined);
+    if (this.superseded) return;
+    const { sid, generation } = this.#base;
+    if (keepsSession(this.#socket.closeReason)) {
+      const record = this.#record();
+      this.#queue(async () => {
+        await this.#services.sessions.update(record);
+        await this.#services.sessions.detach(sid, generation);
+      });
+    } else {
+      this.#ended = true;
+      this.#services.forget(sid);
+      this.#queue(async () => {
+        await this.#services.sessions.end(sid);
+        await this.#services.history.drop(inboxStream(sid));
+      });
+    }
+  }
+
+  /** Store writes of one session run one after the other (open before update before detach). */
+  #queue(work: () => unknown): void {
+    const next = this.#chain.then(work).catch((error: unknown) => {
+      this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
+    });
+    this.#chain = next;
+    this.#services.track(next);
+  }
+}
+
+/** `[seq, epoch?]` (or a bare seq) from a client's `pos` frame, when it is well formed; an empty epoch counts as none. */
+function seqFrom(value: unknown): { seq: number; epoch?: string } | undefined {
+  const [seq, epoch] = Array.isArray(value) ? (value as [unknown, unknown]) : [value, undefined];
+  if (!Number.isSafeInteger(seq) || (seq as number) < 0) return undefined;
+  return typeof epoch === "string" && epoch !== "" ? { seq: seq as number, epoch } : { seq: seq as number };
+}

@@ -1,0 +1,25 @@
+/**
+ * Runs a continuation on a value now, or once its promise settles: the in-memory stores answer
+ * synchronously, so a broadcast to a room with history on one node costs no promise and keeps
+ * its place in the event loop turn; the Redis stores answer later.
+ */
+import type { Awaitable } from "./history-log.js";
+
+/**
+ * Calls `next` with the value (now if it is not a promise), `failed` if it throws or rejects.
+ * @example
+ * when(history.append(stream, body), (pos) => dispatch(pos), (err) => log(err));
+ */
+export function when<T>(value: Awaitable<T>, next: (value: T) => void, failed: (error: unknown) => void): void {
+  if (value !== null && typeof value === "object" && typeof (value as PromiseLike<T>).then === "function") {
+    Promise.resolve(value as PromiseLike<T>)
+      .then(next)
+      .catch(failed);
+    return;
+  }
+  try {
+    next(value as T);
+  } catch (error) {
+    failed(error);
+  }
+}

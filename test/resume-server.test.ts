@@ -1,0 +1,199 @@
+// Resumable sessions on one node (in-memory history and sessions), end to end over real TCP with a
+// raw `ws` client speaking the protocol (test/helpers/resume-peer.ts): welcome, resume with the same
+// id, rooms and data, missed room and direct messages replayed once and in order before live ones,
+// retried requests answered from the reply cache, gap "expired" first for an unknown token,
+// `onExpire` once, the app's middleware deciding the owner.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { z } from "zod";
+import { defineContract, event, request } from "../src/contract/index.js";
+import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
+import type { ExpiredSession } from "../src/resume/runtime.js";
+import { ResumePeer } from "./helpers/resume-peer.js";
+import { start, until } from "./helpers.js";
+
+const chat = defineContract({
+  client: {
+    join: request(z.object({ room: z.string() }), z.null()),
+    say: request(z.object({ room: z.string(), text: z.string() }), z.object({ n: z.number() })),
+    whisper: event(z.object({ to: z.string(), text: z.string() })),
+    count: request(z.object({}), z.number()),
+  },
+  server: {
+    message: event(z.object({ text: z.string() })),
+    dm: event(z.object({ text: z.string() })),
+  },
+});
+
+const connects: { id: string; resumed: boolean; rooms: string[]; data: unknown }[] = [];
+const expired: ExpiredSession[] = [];
+let runs = 0;
+
+@Namespace("/chat")
+class Chat extends events(chat, HttpMiddlewareMixin) {
+  static onConnect(socket: EventSocket<typeof chat>) {
+    connects.push({ id: socket.id, resumed: socket.resumed, rooms: [...socket.rooms], data: { ...socket.data } });
+    if (!socket.resumed) socket.data = { joinedAt: 1 };
+  }
+  static onExpire(session: ExpiredSession) {
+    expired.push(session);
+  }
+  static events = handle(chat, {
+    join(socket, { room }) {
+      socket.join(room);
+      return null;
+    },
+    say(socket, { room, text }) {
+      socket.server.to(room).emit("message", { text });
+      return { n: ++runs };
+    },
+    whisper(socket, { to, text }) {
+      (socket.server.getSocket(to) as EventSocket<typeof chat> | undefined)?.emit("dm", { text });
+    },
+    async count() {
+      await new Promise((r) => setTimeout(r, 200));
+      return ++runs;
+    },
+  });
+}
+
+// The "user" is the x-user header, set by the app's middleware: a resume must come from the same user.
+const identify = (req: { headers: Record<string, unknown>; user?: unknown }, _res: unknown, next: () => void) => {
+  if (typeof req.headers["x-user"] === "string") req.user = { id: req.headers["x-user"] };
+  next();
+};
+
+describe("resumable sessions on one node", () => {
+  let server: Server;
+  let url: string;
+  before(async () => {
+    server = createServer({
+      handlers: [Chat],
+      host: "127.0.0.1",
+      port: 0,
+      middleware: [identify],
+      resume: { ttl: 1000, history: { size: 50 } },
+    });
+    url = `${await start(server)}/chat`;
+  });
+  after(() => server.close());
+
+  it("validates the option in createServer", () => {
+    assert.throws(() => createServer({ handlers: [Chat], resume: { ttl: 5 } }), /"resume.ttl" must be/);
+    assert.throws(() => createServer({ handlers: [Chat], resume: { history: { size: 0 } } }), /"resume.history.size" must be/);
+  });
+
+  it("welcomes a fresh session, then resumes it with its id, rooms and data, replaying what it missed in order, once", async () => {
+    const alice = new ResumePeer(url);
+    await alice.connect({ headers: { "x-user": "alice" } });
+    assert.ok(alice.sid && alice.token, "welcome carries sid and token");
+    const bob = new ResumePeer(url);
+    await bob.connect({ headers: { "x-user": "bob" } });
+    alice.send([1, 1, "join", { room: "r1" }]);
+    await alice.next((f) => f[0] === 2 && f[1] === 1);
+    bob.send([1, 1, "say", { room: "r1", text: "one" }]);
+    await alice.next((f) => f[0] === 4);
+    const firstSeq = alice.seqs("room:r1")[0] as number;
+
+    alice.drop(); // the network fails: no close frame
+    await until(() => server.getSocket(alice.sid as string) === undefined, "the server to see alice gone");
+    for (let i = 0; i < 5; i++) bob.send([1, 10 + i, "say", { room: "r1", text: `missed ${i}` }]);
+    await bob.next((f) => f[0] === 2 && f[1] === 14);
+    bob.send([0, "whisper", { to: alice.sid, text: "psst" }]); // to a socket that is away: not delivered now
+    await new Promise((r) => setTimeout(r, 50));
+
+    const before = connects.length;
+    await alice.connect({ headers: { "x-user": "alice" } });
+    const back = connects[before];
+    assert.deepEqual(back, { id: alice.sid, resumed: true, rooms: ["r1"], data: { joinedAt: 1 } });
+    const seqs = alice.seqs("room:r1");
+    assert.deepEqual(seqs, [firstSeq, firstSeq + 1, firstSeq + 2, firstSeq + 3, firstSeq + 4, firstSeq + 5], "missed ones once, in order");
+    assert.equal(alice.gaps.length, 0);
+    // Live messages continue after the replay.
+    bob.send([1, 20, "say", { room: "r1", text: "live" }]);
+    await until(() => alice.seqs("room:r1").length === 7, "the live message");
+    assert.equal(alice.seqs("room:r1")[6], firstSeq + 6);
+    const resumed = alice.controls.findIndex((f) => f[1] === "resumed");
+    const lastReplay = alice.frames.findIndex((f) => f[0] === 4 && f[2] === firstSeq + 5);
+    assert.ok(lastReplay < alice.frames.indexOf(alice.controls[resumed] as unknown[]), "replay before the resumed frame");
+    alice.close();
+    bob.close();
+  });
+
+  it("replays a direct message that was in flight, and a retried request is answered from the cache", async () => {
+    const carol = new ResumePeer(url);
+    await carol.connect();
+    const dave = new ResumePeer(url);
+    await dave.connect();
+    dave.send([0, "whisper", { to: carol.sid, text: "hello" }]);
+    await carol.next((f) => f[0] === 4 && f[3] === "dm");
+    assert.match(carol.pushes[0]?.stream ?? "", /^inbox:/);
+    carol.send([1, 5, "count", {}]); // runs 200 ms
+    carol.drop();
+    await until(() => server.getSocket(carol.sid as string) === undefined, "carol gone");
+    const runsBefore = runs;
+    await new Promise((r) => setTimeout(r, 250)); // the request settles while carol is away
+    await carol.connect();
+    carol.send([1, 5, "count", {}]); // the retry of the same id
+    const answer = await carol.next((f) => f[0] === 2 && f[1] === 5);
+    assert.equal(answer[2], runsBefore + 1, "the first run's reply");
+    assert.equal(runs, runsBefore + 1, "not run twice");
+    carol.close();
+    dave.close();
+  });
+
+  it("gives gap expired first and a fresh session for an unknown token, and for another user's token", async () => {
+    const erin = new ResumePeer(url);
+    erin.token = `${"0".repeat(36)}.${"A".repeat(22)}`;
+    await erin.connect();
+    assert.deepEqual(erin.frames[0], [9, "gap", { reason: "expired" }]);
+    assert.equal(erin.frames[1]?.[1], "welcome");
+    erin.close();
+
+    const frank = new ResumePeer(url);
+    await frank.connect({ headers: { "x-user": "frank" } });
+    const sid = frank.sid;
+    frank.drop();
+    await until(() => server.getSocket(sid as string) === undefined, "frank gone");
+    const mallory = new ResumePeer(url);
+    mallory.token = frank.token;
+    await mallory.connect({ headers: { "x-user": "mallory" } });
+    assert.deepEqual(mallory.frames[0], [9, "gap", { reason: "expired" }]);
+    assert.notEqual(mallory.sid, sid);
+    mallory.close();
+    // The token was not consumed by the refused attempt: frank still resumes.
+    await frank.connect({ headers: { "x-user": "frank" } });
+    assert.equal(frank.sid, sid);
+    assert.equal(frank.controls.at(-1)?.[1], "resumed");
+    frank.close();
+  });
+
+  it("ends the session when the server closes the socket, and runs onExpire once when a window ends", async () => {
+    const gus = new ResumePeer(url);
+    await gus.connect();
+    gus.send([1, 1, "join", { room: "gus-room" }]);
+    await gus.next((f) => f[0] === 2 && f[1] === 1);
+    const sid = gus.sid;
+    gus.drop();
+    await until(() => expired.some((e) => e.id === sid), "onExpire", 5000);
+    const mine = expired.filter((e) => e.id === sid);
+    assert.equal(mine.length, 1);
+    assert.deepEqual(mine[0]?.rooms, ["gus-room"]);
+    assert.deepEqual(mine[0]?.data, { joinedAt: 1 });
+    await gus.connect();
+    assert.deepEqual(
+      gus.frames.find((f) => f[1] === "gap"),
+      [9, "gap", { reason: "expired" }],
+    );
+    const fresh = gus.sid;
+    assert.notEqual(fresh, sid);
+    server.getSocket(fresh as string)?.close(4000, "bye"); // the app closed it: no resume
+    await new Promise((r) => setTimeout(r, 100));
+    const countBefore = expired.length;
+    await gus.connect();
+    assert.equal(gus.gaps.at(-1)?.reason, "expired");
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.ok(!expired.slice(countBefore).some((e) => e.id === fresh), "an ended session does not expire");
+    gus.close();
+  });
+});
