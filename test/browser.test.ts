@@ -1,6 +1,8 @@
 // The chat room demo in a real browser: Debian's Chromium, driven by playwright-core over CDP
-// (no browser download). Skipped, with a reason, where /usr/bin/chromium is missing.
+// (no browser download). Skipped, with a reason, where /usr/bin/chromium is missing. The page's
+// script is bundled first (`npm run build:demo`), so the test always runs the current source.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import session from "express-session";
@@ -30,6 +32,7 @@ describe("the chat room demo in headless Chromium", { skip: existsSync(CHROMIUM)
   const contexts: BrowserContext[] = [];
 
   before(async () => {
+    execFileSync("npm", ["run", "--silent", "build:demo"], { cwd: new URL("..", import.meta.url), stdio: "ignore" });
     chat = await startChat({ port: 0, host: "127.0.0.1", sessionStore, logger: testLogger() });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 60_000 });
   });
@@ -125,16 +128,24 @@ describe("the chat room demo in headless Chromium", { skip: existsSync(CHROMIUM)
     );
     assert.ok(view.scrollHeight <= view.height, `the page grew to ${view.scrollHeight} px`);
     assert.ok(view.newest.bottom <= view.list.bottom + 1 && view.newest.top >= view.list.top, "the newest message is in view");
-    await alice.screenshot({ path: new URL("../test-output/screenshot-chat-long.png", import.meta.url).pathname });
+    // The full-page screenshot is exactly the window: nothing below it to scroll to.
+    const png = await alice.screenshot({
+      path: new URL("../test-output/screenshot-chat-long.png", import.meta.url).pathname,
+      fullPage: true,
+    });
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [1100, 640], "the full-page screenshot's width and height");
   });
 
-  it("says why a message cannot go instead of dropping or cutting it", async () => {
+  it("says why a message cannot go (the contract's answer, INVALID_PAYLOAD) instead of dropping or cutting it", async () => {
     await say(alice, "   ");
-    await alice.locator("#composer-hint", { hasText: "Type a message first." }).waitFor();
-    await alice.fill("#text", "x".repeat(2001));
-    await alice.locator("#composer-hint", { hasText: "2001 characters: at most 2000" }).waitFor();
-    await alice.press("#text", "Enter");
+    await alice.locator("#composer-hint", { hasText: "Not sent: The message is empty" }).waitFor();
+    await say(alice, "x".repeat(2001));
+    await alice.locator("#composer-hint", { hasText: "Not sent: 2001 characters: at most 2000 fit in one message." }).waitFor();
     assert.equal(await alice.inputValue("#text"), "x".repeat(2001), "the text stays for the user to shorten");
+    await say(alice, "y".repeat(2000));
+    await bob.locator(".message", { hasText: "yyyyyyyyyy" }).waitFor();
+    assert.equal(await bob.locator(".message .text").last().textContent(), "y".repeat(2000), "2000 characters arrive whole");
+    assert.equal(await alice.locator("#composer-hint").textContent(), "", "a message that went clears the hint");
     assert.equal(await bob.locator(".message", { hasText: "xxxxxxxxxx" }).count(), 0);
   });
 
@@ -145,6 +156,9 @@ describe("the chat room demo in headless Chromium", { skip: existsSync(CHROMIUM)
     await say(bob, "un café ?");
     await alice.locator(".message", { hasText: "un café ?" }).waitFor();
     assert.equal(await alice.locator(".room-header h1").textContent(), `# ${room}`);
+    // The member list too counts people: Bob once, marked with his two tabs.
+    await alice.locator("#member-list li[data-tabs='×2']", { hasText: "Bob" }).waitFor();
+    assert.deepEqual((await members(alice)).sort(), ["Alice", "Bob"]);
     await carol.goto(`${chat.url}/rooms`);
     const count = await carol.locator(".rooms a", { hasText: room }).locator(".count").textContent();
     assert.equal(count, "2 online"); // Alice and Bob; Bob has two tabs

@@ -1,11 +1,13 @@
 // The demo's command-line entry (`npm start`), run as a child process: it serves logins and chat
-// sockets on the port it prints, and closes gracefully on SIGTERM.
+// sockets (the contract of examples/chatroom/contract.ts, spoken by tswebsockets/client here) on the
+// port it prints, and closes gracefully on SIGTERM.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { closed, cookieOf, nextMessage, open } from "./helpers/sessions.js";
+import { ChatProbe } from "./helpers/chat-probe.js";
+import { cookieOf, nextMessage, open } from "./helpers/sessions.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -43,11 +45,12 @@ describe("the chat room demo's server.ts", () => {
     });
   }
 
-  it("refuses a wrong password and closes a socket without a login with 4401", async () => {
+  it("refuses a wrong password, and closes a client without a login with 4401, which it does not retry", async () => {
     const res = await login("alice", "wrong");
     assert.equal(res.headers.get("location"), "/login?notice=failed");
-    const anonymous = await open(`${url.replace("http", "ws")}/chatroom/lobby`);
-    assert.deepEqual(await closed(anonymous), { code: 4401, reason: "login required" });
+    const anonymous = new ChatProbe(`${url.replace("http", "ws")}/chatroom/lobby`, undefined, { reconnect: true });
+    assert.deepEqual(await anonymous.closed(), { code: 4401, reason: "login required" });
+    assert.equal(anonymous.client.state, "closed");
   });
 
   it("serves /echo/ to any WebSocket client, without a login", async () => {
@@ -58,15 +61,23 @@ describe("the chat room demo's server.ts", () => {
     ws.close();
   });
 
-  it("welcomes a logged-in user by name, then closes with 1001 and exits 0 on SIGTERM", async () => {
+  it("welcomes a logged-in user by name, answers send with INVALID_PAYLOAD or the message, and closes with 1001 on SIGTERM", async () => {
     const res = await login("alice", "alice");
     assert.equal(res.headers.get("location"), "/rooms");
-    const ws = await open(`${url.replace("http", "ws")}/chatroom/lobby`, { cookie: cookieOf(res) });
-    const welcome = JSON.parse(await nextMessage(ws));
-    assert.equal(welcome.type, "welcome");
-    assert.equal(welcome.name, "Alice");
-    assert.deepEqual(JSON.parse(await nextMessage(ws)), { type: "members", ids: [welcome.id] });
-    const end = closed(ws);
+    const alice = new ChatProbe(`${url.replace("http", "ws")}/chatroom/${encodeURIComponent("café au lait")}`, cookieOf(res));
+    assert.deepEqual(await alice.waitFor("welcome"), { you: { id: "1", name: "Alice" }, room: "café au lait" });
+    assert.deepEqual(await alice.waitFor("members"), { people: [{ id: "1", name: "Alice", tabs: 1 }] });
+
+    await assert.rejects(alice.client.request("send", { text: " \n " }), {
+      code: "INVALID_PAYLOAD",
+      data: { issues: [{ message: "The message is empty: type something first.", path: ["text"] }] },
+    });
+    await assert.rejects(alice.client.request("send", { text: "x".repeat(2001) }), { code: "INVALID_PAYLOAD" });
+    const { id } = await alice.client.request("send", { text: "  un café ?  " });
+    const message = await alice.waitFor("message");
+    assert.deepEqual({ ...message, at: 0 }, { id, from: { id: "1", name: "Alice" }, text: "un café ?", at: 0 });
+
+    const end = alice.closed();
     child.kill("SIGTERM");
     assert.equal((await end).code, 1001);
     const [code] = await once(child, "exit");

@@ -41,8 +41,10 @@ before(async () => {
   tarball = join(work, packed[0].filename);
   const typesNode = `@types/node@${await installedVersion("@types/node")}`;
   const ioredis = `ioredis@${await installedVersion("ioredis")}`;
+  const zod = `zod@${await installedVersion("zod")}`;
+  const ws = `ws@${await installedVersion("ws")}`;
   const projects: ProjectSpec[] = [
-    { fixture: "esm-strict", type: "module", deps: [typesNode, ioredis], typescript: true },
+    { fixture: "esm-strict", type: "module", deps: [typesNode, ioredis, zod, ws], typescript: true },
     { fixture: "esm-decorators", type: "module", deps: [typesNode], typescript: true },
     { fixture: "cjs", type: "commonjs", deps: [typesNode], typescript: true },
     { fixture: "experimental-decorators", type: "commonjs", deps: [typesNode], typescript: true },
@@ -200,6 +202,19 @@ describe("ESM + TypeScript strict (tsconfig from tsc --init)", () => {
     const d = dir("esm-strict");
     await tsc(d, await writeVariant(d, "server", ["server.ts"]));
     assert.equal(await replyFrom(d, process.execPath, ["server.js"], "/chat/lobby", "hi"), "HI");
+  });
+});
+
+describe("tswebsockets/client and tswebsockets/contract (ESM, TypeScript strict)", () => {
+  test("a contract-typed client and an events() server type-check under nodenext, node16 and bundler, and run", async () => {
+    const d = dir("esm-strict");
+    await Promise.all([
+      tsc(d, await writeVariant(d, "rpc", ["rpc.ts"])),
+      tsc(d, await writeVariant(d, "rpc-node16", ["rpc.ts"], { module: "node16", moduleResolution: "node16", noEmit: true })),
+      tsc(d, await writeVariant(d, "rpc-bundler", ["rpc.ts"], { module: "preserve", moduleResolution: "bundler", noEmit: true })),
+    ]);
+    // The reply, INVALID_PAYLOAD from the contract's check, the declared error code, the server's event.
+    assert.equal(await mustRun(process.execPath, ["rpc.js"], d), '["HI","INVALID_PAYLOAD","SHOUTING","number","open"]\n');
   });
 });
 

@@ -5,8 +5,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { WebSocket } from "ws";
-import { closed, cookieOf, nextMessage, open } from "./helpers/sessions.js";
+import { ChatProbe } from "./helpers/chat-probe.js";
+import { cookieOf } from "./helpers/sessions.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const slow = { timeout: 60_000 };
@@ -48,14 +48,7 @@ describe("the two-node chat demo", () => {
     assert.equal(res.headers.get("location"), "/rooms", `logging in ${username}`);
     return cookieOf(res);
   };
-  const chat = (url: string, cookie: string) => open(`${url.replace("http", "ws")}/chatroom/lobby`, { cookie });
-  /** Reads messages until one matches; returns it parsed. */
-  const waitFor = async (ws: WebSocket, match: (m: Record<string, unknown>) => boolean) => {
-    for (;;) {
-      const m = JSON.parse(await nextMessage(ws)) as Record<string, unknown>;
-      if (match(m)) return m;
-    }
-  };
+  const chat = (url: string, cookie: string) => new ChatProbe(`${url.replace("http", "ws")}/chatroom/lobby`, cookie);
 
   it("runs on two ports, each node serving its own pages", slow, () => {
     assert.equal(urls.length, 2);
@@ -64,37 +57,39 @@ describe("the two-node chat demo", () => {
 
   it("lets a user on one node chat with a user on the other, with one member list", slow, async () => {
     const [urlA, urlB] = urls as [string, string];
-    const alice = await chat(urlA, await login(urlA, "alice"));
-    const bob = await chat(urlB, await login(urlB, "bob"));
-    const aliceId = (await waitFor(alice, (m) => m.type === "welcome")).id;
-    const bobId = (await waitFor(bob, (m) => m.type === "welcome")).id;
-    const both = JSON.stringify([aliceId, bobId].sort());
-    await waitFor(alice, (m) => m.type === "members" && JSON.stringify((m.ids as string[]).sort()) === both);
+    const alice = chat(urlA, await login(urlA, "alice"));
+    const bob = chat(urlB, await login(urlB, "bob"));
+    assert.equal((await alice.waitFor("welcome")).you.name, "Alice");
+    assert.equal((await bob.waitFor("welcome")).you.name, "Bob");
+    // Each node counts the other's sockets through Redis: both see both people.
+    const both = (m: { people: { name: string }[] }) => m.people.map((p) => p.name).join() === "Alice,Bob";
+    await alice.waitFor("members", both);
+    await bob.waitFor("members", both);
 
-    alice.send(JSON.stringify({ type: "say", text: "hello from node A" }));
+    const { id } = await alice.client.request("send", { text: "hello from node A" });
     assert.deepEqual(
-      { ...(await waitFor(bob, (m) => m.type === "message")), at: 0 },
-      { type: "message", id: aliceId, name: "Alice", text: "hello from node A", at: 0 },
+      { ...(await bob.waitFor("message")), at: 0 },
+      { id, from: { id: "1", name: "Alice" }, text: "hello from node A", at: 0 },
     );
-    bob.send(JSON.stringify({ type: "say", text: "hello from node B" }));
-    const reply = await waitFor(alice, (m) => m.type === "message" && m.name === "Bob");
-    assert.equal(reply.text, "hello from node B");
-    bob.close();
+    await bob.client.request("send", { text: "hello from node B" });
+    assert.equal((await alice.waitFor("message", (m) => m.from.name === "Bob")).text, "hello from node B");
+    bob.client.close();
+    assert.deepEqual((await alice.waitFor("left")).who, { id: "2", name: "Bob" });
+    await alice.waitFor("members", (m) => m.people.map((p) => p.name).join() === "Alice");
+    alice.client.close();
   });
 
   it("shares sessions: a login made on one node is valid on the other, and logging out there closes its sockets here", slow, async () => {
     const [urlA, urlB] = urls as [string, string];
     const cookie = await login(urlA, "carol");
-    const onB = await chat(urlB, cookie);
-    assert.equal((await waitFor(onB, (m) => m.type === "welcome")).name, "Carol");
-    const onA = await chat(urlA, cookie);
-    await waitFor(onA, (m) => m.type === "welcome");
-    const closedOnB = closed(onB);
-    const closedOnA = closed(onA);
+    const onB = chat(urlB, cookie);
+    assert.equal((await onB.waitFor("welcome")).you.name, "Carol");
+    const onA = chat(urlA, cookie);
+    await onA.waitFor("welcome");
     const res = await fetch(`${urlA}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
     assert.equal(res.headers.get("location"), "/login?notice=bye");
-    assert.equal((await closedOnB).code, 4401);
-    assert.equal((await closedOnA).code, 4401);
+    assert.equal((await onB.closed()).code, 4401);
+    assert.equal((await onA.closed()).code, 4401);
   });
 
   it("stops both nodes and its Redis on SIGTERM", slow, async () => {

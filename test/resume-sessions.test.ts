@@ -168,7 +168,10 @@ describe("MemorySessions", () => {
     store.open(record("s1"));
     store.detach("s1", 0);
     const started = Date.now();
+    // The store's timer is unref'd (it must not hold a process open): this one keeps the test's alive.
+    const alive = setTimeout(() => {}, 10_000);
     const r = await done;
+    clearTimeout(alive);
     assert.equal(r.sid, "s1");
     assert.ok(Date.now() - started >= 25);
     store.close();

@@ -1,15 +1,16 @@
 // The chat room demo as an importable app: an Express application (login, rooms, chat pages) and
 // tswebsockets attached to the same HTTP server, sharing express-session and passport.
+import { existsSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import express, { type NextFunction, type Request, type Response } from "express";
 import session from "express-session";
-import { type Adapter, createServer, type Logger, type Middleware, type Server } from "../../src/index.js";
-import { ChatRoom, type ChatUser, personRoom } from "./chat-handler.js";
+import { type Adapter, consoleLogger, createServer, type Logger, type Middleware, type Server } from "../../src/index.js";
+import { ChatRoom, type ChatUser, peopleIn } from "./chat-handler.js";
 import { Echo } from "./echo-handler.js";
 import { chatPage, loginPage, roomsPage } from "./pages.js";
-import { createAuth, DEMO_USERS, ROOMS } from "./users.js";
+import { createAuth, ROOMS } from "./users.js";
 
 /** What {@link startChat} accepts; everything has an embedded default. */
 export interface ChatOptions {
@@ -38,6 +39,8 @@ export interface Chat {
 }
 
 const publicDir = fileURLToPath(new URL("./public/", import.meta.url));
+/** The chat page's script: client/chat-page.ts bundled by `npm run build:demo` (`npm start` runs it first). */
+const pageBundle = new URL("./public/chat-page.js", import.meta.url);
 
 /**
  * Starts the chat room demo and resolves once it listens.
@@ -46,6 +49,12 @@ const publicDir = fileURLToPath(new URL("./public/", import.meta.url));
  * console.log(chat.url); await chat.close();
  */
 export async function startChat(options: ChatOptions = {}): Promise<Chat> {
+  if (!existsSync(pageBundle)) {
+    (options.logger ?? consoleLogger).warn(
+      { missing: fileURLToPath(pageBundle) },
+      "the chat page's script is not built: run `npm run build:demo` (`npm start` does it for you)",
+    );
+  }
   const auth = createAuth();
   const sessionMiddleware = session({
     name: "chat.sid",
@@ -87,12 +96,7 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
   });
   app.get("/rooms", loggedIn, async (req, res) => {
     // People, not tabs: a user counts once however many of their tabs are in the room, on any node.
-    const counts = await Promise.all(
-      ROOMS.map(async (room) => {
-        const present = await Promise.all(DEMO_USERS.map(async (u) => (await sockets.to(personRoom(room, u.id)).members()).length > 0));
-        return [room, present.filter(Boolean).length] as const;
-      }),
-    );
+    const counts = await Promise.all(ROOMS.map(async (room) => [room, (await peopleIn(sockets, room)).length] as const));
     res.type("html").send(roomsPage(userOf(req) as ChatUser, Object.fromEntries(counts)));
   });
   app.get("/rooms/:room", loggedIn, (req, res) => {

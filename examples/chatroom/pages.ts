@@ -1,6 +1,6 @@
 // The demo's HTML pages: plain server-rendered strings, every interpolated value escaped.
 import type { ChatUser } from "./chat-handler.js";
-import { DEMO_USERS, MAX_TEXT, ROOM_TOPICS, ROOMS } from "./users.js";
+import { DEMO_USERS, ROOM_TOPICS, ROOMS } from "./users.js";
 
 const escapes: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const esc = (text: string) => text.replace(/[&<>"']/g, (c) => escapes[c] ?? c);
@@ -76,7 +76,7 @@ export function roomsPage(user: ChatUser, online: Readonly<Record<string, number
   );
 }
 
-/** One room's chat page; the script connects to `/chatroom/<room>` on the same host and port. */
+/** One room's chat page; its script (the bundle of client/chat-page.ts) connects to `/chatroom/<room>` on the same host and port. */
 export function chatPage(user: ChatUser, room: string): string {
   const nav = ROOMS.map((r) => `<li><a href="${roomHref(r)}"${r === room ? ' class="current"' : ""}># ${esc(r)}</a></li>`).join("");
   return layout(
@@ -89,13 +89,14 @@ export function chatPage(user: ChatUser, room: string): string {
           <span id="status" class="status connecting">connecting…</span></div>
         <ol id="messages" class="messages" aria-live="polite"></ol>
         <form id="composer" class="composer" autocomplete="off">
-          <input id="text" name="text" placeholder="Message # ${esc(room)}" data-max="${MAX_TEXT}" disabled>
+          <input id="text" name="text" placeholder="Message # ${esc(room)}" disabled>
           <button type="submit" disabled>Send</button>
         </form>
         <p id="composer-hint" class="composer-hint" role="status"></p>
       </section>
       <aside class="members"><h2>Here now <span id="member-count"></span></h2><ul id="member-list"></ul></aside>
     </main>`,
-    `<script src="/static/chat.js" defer></script>`,
+    // The bundle of client/chat-page.ts (tswebsockets/client inside); a module script runs after parsing.
+    `<script type="module" src="/static/chat-page.js"></script>`,
   );
 }

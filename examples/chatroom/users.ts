@@ -25,7 +25,7 @@ export const ROOM_TOPICS: Readonly<Record<string, string>> = {
   "café au lait": "Spaces and accents in a room name",
 };
 
-/** The longest message, in characters; the page says so before sending, the server answers past it. */
+/** The longest message, in characters: the contract refuses longer ones (INVALID_PAYLOAD) and the page shows why. */
 export const MAX_TEXT = 2000;
 export const ROOMS: readonly string[] = Object.keys(ROOM_TOPICS);
 
