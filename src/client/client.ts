@@ -211,8 +211,10 @@ class TswsClient {
     link.onopen = () => {
       this.#attempt = 0;
       this.#liveness?.touch();
-      if (token === undefined) this.#ready(link, false);
-      else {
+      if (token === undefined) {
+        this.#session.reset(); // a fresh session: positions of an earlier one mean nothing to it
+        this.#ready(link, false);
+      } else {
         // The positions go first: the server replays from them, then says `resumed`.
         link.send(this.#session.positions());
         this.#resuming = link;

@@ -38,14 +38,17 @@ export class ResumeSession {
   token: string | undefined;
   /** Whether the latest session start was a resume (`resumed`) rather than a fresh session (`welcome`). */
   resumed = false;
-  #positions = new Map<string, Position>();
+  readonly #positions = new Map<string, Position>();
 
-  /** A `welcome` (`resumed` false: positions start over) or `resumed` frame (positions as the server replayed them). */
+  /**
+   * A `welcome` (`resumed` false) or `resumed` frame: the id, the next token, and the positions the
+   * replay reached. Positions of other streams stay: pushes that came before a `welcome` (a Redis
+   * store opens the session after `onConnect` ran) or from rooms joined since belong to this session.
+   */
   start(resumed: boolean, data: SessionData | undefined): void {
     if (typeof data?.sid === "string") this.id = data.sid;
     if (typeof data?.token === "string") this.token = data.token;
     this.resumed = resumed;
-    this.#positions = new Map();
     const told = data?.positions;
     if (typeof told !== "object" || told === null) return;
     for (const [stream, [seq, epoch]] of Object.entries(told as Record<string, [number, string]>)) {
@@ -71,13 +74,18 @@ export class ResumeSession {
   gap(data: GapData | undefined): void {
     const stream = data?.stream;
     if (typeof stream !== "string") {
-      this.#positions.clear();
+      this.reset();
       return;
     }
     const known = this.#positions.get(stream);
     const epoch = typeof data?.epoch === "string" ? data.epoch : known?.[1];
     const seq = typeof data?.to === "number" ? data.to : epoch === known?.[1] ? (known?.[0] ?? 0) : 0;
     this.#positions.set(stream, epoch === undefined ? [seq] : [seq, epoch]);
+  }
+
+  /** Forgets every position: a fresh session starts (no token offered, or the resume was refused). */
+  reset(): void {
+    this.#positions.clear();
   }
 
   /** The `[9, "pos", { stream: [seq, epoch?] }]` frame a resuming client sends first. */
