@@ -197,6 +197,7 @@ describe("tswebsockets/client with resume", () => {
     await c.request("join", { room: "quiet" });
     cut(node, c);
     for (let i = 0; i < 6; i++) node.say("quiet", i); // history keeps the last 3
+    await until(() => c.got.states.includes("reconnecting"), "the client to notice");
     await settled(c);
     node.say("quiet", 6);
     await until(() => c.got.messages.includes(6), "the live message");
