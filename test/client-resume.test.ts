@@ -120,19 +120,32 @@ describe("tswebsockets/client with resume", () => {
 
   it("property: with random outages while a history room is broadcast to, received = sent minus what gaps reported, no duplicates", async () => {
     const node = await startNode({ ttl: 30_000, history: { size: 8 } });
+    const RUNS = 25;
     let runs = 0;
     let outages = 0;
     let gapped = 0;
-    type Step = { type: "send"; count: number } | { type: "cut" } | { type: "wait"; ms: number };
+    // An outage is the server dropping the connection (as on a heartbeat timeout) or the client's
+    // TCP socket vanishing (the server sees the peer go).
+    type Step = { type: "send"; count: number } | { type: "cut"; by: "server" | "network" } | { type: "wait"; ms: number };
     const step: fc.Arbitrary<Step> = fc.oneof(
       { weight: 4, arbitrary: fc.record({ type: fc.constant("send" as const), count: fc.integer({ min: 1, max: 12 }) }) },
-      { weight: 2, arbitrary: fc.record({ type: fc.constant("cut" as const) }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({ type: fc.constant("cut" as const), by: fc.constantFrom("server" as const, "network" as const) }),
+      },
       { weight: 2, arbitrary: fc.record({ type: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 40 }) }) },
     );
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
         const room = `p${runs++}`;
-        const c = resumer(node.url, { reconnect: { baseMs: 20, maxMs: 60 } });
+        const links: WebSocket[] = [];
+        class Tracked extends WebSocket {
+          constructor(url: string, protocols: string[]) {
+            super(url, protocols);
+            links.push(this);
+          }
+        }
+        const c = resumer(node.url, { WebSocket: Tracked, reconnect: { baseMs: 20, maxMs: 60 } });
         await settled(c);
         await c.request("join", { room });
         let sent = 0;
@@ -148,7 +161,8 @@ describe("tswebsockets/client with resume", () => {
             // cannot resume again (docs/resume.md, "What it does not promise").
             await settled(c);
             const drops = c.got.states.filter((state) => state === "reconnecting").length;
-            cut(node, c);
+            if (s.by === "server") cut(node, c);
+            else (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy();
             outages++;
             await until(() => c.got.states.filter((state) => state === "reconnecting").length > drops, "the client to notice");
           }
@@ -166,9 +180,9 @@ describe("tswebsockets/client with resume", () => {
         }
         gapped += c.got.gaps.length;
       }),
-      { numRuns: 25 },
+      { numRuns: RUNS },
     );
-    console.log(`client resume property: 25 runs, ${outages} outages, ${gapped} gaps reported`);
+    console.log(`client resume property: ${RUNS} runs, ${outages} outages, ${gapped} gaps reported`);
     assert.ok(outages > 0, "some outages happened");
   });
 
