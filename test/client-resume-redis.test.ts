@@ -68,6 +68,48 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
     }
   }
 
+  it("gets a gap for what history trimmed of a room it joined but had not heard from, resuming on the other node", async () => {
+    const a = await startNode({ ttl: 30_000, history: { size: 3 } }, 0, adapter());
+    const b = await startNode({ ttl: 30_000, history: { size: 3 } }, 0, adapter());
+    const route = { port: a.port };
+    const links: WebSocket[] = [];
+    class Routed extends WebSocket {
+      constructor(url: string, protocols: string[]) {
+        super(url.replace(/:\d+\//, `:${route.port}/`), protocols);
+        links.push(this);
+      }
+    }
+    const c = resumer(a.url, { WebSocket: Routed });
+    await settled(c);
+    await c.request("join", { room: "quiet-r" });
+    const observer = connect(b.url, { WebSocket });
+    made.clients.push(observer);
+    await until(() => observer.state === "open", "the observer");
+    // The session record holds the room's position from the join (primed over the network).
+    const admin = new Redis(redis.port, "127.0.0.1");
+    templates.push(admin);
+    let record = "";
+    const deadline = Date.now() + 10_000;
+    while (!record.includes('"room:quiet-r"')) {
+      assert.ok(Date.now() < deadline, `the join position recorded (record: ${record})`);
+      await new Promise((r) => setTimeout(r, 10));
+      record = (await admin.hget(`cr:sess:{${c.id}}`, "r")) ?? "";
+    }
+    route.port = b.port;
+    (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    for (let i = 0; i < 6; i++) b.say("quiet-r", i); // history keeps the last 3
+    await until(() => c.got.states.includes("reconnecting"), "the client to notice");
+    await settled(c);
+    b.say("quiet-r", 6);
+    await until(() => c.got.messages.includes(6), "the live message");
+    assert.equal(c.resumed, true);
+    assert.deepEqual(
+      c.got.gaps.map((g) => [g.reason, g.from, g.to]),
+      [["trimmed", 1, 3]],
+    );
+    assert.deepEqual(c.got.messages, [3, 4, 5, 6]);
+  });
+
   it("moves to the other node after its connection broke: same id, missed messages once and in order, the request answered from the first run", async () => {
     const { a, b, c, route, links } = await setup("moving");
     const id = c.id as string;

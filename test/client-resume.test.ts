@@ -149,8 +149,8 @@ describe("tswebsockets/client with resume", () => {
         await settled(c);
         await c.request("join", { room });
         let sent = 0;
-        // One message first: a stream the client never received from is one it cannot give its
-        // position in (see the todo below).
+        // One message first, so that every outage starts from a position the client knows (a room
+        // it never heard from has its own test below).
         node.say(room, sent++);
         await until(() => c.got.messages.length === 1, "the first message");
         for (const s of steps) {
@@ -186,11 +186,9 @@ describe("tswebsockets/client with resume", () => {
     assert.ok(outages > 0, "some outages happened");
   });
 
-  // Two server-side holes the client tests found (src/resume, not the client): both messages are
-  // kept in history and come with the *next* resume, but not now. They run and report until fixed.
-  it("delivers a direct message that a handler emits on the old socket object after the client resumed", {
-    todo: "server: SocketSession.emit on a superseded socket appends to the inbox but sends to nobody",
-  }, async () => {
+  // Two server-side holes the client's tests found, now mended: both messages were kept in history
+  // but came only with the *next* resume.
+  it("delivers a direct message that a handler emits on the old socket object after the client resumed", async () => {
     const node = await startNode({ ttl: 10_000 });
     const c = resumer(node.url);
     await settled(c);
@@ -202,9 +200,7 @@ describe("tswebsockets/client with resume", () => {
     assert.deepEqual(c.got.dms, ["done"]);
   });
 
-  it("reports a gap for what it lost of a room it had not heard from yet", {
-    todo: "server: without the client's word for a stream, the trimmed part before the replay is not reported",
-  }, async () => {
+  it("reports a gap for what it lost of a room it had not heard from yet", async () => {
     const node = await startNode({ ttl: 10_000, history: { size: 3 } });
     const c = resumer(node.url);
     await settled(c);

@@ -123,6 +123,10 @@ export class RoomGate implements StreamGate {
       this.#history.position(roomStream(room)),
       (pos) => {
         fresh.pos = pos;
+        // A member's session record needs the room's position from its join on (it is where a
+        // resume starts when the client never heard from the room): with a history read over
+        // the network the record was written before it was known.
+        for (const member of this.#node.rooms.local(room) ?? []) this.onMembership?.(member);
         this.#drain(room, fresh);
       },
       (error) => {

@@ -99,6 +99,10 @@ export class ResumeRuntime {
       size: options.history.size,
       logger,
       forget: (sid: SocketId) => this.forget(sid),
+      current: (sid: SocketId) => {
+        const socket = this.#node.get(sid) as ResumableSocket | undefined;
+        return socket !== undefined && !socket.closed && socket.resume instanceof SocketSession ? socket.resume : undefined;
+      },
       track: (work: Promise<unknown>) => {
         this.#writes.add(work);
         work.finally(() => this.#writes.delete(work));

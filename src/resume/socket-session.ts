@@ -7,6 +7,7 @@
 import type { Logger } from "../logger.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
 import { outboxOf, type Socket } from "../socket/socket.js";
+import type { Room } from "../types.js";
 import { admitLive, planResume, resumeFrames } from "./gap-plan.js";
 import {
   type HistoryLog,
@@ -34,6 +35,8 @@ export interface SessionServices {
   forget(sid: string): void;
   /** Keeps track of store writes still running, for a graceful shutdown. */
   track(work: Promise<unknown>): void;
+  /** The session of the open socket that holds `sid` on this node now, if any. */
+  current(sid: string): SocketSession | undefined;
 }
 
 /** How long a resumed session waits for the client's `[9, "pos", ...]` before it uses the record's positions, in ms. */
@@ -62,6 +65,13 @@ export class SocketSession implements ResumeHandle {
   readonly #socket: Socket;
   readonly #base: Omit<SessionRecord, "rooms" | "data" | "positions" | "replies">;
   #inbox: StreamPosition | undefined;
+  /**
+   * The last position recorded for each room. The node forgets a room once its last local member
+   * left, which a closing socket has done by the time its record is written: without this, a room
+   * the client never heard from would be recorded without a position, and a resume could not tell
+   * what it missed there (no gap for what history trimmed meanwhile).
+   */
+  readonly #recorded = new Map<Room, StreamPosition>();
   #chain: Promise<unknown> = Promise.resolve();
   #scheduled = false;
   #buffer: Buffered[] | undefined;
@@ -78,6 +88,10 @@ export class SocketSession implements ResumeHandle {
     const { sid, owner, path, namespace, generation } = record;
     this.#base = namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
     this.#inbox = record.positions[inboxStream(sid)];
+    for (const room of record.rooms) {
+      const pos = record.positions[roomStream(room)];
+      if (pos !== undefined) this.#recorded.set(room, pos);
+    }
     outboxOf(socket).onceClosed(() => this.#closed());
   }
 
@@ -99,12 +113,10 @@ export class SocketSession implements ResumeHandle {
       this.#services.history.append(stream, body),
       (pos) => {
         const frame = pushFrame(stream, pos.seq, body);
-        if (this.#socket.closed) return; // kept in the inbox: a resume replays it
-        if (this.#buffer !== undefined) this.#buffer.push({ stream, seq: pos.seq, epoch: pos.epoch, frame });
-        else {
-          this.#inbox = pos;
-          this.#socket.send(frame);
-        }
+        // A handler may still hold the socket object of a connection the client has since
+        // replaced (a request that ran through the outage): the session's live socket gets it.
+        const live = this.#socket.closed ? this.#services.current(this.#base.sid) : this;
+        if (live !== undefined) live.#offerInbox(stream, pos, frame);
       },
       (error) =>
         this.#services.logger.error(
@@ -112,6 +124,18 @@ export class SocketSession implements ResumeHandle {
           "resume: a direct message could not be kept in the inbox; not sent",
         ),
     );
+  }
+
+  /** A message appended to the inbox: written now, held while the replay runs, or (closed) left for the next resume. */
+  #offerInbox(stream: StreamName, pos: StreamPosition, frame: string): void {
+    if (this.#socket.closed) return;
+    if (this.#buffer !== undefined) {
+      this.#buffer.push({ stream, seq: pos.seq, epoch: pos.epoch, frame });
+      return;
+    }
+    if (this.#inbox !== undefined && admitLive(this.#inbox, pos.seq, pos.epoch) === "duplicate") return; // the replay had it
+    this.#inbox = pos;
+    this.#socket.send(frame);
   }
 
   changed(): void {
@@ -237,9 +261,12 @@ export class SocketSession implements ResumeHandle {
   #record(): SessionRecord {
     const positions: Record<StreamName, StreamPosition> = {};
     for (const room of this.#socket.rooms) {
-      const pos = this.#services.gate.positionOf(room);
-      if (pos !== undefined) positions[roomStream(room)] = pos;
+      const pos = this.#services.gate.positionOf(room) ?? this.#recorded.get(room);
+      if (pos === undefined) continue;
+      this.#recorded.set(room, pos);
+      positions[roomStream(room)] = pos;
     }
+    for (const room of this.#recorded.keys()) if (!this.#socket.rooms.has(room)) this.#recorded.delete(room);
     if (this.#inbox !== undefined) positions[inboxStream(this.#base.sid)] = this.#inbox;
     let data: string;
     try {
