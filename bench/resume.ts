@@ -5,7 +5,7 @@
  *  2. a broadcast to a room with history vs a plain broadcast (the same server without `resume`):
  *     messages per second delivered to every member;
  *  3. handshakes with resume on (tsws.v1 + welcome frame) vs a bare `ws` server: handshakes per second.
- * Run: node --import tsx bench/resume.ts [--quick]
+ * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes]
  * Server and clients share this process (and the machine's cores): the ratios are the point.
  */
 import { once } from "node:events";
@@ -15,6 +15,9 @@ import { ResumeChat, type resumeChat } from "../test/helpers/resume-chat.js";
 import { ResumePeer } from "../test/helpers/resume-peer.js";
 
 const quick = process.argv.includes("--quick");
+/** `--only latency,handshakes` runs those parts; all three by default. */
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+const parts = new Set(only === undefined ? ["latency", "broadcast", "handshakes"] : only.split(","));
 const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -125,8 +128,11 @@ async function broadcastRate(resume: boolean, members: number, messages: number)
   return messages / seconds;
 }
 
-/** 3. Handshakes per second, `concurrency` at a time. */
-async function handshakeRate(kind: "resume" | "ws", count: number, concurrency: number): Promise<number> {
+/**
+ * 3. Handshakes per second, `concurrency` at a time, and this process's CPU time per handshake
+ * (clients and server): on a shared machine the CPU time is the steadier of the two.
+ */
+async function handshakeRate(kind: "resume" | "plain" | "ws", count: number, concurrency: number): Promise<{ rate: number; cpu: number }> {
   let url: string;
   let stop: () => Promise<void>;
   if (kind === "ws") {
@@ -135,17 +141,18 @@ async function handshakeRate(kind: "resume" | "ws", count: number, concurrency: 
     url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/chat/h`;
     stop = () => new Promise((r) => wss.close(() => r()));
   } else {
-    const { server, base } = await serve(true);
+    const { server, base } = await serve(kind === "resume");
     url = `${base}/chat/h`;
     stop = () => server.close();
   }
   const one = async () => {
-    const ws = new WebSocket(url, kind === "resume" ? ["tsws.v1"] : undefined);
+    const ws = new WebSocket(url, kind === "ws" ? undefined : ["tsws.v1"]);
     if (kind === "resume")
       await once(ws, "message"); // the welcome frame: the session exists
     else await once(ws, "open");
     ws.terminate();
   };
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let started = 0;
   await Promise.all(
@@ -157,55 +164,78 @@ async function handshakeRate(kind: "resume" | "ws", count: number, concurrency: 
     }),
   );
   const rate = count / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
   await stop();
-  return rate;
+  return { rate, cpu: (cpu.user + cpu.system) / count };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-const runs = await resumeLatency(quick ? 20 : 1000);
-const totals = runs.map((r) => r.total);
-const ms = (x: number) => x.toFixed(2);
-console.log(
-  `resume with 100 missed messages (${runs.length} runs): p50 ${ms(percentile(totals, 50))} ms, p99 ${ms(percentile(totals, 99))} ms, max ${ms(totals.at(-1) as number)} ms`,
-);
-// Where the slowest runs spent their time: a stall in a phase the library does not run (before the
-// 101), or a wall time far above the process's CPU time, is the process waiting for a core.
-const starved = runs.filter((r) => r.total > 10 && r.total > 3 * r.cpu);
-console.log(
-  `  runs over 10 ms: ${runs.filter((r) => r.total > 10).length}, of which waited for a core (wall > 3x CPU): ${starved.length}; p99 of CPU time per run ${ms(
-    percentile(
-      [...runs.map((r) => r.cpu)].sort((a, b) => a - b),
-      99,
-    ),
-  )} ms`,
-);
-console.log(`  slowest runs, ms (total = open + first frame + rest; CPU of this process):`);
-for (const r of runs.slice(-5).reverse()) {
-  console.log(`    ${ms(r.total)} = ${ms(r.open)} + ${ms(r.first)} + ${ms(r.rest)}; CPU ${ms(r.cpu)}`);
+if (parts.has("latency")) {
+  const runs = await resumeLatency(quick ? 20 : 1000);
+  const totals = runs.map((r) => r.total);
+  const ms = (x: number) => x.toFixed(2);
+  console.log(
+    `resume with 100 missed messages (${runs.length} runs): p50 ${ms(percentile(totals, 50))} ms, p99 ${ms(percentile(totals, 99))} ms, max ${ms(totals.at(-1) as number)} ms`,
+  );
+  // Where the slowest runs spent their time: a stall in a phase the library does not run (before the
+  // 101), or a wall time far above the process's CPU time, is the process waiting for a core.
+  const starved = runs.filter((r) => r.total > 10 && r.total > 3 * r.cpu);
+  console.log(
+    `  runs over 10 ms: ${runs.filter((r) => r.total > 10).length}, of which waited for a core (wall > 3x CPU): ${starved.length}; p99 of CPU time per run ${ms(
+      percentile(
+        [...runs.map((r) => r.cpu)].sort((a, b) => a - b),
+        99,
+      ),
+    )} ms`,
+  );
+  console.log(`  slowest runs, ms (total = open + first frame + rest; CPU of this process):`);
+  for (const r of runs.slice(-5).reverse()) {
+    console.log(`    ${ms(r.total)} = ${ms(r.open)} + ${ms(r.first)} + ${ms(r.rest)}; CPU ${ms(r.cpu)}`);
+  }
 }
 
-const [members, messages] = quick ? [50, 500] : [100, 3000];
-const history: number[] = [];
-const plain: number[] = [];
-for (let round = 0; round < (quick ? 1 : 3); round++) {
-  plain.push(await broadcastRate(false, members, messages));
-  history.push(await broadcastRate(true, members, messages));
+if (parts.has("broadcast")) {
+  const [members, messages] = quick ? [50, 500] : [100, 3000];
+  const history: number[] = [];
+  const plain: number[] = [];
+  for (let round = 0; round < (quick ? 1 : 3); round++) {
+    plain.push(await broadcastRate(false, members, messages));
+    history.push(await broadcastRate(true, members, messages));
+  }
+  const h = median(history);
+  const p = median(plain);
+  console.log(
+    `broadcast to ${members} members: history room ${h.toFixed(0)} msg/s, plain ${p.toFixed(0)} msg/s, ratio ${(h / p).toFixed(2)} (median of ${history.length})`,
+  );
 }
-const h = median(history);
-const p = median(plain);
-console.log(
-  `broadcast to ${members} members: history room ${h.toFixed(0)} msg/s, plain ${p.toFixed(0)} msg/s, ratio ${(h / p).toFixed(2)} (median of ${history.length})`,
-);
 
-const count = quick ? 300 : 2000;
-const withResume: number[] = [];
-const raw: number[] = [];
-for (let round = 0; round < (quick ? 1 : 3); round++) {
-  raw.push(await handshakeRate("ws", count, 20));
-  withResume.push(await handshakeRate("resume", count, 20));
+if (parts.has("handshakes")) {
+  const [count, rounds] = quick ? [300, 1] : [1000, 9];
+  const kinds = ["ws", "plain", "resume"] as const;
+  const rate = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
+  const cpu = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
+  await handshakeRate("resume", 300, 20); // warm-up: the first server of a process pays for the JIT
+  await handshakeRate("ws", 300, 20);
+  for (let round = 0; round < rounds; round++) {
+    // Interleaved, in a rotating order, so a change in the machine's load touches all three alike.
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = kinds[(round + k) % kinds.length] as (typeof kinds)[number];
+      const r = await handshakeRate(kind, count, 20);
+      rate[kind].push(r.rate);
+      cpu[kind].push(r.cpu);
+    }
+  }
+  const m = (xs: number[]) => median(xs);
+  // Ratios per round (the three kinds of one round ran back to back), then their median.
+  const per = (a: number[], b: number[]) => m(a.map((x, i) => x / (b[i] as number))).toFixed(2);
+  console.log(
+    `handshakes (median of ${rounds} rounds of ${count}): resume on ${m(rate.resume).toFixed(0)}/s, resume off ${m(rate.plain).toFixed(0)}/s, raw ws ${m(rate.ws).toFixed(0)}/s; ` +
+      `resume on / raw ws ${per(rate.resume, rate.ws)}, resume on / off ${per(rate.resume, rate.plain)}, off / raw ws ${per(rate.plain, rate.ws)}`,
+  );
+  console.log(
+    `  CPU per handshake (clients + server): resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
+      `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}`,
+  );
 }
-const r = median(withResume);
-const w = median(raw);
-console.log(`handshakes: resume on ${r.toFixed(0)}/s, raw ws ${w.toFixed(0)}/s, ratio ${(r / w).toFixed(2)} (median of ${raw.length})`);
 process.exit(0);

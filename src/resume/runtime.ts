@@ -19,7 +19,7 @@ import type { Socket, SocketInit } from "../socket/socket.js";
 import type { Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
-import { inboxStream, pushFrame, roomStream } from "./history-log.js";
+import { type Awaitable, inboxStream, pushFrame, roomStream } from "./history-log.js";
 import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import { RoomGate } from "./room-gate.js";
@@ -112,22 +112,40 @@ export class ResumeRuntime {
     if (typeof hook === "function") this.#expireHooks.set(namespace, (session) => hook.call(cls, session));
   }
 
-  /** The protocol's `prepare`: takes the offered resume token, once the app's middleware has run. */
-  readonly prepare = async (req: IncomingMessage): Promise<void> => {
+  /**
+   * The protocol's `prepare`: takes the offered resume token, once the app's middleware has run.
+   * Synchronous when no token is offered or the store answers at once (in memory): the upgrade
+   * then goes on in the same turn, without a promise.
+   */
+  readonly prepare = (req: IncomingMessage): undefined | Promise<undefined> => {
     const token = resumeTokenOf(req.headers["sec-websocket-protocol"]);
-    if (token === undefined) return;
+    if (token === undefined) return undefined;
     const r = req as IncomingMessage & { user?: unknown; session?: { id?: unknown } };
     const sessionId = typeof r.session?.id === "string" ? r.session.id : undefined;
-    try {
-      const result = await this.#backend.sessions.take(token, ownerKey(r.user, sessionId));
+    const failed = (error: unknown) => {
+      this.#logger.error({ err: error }, "resume: the session store failed to take a token; starting a fresh session");
+      this.#takes.set(req, { ok: false, reason: "unknown" });
+    };
+    const taken = (result: TakeResult) => {
       if (!result.ok && result.reason === "owner") {
         this.#logger.warn({ url: req.url }, "resume: a token was presented by another user or session; starting a fresh session");
       }
       this.#takes.set(req, result);
+    };
+    let result: Awaitable<TakeResult>;
+    try {
+      result = this.#backend.sessions.take(token, ownerKey(r.user, sessionId));
     } catch (error) {
-      this.#logger.error({ err: error }, "resume: the session store failed to take a token; starting a fresh session");
-      this.#takes.set(req, { ok: false, reason: "unknown" });
+      failed(error);
+      return undefined;
     }
+    if (typeof (result as PromiseLike<TakeResult>).then !== "function") {
+      taken(result as TakeResult);
+      return undefined;
+    }
+    return Promise.resolve(result)
+      .then(taken, failed)
+      .then(() => undefined);
   };
 
   /**
