@@ -4,11 +4,15 @@
  *     replayed pushes received (p50, p99 over the iterations);
  *  2. a broadcast to a room with history vs a plain broadcast (the same server without `resume`):
  *     messages per second delivered to every member;
- *  3. handshakes with resume on (tsws.v1 + welcome frame) vs a bare `ws` server: handshakes per second.
- * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes]
+ *  3. handshakes with resume on (tsws.v1 + welcome frame) vs the same server with resume off vs a
+ *     bare `ws` server: handshakes per second and CPU per handshake, clients and server in this
+ *     process ("handshakes"), then the server alone in a child process ("server").
+ * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes,server]
  * Server and clients share this process (and the machine's cores): the ratios are the point.
  */
+import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
+import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
 import { createServer, type EventSocket, type Logger, type Server } from "../src/index.js";
 import { ResumeChat, type resumeChat } from "../test/helpers/resume-chat.js";
@@ -17,7 +21,7 @@ import { ResumePeer } from "../test/helpers/resume-peer.js";
 const quick = process.argv.includes("--quick");
 /** `--only latency,handshakes` runs those parts; all three by default. */
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
-const parts = new Set(only === undefined ? ["latency", "broadcast", "handshakes"] : only.split(","));
+const parts = new Set(only === undefined ? ["latency", "broadcast", "handshakes", "server"] : only.split(","));
 const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -169,6 +173,62 @@ async function handshakeRate(kind: "resume" | "plain" | "ws", count: number, con
   return { rate, cpu: (cpu.user + cpu.system) / count };
 }
 
+/** A server of bench/servers/resume-handshake.ts in a child process, asked for its CPU time. */
+class ServerChild {
+  readonly kind: string;
+  readonly port: number;
+  readonly #proc: ChildProcess;
+  #id = 0;
+
+  private constructor(kind: string, proc: ChildProcess, port: number) {
+    this.kind = kind;
+    this.#proc = proc;
+    this.port = port;
+  }
+
+  static async start(kind: string): Promise<ServerChild> {
+    const script = fileURLToPath(new URL("./servers/resume-handshake.ts", import.meta.url));
+    const proc = fork(script, [kind], { execArgv: ["--import", "tsx"] });
+    const [ready] = (await once(proc, "message")) as [{ type: string; port: number }];
+    return new ServerChild(kind, proc, ready.port);
+  }
+
+  /** The child's user + system CPU time so far, in µs. */
+  async cpu(): Promise<number> {
+    const id = ++this.#id;
+    this.#proc.send({ type: "stats", id, gc: false });
+    for (;;) {
+      const [msg] = (await once(this.#proc, "message")) as [{ type: string; id: number; stats: { cpuMicros: number } }];
+      if (msg.type === "stats" && msg.id === id) return msg.stats.cpuMicros;
+    }
+  }
+
+  stop(): void {
+    this.#proc.send({ type: "exit" });
+  }
+}
+
+/** `count` handshakes to a child server, `concurrency` at a time: per second, and the server's CPU µs per handshake. */
+async function handshakesTo(server: ServerChild, count: number, concurrency: number): Promise<{ rate: number; cpu: number }> {
+  const url = `ws://127.0.0.1:${server.port}/chat/h`;
+  const before = await server.cpu();
+  const t0 = performance.now();
+  let started = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < count) {
+        started++;
+        const ws = new WebSocket(url, server.kind === "ws" ? undefined : ["tsws.v1"]);
+        await once(ws, server.kind === "resume" ? "message" : "open");
+        ws.terminate();
+      }
+    }),
+  );
+  const rate = count / ((performance.now() - t0) / 1000);
+  await sleep(50); // the server's share of the last closes
+  return { rate, cpu: ((await server.cpu()) - before) / count };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 if (parts.has("latency")) {
@@ -236,6 +296,33 @@ if (parts.has("handshakes")) {
   console.log(
     `  CPU per handshake (clients + server): resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
       `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}`,
+  );
+}
+if (parts.has("server")) {
+  const [count, rounds] = quick ? [300, 1] : [1000, 9];
+  const kinds = ["ws", "plain", "resume"] as const;
+  const children = new Map<string, ServerChild>();
+  for (const kind of kinds) children.set(kind, await ServerChild.start(kind));
+  const rate = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
+  const cpu = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
+  for (const kind of kinds) await handshakesTo(children.get(kind) as ServerChild, 300, 20); // warm-up
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = kinds[(round + k) % kinds.length] as (typeof kinds)[number];
+      const r = await handshakesTo(children.get(kind) as ServerChild, count, 20);
+      rate[kind].push(r.rate);
+      cpu[kind].push(r.cpu);
+    }
+  }
+  for (const child of children.values()) child.stop();
+  const m = (xs: number[]) => median(xs);
+  const per = (a: number[], b: number[]) => m(a.map((x, i) => x / (b[i] as number))).toFixed(2);
+  console.log(
+    `handshakes, server in its own process (median of ${rounds} rounds of ${count}): server CPU per handshake resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
+      `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}`,
+  );
+  console.log(
+    `  handshakes/s: resume on ${m(rate.resume).toFixed(0)}, resume off ${m(rate.plain).toFixed(0)}, raw ws ${m(rate.ws).toFixed(0)}; resume on / raw ws ${per(rate.resume, rate.ws)} (the clients, in this process, bound these)`,
   );
 }
 process.exit(0);
