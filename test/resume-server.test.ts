@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { z } from "zod";
 import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
+import { encodeEvent } from "../src/protocol/index.js";
 import type { ExpiredSession } from "../src/resume/runtime.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
 import { start, until } from "./helpers.js";
@@ -140,6 +141,43 @@ describe("resumable sessions on one node", () => {
     assert.equal(runs, runsBefore + 1, "not run twice");
     carol.close();
     dave.close();
+  });
+
+  it("keeps sendTo event frames for a session that is away in its inbox and replays them once, in order; other data stays live only", async () => {
+    const erin = new ResumePeer(url);
+    await erin.connect();
+    const sid = erin.sid as string;
+    server.sendTo(sid, encodeEvent("dm", { text: "live" }));
+    const live = await erin.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+    assert.deepEqual(live.slice(3), ["dm", { text: "live" }], "numbered in the inbox while attached");
+    server.sendTo(sid, '{"raw":1}'); // not an event frame: sent as it is
+    await erin.next((f) => (f as unknown as { raw?: number }).raw === 1);
+
+    erin.drop();
+    await until(() => server.getSocket(sid) === undefined, "erin gone");
+    server.sendTo(sid, encodeEvent("dm", { text: "away 1" }));
+    server.sendTo(sid, '{"raw":2}'); // away: not kept (no number to replay it by)
+    server.sendTo(sid, encodeEvent("dm", { text: "away 2" }));
+
+    const pushesBefore = erin.pushes.length;
+    await erin.connect();
+    assert.equal(erin.sid, sid, "resumed");
+    const replayed = erin.pushes.slice(pushesBefore);
+    assert.deepEqual(
+      replayed.map((p) => [p.stream, p.seq, p.data]),
+      [
+        [`inbox:${sid}`, (live[2] as number) + 1, { text: "away 1" }],
+        [`inbox:${sid}`, (live[2] as number) + 2, { text: "away 2" }],
+      ],
+      "both kept, replayed once, in order, after the live one",
+    );
+    assert.equal(erin.gaps.length, 0);
+    assert.ok(!erin.frames.some((f) => (f as unknown as { raw?: number }).raw === 2), "raw data sent while away is not replayed");
+    // After the resume, direct messages are live again and continue the numbering.
+    server.sendTo(sid, encodeEvent("dm", { text: "back" }));
+    const back = await erin.next((f) => f[0] === 4 && (f[4] as { text?: string } | undefined)?.text === "back");
+    assert.equal(back[2], (live[2] as number) + 3);
+    erin.close();
   });
 
   it("gives gap expired first and a fresh session for an unknown token, and for another user's token", async () => {

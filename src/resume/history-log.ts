@@ -114,6 +114,25 @@ export function pushBody(event: string, data?: unknown): string {
 }
 
 /**
+ * The push body of a tsws.v1 event frame's text (`[0, event, data?]`), or undefined when the text
+ * is not one (other frames, other JSON, not JSON): what `sendTo` keeps in a session's inbox.
+ * @example
+ * eventPushBody('[0,"note",{"text":"hi"}]'); // '"note",{"text":"hi"}'
+ * eventPushBody("hello"); // undefined
+ */
+export function eventPushBody(text: string): string | undefined {
+  if (!text.startsWith("[0")) return undefined;
+  let frame: unknown;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(frame) || frame[0] !== 0 || typeof frame[1] !== "string" || frame.length < 2 || frame.length > 3) return undefined;
+  return frame.length === 2 ? pushBody(frame[1]) : pushBody(frame[1], frame[2]);
+}
+
+/**
  * The `[4, stream, seq, event, data?]` frame for a stored body; byte for byte what the protocol's
  * `encodePush(stream, seq, event, data)` writes.
  * @example

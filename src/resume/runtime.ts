@@ -11,7 +11,7 @@
  * `prepare` (the last upgrade step, after the HTTP middleware).
  */
 import type { IncomingMessage } from "node:http";
-import { type LocalNode, localNodeOf } from "../cluster/local-node.js";
+import { type LocalNode, localNodeOf, type SendToOp } from "../cluster/local-node.js";
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
 import { ControlKind, encodeControl, SUBPROTOCOL } from "../protocol/index.js";
@@ -19,7 +19,7 @@ import type { Socket, SocketInit } from "../socket/socket.js";
 import type { Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
-import { type Awaitable, inboxStream, pushFrame, roomStream } from "./history-log.js";
+import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream } from "./history-log.js";
 import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import { RoomGate } from "./room-gate.js";
@@ -89,6 +89,7 @@ export class ResumeRuntime {
     this.#backend = backendFor(node.adapter, options, logger);
     this.gate = new RoomGate(node, this.#backend.history, options.history.size, logger);
     this.gate.onMembership = (socket) => (socket as ResumableSocket).resume?.changed();
+    this.gate.onSendTo = (op, origin) => this.#sendTo(op, origin);
     node.setStreamGate(this.gate);
     this.#backend.sessions.onExpire((record) => this.#expired(record));
     node.onShutdown(() => this.#shutdown());
@@ -217,6 +218,34 @@ export class ResumeRuntime {
         fallback();
       },
     );
+  }
+
+  /**
+   * `server.sendTo(id, frame)` of a tsws.v1 event frame to a resumable session: numbered in the
+   * session's inbox as `socket.emit` is, so a resume replays it; kept there while the session is
+   * away when the store holds its sessions in this process (on other nodes' stores, the node whose
+   * socket it is numbers it; a session away from every node misses it). Binary data and other text
+   * go as before: live only.
+   */
+  #sendTo(op: SendToOp, origin: "local" | "remote"): boolean {
+    if (typeof op.data !== "string") return false;
+    const socket = this.#node.get(op.id) as ResumableSocket | undefined;
+    const session = socket?.resume;
+    if (socket !== undefined ? !(session instanceof SocketSession) : origin !== "local" || this.#backend.sessions.holds?.(op.id) !== true) {
+      return false;
+    }
+    const body = eventPushBody(op.data);
+    if (body === undefined) return false;
+    if (session instanceof SocketSession) {
+      session.emit(body);
+      return true;
+    }
+    when(
+      this.#backend.history.append(inboxStream(op.id), body),
+      () => {},
+      (error) => this.#logger.error({ err: error, socket: op.id }, "resume: a direct message could not be kept in the inbox; not sent"),
+    );
+    return true;
   }
 
   /** The session ended or expired: its cache here goes. */
