@@ -17,6 +17,7 @@ const chat = defineContract({
   client: {
     join: request(z.object({ room: z.string() }), z.null()),
     say: request(z.object({ room: z.string(), text: z.string() }), z.object({ n: z.number() })),
+    sayExcept: request(z.object({ room: z.string(), text: z.string(), except: z.string() }), z.null()),
     whisper: event(z.object({ to: z.string(), text: z.string() })),
     count: request(z.object({}), z.number()),
   },
@@ -47,6 +48,10 @@ class Chat extends events(chat, HttpMiddlewareMixin) {
     say(socket, { room, text }) {
       socket.server.to(room).emit("message", { text });
       return { n: ++runs };
+    },
+    sayExcept(socket, { room, text, except }) {
+      socket.server.to(room).except(except).emit("message", { text });
+      return null;
     },
     whisper(socket, { to, text }) {
       (socket.server.getSocket(to) as EventSocket<typeof chat> | undefined)?.emit("dm", { text });
@@ -178,6 +183,45 @@ describe("resumable sessions on one node", () => {
     const back = await erin.next((f) => f[0] === 4 && (f[4] as { text?: string } | undefined)?.text === "back");
     assert.equal(back[2], (live[2] as number) + 3);
     erin.close();
+  });
+
+  it("does not replay a message to a socket its sender excepted, and counts its seq as seen", async () => {
+    const gina = new ResumePeer(url);
+    await gina.connect();
+    const hank = new ResumePeer(url);
+    await hank.connect();
+    for (const peer of [gina, hank]) {
+      peer.send([1, 1, "join", { room: "r3" }]);
+      await peer.next((f) => f[0] === 2 && f[1] === 1);
+    }
+    hank.send([1, 2, "say", { room: "r3", text: "first" }]);
+    const first = (await gina.next((f) => f[0] === 4 && f[1] === "room:r3"))[2] as number;
+
+    gina.drop();
+    await until(() => server.getSocket(gina.sid as string) === undefined, "gina gone");
+    hank.send([1, 3, "sayExcept", { room: "r3", text: "not for gina", except: gina.sid }]);
+    hank.send([1, 4, "say", { room: "r3", text: "for all" }]);
+    await hank.next((f) => f[0] === 2 && f[1] === 4);
+    assert.deepEqual(
+      hank.pushes.filter((p) => p.stream === "room:r3").map((p) => (p.data as { text: string }).text),
+      ["first", "not for gina", "for all"],
+      "the others get it",
+    );
+
+    const pushesBefore = gina.pushes.length;
+    await gina.connect();
+    assert.deepEqual(
+      gina.pushes.slice(pushesBefore).map((p) => [p.seq, (p.data as { text: string }).text]),
+      [[first + 2, "for all"]],
+      "the excepted message is passed over",
+    );
+    assert.equal(gina.gaps.length, 0, "passed over, not lost: no gap");
+    hank.send([1, 5, "say", { room: "r3", text: "live" }]);
+    const live = await gina.next((f) => f[0] === 4 && (f[4] as { text?: string } | undefined)?.text === "live");
+    assert.equal(live[2], first + 3);
+    assert.equal(gina.gaps.length, 0);
+    gina.close();
+    hank.close();
   });
 
   it("gives gap expired first and a fresh session for an unknown token, and for another user's token", async () => {

@@ -34,6 +34,8 @@ export interface StreamPosition {
 export interface HistoryEntry {
   readonly seq: number;
   readonly body: string;
+  /** The socket ids the message was not for (`except()`), when the store keeps them (in memory); absent when none. */
+  readonly except?: readonly string[];
 }
 
 /**
@@ -71,8 +73,11 @@ export type Awaitable<T> = T | PromiseLike<T>;
  * const window = await log.read("room:lobby", { seq: 40, epoch }, 100);
  */
 export interface HistoryLog {
-  /** Appends a body; returns its position. O(1). */
-  append(stream: StreamName, body: string): Awaitable<StreamPosition>;
+  /**
+   * Appends a body; returns its position. O(1). `except`, the socket ids the message is not for,
+   * is kept with the entry by stores that can (in memory; the Redis history does not yet).
+   */
+  append(stream: StreamName, body: string, except?: readonly string[]): Awaitable<StreamPosition>;
   /**
    * The newest entries after `after` (all kept entries of the current epoch when `after`'s epoch is
    * another one, or `after` is undefined), at most `limit`, with the metadata gap-plan.ts needs.

@@ -177,7 +177,8 @@ export class RoomGate implements StreamGate {
         for (const entry of plan.entries) {
           const queued = state.queue.find((q) => q.seq === entry.seq && q.epoch === window.epoch);
           const frame = queued?.frame ?? pushFrame(stream, entry.seq, entry.body);
-          this.#deliver(room, { seq: entry.seq, epoch: window.epoch, frame, except: queued?.except ?? [] });
+          // The except list came with the live message, or is kept with the entry (in-memory history).
+          this.#deliver(room, { seq: entry.seq, epoch: window.epoch, frame, except: queued?.except ?? entry.except ?? [] });
         }
         state.pos = plan.position;
         this.#drain(room, state);

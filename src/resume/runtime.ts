@@ -210,7 +210,7 @@ export class ResumeRuntime {
   emitToRoom(room: Room, except: readonly SocketId[], body: string, fallback: () => void): void {
     const stream = roomStream(room);
     when(
-      this.#backend.history.append(stream, body),
+      this.#backend.history.append(stream, body, except.length > 0 ? except : undefined),
       (pos) => this.#node.dispatch({ type: "broadcast", rooms: [room], except, data: pushFrame(stream, pos.seq, body), epoch: pos.epoch }),
       (error) => {
         // History unreachable: the message still goes out live, without a number (not replayable).

@@ -206,7 +206,7 @@ export class SocketSession implements ResumeHandle {
       if (this.#socket.closed) return;
       order.sort((a, b) => streams.indexOf(a[0]) - streams.indexOf(b[0]));
       const plans = planResume(order, windows);
-      for (const frame of resumeFrames(plans)) this.#socket.send(frame);
+      for (const frame of resumeFrames(plans, this.#base.sid)) this.#socket.send(frame);
       for (const plan of plans) positions.set(plan.stream, plan.position);
       await this.#drainBuffer(positions);
       if (this.#socket.closed) return;
@@ -238,7 +238,7 @@ export class SocketSession implements ResumeHandle {
       }
       const window = await this.#services.history.read(item.stream, pos, this.#services.size);
       const plans = planResume([[item.stream, pos]], new Map([[item.stream, window]]));
-      for (const frame of resumeFrames(plans)) this.#socket.send(frame);
+      for (const frame of resumeFrames(plans, this.#base.sid)) this.#socket.send(frame);
       positions.set(item.stream, (plans[0] as { position: StreamPosition }).position);
     }
   }
