@@ -304,7 +304,7 @@ class Variants {
     if (verdict === undefined || verdict === DROP) return verdict;
     let known = this.#frames.get(verdict);
     if (known === undefined) {
-      const wire = outboundWire(verdict) as Message;
+      const wire = outboundWire(verdict, this.#data) as Message;
       known = { frame: encodeFrame(wire), data: wire };
       this.#frames.set(verdict, known);
     }
