@@ -6,7 +6,7 @@
  * of a resume get the room's messages into their replay buffer instead; sockets whose replay
  * went further than the node has delivered yet skip what they already have.
  */
-import { type BroadcastOp, deliverLocal, type LocalNode, type StreamGate } from "../cluster/local-node.js";
+import { type BroadcastOp, deliverLocal, type LocalNode, type SendToOp, type StreamGate } from "../cluster/local-node.js";
 import type { Logger } from "../logger.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
 import type { Socket } from "../socket/socket.js";
@@ -55,6 +55,8 @@ export class RoomGate implements StreamGate {
   readonly #ahead = new Map<Room, Map<Socket, number>>();
   /** Told when a socket's rooms changed (its session record is then written again). */
   onMembership: ((socket: Socket) => void) | undefined;
+  /** Takes `sendTo` operations for resumable sessions (their inboxes); set by the runtime. */
+  onSendTo: ((op: SendToOp, origin: "local" | "remote") => boolean) | undefined;
   /** Counters for tests and docs: holes filled from history, gaps announced. */
   readonly stats = { filled: 0, gaps: 0 };
 
@@ -74,6 +76,10 @@ export class RoomGate implements StreamGate {
     if (seq === undefined) return false;
     this.#offer(room, state, { seq, epoch: op.epoch, frame: op.data, except: op.except });
     return true;
+  }
+
+  sendTo(op: SendToOp, origin: "local" | "remote"): boolean {
+    return this.onSendTo?.(op, origin) ?? false;
   }
 
   joined(socket: Socket, room: Room): void {
@@ -175,7 +181,8 @@ export class RoomGate implements StreamGate {
         for (const entry of plan.entries) {
           const queued = state.queue.find((q) => q.seq === entry.seq && q.epoch === window.epoch);
           const frame = queued?.frame ?? pushFrame(stream, entry.seq, entry.body);
-          this.#deliver(room, { seq: entry.seq, epoch: window.epoch, frame, except: queued?.except ?? [] });
+          // The except list came with the live message, or is kept with the entry (in-memory history).
+          this.#deliver(room, { seq: entry.seq, epoch: window.epoch, frame, except: queued?.except ?? entry.except ?? [] });
         }
         state.pos = plan.position;
         this.#drain(room, state);
