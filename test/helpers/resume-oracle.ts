@@ -1,0 +1,519 @@
+// The driver and oracle of test/resume-property-redis.test.ts. It runs generated ops against a real
+// server (through the callbacks it is given) and a real Redis, and models what the server's history
+// must hold: every message with its stream, seq and epoch, and its fate (held, trimmed by the count
+// bound, expired by age, or lost with its epoch). Epochs and tops are read back from the history's
+// meta hashes after every op, so a renumbering or an epoch change the model did not predict fails.
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Redis } from "ioredis";
+import type { ResumePeer } from "./resume-peer.js";
+
+/** One run's history bounds; `ageing` when the history ttl is short enough for waits to cross it. */
+export interface Plan {
+  size: number;
+  historyTtl: number;
+  ageing: boolean;
+}
+
+export type Op =
+  | { t: "send"; room: number }
+  | { t: "burst"; room: number; over: number }
+  | { t: "dm"; client: number; over: number | undefined }
+  | { t: "drop"; client: number }
+  | { t: "dropMid"; client: number; room: number; over: number; k: number }
+  | { t: "resume"; client: number }
+  | { t: "age" }
+  | { t: "expire" }
+  | { t: "flush" }
+  | { t: "evict" };
+
+type Fate = "held" | "trimmed" | "expired" | "reset";
+interface Msg {
+  id: number;
+  stream: string;
+  seq: number;
+  epoch: string;
+  fate: Fate;
+}
+interface Stream {
+  epoch: string | undefined;
+  top: number;
+  held: Msg[];
+  all: Msg[];
+  dropped: boolean;
+}
+interface Pos {
+  seq: number;
+  epoch: string | undefined;
+}
+interface SeenGap {
+  stream?: string;
+  reason: string;
+  from?: number;
+  to?: number;
+  epoch?: string;
+  /** The last message id appended when the gap was seen (a reset covers older epochs only up to there). */
+  idAt?: number;
+}
+interface Session {
+  sid: string;
+  streams: string[];
+  startId: number;
+  endId: number;
+  alive: boolean;
+  ended: boolean;
+  pos: Map<string, Pos>;
+  gaps: SeenGap[];
+}
+interface Client {
+  index: number;
+  peer: ResumePeer;
+  rooms: string[];
+  online: boolean;
+  dropAt: number;
+  session: Session;
+  sessions: Session[];
+  read: number;
+  received: Set<number>;
+}
+
+export interface OracleOptions {
+  plan: Plan;
+  sessionTtl: number;
+  maxReplay: number;
+  redis: Redis;
+  prefix: string;
+  peer: (rooms: string[]) => ResumePeer;
+  toRoom: (room: string, id: number) => void;
+  toSession: (sid: string, id: number) => void;
+}
+
+/** Waits of this much beyond the history ttl age everything before them; phases stay shorter than PHASE_MAX. */
+const AGE_MARGIN = 350;
+const PHASE_MAX = 450;
+const ROOMS = ["a", "b"];
+
+export class Oracle {
+  readonly counts = { resumes: 0, fresh: 0, gaps: new Map<string, number>() };
+  /** Measured timings that came near an age or session boundary (the run is then discarded, not trusted). */
+  readonly timingViolations: string[] = [];
+  readonly #o: OracleOptions;
+  readonly #streams = new Map<string, Stream>();
+  readonly #msgs = new Map<number, Msg>();
+  readonly #clients: Client[] = [];
+  #ids = 0;
+  #phaseStart = Date.now();
+
+  constructor(options: OracleOptions) {
+    this.#o = options;
+  }
+
+  async start(roomsOf: string[][]): Promise<void> {
+    for (const [index, rooms] of roomsOf.entries()) {
+      const peer = this.#o.peer(rooms);
+      await peer.connect();
+      const c: Client = {
+        index,
+        peer,
+        rooms,
+        online: true,
+        dropAt: 0,
+        session: undefined as never,
+        sessions: [],
+        read: 0,
+        received: new Set(),
+      };
+      this.#clients.push(c);
+      await this.#freshSession(c);
+    }
+    this.#phaseStart = Date.now();
+  }
+
+  async step(op: Op): Promise<void> {
+    const { plan } = this.#o;
+    await this.#autoResume();
+    if (plan.ageing && Date.now() - this.#phaseStart > PHASE_MAX) await this.#age();
+    await this.#autoResume();
+    const c = "client" in op ? (this.#clients[op.client] as Client) : undefined;
+    const count = (over: number) => Math.max(1, plan.size + over);
+    if (op.t === "send") await this.#append(`room:${ROOMS[op.room]}`, 1);
+    else if (op.t === "burst") await this.#append(`room:${ROOMS[op.room]}`, count(op.over));
+    else if (op.t === "dm" && c !== undefined && (c.online || c.session.alive))
+      await this.#append(`inbox:${c.session.sid}`, op.over === undefined ? 1 : count(op.over));
+    else if (op.t === "drop" && c?.online) this.#drop(c);
+    else if (op.t === "dropMid" && c !== undefined) {
+      const room = `room:${c.rooms[op.room % c.rooms.length]}`;
+      const n = count(op.over);
+      await this.#append(room, n, c.online ? { client: c, k: op.k % n } : undefined);
+    } else if (op.t === "resume" && c !== undefined && !c.online) await this.#resume(c);
+    else if (op.t === "age") await this.#age();
+    else if (op.t === "expire") await this.#expire();
+    else if (op.t === "flush" || op.t === "evict") await this.#empty(op.t);
+    await this.#settle();
+  }
+
+  /** Resumes every client still away, then checks that every message was received once or covered by a gap. */
+  async finish(): Promise<void> {
+    for (const c of this.#clients) if (!c.online) await this.#resume(c);
+    await this.#settle();
+    for (const c of this.#clients) {
+      for (const s of c.sessions) {
+        for (const stream of s.streams) {
+          const got = (this.#streams.get(stream)?.all ?? []).filter((m) => c.received.has(m.id));
+          for (const m of this.#expected(s, stream)) {
+            if (c.received.has(m.id) || s.ended) continue;
+            const covered = s.gaps.some((g) => {
+              if (g.stream !== stream) return false;
+              if (g.reason !== "reset") return g.epoch === m.epoch && m.seq >= (g.from ?? 0) && m.seq <= (g.to ?? -1);
+              if (g.epoch !== m.epoch) return m.id <= (g.idAt ?? 0);
+              return !got.some((r) => r.epoch === m.epoch && r.seq < m.seq);
+            });
+            assert.ok(covered, `client ${c.index}: message ${m.id} (${stream} #${m.seq}) lost without a gap`);
+          }
+        }
+      }
+    }
+  }
+
+  close(): void {
+    for (const c of this.#clients) c.peer.close();
+  }
+
+  // --- ops ---
+
+  /** Appends n messages to a stream through the server, confirms them in Redis, waits for live delivery. */
+  async #append(stream: string, n: number, dropMid?: { client: Client; k: number }): Promise<void> {
+    const st = this.#stream(stream);
+    const batch: Msg[] = [];
+    for (let i = 0; i < n; i++) {
+      const m: Msg = { id: ++this.#ids, stream, seq: ++st.top, epoch: "", fate: "held" };
+      batch.push(m);
+      this.#msgs.set(m.id, m);
+      if (stream.startsWith("inbox:")) this.#o.toSession(stream.slice(6), m.id);
+      else this.#o.toRoom(stream.slice(5), m.id);
+    }
+    if (dropMid !== undefined) {
+      // Drop the client once it has k of the burst: the rest is in flight or not yet written.
+      const ids = new Set(batch.map((m) => m.id));
+      const peer = dropMid.client.peer;
+      const until = Date.now() + 2_000;
+      while (peer.pushes.filter((p) => ids.has((p.data as { id: number }).id)).length < dropMid.k && Date.now() < until) await sleep(1);
+      this.#drop(dropMid.client);
+    }
+    const [epoch, top] = await this.#confirm(stream, st.top);
+    assert.equal(top, st.top, `${stream}: numbered as the oracle counts`);
+    if (st.epoch !== undefined) assert.equal(epoch, st.epoch, `${stream}: no new epoch without an emptied store`);
+    st.epoch = epoch;
+    for (const m of batch) {
+      m.epoch = epoch;
+      st.all.push(m);
+      st.held.push(m);
+      if (st.held.length > this.#o.plan.size) (st.held.shift() as Msg).fate = "trimmed";
+    }
+    const last = (batch.at(-1) as Msg).id;
+    for (const c of this.#clients) {
+      if (!c.online || !c.session.streams.includes(stream)) continue;
+      const until = Date.now() + 3_000;
+      while (!c.peer.pushes.some((p) => (p.data as { id: number }).id === last) && Date.now() < until) await sleep(2);
+    }
+  }
+
+  #drop(c: Client): void {
+    c.peer.drop();
+    c.online = false;
+    c.dropAt = Date.now();
+  }
+
+  async #age(): Promise<void> {
+    if (!this.#o.plan.ageing) return;
+    await sleep(this.#o.plan.historyTtl + AGE_MARGIN);
+    this.#nextPhase();
+  }
+
+  #nextPhase(): void {
+    for (const st of this.#streams.values()) {
+      for (const m of st.held) m.fate = "expired";
+      st.held = [];
+    }
+    this.#phaseStart = Date.now();
+  }
+
+  /** Waits past the session window of every client that is away, until Redis no longer has their sessions. */
+  async #expire(): Promise<void> {
+    const away = this.#clients.filter((c) => !c.online && c.session.alive);
+    if (away.length === 0) return this.#age();
+    const until = Math.max(...away.map((c) => c.dropAt + this.#o.sessionTtl + 150), Date.now() + this.#o.plan.historyTtl + AGE_MARGIN);
+    await sleep(until - Date.now());
+    for (const c of away) {
+      const key = `${this.#o.prefix}:sess:{${c.session.sid}}`;
+      const deadline = Date.now() + 5_000;
+      while ((await this.#o.redis.exists(key)) === 1) {
+        assert.ok(Date.now() < deadline, `session of client ${c.index} still in Redis 5 s after its window`);
+        await sleep(20);
+      }
+      c.session.alive = false;
+      this.#stream(`inbox:${c.session.sid}`).dropped = true; // the node that claimed it drops the inbox
+    }
+    if (this.#o.plan.ageing) this.#nextPhase();
+  }
+
+  /** FLUSHALL (history and sessions gone) or DEL of every history key (an eviction; sessions stay). */
+  async #empty(how: "flush" | "evict"): Promise<void> {
+    const redis = this.#o.redis;
+    if (how === "flush") {
+      await redis.flushall();
+      for (const c of this.#clients) c.session.alive = false;
+    } else {
+      const keys = await redis.keys(`${this.#o.prefix}:hist:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    for (const st of this.#streams.values()) {
+      for (const m of st.held) m.fate = "reset";
+      st.held = [];
+      st.epoch = undefined;
+      st.top = 0;
+    }
+    // Traffic goes on: each room gets a message (its new epoch begins; online members hear of the reset).
+    for (const room of ROOMS) await this.#append(`room:${room}`, 1);
+  }
+
+  async #autoResume(): Promise<void> {
+    // A client away long enough that the next wait could reach its session window resumes now,
+    // so a resume's outcome never depends on where it lands near the window's end.
+    const { plan, sessionTtl } = this.#o;
+    const safe = sessionTtl - (plan.ageing ? plan.historyTtl + AGE_MARGIN : 0) - 700;
+    for (const c of this.#clients) if (!c.online && c.session.alive && Date.now() - c.dropAt > safe) await this.#resume(c);
+  }
+
+  async #resume(c: Client): Promise<void> {
+    this.#ingest(c);
+    const s = c.session;
+    const start = c.peer.frames.length;
+    const away = Date.now() - c.dropAt;
+    const missed = new Map(s.streams.map((stream) => [stream, this.#expected(s, stream).filter((m) => !c.received.has(m.id))]));
+    const before = new Map(s.streams.map((stream) => [stream, { ...(s.pos.get(stream) as Pos) }]));
+    await c.peer.connect();
+    c.online = true;
+    const frames = c.peer.frames.slice(start);
+    const readyAt = frames.findIndex((f) => f[0] === 9 && (f[1] === "resumed" || f[1] === "welcome"));
+    const ready = frames[readyAt] as unknown[];
+    c.read = start + readyAt + 1;
+    if (ready[1] === "welcome") {
+      if (s.alive && away > this.#o.sessionTtl - 500) this.timingViolations.push(`resume after ${away} ms away`);
+      else assert.ok(!s.alive, `client ${c.index}: session not resumed ${away} ms after the drop, within its window`);
+      assert.deepEqual(frames.slice(0, readyAt), [[9, "gap", { reason: "expired" }]], "a session-wide gap expired first");
+      s.alive = false;
+      s.ended = true;
+      s.endId = this.#ids;
+      this.#count("session expired");
+      this.counts.fresh++;
+      await this.#freshSession(c);
+      return;
+    }
+    assert.ok(s.alive, `client ${c.index}: resumed a session that expired or was flushed`);
+    assert.equal((ready[2] as { sid: string }).sid, s.sid);
+    if (away > this.#o.sessionTtl - 500) this.timingViolations.push(`resumed after ${away} ms away`);
+    this.counts.resumes++;
+    const replayed = new Map<string, Msg[]>();
+    const gaps = new Map<string, SeenGap[]>();
+    for (const f of frames.slice(0, readyAt)) {
+      if (f[0] === 4) {
+        const m = this.#push(c, f);
+        replayed.set(m.stream, [...(replayed.get(m.stream) ?? []), m]);
+      } else if (f[0] === 9 && f[1] === "gap") {
+        const g = this.#gap(c, f[2] as SeenGap);
+        assert.ok(
+          g.stream !== undefined && s.streams.includes(g.stream),
+          `a resume's gap names one of the session's streams: ${JSON.stringify(g)}`,
+        );
+        gaps.set(g.stream, [...(gaps.get(g.stream) ?? []), g]);
+      }
+    }
+    await this.#sync();
+    try {
+      this.#checkReplay(c, before, missed, replayed, gaps);
+    } catch (error) {
+      await sleep(200); // what arrived after the resumed frame helps to tell a late message from a lost one
+      const tail = c.peer.frames.slice(start);
+      const lost = [...missed].map(([k, v]) => [k, v.map((m) => [m.id, m.seq, m.fate])]);
+      (error as Error).message +=
+        `\n  before: ${JSON.stringify([...before])}\n  missed: ${JSON.stringify(lost)}\n  frames: ${JSON.stringify(tail)}`;
+      throw error;
+    }
+    const positions = (ready[2] as { positions: Record<string, [number, string]> }).positions;
+    for (const stream of s.streams) {
+      const st = this.#stream(stream);
+      assert.deepEqual(positions[stream], [st.top, st.epoch], `resumed: client ${c.index} stands at the top of ${stream}`);
+      s.pos.set(stream, { seq: st.top, epoch: st.epoch });
+    }
+  }
+
+  /** The replay of one resume against the model: per stream the newest held replayed, one gap for the rest with the predicted reason. */
+  #checkReplay(
+    c: Client,
+    before: Map<string, Pos>,
+    missed: Map<string, Msg[]>,
+    replayed: Map<string, Msg[]>,
+    gaps: Map<string, SeenGap[]>,
+  ): void {
+    const s = c.session;
+    let total = 0;
+    let heldMissed = 0;
+    for (const stream of s.streams) {
+      const st = this.#stream(stream);
+      const pos = before.get(stream) as Pos;
+      const lost = missed.get(stream) ?? [];
+      const got = replayed.get(stream) ?? [];
+      const held = lost.filter((m) => m.fate === "held");
+      const where = `client ${c.index}, ${stream}, after ${JSON.stringify(pos)}`;
+      total += got.length;
+      heldMissed += held.length;
+      assert.deepEqual(
+        got.map((m) => m.id),
+        held.slice(held.length - got.length).map((m) => m.id),
+        `${where}: the newest held messages are replayed`,
+      );
+      const rest = lost.filter((m) => !got.includes(m));
+      const seen = gaps.get(stream) ?? [];
+      if (pos.epoch !== undefined && pos.epoch !== st.epoch) {
+        assert.deepEqual(seen, [{ stream, reason: "reset", epoch: st.epoch }], `${where}: the epoch changed: one gap reset`);
+      } else if (rest.length === 0) {
+        assert.deepEqual(seen, [], `${where}: nothing lost, no gap`);
+      } else {
+        for (const m of rest) assert.equal(m.epoch, st.epoch, `${where}: message ${m.id} of another epoch lost without gap reset`);
+        const from = pos.seq + 1;
+        const to = (got[0]?.seq ?? st.top + 1) - 1;
+        assert.deepEqual(
+          rest.map((m) => m.seq),
+          Array.from({ length: to - from + 1 }, (_, i) => from + i),
+          `${where}: the unreplayed ones are ${from}..${to}`,
+        );
+        const reason = rest.some((m) => m.fate === "expired") ? "expired" : rest.some((m) => m.fate === "trimmed") ? "trimmed" : "too many";
+        assert.deepEqual(seen, [{ stream, reason, from, to, epoch: st.epoch }], `${where}: one gap with the predicted reason`);
+      }
+    }
+    assert.equal(total, Math.min(this.#o.maxReplay, heldMissed), "a resume replays every held message it misses, up to the budget");
+  }
+
+  async #freshSession(c: Client): Promise<void> {
+    await this.#sync();
+    const sid = c.peer.sid as string;
+    const streams = [...c.rooms.map((r) => `room:${r}`), `inbox:${sid}`];
+    const pos = new Map<string, Pos>(streams.map((s) => [s, { seq: this.#stream(s).top, epoch: this.#stream(s).epoch }]));
+    const session: Session = {
+      sid,
+      streams,
+      startId: this.#ids,
+      endId: Number.POSITIVE_INFINITY,
+      alive: true,
+      ended: false,
+      pos,
+      gaps: [],
+    };
+    c.session = session;
+    c.sessions.push(session);
+    c.read = c.peer.frames.length;
+  }
+
+  // --- frames ---
+
+  async #settle(): Promise<void> {
+    await sleep(5);
+    for (const c of this.#clients) if (c.online) this.#ingest(c);
+    await this.#sync();
+    if (this.#o.plan.ageing && Date.now() - this.#phaseStart > this.#o.plan.historyTtl - 250)
+      this.timingViolations.push(`a phase lasted ${Date.now() - this.#phaseStart} ms`);
+  }
+
+  /** Live frames: pushes, and gaps a room's member gets when the node found the room's epoch changed. */
+  #ingest(c: Client): void {
+    const frames = c.peer.frames;
+    for (; c.read < frames.length; c.read++) {
+      const f = frames[c.read] as unknown[];
+      if (f[0] === 4) this.#push(c, f);
+      else if (f[0] === 9 && f[1] === "gap") {
+        const g = this.#gap(c, f[2] as SeenGap);
+        const st = this.#stream(g.stream as string);
+        assert.equal(g.reason, "reset", `client ${c.index}: a live gap on one node is only a new epoch: ${JSON.stringify(g)}`);
+        assert.equal(g.epoch, st.epoch, "the live gap names the stream's current epoch");
+      }
+    }
+  }
+
+  #push(c: Client, f: unknown[]): Msg {
+    const [, stream, seq, , data] = f as [4, string, number, string, { id: number }];
+    const m = this.#msgs.get(data.id);
+    assert.ok(m !== undefined && m.epoch !== "", `client ${c.index}: an unknown message ${JSON.stringify(f)}`);
+    assert.deepEqual([m.stream, m.seq], [stream, seq], "a message arrives with its own stream and seq");
+    assert.ok(!c.received.has(m.id), `client ${c.index}: message ${m.id} (${stream} #${seq}) arrived twice`);
+    const s = c.session;
+    assert.ok(this.#expected(s, stream).includes(m), `client ${c.index}: message ${m.id} is not of its session`);
+    const pos = s.pos.get(stream) as Pos;
+    if (pos.epoch !== undefined) {
+      assert.equal(m.epoch, pos.epoch, `client ${c.index}: ${stream} changed epoch without a gap reset`);
+      assert.ok(m.seq > pos.seq, `client ${c.index}: ${stream} #${m.seq} after #${pos.seq}: in order`);
+    }
+    s.pos.set(stream, { seq: m.seq, epoch: m.epoch });
+    c.received.add(m.id);
+    return m;
+  }
+
+  #gap(c: Client, g: SeenGap): SeenGap {
+    this.#count(g.reason);
+    assert.ok(g.stream !== undefined, `client ${c.index}: a session-wide gap outside a reconnect`);
+    c.session.gaps.push({ ...g, idAt: this.#ids });
+    if (g.reason === "reset") {
+      const pos = c.session.pos.get(g.stream) as Pos;
+      assert.notEqual(pos.epoch, g.epoch, "a gap reset names a new epoch");
+      c.session.pos.set(g.stream, { seq: 0, epoch: g.epoch });
+    }
+    return g;
+  }
+
+  #count(reason: string): void {
+    this.counts.gaps.set(reason, (this.counts.gaps.get(reason) ?? 0) + 1);
+  }
+
+  // --- model ---
+
+  #stream(name: string): Stream {
+    let st = this.#streams.get(name);
+    if (st === undefined) this.#streams.set(name, (st = { epoch: undefined, top: 0, held: [], all: [], dropped: false }));
+    return st;
+  }
+
+  #expected(s: Session, stream: string): Msg[] {
+    const all = this.#streams.get(stream)?.all ?? [];
+    return stream.startsWith("inbox:") ? all : all.filter((m) => m.id > s.startId && m.id <= s.endId);
+  }
+
+  async #confirm(stream: string, top: number): Promise<[string, number]> {
+    const key = `${this.#o.prefix}:hist:{${stream}}:meta`;
+    const until = Date.now() + 5_000;
+    for (;;) {
+      const [e, s] = await this.#o.redis.hmget(key, "e", "s");
+      if (e !== null && e !== undefined && Number(s) >= top) return [e, Number(s)];
+      assert.ok(Date.now() < until, `${stream}: #${top} not appended within 5 s`);
+      await sleep(2);
+    }
+  }
+
+  /** Reads every stream's epoch and top back from Redis: nothing renumbered or reset behind the model's back. */
+  async #sync(): Promise<void> {
+    const names = [...this.#streams.keys()].filter((n) => !(this.#streams.get(n) as Stream).dropped);
+    const pipeline = this.#o.redis.pipeline();
+    for (const n of names) pipeline.hmget(`${this.#o.prefix}:hist:{${n}}:meta`, "e", "s");
+    const replies = (await pipeline.exec()) ?? [];
+    names.forEach((n, i) => {
+      const st = this.#streams.get(n) as Stream;
+      const [e, s] = (replies[i]?.[1] ?? [null, null]) as [string | null, string | null];
+      if (e === null) {
+        assert.equal(st.epoch, undefined, `${n}: its history vanished without an emptied store`);
+        return;
+      }
+      if (st.epoch === undefined) st.epoch = e;
+      assert.equal(e, st.epoch, `${n}: the epoch changed without an emptied store`);
+      assert.equal(Number(s), st.top, `${n}: top as the oracle counts`);
+    });
+  }
+}
