@@ -16,7 +16,6 @@
 // TSWS_PROPERTY_RUNS=<n> runs n sequences with a small history (and n/3 with a large one).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { z } from "zod";
@@ -145,6 +144,47 @@ describe("resume gaps end to end over Redis (property)", { timeout: 300_000 }, (
     }
     fc.pre(oracle.timingViolations.length === 0);
   }
+
+  it("replays a message written to a dropped connection in a room the client had heard nothing of yet", async () => {
+    // Found by the property below (a drop in the middle of a burst): the client names no position for
+    // a room it never received from, and the session's record holds what the node wrote, not what
+    // arrived; the resume must start where the session joined the room.
+    sockets.clear();
+    const template = new Redis(redis.port, "127.0.0.1");
+    const server = createServer({
+      handlers: [Prop],
+      host: "127.0.0.1",
+      port: 0,
+      adapter: createRedisAdapter(template, { prefix: "inflight" }),
+      logger: quiet,
+      resume: { ttl: SESSION_TTL, history: { size: 10, ttl: 60_000 } },
+      heartbeatInterval: 0,
+    });
+    const { port } = await server.listen();
+    const witness = new ResumePeer(`ws://127.0.0.1:${port}/p/a`);
+    const peer = new ResumePeer(`ws://127.0.0.1:${port}/p/a`);
+    try {
+      await witness.connect();
+      await peer.connect();
+      (peer.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // what the server writes now stays unread
+      operator?.to("a").emit("m", { id: 1 });
+      await witness.next((f) => f[0] === 4);
+      peer.drop();
+      assert.equal(peer.pushes.length, 0, "the message was lost with the connection");
+      await peer.connect();
+      assert.deepEqual(
+        peer.pushes.map((p) => [p.stream, p.seq, p.data]),
+        [["room:a", 1, { id: 1 }]],
+        "replayed on resume",
+      );
+      assert.deepEqual(peer.gaps, []);
+    } finally {
+      witness.close();
+      peer.close();
+      await server.close();
+      template.disconnect();
+    }
+  });
 
   it("small history: trims, expiry, resets and ended sessions are each announced with the right gap, nothing twice", async () => {
     await fc.assert(

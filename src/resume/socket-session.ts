@@ -62,6 +62,8 @@ export class SocketSession implements ResumeHandle {
   readonly #socket: Socket;
   readonly #base: Omit<SessionRecord, "rooms" | "data" | "positions" | "replies">;
   #inbox: StreamPosition | undefined;
+  /** Where the session began in each room stream (kept across resumes; see `SessionRecord.starts`). */
+  readonly #starts: Map<StreamName, StreamPosition>;
   #chain: Promise<unknown> = Promise.resolve();
   #scheduled = false;
   #buffer: Buffered[] | undefined;
@@ -78,6 +80,7 @@ export class SocketSession implements ResumeHandle {
     const { sid, owner, path, namespace, generation } = record;
     this.#base = namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
     this.#inbox = record.positions[inboxStream(sid)];
+    this.#starts = new Map(Object.entries(record.starts ?? {}));
     outboxOf(socket).onceClosed(() => this.#closed());
   }
 
@@ -112,6 +115,12 @@ export class SocketSession implements ResumeHandle {
           "resume: a direct message could not be kept in the inbox; not sent",
         ),
     );
+  }
+
+  /** The node's position in `room` when this socket joined it (a resumed session keeps its first start). */
+  started(room: string, pos: StreamPosition): void {
+    const stream = roomStream(room);
+    if (!this.#starts.has(stream)) this.#starts.set(stream, pos);
   }
 
   changed(): void {
@@ -159,7 +168,11 @@ export class SocketSession implements ResumeHandle {
       const streams = [...record.rooms.map(roomStream), inboxStream(record.sid)];
       const reads = streams.map(async (stream) => {
         const said = seqFrom(told?.[stream]);
-        const kept = record.positions[stream];
+        // A client that sent its positions but none for this stream received nothing of it in this
+        // session: read from where the session began (a room's start, an inbox's first message), not
+        // from what the node wrote, which may include messages lost in the dying connection.
+        const unheard = told !== undefined && said === undefined;
+        const kept = unheard ? (stream.startsWith("inbox:") ? undefined : record.starts?.[stream]) : record.positions[stream];
         // The client's word wins: it says what it received (the record may be ahead of what the
         // dying connection delivered). Without an epoch, the record's is assumed, else the current one.
         const after: StreamPosition | undefined =
@@ -241,6 +254,11 @@ export class SocketSession implements ResumeHandle {
       if (pos !== undefined) positions[roomStream(room)] = pos;
     }
     if (this.#inbox !== undefined) positions[inboxStream(this.#base.sid)] = this.#inbox;
+    const starts: Record<StreamName, StreamPosition> = {};
+    for (const [stream, pos] of this.#starts) {
+      if (this.#socket.rooms.has(stream.slice(5))) starts[stream] = pos;
+      else this.#starts.delete(stream); // left: a later join starts again
+    }
     let data: string;
     try {
       data = JSON.stringify(this.#socket.data) ?? "{}";
@@ -251,7 +269,7 @@ export class SocketSession implements ResumeHandle {
       );
       data = "{}";
     }
-    return { ...this.#base, rooms: [...this.#socket.rooms], data, positions, replies: this.replies.entries() };
+    return { ...this.#base, rooms: [...this.#socket.rooms], data, positions, starts, replies: this.replies.entries() };
   }
 
   #closed(): void {
