@@ -186,6 +186,48 @@ describe("resume gaps end to end over Redis (property)", { timeout: 300_000 }, (
     }
   });
 
+  it("tells an online client of its inbox's new epoch before the message, so a resume replays nothing twice", async () => {
+    // Found by the property below (an eviction while a client is online, then direct messages): the
+    // new epoch reached the client without a gap reset; its next resume replayed them again.
+    sockets.clear();
+    const template = new Redis(redis.port, "127.0.0.1");
+    const server = createServer({
+      handlers: [Prop],
+      host: "127.0.0.1",
+      port: 0,
+      adapter: createRedisAdapter(template, { prefix: "inboxreset" }),
+      logger: quiet,
+      resume: { ttl: SESSION_TTL, history: { size: 10, ttl: 60_000 } },
+      heartbeatInterval: 0,
+    });
+    const { port } = await server.listen();
+    const peer = new ResumePeer(`ws://127.0.0.1:${port}/p/a`);
+    try {
+      await peer.connect();
+      const sid = peer.sid as string;
+      sockets.get(sid)?.emit("m", { id: 1 });
+      await peer.next((f) => f[0] === 4);
+      peer.drop(); // a resume tells the client its inbox's epoch
+      await peer.connect();
+      await admin.del(`inboxreset:hist:{inbox:${sid}}:meta`, `inboxreset:hist:{inbox:${sid}}:log`); // evicted
+      sockets.get(sid)?.emit("m", { id: 2 });
+      await peer.next((f) => f[0] === 4 && (f[4] as { id: number }).id === 2);
+      const epoch = (await admin.hget(`inboxreset:hist:{inbox:${sid}}:meta`, "e")) as string;
+      assert.deepEqual(peer.gaps, [{ stream: `inbox:${sid}`, reason: "reset", epoch }], "a gap reset first");
+      peer.drop();
+      await peer.connect();
+      assert.deepEqual(
+        peer.pushes.map((p) => (p.data as { id: number }).id),
+        [1, 2],
+        "each once",
+      );
+    } finally {
+      peer.close();
+      await server.close();
+      template.disconnect();
+    }
+  });
+
   it("small history: trims, expiry, resets and ended sessions are each announced with the right gap, nothing twice", async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 2, max: 6 }), fc.array(opArb(true), { minLength: 4, maxLength: 16 }), (size, ops) =>

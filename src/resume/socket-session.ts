@@ -105,6 +105,10 @@ export class SocketSession implements ResumeHandle {
         if (this.#socket.closed) return; // kept in the inbox: a resume replays it
         if (this.#buffer !== undefined) this.#buffer.push({ stream, seq: pos.seq, epoch: pos.epoch, frame });
         else {
+          // The inbox's history was lost (a new epoch): the client hears of it before the message,
+          // as room members do, else its position would pair the new seqs with the old epoch.
+          if (this.#inbox !== undefined && this.#inbox.epoch !== pos.epoch)
+            this.#socket.send(encodeControl(ControlKind.GAP, { stream, reason: "reset", epoch: pos.epoch }));
           this.#inbox = pos;
           this.#socket.send(frame);
         }
