@@ -132,9 +132,11 @@ export class Oracle {
 
   async step(op: Op): Promise<void> {
     const { plan } = this.#o;
-    await this.#autoResume();
-    if (plan.ageing && Date.now() - this.#phaseStart > PHASE_MAX) await this.#age();
-    await this.#autoResume();
+    if (plan.ageing && Date.now() - this.#phaseStart > PHASE_MAX) {
+      await this.#autoResume(true);
+      await this.#age();
+    }
+    await this.#autoResume(op.t === "age" || op.t === "expire");
     const c = "client" in op ? (this.#clients[op.client] as Client) : undefined;
     const count = (over: number) => Math.max(1, plan.size + over);
     if (op.t === "send") await this.#append(`room:${ROOMS[op.room]}`, 1);
@@ -271,11 +273,12 @@ export class Oracle {
     for (const room of ROOMS) await this.#append(`room:${room}`, 1);
   }
 
-  async #autoResume(): Promise<void> {
-    // A client away long enough that the next wait could reach its session window resumes now,
-    // so a resume's outcome never depends on where it lands near the window's end.
+  async #autoResume(beforeWait: boolean): Promise<void> {
+    // A client away long enough that the next op (a wait past the history ttl, or a short one)
+    // could reach its session window resumes now, so a resume's outcome never depends on where it
+    // lands near the window's end. (An expire op lets the window of every client away end.)
     const { plan, sessionTtl } = this.#o;
-    const safe = sessionTtl - (plan.ageing ? plan.historyTtl + AGE_MARGIN : 0) - 700;
+    const safe = sessionTtl - (beforeWait && plan.ageing ? plan.historyTtl + AGE_MARGIN : 0) - 800;
     for (const c of this.#clients) if (!c.online && c.session.alive && Date.now() - c.dropAt > safe) await this.#resume(c);
   }
 
