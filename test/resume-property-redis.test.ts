@@ -95,9 +95,8 @@ describe("resume gaps end to end over Redis (property)", { timeout: 300_000 }, (
     console.log(JSON.stringify({ ...stats, gaps }));
   });
 
-  /** One generated sequence against a fresh server (its own key prefix) on the shared Redis. */
-  async function check(plan: Plan, ops: Op[]): Promise<void> {
-    const prefix = `rp${++run}`;
+  /** A server on the classic Redis adapter under its own key prefix; `stop` closes it and its connection. */
+  async function startNode(prefix: string, size: number, historyTtl: number) {
     sockets.clear();
     const template = new Redis(redis.port, "127.0.0.1");
     const server: Server = createServer({
@@ -106,17 +105,28 @@ describe("resume gaps end to end over Redis (property)", { timeout: 300_000 }, (
       port: 0,
       adapter: createRedisAdapter(template, { prefix }),
       logger: quiet,
-      resume: { ttl: SESSION_TTL, history: { size: plan.size, ttl: plan.historyTtl } },
+      resume: { ttl: SESSION_TTL, history: { size, ttl: historyTtl } },
       heartbeatInterval: 0,
     });
     const { port } = await server.listen();
+    const stop = async () => {
+      await server.close();
+      template.disconnect();
+    };
+    return { url: (rooms: string) => `ws://127.0.0.1:${port}/p/${rooms}`, stop };
+  }
+
+  /** One generated sequence against a fresh server (its own key prefix) on the shared Redis. */
+  async function check(plan: Plan, ops: Op[]): Promise<void> {
+    const prefix = `rp${++run}`;
+    const node = await startNode(prefix, plan.size, plan.historyTtl);
     const oracle = new Oracle({
       plan,
       sessionTtl: SESSION_TTL,
       maxReplay: DEFAULT_MAX_REPLAY,
       redis: admin,
       prefix,
-      peer: (rooms) => new ResumePeer(`ws://127.0.0.1:${port}/p/${rooms.join(".")}`),
+      peer: (rooms) => new ResumePeer(node.url(rooms.join("."))),
       toRoom: (r, id) => operator?.to(r).emit("m", { id }),
       toSession: (sid, id) => sockets.get(sid)?.emit("m", { id }),
     });
@@ -130,8 +140,7 @@ describe("resume gaps end to end over Redis (property)", { timeout: 300_000 }, (
       throw error;
     } finally {
       oracle.close();
-      await server.close();
-      template.disconnect();
+      await node.stop();
     }
     stats.runs++;
     stats.ops += ops.length;
@@ -149,20 +158,9 @@ describe("resume gaps end to end over Redis (property)", { timeout: 300_000 }, (
     // Found by the property below (a drop in the middle of a burst): the client names no position for
     // a room it never received from, and the session's record holds what the node wrote, not what
     // arrived; the resume must start where the session joined the room.
-    sockets.clear();
-    const template = new Redis(redis.port, "127.0.0.1");
-    const server = createServer({
-      handlers: [Prop],
-      host: "127.0.0.1",
-      port: 0,
-      adapter: createRedisAdapter(template, { prefix: "inflight" }),
-      logger: quiet,
-      resume: { ttl: SESSION_TTL, history: { size: 10, ttl: 60_000 } },
-      heartbeatInterval: 0,
-    });
-    const { port } = await server.listen();
-    const witness = new ResumePeer(`ws://127.0.0.1:${port}/p/a`);
-    const peer = new ResumePeer(`ws://127.0.0.1:${port}/p/a`);
+    const node = await startNode("inflight", 10, 60_000);
+    const witness = new ResumePeer(node.url("a"));
+    const peer = new ResumePeer(node.url("a"));
     try {
       await witness.connect();
       await peer.connect();
@@ -181,27 +179,15 @@ describe("resume gaps end to end over Redis (property)", { timeout: 300_000 }, (
     } finally {
       witness.close();
       peer.close();
-      await server.close();
-      template.disconnect();
+      await node.stop();
     }
   });
 
   it("tells an online client of its inbox's new epoch before the message, so a resume replays nothing twice", async () => {
     // Found by the property below (an eviction while a client is online, then direct messages): the
     // new epoch reached the client without a gap reset; its next resume replayed them again.
-    sockets.clear();
-    const template = new Redis(redis.port, "127.0.0.1");
-    const server = createServer({
-      handlers: [Prop],
-      host: "127.0.0.1",
-      port: 0,
-      adapter: createRedisAdapter(template, { prefix: "inboxreset" }),
-      logger: quiet,
-      resume: { ttl: SESSION_TTL, history: { size: 10, ttl: 60_000 } },
-      heartbeatInterval: 0,
-    });
-    const { port } = await server.listen();
-    const peer = new ResumePeer(`ws://127.0.0.1:${port}/p/a`);
+    const node = await startNode("inboxreset", 10, 60_000);
+    const peer = new ResumePeer(node.url("a"));
     try {
       await peer.connect();
       const sid = peer.sid as string;
@@ -223,8 +209,36 @@ describe("resume gaps end to end over Redis (property)", { timeout: 300_000 }, (
       );
     } finally {
       peer.close();
-      await server.close();
-      template.disconnect();
+      await node.stop();
+    }
+  });
+
+  it("replays an inbox the client never heard from from its first message, with a gap reset if it was evicted meanwhile", async () => {
+    // Found by the property below: direct messages to a client away that had received none yet,
+    // then an eviction of the inbox's history, then one more: the lost ones went without a gap.
+    const node = await startNode("inboxstart", 10, 60_000);
+    const peer = new ResumePeer(node.url("a"));
+    try {
+      await peer.connect();
+      const sid = peer.sid as string;
+      const keys = [`inboxstart:hist:{inbox:${sid}}:meta`, `inboxstart:hist:{inbox:${sid}}:log`];
+      peer.drop();
+      await new Promise((r) => setTimeout(r, 50));
+      sockets.get(sid)?.emit("m", { id: 1 }); // to the session that is away: kept in its inbox
+      while ((await admin.exists(keys[0] as string)) === 0) await new Promise((r) => setTimeout(r, 5));
+      await admin.del(...keys); // evicted: message 1 is lost
+      sockets.get(sid)?.emit("m", { id: 2 });
+      while ((await admin.exists(keys[0] as string)) === 0) await new Promise((r) => setTimeout(r, 5));
+      await peer.connect();
+      const epoch = (await admin.hget(keys[0] as string, "e")) as string;
+      assert.deepEqual(peer.gaps, [{ stream: `inbox:${sid}`, reason: "reset", epoch }], "the loss of message 1 is announced");
+      assert.deepEqual(
+        peer.pushes.map((p) => (p.data as { id: number }).id),
+        [2],
+      );
+    } finally {
+      peer.close();
+      await node.stop();
     }
   });
 

@@ -25,9 +25,10 @@ export interface SessionRecord {
   /** The last position written to the socket, per stream (its rooms with history and its inbox). */
   readonly positions: Readonly<Record<StreamName, StreamPosition>>;
   /**
-   * Where the session began in each of its room streams (the node's position when it joined). A
-   * resuming client that names no position for a room received nothing of it: it is replayed from
-   * here, not from `positions`, which may count messages lost in the dying connection.
+   * Where the session began in each of its streams (a room: the node's position when it joined; the
+   * inbox: before its first message). A resuming client that names no position for a stream
+   * received nothing of it: it is replayed from here, not from `positions`, which may count
+   * messages lost in the dying connection.
    */
   readonly starts?: Readonly<Record<StreamName, StreamPosition>>;
   readonly generation: number;

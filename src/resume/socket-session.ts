@@ -62,7 +62,7 @@ export class SocketSession implements ResumeHandle {
   readonly #socket: Socket;
   readonly #base: Omit<SessionRecord, "rooms" | "data" | "positions" | "replies">;
   #inbox: StreamPosition | undefined;
-  /** Where the session began in each room stream (kept across resumes; see `SessionRecord.starts`). */
+  /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`). */
   readonly #starts: Map<StreamName, StreamPosition>;
   #chain: Promise<unknown> = Promise.resolve();
   #scheduled = false;
@@ -101,6 +101,12 @@ export class SocketSession implements ResumeHandle {
     when(
       this.#services.history.append(stream, body),
       (pos) => {
+        if (!this.#starts.has(stream)) {
+          // The inbox begins with its first message: a client that heard nothing of it is replayed
+          // from here, and told of a reset if the inbox's history was lost meanwhile.
+          this.#starts.set(stream, { seq: pos.seq - 1, epoch: pos.epoch });
+          this.changed();
+        }
         const frame = pushFrame(stream, pos.seq, body);
         if (this.#socket.closed) return; // kept in the inbox: a resume replays it
         if (this.#buffer !== undefined) this.#buffer.push({ stream, seq: pos.seq, epoch: pos.epoch, frame });
@@ -176,7 +182,7 @@ export class SocketSession implements ResumeHandle {
         // session: read from where the session began (a room's start, an inbox's first message), not
         // from what the node wrote, which may include messages lost in the dying connection.
         const unheard = told !== undefined && said === undefined;
-        const kept = unheard ? (stream.startsWith("inbox:") ? undefined : record.starts?.[stream]) : record.positions[stream];
+        const kept = unheard ? record.starts?.[stream] : record.positions[stream];
         // The client's word wins: it says what it received (the record may be ahead of what the
         // dying connection delivered). Without an epoch, the record's is assumed, else the current one.
         const after: StreamPosition | undefined =
@@ -260,7 +266,7 @@ export class SocketSession implements ResumeHandle {
     if (this.#inbox !== undefined) positions[inboxStream(this.#base.sid)] = this.#inbox;
     const starts: Record<StreamName, StreamPosition> = {};
     for (const [stream, pos] of this.#starts) {
-      if (this.#socket.rooms.has(stream.slice(5))) starts[stream] = pos;
+      if (!stream.startsWith("room:") || this.#socket.rooms.has(stream.slice(5))) starts[stream] = pos;
       else this.#starts.delete(stream); // left: a later join starts again
     }
     let data: string;
