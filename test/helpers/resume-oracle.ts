@@ -206,6 +206,12 @@ export class Oracle {
       st.held.push(m);
       if (st.held.length > this.#o.plan.size) (st.held.shift() as Msg).fate = "trimmed";
     }
+    if (stream.startsWith("inbox:")) {
+      // A session's inbox begins with its first message: a client that heard nothing of it stands there.
+      const s = this.#clients.find((c) => c.session.sid === stream.slice(6))?.session;
+      const pos = s?.pos.get(stream);
+      if (s !== undefined && pos?.epoch === undefined) s.pos.set(stream, { seq: (batch[0] as Msg).seq - 1, epoch });
+    }
     const last = (batch.at(-1) as Msg).id;
     for (const c of this.#clients) {
       if (!c.online || !c.session.streams.includes(stream)) continue;
