@@ -1,11 +1,12 @@
 // The driver and oracle of test/resume-property-redis.test.ts. It runs generated ops against a real
-// server (through the callbacks it is given) and a real Redis, and models what the server's history
-// must hold: every message with its stream, seq and epoch, and its fate (held, trimmed by the count
-// bound, expired by age, or lost with its epoch). Epochs and tops are read back from the history's
-// meta hashes after every op, so a renumbering or an epoch change the model did not predict fails.
+// server (through the callbacks it is given) and a real Redis, keeps what history must hold in a
+// HistoryModel (resume-history-model.ts: every message's stream, seq, epoch and fate, read back
+// from Redis after every op), reads every frame each client got, and checks each resume's replay
+// and gaps and, at the end, that every message of every session was received once or covered.
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
+import { checkReplay, HistoryModel, type Msg, type Pos, type SeenGap, type Session } from "./resume-history-model.js";
 import type { ResumePeer } from "./resume-peer.js";
 
 /** One run's history bounds; `ageing` when the history ttl is short enough for waits to cross it. */
@@ -27,45 +28,6 @@ export type Op =
   | { t: "flush" }
   | { t: "evict" };
 
-type Fate = "held" | "trimmed" | "expired" | "reset";
-interface Msg {
-  id: number;
-  stream: string;
-  seq: number;
-  epoch: string;
-  fate: Fate;
-}
-interface Stream {
-  epoch: string | undefined;
-  top: number;
-  held: Msg[];
-  all: Msg[];
-  dropped: boolean;
-}
-interface Pos {
-  seq: number;
-  epoch: string | undefined;
-  /** Set by a gap reset: the first message of the new epoch that arrives says which of it the reset also covered. */
-  afterReset?: boolean;
-}
-interface SeenGap {
-  stream?: string;
-  reason: string;
-  from?: number;
-  to?: number;
-  epoch?: string;
-}
-interface Session {
-  sid: string;
-  streams: string[];
-  startId: number;
-  endId: number;
-  alive: boolean;
-  ended: boolean;
-  pos: Map<string, Pos>;
-  /** Messages a gap the client received covers (not expected any more). */
-  covered: Set<number>;
-}
 interface Client {
   index: number;
   peer: ResumePeer;
@@ -99,14 +61,14 @@ export class Oracle {
   /** Measured timings that came near an age or session boundary (the run is then discarded, not trusted). */
   readonly timingViolations: string[] = [];
   readonly #o: OracleOptions;
-  readonly #streams = new Map<string, Stream>();
-  readonly #msgs = new Map<number, Msg>();
+  readonly #m: HistoryModel;
   readonly #clients: Client[] = [];
   #ids = 0;
   #phaseStart = Date.now();
 
   constructor(options: OracleOptions) {
     this.#o = options;
+    this.#m = new HistoryModel(options.redis, options.prefix);
   }
 
   async start(roomsOf: string[][]): Promise<void> {
@@ -162,7 +124,7 @@ export class Oracle {
     for (const c of this.#clients) {
       for (const s of c.sessions) {
         for (const stream of s.streams) {
-          for (const m of this.#expected(s, stream)) {
+          for (const m of this.#m.expected(s, stream)) {
             if (c.received.has(m.id) || s.covered.has(m.id) || s.ended) continue;
             assert.fail(`client ${c.index}: message ${m.id} (${stream} #${m.seq}) lost without a gap`);
           }
@@ -179,12 +141,12 @@ export class Oracle {
 
   /** Appends n messages to a stream through the server, confirms them in Redis, waits for live delivery. */
   async #append(stream: string, n: number, dropMid?: { client: Client; k: number }): Promise<void> {
-    const st = this.#stream(stream);
+    const st = this.#m.stream(stream);
     const batch: Msg[] = [];
     for (let i = 0; i < n; i++) {
       const m: Msg = { id: ++this.#ids, stream, seq: ++st.top, epoch: "", fate: "held" };
       batch.push(m);
-      this.#msgs.set(m.id, m);
+      this.#m.msgs.set(m.id, m);
       if (stream.startsWith("inbox:")) this.#o.toSession(stream.slice(6), m.id);
       else this.#o.toRoom(stream.slice(5), m.id);
     }
@@ -196,7 +158,7 @@ export class Oracle {
       while (peer.pushes.filter((p) => ids.has((p.data as { id: number }).id)).length < dropMid.k && Date.now() < until) await sleep(1);
       this.#drop(dropMid.client);
     }
-    const [epoch, top] = await this.#confirm(stream, st.top);
+    const [epoch, top] = await this.#m.confirm(stream, st.top);
     assert.equal(top, st.top, `${stream}: numbered as the oracle counts`);
     if (st.epoch !== undefined) assert.equal(epoch, st.epoch, `${stream}: no new epoch without an emptied store`);
     st.epoch = epoch;
@@ -233,7 +195,7 @@ export class Oracle {
   }
 
   #nextPhase(): void {
-    for (const st of this.#streams.values()) {
+    for (const st of this.#m.streams.values()) {
       for (const m of st.held) m.fate = "expired";
       st.held = [];
     }
@@ -254,7 +216,7 @@ export class Oracle {
         await sleep(20);
       }
       c.session.alive = false;
-      this.#stream(`inbox:${c.session.sid}`).dropped = true; // the node that claimed it drops the inbox
+      this.#m.stream(`inbox:${c.session.sid}`).dropped = true; // the node that claimed it drops the inbox
     }
     if (this.#o.plan.ageing) this.#nextPhase();
   }
@@ -269,7 +231,7 @@ export class Oracle {
       const keys = await redis.keys(`${this.#o.prefix}:hist:*`);
       if (keys.length > 0) await redis.del(...keys);
     }
-    for (const st of this.#streams.values()) {
+    for (const st of this.#m.streams.values()) {
       for (const m of st.held) m.fate = "reset";
       st.held = [];
       st.epoch = undefined;
@@ -294,7 +256,7 @@ export class Oracle {
     const start = c.peer.frames.length;
     const away = Date.now() - c.dropAt;
     const missed = new Map(
-      s.streams.map((stream) => [stream, this.#expected(s, stream).filter((m) => !c.received.has(m.id) && !s.covered.has(m.id))]),
+      s.streams.map((stream) => [stream, this.#m.expected(s, stream).filter((m) => !c.received.has(m.id) && !s.covered.has(m.id))]),
     );
     const before = new Map(s.streams.map((stream) => [stream, { ...(s.pos.get(stream) as Pos) }]));
     await c.peer.connect();
@@ -334,9 +296,9 @@ export class Oracle {
         gaps.set(g.stream, [...(gaps.get(g.stream) ?? []), g]);
       }
     }
-    await this.#sync();
+    await this.#m.sync();
     try {
-      this.#checkReplay(c, before, missed, replayed, gaps);
+      checkReplay(this.#m, `client ${c.index}`, s, this.#o.maxReplay, before, missed, replayed, gaps);
     } catch (error) {
       await sleep(200); // what arrived after the resumed frame helps to tell a late message from a lost one
       const tail = c.peer.frames.slice(start);
@@ -347,66 +309,18 @@ export class Oracle {
     }
     const positions = (ready[2] as { positions: Record<string, [number, string]> }).positions;
     for (const stream of s.streams) {
-      const st = this.#stream(stream);
+      const st = this.#m.stream(stream);
       assert.deepEqual(positions[stream], [st.top, st.epoch], `resumed: client ${c.index} stands at the top of ${stream}`);
       s.pos.set(stream, { seq: st.top, epoch: st.epoch });
     }
   }
 
-  /** The replay of one resume against the model: per stream the newest held replayed, one gap for the rest with the predicted reason. */
-  #checkReplay(
-    c: Client,
-    before: Map<string, Pos>,
-    missed: Map<string, Msg[]>,
-    replayed: Map<string, Msg[]>,
-    gaps: Map<string, SeenGap[]>,
-  ): void {
-    const s = c.session;
-    let total = 0;
-    let heldMissed = 0;
-    for (const stream of s.streams) {
-      const st = this.#stream(stream);
-      const pos = before.get(stream) as Pos;
-      const lost = missed.get(stream) ?? [];
-      const got = replayed.get(stream) ?? [];
-      const held = lost.filter((m) => m.fate === "held");
-      const where = `client ${c.index}, ${stream}, after ${JSON.stringify(pos)}`;
-      total += got.length;
-      heldMissed += held.length;
-      assert.deepEqual(
-        got.map((m) => m.id),
-        held.slice(held.length - got.length).map((m) => m.id),
-        `${where}: the newest held messages are replayed`,
-      );
-      const rest = lost.filter((m) => !got.includes(m));
-      for (const m of rest) s.covered.add(m.id);
-      const seen = gaps.get(stream) ?? [];
-      if (pos.epoch !== undefined && pos.epoch !== st.epoch) {
-        assert.deepEqual(seen, [{ stream, reason: "reset", epoch: st.epoch }], `${where}: the epoch changed: one gap reset`);
-      } else if (rest.length === 0) {
-        assert.deepEqual(seen, [], `${where}: nothing lost, no gap`);
-      } else {
-        for (const m of rest) assert.equal(m.epoch, st.epoch, `${where}: message ${m.id} of another epoch lost without gap reset`);
-        const from = pos.seq + 1;
-        const to = (got[0]?.seq ?? st.top + 1) - 1;
-        assert.deepEqual(
-          rest.map((m) => m.seq),
-          Array.from({ length: to - from + 1 }, (_, i) => from + i),
-          `${where}: the unreplayed ones are ${from}..${to}`,
-        );
-        const reason = rest.some((m) => m.fate === "expired") ? "expired" : rest.some((m) => m.fate === "trimmed") ? "trimmed" : "too many";
-        assert.deepEqual(seen, [{ stream, reason, from, to, epoch: st.epoch }], `${where}: one gap with the predicted reason`);
-      }
-    }
-    assert.equal(total, Math.min(this.#o.maxReplay, heldMissed), "a resume replays every held message it misses, up to the budget");
-  }
-
   async #freshSession(c: Client): Promise<void> {
     const sid = c.peer.sid as string;
     const streams = [...c.rooms.map((r) => `room:${r}`), `inbox:${sid}`];
-    for (const stream of streams) this.#stream(stream);
-    await this.#sync();
-    const pos = new Map<string, Pos>(streams.map((s) => [s, { seq: this.#stream(s).top, epoch: this.#stream(s).epoch }]));
+    for (const stream of streams) this.#m.stream(stream);
+    await this.#m.sync();
+    const pos = new Map<string, Pos>(streams.map((s) => [s, { seq: this.#m.stream(s).top, epoch: this.#m.stream(s).epoch }]));
     const session: Session = {
       sid,
       streams,
@@ -427,7 +341,7 @@ export class Oracle {
   async #settle(): Promise<void> {
     await sleep(5);
     for (const c of this.#clients) if (c.online) this.#ingest(c);
-    await this.#sync();
+    await this.#m.sync();
     if (this.#o.plan.ageing && Date.now() - this.#phaseStart > this.#o.plan.historyTtl - 250)
       this.timingViolations.push(`a phase lasted ${Date.now() - this.#phaseStart} ms`);
   }
@@ -440,7 +354,7 @@ export class Oracle {
       if (f[0] === 4) this.#push(c, f);
       else if (f[0] === 9 && f[1] === "gap") {
         const g = this.#gap(c, f[2] as SeenGap);
-        const st = this.#stream(g.stream as string);
+        const st = this.#m.stream(g.stream as string);
         assert.equal(g.reason, "reset", `client ${c.index}: a live gap on one node is only a new epoch: ${JSON.stringify(g)}`);
         assert.equal(g.epoch, st.epoch, "the live gap names the stream's current epoch");
       }
@@ -449,15 +363,15 @@ export class Oracle {
 
   #push(c: Client, f: unknown[]): Msg {
     const [, stream, seq, , data] = f as [4, string, number, string, { id: number }];
-    const m = this.#msgs.get(data.id);
+    const m = this.#m.msgs.get(data.id);
     assert.ok(m !== undefined && m.epoch !== "", `client ${c.index}: an unknown message ${JSON.stringify(f)}`);
     assert.deepEqual([m.stream, m.seq], [stream, seq], "a message arrives with its own stream and seq");
     assert.ok(!c.received.has(m.id), `client ${c.index}: message ${m.id} (${stream} #${seq}) arrived twice`);
     const s = c.session;
-    assert.ok(this.#expected(s, stream).includes(m), `client ${c.index}: message ${m.id} is not of its session`);
+    assert.ok(this.#m.expected(s, stream).includes(m), `client ${c.index}: message ${m.id} is not of its session`);
     const pos = s.pos.get(stream) as Pos;
     if (pos.afterReset === true) {
-      for (const o of this.#expected(s, stream)) if (o.epoch === m.epoch && o.seq < m.seq && !c.received.has(o.id)) s.covered.add(o.id);
+      for (const o of this.#m.expected(s, stream)) if (o.epoch === m.epoch && o.seq < m.seq && !c.received.has(o.id)) s.covered.add(o.id);
     }
     if (pos.epoch !== undefined) {
       assert.equal(m.epoch, pos.epoch, `client ${c.index}: ${stream} changed epoch without a gap reset`);
@@ -477,55 +391,12 @@ export class Oracle {
       assert.notEqual(pos.epoch, g.epoch, "a gap reset names a new epoch");
       s.pos.set(g.stream, { seq: 0, epoch: g.epoch, afterReset: true });
       // What the client had not received of older epochs is covered by it.
-      for (const m of this.#expected(s, g.stream)) if (m.epoch !== g.epoch && !c.received.has(m.id)) s.covered.add(m.id);
+      for (const m of this.#m.expected(s, g.stream)) if (m.epoch !== g.epoch && !c.received.has(m.id)) s.covered.add(m.id);
     }
     return g;
   }
 
   #count(reason: string): void {
     this.counts.gaps.set(reason, (this.counts.gaps.get(reason) ?? 0) + 1);
-  }
-
-  // --- model ---
-
-  #stream(name: string): Stream {
-    let st = this.#streams.get(name);
-    if (st === undefined) this.#streams.set(name, (st = { epoch: undefined, top: 0, held: [], all: [], dropped: false }));
-    return st;
-  }
-
-  #expected(s: Session, stream: string): Msg[] {
-    const all = this.#streams.get(stream)?.all ?? [];
-    return stream.startsWith("inbox:") ? all : all.filter((m) => m.id > s.startId && m.id <= s.endId);
-  }
-
-  async #confirm(stream: string, top: number): Promise<[string, number]> {
-    const key = `${this.#o.prefix}:hist:{${stream}}:meta`;
-    const until = Date.now() + 5_000;
-    for (;;) {
-      const [e, s] = await this.#o.redis.hmget(key, "e", "s");
-      if (e !== null && e !== undefined && Number(s) >= top) return [e, Number(s)];
-      assert.ok(Date.now() < until, `${stream}: #${top} not appended within 5 s`);
-      await sleep(2);
-    }
-  }
-
-  /** Reads every stream's epoch and top back from Redis: nothing renumbered or reset behind the model's back. */
-  async #sync(): Promise<void> {
-    const names = [...this.#streams.keys()].filter((n) => !(this.#streams.get(n) as Stream).dropped);
-    const pipeline = this.#o.redis.pipeline();
-    for (const n of names) pipeline.hmget(`${this.#o.prefix}:hist:{${n}}:meta`, "e", "s");
-    const replies = (await pipeline.exec()) ?? [];
-    names.forEach((n, i) => {
-      const st = this.#streams.get(n) as Stream;
-      const [e, s] = (replies[i]?.[1] ?? [null, null]) as [string | null, string | null];
-      if (e === null) {
-        assert.equal(st.epoch, undefined, `${n}: its history vanished without an emptied store`);
-        return;
-      }
-      if (st.epoch === undefined) st.epoch = e;
-      assert.equal(e, st.epoch, `${n}: the epoch changed without an emptied store`);
-      assert.equal(Number(s), st.top, `${n}: top as the oracle counts`);
-    });
   }
 }
