@@ -30,6 +30,8 @@ interface RoomState {
   pos: StreamPosition | undefined;
   busy: boolean;
   queue: Live[];
+  /** Sockets that joined while the node primed its position: their start is the primed position. */
+  starting: Socket[];
 }
 
 /**
@@ -57,6 +59,8 @@ export class RoomGate implements StreamGate {
   onMembership: ((socket: Socket) => void) | undefined;
   /** Takes `sendTo` operations for resumable sessions (their inboxes); set by the runtime. */
   onSendTo: ((op: SendToOp, origin: "local" | "remote") => boolean) | undefined;
+  /** Told where a socket began in a room it joined: the position after which this node delivers to it. */
+  onStart: ((socket: Socket, room: Room, pos: StreamPosition) => void) | undefined;
   /** Counters for tests and docs: holes filled from history, gaps announced. */
   readonly stats = { filled: 0, gaps: 0 };
 
@@ -83,7 +87,9 @@ export class RoomGate implements StreamGate {
   }
 
   joined(socket: Socket, room: Room): void {
-    this.#state(room);
+    const state = this.#state(room);
+    if (state.pos !== undefined) this.onStart?.(socket, room, state.pos);
+    else state.starting.push(socket);
     this.onMembership?.(socket);
   }
 
@@ -122,17 +128,14 @@ export class RoomGate implements StreamGate {
   #state(room: Room): RoomState {
     let state = this.#states.get(room);
     if (state !== undefined) return state;
-    const fresh: RoomState = { head: `[4,${JSON.stringify(roomStream(room))},`, pos: undefined, busy: true, queue: [] };
+    const fresh: RoomState = { head: `[4,${JSON.stringify(roomStream(room))},`, pos: undefined, busy: true, queue: [], starting: [] };
     this.#states.set(room, fresh);
     state = fresh;
     when(
       this.#history.position(roomStream(room)),
       (pos) => {
         fresh.pos = pos;
-        // A member's session record needs the room's position from its join on (it is where a
-        // resume starts when the client never heard from the room): with a history read over
-        // the network the record was written before it was known.
-        for (const member of this.#node.rooms.local(room) ?? []) this.onMembership?.(member);
+        for (const socket of fresh.starting.splice(0)) this.onStart?.(socket, room, pos);
         this.#drain(room, fresh);
       },
       (error) => {

@@ -90,6 +90,10 @@ export class ResumeRuntime {
     this.gate = new RoomGate(node, this.#backend.history, options.history.size, logger);
     this.gate.onMembership = (socket) => (socket as ResumableSocket).resume?.changed();
     this.gate.onSendTo = (op, origin) => this.#sendTo(op, origin);
+    this.gate.onStart = (socket, room, pos) => {
+      const session = (socket as ResumableSocket).resume;
+      if (session instanceof SocketSession) session.started(room, pos);
+    };
     node.setStreamGate(this.gate);
     this.#backend.sessions.onExpire((record) => this.#expired(record));
     node.onShutdown(() => this.#shutdown());

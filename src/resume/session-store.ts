@@ -24,6 +24,13 @@ export interface SessionRecord {
   readonly data: string;
   /** The last position written to the socket, per stream (its rooms with history and its inbox). */
   readonly positions: Readonly<Record<StreamName, StreamPosition>>;
+  /**
+   * Where the session began in each of its streams (a room: the node's position when it joined; the
+   * inbox: before its first message). A resuming client that names no position for a stream
+   * received nothing of it: it is replayed from here, not from `positions`, which may count
+   * messages lost in the dying connection.
+   */
+  readonly starts?: Readonly<Record<StreamName, StreamPosition>>;
   readonly generation: number;
   /** Settled replies of the reply cache, `[requestId, encodedFrame]`, oldest first. */
   readonly replies: readonly (readonly [number, string])[];

@@ -7,7 +7,6 @@
 import type { Logger } from "../logger.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
 import { outboxOf, type Socket } from "../socket/socket.js";
-import type { Room } from "../types.js";
 import { admitLive, planResume, resumeFrames } from "./gap-plan.js";
 import {
   type Awaitable,
@@ -66,13 +65,8 @@ export class SocketSession implements ResumeHandle {
   readonly #socket: Socket;
   readonly #base: Omit<SessionRecord, "rooms" | "data" | "positions" | "replies">;
   #inbox: StreamPosition | undefined;
-  /**
-   * The last position recorded for each room. The node forgets a room once its last local member
-   * left, which a closing socket has done by the time its record is written: without this, a room
-   * the client never heard from would be recorded without a position, and a resume could not tell
-   * what it missed there (no gap for what history trimmed meanwhile).
-   */
-  readonly #recorded = new Map<Room, StreamPosition>();
+  /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`). */
+  readonly #starts: Map<StreamName, StreamPosition>;
   #chain: Promise<unknown> = Promise.resolve();
   #scheduled = false;
   /** Rooms, `data` or replies changed since the last record was taken. */
@@ -91,10 +85,7 @@ export class SocketSession implements ResumeHandle {
     const { sid, owner, path, namespace, generation } = record;
     this.#base = namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
     this.#inbox = record.positions[inboxStream(sid)];
-    for (const room of record.rooms) {
-      const pos = record.positions[roomStream(room)];
-      if (pos !== undefined) this.#recorded.set(room, pos);
-    }
+    this.#starts = new Map(Object.entries(record.starts ?? {}));
     outboxOf(socket).onceClosed(() => this.#closed());
   }
 
@@ -130,6 +121,12 @@ export class SocketSession implements ResumeHandle {
     when(
       this.#services.history.append(stream, body),
       (pos) => {
+        if (!this.#starts.has(stream)) {
+          // The inbox begins with its first message: a client that heard nothing of it is replayed
+          // from here, and told of a reset if the inbox's history was lost meanwhile.
+          this.#starts.set(stream, { seq: pos.seq - 1, epoch: pos.epoch });
+          this.changed();
+        }
         const frame = pushFrame(stream, pos.seq, body);
         // A handler may still hold the socket object of a connection the client has since
         // replaced (a request that ran through the outage): the session's live socket gets it.
@@ -151,9 +148,21 @@ export class SocketSession implements ResumeHandle {
       this.#buffer.push({ stream, seq: pos.seq, epoch: pos.epoch, frame });
       return;
     }
-    if (this.#inbox !== undefined && admitLive(this.#inbox, pos.seq, pos.epoch) === "duplicate") return; // the replay had it
+    if (this.#inbox !== undefined && this.#inbox.epoch !== pos.epoch) {
+      // The inbox's history was lost (a new epoch): the client hears of it before the message,
+      // as room members do, else its position would pair the new seqs with the old epoch.
+      this.#socket.send(encodeControl(ControlKind.GAP, { stream, reason: "reset", epoch: pos.epoch }));
+    } else if (this.#inbox !== undefined && admitLive(this.#inbox, pos.seq, pos.epoch) === "duplicate") return; // the replay had it
     this.#inbox = pos;
     this.#socket.send(frame);
+  }
+
+  /** The node's position in `room` when this socket joined it (a resumed session keeps its first start). */
+  started(room: string, pos: StreamPosition): void {
+    const stream = roomStream(room);
+    if (this.#starts.has(stream)) return;
+    this.#starts.set(stream, pos);
+    this.changed(); // primed over the network: the record written at the join did not have it yet
   }
 
   changed(): void {
@@ -205,7 +214,11 @@ export class SocketSession implements ResumeHandle {
       const streams = [...record.rooms.map(roomStream), inboxStream(record.sid)];
       const reads = streams.map(async (stream) => {
         const said = seqFrom(told?.[stream]);
-        const kept = record.positions[stream];
+        // A client that sent its positions but none for this stream received nothing of it in this
+        // session: read from where the session began (a room's start, an inbox's first message), not
+        // from what the node wrote, which may include messages lost in the dying connection.
+        const unheard = told !== undefined && said === undefined;
+        const kept = unheard ? record.starts?.[stream] : record.positions[stream];
         // The client's word wins: it says what it received (the record may be ahead of what the
         // dying connection delivered). Without an epoch, the record's is assumed, else the current one.
         const after: StreamPosition | undefined =
@@ -284,13 +297,15 @@ export class SocketSession implements ResumeHandle {
     this.#dirty = false;
     const positions: Record<StreamName, StreamPosition> = {};
     for (const room of this.#socket.rooms) {
-      const pos = this.#services.gate.positionOf(room) ?? this.#recorded.get(room);
-      if (pos === undefined) continue;
-      this.#recorded.set(room, pos);
-      positions[roomStream(room)] = pos;
+      const pos = this.#services.gate.positionOf(room);
+      if (pos !== undefined) positions[roomStream(room)] = pos;
     }
-    for (const room of this.#recorded.keys()) if (!this.#socket.rooms.has(room)) this.#recorded.delete(room);
     if (this.#inbox !== undefined) positions[inboxStream(this.#base.sid)] = this.#inbox;
+    const starts: Record<StreamName, StreamPosition> = {};
+    for (const [stream, pos] of this.#starts) {
+      if (!stream.startsWith("room:") || this.#socket.rooms.has(stream.slice(5))) starts[stream] = pos;
+      else this.#starts.delete(stream); // left: a later join starts again
+    }
     let data: string;
     try {
       data = JSON.stringify(this.#socket.data) ?? "{}";
@@ -307,8 +322,8 @@ export class SocketSession implements ResumeHandle {
     const rooms = [...this.#socket.rooms];
     const replies = this.replies.entries();
     return namespace === undefined
-      ? { sid, owner, path, rooms, data, positions, generation, replies }
-      : { sid, owner, path, namespace, rooms, data, positions, generation, replies };
+      ? { sid, owner, path, rooms, data, positions, starts, generation, replies }
+      : { sid, owner, path, namespace, rooms, data, positions, starts, generation, replies };
   }
 
   #closed(): void {
