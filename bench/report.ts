@@ -80,6 +80,39 @@ export function rivalLines(metrics: readonly Metric[], runs: RunFigures, subject
   return lines.join("\n");
 }
 
+/**
+ * The before/after table (`--before`): per figure, the subject's and the older checkout's ratio to
+ * the baseline, and after / before computed run by run. Both faced the same baseline runs, so the
+ * last column is the change of the ratio to raw ws with the baseline's own noise taken out.
+ * "within ±5 %" is issue 9's bound for a restructure that must not cost speed.
+ */
+export function beforeTable(metrics: readonly Metric[], summary: Summary, runs: RunFigures, subject: string, before: string): string {
+  // The generator's CPU follows the server's throughput: not a figure of the server to compare.
+  const rows = metrics
+    .filter((m) => !m.key.endsWith("Client"))
+    .map((m) => {
+      const mine = runs[subject]?.[m.key] ?? [];
+      const old = runs[before]?.[m.key] ?? [];
+      const change = spread(mine.map((v, i) => v / (old[i] as number)));
+      const better = m.better === "higher" ? change.median >= 1 : change.median <= 1;
+      const verdictText = !Number.isFinite(change.median)
+        ? ""
+        : Math.abs(change.median - 1) <= 0.05
+          ? "within ±5 %"
+          : better
+            ? "better"
+            : "**worse**";
+      return [
+        m.label,
+        ratio(summary.ratios[before]?.[m.key]),
+        ratio(summary.ratios[subject]?.[m.key]),
+        `${ratio(change)} (${fmt(change.min)}–${fmt(change.max)})`,
+        verdictText,
+      ];
+    });
+  return markdown(["figure", `${before} / ws`, `${subject} / ws`, "after / before, run by run (min–max)", ""], rows);
+}
+
 const markdown = (head: readonly string[], rows: readonly (readonly string[])[]) => {
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");

@@ -4,17 +4,24 @@
  *     replayed pushes received (p50, p99 over the iterations);
  *  2. a broadcast to a room with history vs a plain broadcast (the same server without `resume`):
  *     messages per second delivered to every member;
- *  3. handshakes with resume on (tsws.v1 + welcome frame) vs a bare `ws` server: handshakes per second.
- * Run: node --import tsx bench/resume.ts [--quick]
+ *  3. handshakes with resume on (tsws.v1 + welcome frame) vs the same server with resume off vs a
+ *     bare `ws` server: handshakes per second and CPU per handshake, clients and server in this
+ *     process ("handshakes"), then the server alone in a child process ("server").
+ * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes,server]
  * Server and clients share this process (and the machine's cores): the ratios are the point.
  */
+import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
+import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
 import { createServer, type EventSocket, type Logger, type Server } from "../src/index.js";
 import { ResumeChat, type resumeChat } from "../test/helpers/resume-chat.js";
 import { ResumePeer } from "../test/helpers/resume-peer.js";
 
 const quick = process.argv.includes("--quick");
+/** `--only latency,handshakes` runs those parts; all three by default. */
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+const parts = new Set(only === undefined ? ["latency", "broadcast", "handshakes", "server"] : only.split(","));
 const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,32 +43,60 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-/** 1. Resume with 100 missed messages. */
-async function resumeLatency(iterations: number): Promise<{ p50: number; p99: number; max: number }> {
+/** One resume, timed on the client: phases in ms, and this process's CPU time over the same window. */
+interface ResumeRun {
+  readonly total: number;
+  /** reconnect → the 101 answer (TCP connect, upgrade, token taken, socket made, onConnect). */
+  readonly open: number;
+  /** 101 → the first replayed frame (the client's `pos` frame, the history read, the writes). */
+  readonly first: number;
+  /** first replayed frame → `resumed` (the other 99 frames and the resumed frame). */
+  readonly rest: number;
+  /** CPU time of this process (server and clients) during the run, user + system. */
+  readonly cpu: number;
+}
+
+/**
+ * 1. Resume with 100 missed messages. Server and clients share this process: a run whose wall
+ * time is far above its CPU time waited for a core (the machine is shared), not for the library.
+ */
+async function resumeLatency(iterations: number): Promise<ResumeRun[]> {
   const { server, base } = await serve(true);
   const reader = new ResumePeer(`${base}/chat/lobby`);
   const writer = new ResumePeer(`${base}/chat/lobby`);
   await reader.connect();
   await writer.connect();
-  const times: number[] = [];
+  const runs: ResumeRun[] = [];
   for (let i = 0; i < iterations; i++) {
     reader.drop();
     while (server.getSocket(reader.sid as string) !== undefined) await sleep(1);
     for (let k = 0; k < 100; k++) writer.send([0, "say", { text: `missed ${i}.${k}` }]);
     writer.send([1, i + 1, "ping", {}]);
     await writer.next((f) => f[0] === 2 && f[1] === i + 1); // the 100 are appended (one ordered queue)
-    const before = reader.pushes.length;
+    // The peers record every frame; what earlier runs recorded is let go, so the heap this process
+    // carries (and its collector's work) does not grow with the run count.
+    for (const peer of [reader, writer]) {
+      peer.frames.length = 0;
+      peer.pushes.length = 0;
+      peer.controls.length = 0;
+    }
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    await reader.connect();
+    let opened = t0;
+    let first = t0;
+    const resumed = reader.connect();
+    reader.ws.once("open", () => (opened = performance.now()));
+    reader.ws.once("message", () => (first = performance.now()));
+    await resumed;
     const t1 = performance.now();
-    if (reader.pushes.length - before !== 100) throw new Error(`replayed ${reader.pushes.length - before}, not 100`);
-    times.push(t1 - t0);
+    const cpu = process.cpuUsage(cpu0);
+    if (reader.pushes.length !== 100) throw new Error(`replayed ${reader.pushes.length}, not 100`);
+    runs.push({ total: t1 - t0, open: opened - t0, first: first - opened, rest: t1 - first, cpu: (cpu.user + cpu.system) / 1000 });
   }
   reader.close();
   writer.close();
   await server.close();
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99), max: times.at(-1) as number };
+  return runs.sort((a, b) => a.total - b.total);
 }
 
 /** 2. Messages per second delivered to every member of one room. */
@@ -97,8 +132,11 @@ async function broadcastRate(resume: boolean, members: number, messages: number)
   return messages / seconds;
 }
 
-/** 3. Handshakes per second, `concurrency` at a time. */
-async function handshakeRate(kind: "resume" | "ws", count: number, concurrency: number): Promise<number> {
+/**
+ * 3. Handshakes per second, `concurrency` at a time, and this process's CPU time per handshake
+ * (clients and server): on a shared machine the CPU time is the steadier of the two.
+ */
+async function handshakeRate(kind: "resume" | "plain" | "ws", count: number, concurrency: number): Promise<{ rate: number; cpu: number }> {
   let url: string;
   let stop: () => Promise<void>;
   if (kind === "ws") {
@@ -107,17 +145,18 @@ async function handshakeRate(kind: "resume" | "ws", count: number, concurrency: 
     url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/chat/h`;
     stop = () => new Promise((r) => wss.close(() => r()));
   } else {
-    const { server, base } = await serve(true);
+    const { server, base } = await serve(kind === "resume");
     url = `${base}/chat/h`;
     stop = () => server.close();
   }
   const one = async () => {
-    const ws = new WebSocket(url, kind === "resume" ? ["tsws.v1"] : undefined);
+    const ws = new WebSocket(url, kind === "ws" ? undefined : ["tsws.v1"]);
     if (kind === "resume")
       await once(ws, "message"); // the welcome frame: the session exists
     else await once(ws, "open");
     ws.terminate();
   };
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let started = 0;
   await Promise.all(
@@ -129,38 +168,161 @@ async function handshakeRate(kind: "resume" | "ws", count: number, concurrency: 
     }),
   );
   const rate = count / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
   await stop();
-  return rate;
+  return { rate, cpu: (cpu.user + cpu.system) / count };
+}
+
+/** A server of bench/servers/resume-handshake.ts in a child process, asked for its CPU time. */
+class ServerChild {
+  readonly kind: string;
+  readonly port: number;
+  readonly #proc: ChildProcess;
+  #id = 0;
+
+  private constructor(kind: string, proc: ChildProcess, port: number) {
+    this.kind = kind;
+    this.#proc = proc;
+    this.port = port;
+  }
+
+  static async start(kind: string): Promise<ServerChild> {
+    const script = fileURLToPath(new URL("./servers/resume-handshake.ts", import.meta.url));
+    const proc = fork(script, [kind], { execArgv: ["--import", "tsx"] });
+    const [ready] = (await once(proc, "message")) as [{ type: string; port: number }];
+    return new ServerChild(kind, proc, ready.port);
+  }
+
+  /** The child's user + system CPU time so far, in µs. */
+  async cpu(): Promise<number> {
+    const id = ++this.#id;
+    this.#proc.send({ type: "stats", id, gc: false });
+    for (;;) {
+      const [msg] = (await once(this.#proc, "message")) as [{ type: string; id: number; stats: { cpuMicros: number } }];
+      if (msg.type === "stats" && msg.id === id) return msg.stats.cpuMicros;
+    }
+  }
+
+  stop(): void {
+    this.#proc.send({ type: "exit" });
+  }
+}
+
+/** `count` handshakes to a child server, `concurrency` at a time: per second, and the server's CPU µs per handshake. */
+async function handshakesTo(server: ServerChild, count: number, concurrency: number): Promise<{ rate: number; cpu: number }> {
+  const url = `ws://127.0.0.1:${server.port}/chat/h`;
+  const before = await server.cpu();
+  const t0 = performance.now();
+  let started = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < count) {
+        started++;
+        const ws = new WebSocket(url, server.kind === "ws" ? undefined : ["tsws.v1"]);
+        await once(ws, server.kind === "resume" ? "message" : "open");
+        ws.terminate();
+      }
+    }),
+  );
+  const rate = count / ((performance.now() - t0) / 1000);
+  await sleep(50); // the server's share of the last closes
+  return { rate, cpu: ((await server.cpu()) - before) / count };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-const latency = await resumeLatency(quick ? 20 : 200);
-console.log(
-  `resume with 100 missed messages: p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, max ${latency.max.toFixed(2)} ms`,
-);
-
-const [members, messages] = quick ? [50, 500] : [100, 3000];
-const history: number[] = [];
-const plain: number[] = [];
-for (let round = 0; round < (quick ? 1 : 3); round++) {
-  plain.push(await broadcastRate(false, members, messages));
-  history.push(await broadcastRate(true, members, messages));
+if (parts.has("latency")) {
+  const runs = await resumeLatency(quick ? 20 : 1000);
+  const totals = runs.map((r) => r.total);
+  const ms = (x: number) => x.toFixed(2);
+  console.log(
+    `resume with 100 missed messages (${runs.length} runs): p50 ${ms(percentile(totals, 50))} ms, p99 ${ms(percentile(totals, 99))} ms, max ${ms(totals.at(-1) as number)} ms`,
+  );
+  // Where the slowest runs spent their time: a stall in a phase the library does not run (before the
+  // 101), or a wall time far above the process's CPU time, is the process waiting for a core.
+  const starved = runs.filter((r) => r.total > 10 && r.total > 3 * r.cpu);
+  console.log(
+    `  runs over 10 ms: ${runs.filter((r) => r.total > 10).length}, of which waited for a core (wall > 3x CPU): ${starved.length}; p99 of CPU time per run ${ms(
+      percentile(
+        [...runs.map((r) => r.cpu)].sort((a, b) => a - b),
+        99,
+      ),
+    )} ms`,
+  );
+  console.log(`  slowest runs, ms (total = open + first frame + rest; CPU of this process):`);
+  for (const r of runs.slice(-5).reverse()) {
+    console.log(`    ${ms(r.total)} = ${ms(r.open)} + ${ms(r.first)} + ${ms(r.rest)}; CPU ${ms(r.cpu)}`);
+  }
 }
-const h = median(history);
-const p = median(plain);
-console.log(
-  `broadcast to ${members} members: history room ${h.toFixed(0)} msg/s, plain ${p.toFixed(0)} msg/s, ratio ${(h / p).toFixed(2)} (median of ${history.length})`,
-);
 
-const count = quick ? 300 : 2000;
-const withResume: number[] = [];
-const raw: number[] = [];
-for (let round = 0; round < (quick ? 1 : 3); round++) {
-  raw.push(await handshakeRate("ws", count, 20));
-  withResume.push(await handshakeRate("resume", count, 20));
+if (parts.has("broadcast")) {
+  const [members, messages] = quick ? [50, 500] : [100, 3000];
+  const history: number[] = [];
+  const plain: number[] = [];
+  for (let round = 0; round < (quick ? 1 : 3); round++) {
+    plain.push(await broadcastRate(false, members, messages));
+    history.push(await broadcastRate(true, members, messages));
+  }
+  const h = median(history);
+  const p = median(plain);
+  console.log(
+    `broadcast to ${members} members: history room ${h.toFixed(0)} msg/s, plain ${p.toFixed(0)} msg/s, ratio ${(h / p).toFixed(2)} (median of ${history.length})`,
+  );
 }
-const r = median(withResume);
-const w = median(raw);
-console.log(`handshakes: resume on ${r.toFixed(0)}/s, raw ws ${w.toFixed(0)}/s, ratio ${(r / w).toFixed(2)} (median of ${raw.length})`);
+
+if (parts.has("handshakes")) {
+  const [count, rounds] = quick ? [300, 1] : [1000, 9];
+  const kinds = ["ws", "plain", "resume"] as const;
+  const rate = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
+  const cpu = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
+  await handshakeRate("resume", 300, 20); // warm-up: the first server of a process pays for the JIT
+  await handshakeRate("ws", 300, 20);
+  for (let round = 0; round < rounds; round++) {
+    // Interleaved, in a rotating order, so a change in the machine's load touches all three alike.
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = kinds[(round + k) % kinds.length] as (typeof kinds)[number];
+      const r = await handshakeRate(kind, count, 20);
+      rate[kind].push(r.rate);
+      cpu[kind].push(r.cpu);
+    }
+  }
+  const m = (xs: number[]) => median(xs);
+  // Ratios per round (the three kinds of one round ran back to back), then their median.
+  const per = (a: number[], b: number[]) => m(a.map((x, i) => x / (b[i] as number))).toFixed(2);
+  console.log(
+    `handshakes (median of ${rounds} rounds of ${count}): resume on ${m(rate.resume).toFixed(0)}/s, resume off ${m(rate.plain).toFixed(0)}/s, raw ws ${m(rate.ws).toFixed(0)}/s; ` +
+      `resume on / raw ws ${per(rate.resume, rate.ws)}, resume on / off ${per(rate.resume, rate.plain)}, off / raw ws ${per(rate.plain, rate.ws)}`,
+  );
+  console.log(
+    `  CPU per handshake (clients + server): resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
+      `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}`,
+  );
+}
+if (parts.has("server")) {
+  const [count, rounds] = quick ? [300, 1] : [1000, 9];
+  const kinds = ["ws", "plain", "resume"] as const;
+  const children = new Map<string, ServerChild>();
+  for (const kind of kinds) children.set(kind, await ServerChild.start(kind));
+  const rate = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
+  const cpu = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
+  for (const kind of kinds) await handshakesTo(children.get(kind) as ServerChild, 300, 20); // warm-up
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = kinds[(round + k) % kinds.length] as (typeof kinds)[number];
+      const r = await handshakesTo(children.get(kind) as ServerChild, count, 20);
+      rate[kind].push(r.rate);
+      cpu[kind].push(r.cpu);
+    }
+  }
+  for (const child of children.values()) child.stop();
+  const m = (xs: number[]) => median(xs);
+  const per = (a: number[], b: number[]) => m(a.map((x, i) => x / (b[i] as number))).toFixed(2);
+  console.log(
+    `handshakes, server in its own process (median of ${rounds} rounds of ${count}): server CPU per handshake resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
+      `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}`,
+  );
+  console.log(
+    `  handshakes/s: resume on ${m(rate.resume).toFixed(0)}, resume off ${m(rate.plain).toFixed(0)}, raw ws ${m(rate.ws).toFixed(0)}; resume on / raw ws ${per(rate.resume, rate.ws)} (the clients, in this process, bound these)`,
+  );
+}
 process.exit(0);

@@ -8,7 +8,7 @@ import { chart } from "./chart.js";
 import { type Job, type Params as LoadParams, type LoadResult, SCALE_SCENARIOS, SCENARIOS, type ScenarioName } from "./load.js";
 import { cpuBusy, othersShare } from "./machine.js";
 import { cpuKey, derive, type Marks, METRICS, type Metric, type RunFigures, type Summary, summarize } from "./metrics.js";
-import { cpuTable, rivalLines, SATURATED, table } from "./report.js";
+import { beforeTable, cpuTable, rivalLines, SATURATED, table } from "./report.js";
 import type { ServerStats } from "./servers/control.js";
 import type { Protocol } from "./wire.js";
 
@@ -24,6 +24,9 @@ import type { Protocol } from "./wire.js";
  *   npm run bench -- --only echo --servers tswebsockets,ws --runs 1
  *   npm run bench -- --busy-retries 0   never replay a job that other processes disturbed (full: 2)
  *   npm run bench -- --profile          writes server CPU profiles to bench/results/profiles/
+ *   npm run bench -- --before ../old    adds "tswebsockets-before": the same server file in another
+ *                                       checkout (a git worktree of an older commit), played in
+ *                                       turn with the others, so before and after share one run
  *   npm run bench -- --from saved.json  renders a saved report's table, JSON and chart again
  */
 
@@ -87,6 +90,7 @@ const { values: args } = parseArgs({
     profile: { type: "boolean", default: false },
     out: { type: "string", default: join(root, "bench/results") },
     from: { type: "string" },
+    before: { type: "string" },
   },
 });
 
@@ -95,7 +99,12 @@ const runs = Number(args.runs ?? (args.quick ? 1 : 3));
 const defaults: readonly ScenarioName[] = args.scale && !args.quick ? [...SCENARIOS, ...SCALE_SCENARIOS] : SCENARIOS;
 const scenarios = (args.only?.split(",") ?? defaults) as ScenarioName[];
 for (const s of scenarios) if (params[s] === undefined) throw new Error(`no scenario "${s}" in ${args.quick ? "quick" : "full"} mode`);
-const servers = args.servers === undefined ? SERVERS : SERVERS.filter((s) => args.servers?.split(",").includes(s.name));
+const BEFORE: readonly ServerSpec[] =
+  args.before === undefined
+    ? []
+    : [{ name: "tswebsockets-before", file: resolve(args.before, "bench/servers/tswebsockets.ts"), protocol: "ws" }];
+const known = [...SERVERS, ...BEFORE];
+const servers = args.servers === undefined ? known : known.filter((s) => args.servers?.split(",").includes(s.name));
 /** Above this share of a pinned CPU taken by other processes, a job is played again (full mode). */
 const BUSY = 20;
 const busyRetries = Number(args["busy-retries"] ?? (args.quick ? 0 : 2));
@@ -109,7 +118,7 @@ const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
  * the usual 1,024), then execs, so the child keeps its pid and the IPC channel.
  */
 function child(file: string, cpu: string, nodeArgs: string[] = []): ChildProcess {
-  const command = [...(pinned ? ["taskset", "-c", cpu] : []), process.execPath, ...nodeArgs, "--import", "tsx", join(root, file)];
+  const command = [...(pinned ? ["taskset", "-c", cpu] : []), process.execPath, ...nodeArgs, "--import", "tsx", resolve(root, file)];
   const stdio: ["ignore", "inherit", "inherit", "ipc"] = ["ignore", "inherit", "inherit", "ipc"];
   return spawn("/bin/sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...command], { cwd: root, stdio });
 }
@@ -303,6 +312,11 @@ const report: Report = args.from === undefined ? await measure() : JSON.parse(re
 console.log(`\n${table(report.metrics, report, report.servers, report.baseline, report.ceiling)}`);
 const rivals = rivalLines(report.metrics, report.runsByServer, report.servers[0] as string, "socket.io");
 if (rivals !== "") console.log(`\n${rivals}`);
+const beforeName = "tswebsockets-before";
+if (report.servers.includes(beforeName)) {
+  console.log(`\nBefore and after in this run (${beforeName} is the checkout given to --before):\n`);
+  console.log(beforeTable(report.metrics, report, report.runsByServer, report.servers[0] as string, beforeName));
+}
 console.log(`\nCPU over each measuring window, % of one core (median of runs); server on CPU 0, generator on CPU 1:\n`);
 console.log(cpuTable(Object.keys(report.params) as ScenarioName[], report, report.servers, report.params));
 if (report.loadAverage !== undefined) {

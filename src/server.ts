@@ -395,9 +395,24 @@ export class Server implements ServerApi<Socket> {
       });
       return;
     }
-    const { req, raw, head, path, params } = upgrade;
+    const { req, raw } = upgrade;
     const protocol = endpoint.protocol;
     if (protocol !== undefined) this.#offering.set(req, protocol.subprotocol);
+    // The 101 answer and what the socket's first turn sends (a welcome frame, onConnect's frames)
+    // leave in one write: ws writes the answer and calls back synchronously; the socket's outbox
+    // corks again and uncorks on the next tick.
+    raw.cork();
+    try {
+      this.#accept(upgrade, endpoint);
+    } finally {
+      raw.uncork();
+    }
+  }
+
+  /** ws' handshake and the socket of an accepted upgrade (called with the TCP socket corked). */
+  #accept(upgrade: Upgrade, endpoint: Endpoint): void {
+    const { req, raw, head, path, params } = upgrade;
+    const protocol = endpoint.protocol;
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
       raw.off("error", socketOnError); // ws handles the socket's errors from now on; one listener less per socket
       // With a session, the request is kept anyway (express-session's Session holds it): reading

@@ -88,6 +88,23 @@ describe("MemoryHistory", () => {
     assert.equal(w.first, 3);
   });
 
+  it("keeps an entry's except list with it (none for an empty list)", () => {
+    const { log, clock } = logAt(2, 1_000);
+    const p1 = log.append("a", "one", ["s1"]);
+    log.append("a", "two", ["s1", "s2"]);
+    log.append("a", "three", []); // an empty list is no list
+    const w = log.read("a", { seq: 0, epoch: p1.epoch }, 100);
+    assert.deepEqual(w.entries, [
+      { seq: 2, body: "two", except: ["s1", "s2"] },
+      { seq: 3, body: "three" },
+    ]);
+    clock.now += 5_000;
+    log.sweep();
+    const p4 = log.append("a", "four");
+    const later = log.read("a", { seq: 0, epoch: p1.epoch }, 100);
+    assert.deepEqual(later.entries, [{ seq: p4.seq, body: "four" }], "a later entry carries no list of an earlier one");
+  });
+
   it("keeps numbering after everything expired, and releases the entries", () => {
     const { log, clock } = logAt(10, 1_000);
     const p1 = log.append("a", "x");

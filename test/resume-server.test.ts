@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { z } from "zod";
 import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
+import { encodeEvent } from "../src/protocol/index.js";
 import type { ExpiredSession } from "../src/resume/runtime.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
 import { start, until } from "./helpers.js";
@@ -16,6 +17,7 @@ const chat = defineContract({
   client: {
     join: request(z.object({ room: z.string() }), z.null()),
     say: request(z.object({ room: z.string(), text: z.string() }), z.object({ n: z.number() })),
+    sayExcept: request(z.object({ room: z.string(), text: z.string(), except: z.string() }), z.null()),
     whisper: event(z.object({ to: z.string(), text: z.string() })),
     count: request(z.object({}), z.number()),
   },
@@ -46,6 +48,10 @@ class Chat extends events(chat, HttpMiddlewareMixin) {
     say(socket, { room, text }) {
       socket.server.to(room).emit("message", { text });
       return { n: ++runs };
+    },
+    sayExcept(socket, { room, text, except }) {
+      socket.server.to(room).except(except).emit("message", { text });
+      return null;
     },
     whisper(socket, { to, text }) {
       (socket.server.getSocket(to) as EventSocket<typeof chat> | undefined)?.emit("dm", { text });
@@ -140,6 +146,82 @@ describe("resumable sessions on one node", () => {
     assert.equal(runs, runsBefore + 1, "not run twice");
     carol.close();
     dave.close();
+  });
+
+  it("keeps sendTo event frames for a session that is away in its inbox and replays them once, in order; other data stays live only", async () => {
+    const erin = new ResumePeer(url);
+    await erin.connect();
+    const sid = erin.sid as string;
+    server.sendTo(sid, encodeEvent("dm", { text: "live" }));
+    const live = await erin.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+    assert.deepEqual(live.slice(3), ["dm", { text: "live" }], "numbered in the inbox while attached");
+    server.sendTo(sid, '{"raw":1}'); // not an event frame: sent as it is
+    await erin.next((f) => (f as unknown as { raw?: number }).raw === 1);
+
+    erin.drop();
+    await until(() => server.getSocket(sid) === undefined, "erin gone");
+    server.sendTo(sid, encodeEvent("dm", { text: "away 1" }));
+    server.sendTo(sid, '{"raw":2}'); // away: not kept (no number to replay it by)
+    server.sendTo(sid, encodeEvent("dm", { text: "away 2" }));
+
+    const pushesBefore = erin.pushes.length;
+    await erin.connect();
+    assert.equal(erin.sid, sid, "resumed");
+    const replayed = erin.pushes.slice(pushesBefore);
+    assert.deepEqual(
+      replayed.map((p) => [p.stream, p.seq, p.data]),
+      [
+        [`inbox:${sid}`, (live[2] as number) + 1, { text: "away 1" }],
+        [`inbox:${sid}`, (live[2] as number) + 2, { text: "away 2" }],
+      ],
+      "both kept, replayed once, in order, after the live one",
+    );
+    assert.equal(erin.gaps.length, 0);
+    assert.ok(!erin.frames.some((f) => (f as unknown as { raw?: number }).raw === 2), "raw data sent while away is not replayed");
+    // After the resume, direct messages are live again and continue the numbering.
+    server.sendTo(sid, encodeEvent("dm", { text: "back" }));
+    const back = await erin.next((f) => f[0] === 4 && (f[4] as { text?: string } | undefined)?.text === "back");
+    assert.equal(back[2], (live[2] as number) + 3);
+    erin.close();
+  });
+
+  it("does not replay a message to a socket its sender excepted, and counts its seq as seen", async () => {
+    const gina = new ResumePeer(url);
+    await gina.connect();
+    const hank = new ResumePeer(url);
+    await hank.connect();
+    for (const peer of [gina, hank]) {
+      peer.send([1, 1, "join", { room: "r3" }]);
+      await peer.next((f) => f[0] === 2 && f[1] === 1);
+    }
+    hank.send([1, 2, "say", { room: "r3", text: "first" }]);
+    const first = (await gina.next((f) => f[0] === 4 && f[1] === "room:r3"))[2] as number;
+
+    gina.drop();
+    await until(() => server.getSocket(gina.sid as string) === undefined, "gina gone");
+    hank.send([1, 3, "sayExcept", { room: "r3", text: "not for gina", except: gina.sid }]);
+    hank.send([1, 4, "say", { room: "r3", text: "for all" }]);
+    await hank.next((f) => f[0] === 2 && f[1] === 4);
+    assert.deepEqual(
+      hank.pushes.filter((p) => p.stream === "room:r3").map((p) => (p.data as { text: string }).text),
+      ["first", "not for gina", "for all"],
+      "the others get it",
+    );
+
+    const pushesBefore = gina.pushes.length;
+    await gina.connect();
+    assert.deepEqual(
+      gina.pushes.slice(pushesBefore).map((p) => [p.seq, (p.data as { text: string }).text]),
+      [[first + 2, "for all"]],
+      "the excepted message is passed over",
+    );
+    assert.equal(gina.gaps.length, 0, "passed over, not lost: no gap");
+    hank.send([1, 5, "say", { room: "r3", text: "live" }]);
+    const live = await gina.next((f) => f[0] === 4 && (f[4] as { text?: string } | undefined)?.text === "live");
+    assert.equal(live[2], first + 3);
+    assert.equal(gina.gaps.length, 0);
+    gina.close();
+    hank.close();
   });
 
   it("gives gap expired first and a fresh session for an unknown token, and for another user's token", async () => {

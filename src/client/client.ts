@@ -3,16 +3,30 @@
  * client waits a backoff with full jitter and opens the next, until `close()` or a close code that
  * means "don't come back" (4401, 1008). Requests live in a table keyed by id; what is sent while the
  * link is down waits in the bounded offline buffer.
+ *
+ * With `resume`, a reconnect offers the session's token and positions and holds everything back
+ * until the server answers `resumed` (requests in flight at the drop are sent again, under the same
+ * id, for the server's reply cache to answer once) or `welcome` (a fresh session: they reject
+ * `DISCONNECTED`, as without resume, since they may or may not have run).
  */
 import type { AnyContract } from "../contract/index.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import { decodeFrame } from "../protocol/decode-frame.js";
 import { ErrorCode } from "../protocol/error-codes.js";
-import { encodeError, encodeEvent, encodeReply, encodeRequest, FrameKind, SUBPROTOCOL } from "../protocol/frames.js";
+import {
+  encodeError,
+  encodeEvent,
+  encodeReply,
+  encodeRequest,
+  FrameKind,
+  RESUME_SUBPROTOCOL_PREFIX,
+  SUBPROTOCOL,
+} from "../protocol/frames.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS } from "../protocol/limits.js";
 import { RequestError } from "../protocol/request-error.js";
 import { Liveness } from "./liveness.js";
 import { type DropReason, type Entry, OfflineBuffer } from "./offline-buffer.js";
+import { ResumeSession } from "./resume-session.js";
 import type { Client, ClientOptions, ClientState, CloseInfo, WebSocketConstructor } from "./types.js";
 
 /** The part of a WebSocket (browser, undici or ws) the client touches. */
@@ -30,8 +44,11 @@ interface Pending {
   readonly resolve: (reply: unknown) => void;
   readonly reject: (error: RequestError) => void;
   readonly timer: ReturnType<typeof setTimeout>;
-  /** The link it went out on; undefined while it waits in the buffer. */
+  readonly text: string;
+  /** The link it went out on; undefined while it waits in the buffer or is held. */
   link?: Link;
+  /** Sent on a link that dropped, unanswered: waits for the resume to be sent again. */
+  held?: boolean;
 }
 
 type Listener = (...args: never[]) => void;
@@ -72,7 +89,11 @@ class TswsClient {
   readonly #listeners = new Map<string, Set<Listener>>();
   readonly #handlers = new Map<string, Handler>();
   readonly #pending = new Map<number, Pending>();
+  readonly #session = new ResumeSession();
+  readonly #resume: boolean;
   #link: Link | undefined;
+  /** The link that offered a token and waits for `resumed` or `welcome` before it counts as open. */
+  #resuming: Link | undefined;
   #state: ClientState = "connecting";
   #lastClose: CloseInfo | undefined;
   #attempt = 0;
@@ -90,8 +111,9 @@ class TswsClient {
     resolved.protocol = resolved.protocol.replace("http", "ws");
     this.#url = resolved.href;
     this.#WebSocket = WebSocket;
-    this.#protocols = [SUBPROTOCOL, ...(options.protocols ?? [])];
+    this.#protocols = [...(options.protocols ?? [])];
     const { reconnect, liveness, buffer = {} } = options;
+    this.#resume = options.resume === true;
     this.#baseMs = reconnect === false ? -1 : positive("reconnect.baseMs", reconnect?.baseMs, 500);
     this.#maxMs = reconnect === false ? -1 : positive("reconnect.maxMs", reconnect?.maxMs, 10_000);
     this.#timeoutMs = positive("requestTimeoutMs", options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
@@ -119,6 +141,14 @@ class TswsClient {
     return this.#lastClose;
   }
 
+  get id(): string | undefined {
+    return this.#session.id;
+  }
+
+  get resumed(): boolean {
+    return this.#session.resumed;
+  }
+
   emit(event: string, data?: unknown, options?: { volatile?: boolean }): boolean {
     const text = encodeEvent(event, data);
     if (this.#link !== undefined && this.#state === "open") this.#link.send(text);
@@ -137,7 +167,7 @@ class TswsClient {
         () => this.#settle(id, new RequestError(ErrorCode.TIMEOUT, undefined, `no reply within ${timeoutMs} ms`)),
         timeoutMs,
       );
-      const pending: Pending = { resolve, reject, timer };
+      const pending: Pending = { resolve, reject, timer, text };
       this.#pending.set(id, pending);
       if (this.#link !== undefined && this.#state === "open") {
         pending.link = this.#link;
@@ -167,8 +197,11 @@ class TswsClient {
 
   #open(first = false): void {
     let link: Link;
+    const token = this.#resume ? this.#session.token : undefined;
     try {
-      link = new this.#WebSocket(this.#url, this.#protocols) as Link;
+      // The token rides in the subprotocol list (never the URL), right after tsws.v1; the server only reads it.
+      const offer = token === undefined ? [] : [RESUME_SUBPROTOCOL_PREFIX + token];
+      link = new this.#WebSocket(this.#url, [SUBPROTOCOL, ...offer, ...this.#protocols]) as Link;
     } catch (error) {
       if (first) throw error;
       this.#closed(undefined, { code: 1006, reason: String(error) });
@@ -178,12 +211,14 @@ class TswsClient {
     link.onopen = () => {
       this.#attempt = 0;
       this.#liveness?.touch();
-      this.#setState("open", undefined);
-      this.#buffer.flush((entry) => {
-        const pending = entry.id === undefined ? undefined : this.#pending.get(entry.id);
-        if (pending !== undefined) pending.link = link;
-        link.send(entry.text);
-      });
+      if (token === undefined) {
+        this.#session.reset(); // a fresh session: positions of an earlier one mean nothing to it
+        this.#ready(link, false);
+      } else {
+        // The positions go first: the server replays from them, then says `resumed`.
+        link.send(this.#session.positions());
+        this.#resuming = link;
+      }
     };
     link.onmessage = ({ data }) => {
       if (this.#link !== link) return;
@@ -192,6 +227,29 @@ class TswsClient {
     };
     link.onclose = ({ code, reason }) => this.#closed(link, { code, reason });
     link.onerror = () => {}; // a close event follows every error
+  }
+
+  /**
+   * The link is usable: requests held from a dropped link go out again (resumed) or reject (a fresh
+   * session), then the buffer is flushed, then `open` is reported.
+   */
+  #ready(link: Link, resumed: boolean): void {
+    this.#resuming = undefined;
+    for (const [id, pending] of this.#pending) {
+      if (!pending.held) continue;
+      if (!resumed) this.#settle(id, new RequestError(ErrorCode.DISCONNECTED, undefined, "the session could not be resumed"));
+      else {
+        pending.held = false;
+        pending.link = link;
+        link.send(pending.text);
+      }
+    }
+    this.#buffer.flush((entry) => {
+      const pending = entry.id === undefined ? undefined : this.#pending.get(entry.id);
+      if (pending !== undefined) pending.link = link;
+      link.send(entry.text);
+    });
+    this.#setState("open", undefined);
   }
 
   /** The link closed (or was given up on, or `close()` was called): settle, then retry or finish. */
@@ -203,11 +261,17 @@ class TswsClient {
       link.onopen = link.onmessage = link.onclose = null;
       if (!byUser) link.close(); // a link the liveness check gave up on may still be half-open
     }
-    for (const [id, pending] of this.#pending) {
-      if ((link !== undefined && pending.link === link) || byUser)
-        this.#settle(id, new RequestError(ErrorCode.DISCONNECTED, undefined, "the connection closed first"));
-    }
     const final = byUser || this.#baseMs < 0 || close.code === CloseCode.SESSION_ENDED || close.code === CloseCode.POLICY;
+    // With a session to resume, requests in flight wait for it instead of failing.
+    const hold = !final && this.#resume && this.#session.token !== undefined;
+    for (const [id, pending] of this.#pending) {
+      if (byUser || (final && pending.held) || (link !== undefined && pending.link === link)) {
+        if (hold) {
+          pending.link = undefined;
+          pending.held = true;
+        } else this.#settle(id, new RequestError(ErrorCode.DISCONNECTED, undefined, "the connection closed first"));
+      }
+    }
     if (final) {
       clearTimeout(this.#retry);
       for (const name of WAKE_EVENTS) (globalThis as Partial<EventTarget>).removeEventListener?.(name, this.#wake);
@@ -229,12 +293,19 @@ class TswsClient {
     }
     const f = result.frame;
     if (f[0] === FrameKind.EVENT) this.#emitLocal(`:${f[1]}`, f[2]);
-    else if (f[0] === FrameKind.PUSH) this.#emitLocal(`:${f[3]}`, f[4]);
-    else if (f[0] === FrameKind.REQUEST) void this.#answer(link, f[1], f[2], f[3]);
+    else if (f[0] === FrameKind.PUSH) {
+      if (this.#session.admit(f[1], f[2])) this.#emitLocal(`:${f[3]}`, f[4]);
+    } else if (f[0] === FrameKind.REQUEST) void this.#answer(link, f[1], f[2], f[3]);
     else if (f[0] === FrameKind.REPLY) this.#settle(f[1], undefined, f[2]);
     else if (f[0] === FrameKind.ERROR) {
       if (f[1] !== null) this.#settle(f[1], new RequestError(f[2], f[3] ?? undefined, f[4]));
-    } else if (f[1] === "gap") this.#emitLocal("gap", f[2]);
+    } else if (f[1] === "gap") {
+      this.#session.gap(f[2] as object);
+      this.#emitLocal("gap", f[2]);
+    } else if (f[1] === "welcome" || f[1] === "resumed") {
+      this.#session.start(f[1] === "resumed", f[2] as object);
+      if (this.#resuming === link) this.#ready(link, this.#session.resumed);
+    }
   }
 
   async #answer(link: Link, id: number, name: string, data: unknown): Promise<void> {

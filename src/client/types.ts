@@ -36,15 +36,28 @@ export interface CloseInfo {
 }
 
 /**
- * A `gap` control frame's data (resumable sessions): messages of `stream` were missed and cannot be
- * replayed, for `reason` ("trimmed", "expired", "reset" or "limit").
+ * A `gap` (resumable sessions): messages were missed and cannot be replayed; the application
+ * refetches what it shows from its own store. Reported before the stream's next message.
+ * - With `stream` (`"room:<name>"` or `"inbox:<id>"`, the socket's direct messages): seqs `from`..`to`
+ *   (inclusive) of that stream are lost, because history kept only newer ones (`"trimmed"`), they
+ *   were older than the history's ttl (`"expired"`) or one resume replays at most 1,000 messages
+ *   (`"too many"`, the newest are replayed); or its history was lost (`"reset"`: no `from`/`to`,
+ *   a new `epoch`, and what the new epoch holds is replayed).
+ * - Without `stream` (reason `"expired"`): the session itself could not be resumed (its window
+ *   ended, the server lost it, or the token was refused); a fresh session with a new `client.id`
+ *   follows, and requests that were in flight reject with `DISCONNECTED`.
  * @example
- * client.on("gap", ({ reason }) => refetch(reason));
+ * client.on("gap", ({ stream, reason }) => (stream === undefined ? reloadAll() : refetch(stream, reason)));
  */
 export interface Gap {
-  readonly reason: string;
+  readonly reason: "trimmed" | "expired" | "reset" | "too many";
   readonly stream?: string;
-  readonly [key: string]: unknown;
+  /** The first lost seq of `stream`. */
+  readonly from?: number;
+  /** The last lost seq of `stream`. */
+  readonly to?: number;
+  /** The stream's epoch: numbering restarts whenever it changes. */
+  readonly epoch?: string;
 }
 
 /**
@@ -98,7 +111,17 @@ export interface ClientOptions {
    * queued up before it is judged. `false` turns it off. Default `{ idleMs: 40_000, graceMs: 10_000 }`.
    */
   readonly liveness?: false | { readonly idleMs?: number; readonly graceMs?: number };
-  /** Reserved for resumable sessions (accepted, no effect yet). */
+  /**
+   * Resumable sessions (the server needs its `resume` option): the client keeps the session's
+   * token and its position in every stream (rooms with history, its direct messages), and a
+   * reconnect within the server's `resume.ttl` (2 min by default), to any node, gets the same
+   * `id`, rooms and `data` back and every missed message once, in order, before new ones; a `gap`
+   * event reports what could not be replayed. Requests in flight at the drop are sent again with
+   * the same id and answered once (the server keeps their replies); during a reconnect nothing is
+   * sent before the session is back (`open` is reported then). The token travels as the
+   * subprotocol `tsws-resume.<token>`, never in the URL. Positions live in memory: a page reload
+   * starts a fresh session. Default false.
+   */
   readonly resume?: boolean;
 }
 
@@ -142,6 +165,16 @@ export interface Client<C extends AnyContract = AnyContract> {
   /** The close that caused the current `reconnecting` or `closed` state, else undefined. */
   readonly lastClose: CloseInfo | undefined;
   /**
+   * The socket id the server gave this session (`socket.id` there), once its `welcome` arrived;
+   * undefined before, and always against a server without `resume`. Kept by a resume.
+   */
+  readonly id: string | undefined;
+  /**
+   * Whether the latest (re)connection resumed the previous session (true: nothing was lost that
+   * a `gap` did not report) or started a fresh one (false). Read it when `state` turns `open`.
+   */
+  readonly resumed: boolean;
+  /**
    * Sends an event. Returns true when it was sent or buffered, false when it was dropped
    * (volatile while not open, or the client is closed).
    */
@@ -159,7 +192,7 @@ export interface Client<C extends AnyContract = AnyContract> {
    * after each failed attempt too, with the close and `retryInMs`, the wait before the next attempt.
    */
   on(event: "state", listener: (state: ClientState, close: CloseInfo | undefined, retryInMs: number | undefined) => void): () => void;
-  /** Listens to gaps (resumable sessions); returns the function that stops listening. */
+  /** Listens to gaps (resumable sessions, see {@link Gap}); returns the function that stops listening. */
   on(event: "gap", listener: (gap: Gap) => void): () => void;
   /** Listens to a server event; returns the function that stops listening. */
   on<E extends Named<C["server"], ServerEvents<C>>>(event: E, listener: (data: PayloadOf<C["server"][E]>) => void): () => void;

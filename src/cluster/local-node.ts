@@ -22,6 +22,13 @@ type CloseOp = Extract<ClusterOp, { type: "close" }>;
 export type BroadcastOp = Extract<ClusterOp, { type: "broadcast" }>;
 
 /**
+ * A `sendTo` operation, as a {@link StreamGate} sees it.
+ * @example
+ * const op: SendToOp = { type: "sendTo", id: socketId, data: '[0,"note",{"text":"hi"}]' };
+ */
+export type SendToOp = Extract<ClusterOp, { type: "sendTo" }>;
+
+/**
  * Takes over the local delivery of broadcasts that carry a stream `epoch` (rooms with history),
  * and hears of joins and leaves, so a layer above (resumable sessions) can order, de-duplicate and
  * fill holes per room before this node's sockets get a message. Installed once per server.
@@ -31,6 +38,11 @@ export type BroadcastOp = Extract<ClusterOp, { type: "broadcast" }>;
 export interface StreamGate {
   /** Returns true when it delivers `op` here itself (now or later); false lets the node deliver it as usual. */
   broadcast(op: BroadcastOp, origin: "local" | "remote"): boolean;
+  /**
+   * Returns true when it delivered or kept `op` itself (a resumable session's direct message,
+   * numbered in its inbox, also while the session is away); false lets the node go on as usual.
+   */
+  sendTo?(op: SendToOp, origin: "local" | "remote"): boolean;
   joined?(socket: Socket, room: Room): void;
   left?(socket: Socket, room: Room): void;
 }
@@ -190,6 +202,7 @@ export class LocalNode implements SocketHome<Socket>, ClusterNode {
       return false;
     }
     if (op.type === "sendTo") {
+      if (this.#gate?.sendTo?.(op, origin) === true) return true;
       const socket = this.#sockets.get(op.id);
       socket?.send(op.data);
       return socket !== undefined;
@@ -291,7 +304,7 @@ class Variants {
     if (verdict === undefined || verdict === DROP) return verdict;
     let known = this.#frames.get(verdict);
     if (known === undefined) {
-      const wire = outboundWire(verdict) as Message;
+      const wire = outboundWire(verdict, this.#data) as Message;
       known = { frame: encodeFrame(wire), data: wire };
       this.#frames.set(verdict, known);
     }

@@ -56,14 +56,14 @@ export class Guard {
     this.#options = options;
     this.#logger = logger;
     this.#caps = new ConnectionCaps(options.maxConnections, options.maxConnectionsPerAddress);
-    this.#heartbeat = new Heartbeat(
-      options.heartbeatInterval,
-      options.heartbeatTimeout,
-      this.#onHeartbeatTimeout,
-      receivedBy,
-      this.#onRoundTrip,
-      pingIdle,
-    );
+    this.#heartbeat = new Heartbeat({
+      interval: options.heartbeatInterval,
+      timeout: options.heartbeatTimeout,
+      onTimeout: this.#onHeartbeatTimeout,
+      received: receivedBy,
+      onRoundTrip: this.#onRoundTrip,
+      onPing: pingIdle,
+    });
     this.outbound = {
       maxBufferedBytes: options.maxBufferedBytes,
       policy: options.slowConsumer,

@@ -10,9 +10,30 @@ import type { WebSocket } from "ws";
  * that has not taken everything sent to it yet (the ping waits behind a large message) is left to
  * the slow-consumer policy, since its pong cannot come before it has read that far.
  * @example
- * const heartbeat = new Heartbeat(25_000, 20_000, (ws) => ws.terminate());
+ * const heartbeat = new Heartbeat({ interval: 25_000, timeout: 20_000, onTimeout: (ws) => ws.terminate() });
  * heartbeat.add(ws); // ws.on("pong", () => heartbeat.pong(ws)); on close: heartbeat.delete(ws)
  */
+/**
+ * What a {@link Heartbeat} is told at construction.
+ * @typeParam P the socket type it watches
+ * @example
+ * const options: HeartbeatOptions<Connection> = { interval: 25_000, timeout: 20_000, onTimeout: (ws) => ws.terminate() };
+ */
+export interface HeartbeatOptions<P> {
+  /** Ms between two pings of one socket; 0 turns the heartbeat off. */
+  readonly interval: number;
+  /** Ms a ping may wait for its pong before `onTimeout`. */
+  readonly timeout: number;
+  /** A socket did not answer in time and showed no other sign of life. */
+  readonly onTimeout: (ws: P) => void;
+  /** Bytes received so far on a socket's connection (TCP `bytesRead`): a peer still sending a large frame is alive. Default: 0. */
+  readonly received?: (ws: P) => number;
+  /** Called with the ms from a ping to its pong (the heartbeat round-trip metric). */
+  readonly onRoundTrip?: (ws: P, ms: number) => void;
+  /** Called right after each protocol ping is sent (the guard adds an application ping there). */
+  readonly onPing?: (ws: P) => void;
+}
+
 export class Heartbeat<P extends WebSocket = WebSocket> {
   readonly #interval: number;
   readonly #timeout: number;
@@ -26,30 +47,16 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
   readonly #receivedAtPing = new Map<P, number>();
   readonly #received: (ws: P) => number;
   readonly #onRoundTrip: ((ws: P, ms: number) => void) | undefined;
+  readonly #onPing: ((ws: P) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  /**
-   * @param received bytes received so far on a socket's connection (TCP `bytesRead`): what shows
-   *   that a peer still sending a large frame is alive
-   * @param onRoundTrip called with the ms from a ping to its pong (for the heartbeat round-trip metric)
-   * @param onPing called right after each protocol ping is sent (the guard adds an application ping there)
-   */
-  readonly #onPing: ((ws: P) => void) | undefined;
-
-  constructor(
-    interval: number,
-    timeout: number,
-    onTimeout: (ws: P) => void,
-    received: (ws: P) => number = () => 0,
-    onRoundTrip?: (ws: P, ms: number) => void,
-    onPing?: (ws: P) => void,
-  ) {
-    this.#onRoundTrip = onRoundTrip;
-    this.#onPing = onPing;
-    this.#interval = interval;
-    this.#timeout = timeout;
-    this.#onTimeout = onTimeout;
-    this.#received = received;
+  constructor(options: HeartbeatOptions<P>) {
+    this.#interval = options.interval;
+    this.#timeout = options.timeout;
+    this.#onTimeout = options.onTimeout;
+    this.#received = options.received ?? (() => 0);
+    this.#onRoundTrip = options.onRoundTrip;
+    this.#onPing = options.onPing;
   }
 
   /** Starts watching a socket (the timer runs while at least one socket is watched). */

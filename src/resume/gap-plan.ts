@@ -104,15 +104,20 @@ export function planResume(
 }
 
 /**
- * The frames a resume writes, in order: per stream its gap (if any), then its replayed pushes.
+ * The frames a resume writes, in order: per stream its gap (if any), then its replayed pushes,
+ * without those whose `except` list names `reader` (the resuming socket's id).
  * @example
- * for (const frame of resumeFrames(plans)) socket.send(frame);
+ * for (const frame of resumeFrames(plans, socket.id)) socket.send(frame);
  */
-export function resumeFrames(plans: readonly StreamPlan[]): string[] {
+export function resumeFrames(plans: readonly StreamPlan[], reader?: string): string[] {
   const frames: string[] = [];
   for (const plan of plans) {
     if (plan.gap !== undefined) frames.push(encodeControl(ControlKind.GAP, plan.gap));
-    for (const entry of plan.entries) frames.push(pushFrame(plan.stream, entry.seq, entry.body));
+    for (const entry of plan.entries) {
+      // A message its sender excepted the reader from is passed over (its seq still counts as seen).
+      if (reader !== undefined && entry.except?.includes(reader) === true) continue;
+      frames.push(pushFrame(plan.stream, entry.seq, entry.body));
+    }
   }
   return frames;
 }

@@ -34,6 +34,8 @@ export interface StreamPosition {
 export interface HistoryEntry {
   readonly seq: number;
   readonly body: string;
+  /** The socket ids the message was not for (`except()`), when the store keeps them (in memory); absent when none. */
+  readonly except?: readonly string[];
 }
 
 /**
@@ -71,8 +73,11 @@ export type Awaitable<T> = T | PromiseLike<T>;
  * const window = await log.read("room:lobby", { seq: 40, epoch }, 100);
  */
 export interface HistoryLog {
-  /** Appends a body; returns its position. O(1). */
-  append(stream: StreamName, body: string): Awaitable<StreamPosition>;
+  /**
+   * Appends a body; returns its position. O(1). `except`, the socket ids the message is not for,
+   * is kept with the entry by stores that can (in memory; the Redis history does not yet).
+   */
+  append(stream: StreamName, body: string, except?: readonly string[]): Awaitable<StreamPosition>;
   /**
    * The newest entries after `after` (all kept entries of the current epoch when `after`'s epoch is
    * another one, or `after` is undefined), at most `limit`, with the metadata gap-plan.ts needs.
@@ -111,6 +116,25 @@ export function inboxStream(sid: string): StreamName {
 export function pushBody(event: string, data?: unknown): string {
   const json = JSON.stringify(data === undefined ? [event] : [event, data]);
   return json.slice(1, -1);
+}
+
+/**
+ * The push body of a tsws.v1 event frame's text (`[0, event, data?]`), or undefined when the text
+ * is not one (other frames, other JSON, not JSON): what `sendTo` keeps in a session's inbox.
+ * @example
+ * eventPushBody('[0,"note",{"text":"hi"}]'); // '"note",{"text":"hi"}'
+ * eventPushBody("hello"); // undefined
+ */
+export function eventPushBody(text: string): string | undefined {
+  if (!text.startsWith("[0")) return undefined;
+  let frame: unknown;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(frame) || frame[0] !== 0 || typeof frame[1] !== "string" || frame.length < 2 || frame.length > 3) return undefined;
+  return frame.length === 2 ? pushBody(frame[1]) : pushBody(frame[1], frame[2]);
 }
 
 /**

@@ -3,7 +3,7 @@
  * (`ttl`). Appends are O(1); expiry is lazy (on append, read and sweep()), O(1) amortized since every
  * entry expires once. Memory per stream: two arrays of `size` slots (a body reference and a
  * Float64 time, about 12-16 bytes a slot) plus about 200 bytes of bookkeeping, plus the bodies
- * themselves; a stream whose entries all expired releases its arrays and keeps only its counters.
+ * themselves (and a map entry per message that had an `except` list); a stream whose entries all expired releases its arrays and keeps only its counters.
  */
 import { randomBytes } from "node:crypto";
 import type { HistoryEntry, HistoryLog, HistoryWindow, StreamName, StreamPosition } from "./history-log.js";
@@ -31,6 +31,8 @@ class Ring {
   expiredThrough = 0;
   bodies: (string | undefined)[] | undefined;
   times: Float64Array | undefined;
+  /** The `except` lists of the kept entries that have one, by seq (most have none: no slot per entry). */
+  excepts: Map<number, readonly string[]> | undefined;
 }
 
 /**
@@ -57,7 +59,7 @@ export class MemoryHistory implements HistoryLog {
     return this.#streams.size;
   }
 
-  append(stream: StreamName, body: string): StreamPosition {
+  append(stream: StreamName, body: string, except?: readonly string[]): StreamPosition {
     const ring = this.#ring(stream);
     const now = this.#now();
     this.#expire(ring, now);
@@ -70,10 +72,12 @@ export class MemoryHistory implements HistoryLog {
     if (seq - ring.first >= size) {
       // Full: the oldest entry gives way (its slot is the one the new entry takes).
       ring.trimmedThrough = ring.first;
+      ring.excepts?.delete(ring.first);
       ring.first++;
     }
     ring.bodies[seq % size] = body;
     ring.times[seq % size] = now;
+    if (except !== undefined && except.length > 0) (ring.excepts ??= new Map()).set(seq, except);
     return { seq, epoch: ring.epoch };
   }
 
@@ -84,7 +88,14 @@ export class MemoryHistory implements HistoryLog {
     const start = Math.max(from, ring.first, ring.top - limit + 1);
     const entries: HistoryEntry[] = [];
     const bodies = ring.bodies;
-    if (bodies !== undefined) for (let seq = start; seq <= ring.top; seq++) entries.push({ seq, body: bodies[seq % this.#size]! });
+    const excepts = ring.excepts;
+    if (bodies !== undefined) {
+      for (let seq = start; seq <= ring.top; seq++) {
+        const except = excepts?.get(seq);
+        const body = bodies[seq % this.#size] as string;
+        entries.push(except === undefined ? { seq, body } : { seq, body, except });
+      }
+    }
     return {
       epoch: ring.epoch,
       top: ring.top,
@@ -131,6 +142,7 @@ export class MemoryHistory implements HistoryLog {
     const size = this.#size;
     while (ring.first <= ring.top && times[ring.first % size]! <= oldest) {
       bodies[ring.first % size] = undefined;
+      ring.excepts?.delete(ring.first);
       ring.expiredThrough = ring.first;
       ring.first++;
     }
@@ -138,6 +150,7 @@ export class MemoryHistory implements HistoryLog {
       // Nothing kept: release the arrays; the counters (top, epoch) stay so numbering continues.
       ring.bodies = undefined;
       ring.times = undefined;
+      ring.excepts = undefined;
     }
   }
 }

@@ -77,6 +77,10 @@ export class MemorySessions implements SessionStore {
     return { ok: true, record: held.record, token: next.token };
   }
 
+  holds(sid: string): boolean {
+    return this.#held.has(sid);
+  }
+
   end(sid: string): SessionRecord | undefined {
     const held = this.#held.get(sid);
     if (held === undefined) return undefined;

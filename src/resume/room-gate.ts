@@ -6,7 +6,7 @@
  * of a resume get the room's messages into their replay buffer instead; sockets whose replay
  * went further than the node has delivered yet skip what they already have.
  */
-import { type BroadcastOp, deliverLocal, type LocalNode, type StreamGate } from "../cluster/local-node.js";
+import { type BroadcastOp, deliverLocal, type LocalNode, type SendToOp, type StreamGate } from "../cluster/local-node.js";
 import type { Logger } from "../logger.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
 import type { Socket } from "../socket/socket.js";
@@ -59,6 +59,8 @@ export class RoomGate implements StreamGate {
   onMembership: ((socket: Socket) => void) | undefined;
   /** Told where a socket began in a room it joined: the position after which this node delivers to it. */
   onStart: ((socket: Socket, room: Room, pos: StreamPosition) => void) | undefined;
+  /** Takes `sendTo` operations for resumable sessions (their inboxes); set by the runtime. */
+  onSendTo: ((op: SendToOp, origin: "local" | "remote") => boolean) | undefined;
   /** Counters for tests and docs: holes filled from history, gaps announced. */
   readonly stats = { filled: 0, gaps: 0 };
 
@@ -78,6 +80,10 @@ export class RoomGate implements StreamGate {
     if (seq === undefined) return false;
     this.#offer(room, state, { seq, epoch: op.epoch, frame: op.data, except: op.except });
     return true;
+  }
+
+  sendTo(op: SendToOp, origin: "local" | "remote"): boolean {
+    return this.onSendTo?.(op, origin) ?? false;
   }
 
   joined(socket: Socket, room: Room): void {
@@ -130,6 +136,10 @@ export class RoomGate implements StreamGate {
       (pos) => {
         fresh.pos = pos;
         for (const socket of fresh.starting.splice(0)) this.onStart?.(socket, room, pos);
+        // A member's session record needs the room's position from its join on (it is where a
+        // resume starts when the client never heard from the room): with a history read over
+        // the network the record was written before it was known.
+        for (const member of this.#node.rooms.local(room) ?? []) this.onMembership?.(member);
         this.#drain(room, fresh);
       },
       (error) => {
@@ -178,7 +188,8 @@ export class RoomGate implements StreamGate {
         for (const entry of plan.entries) {
           const queued = state.queue.find((q) => q.seq === entry.seq && q.epoch === window.epoch);
           const frame = queued?.frame ?? pushFrame(stream, entry.seq, entry.body);
-          this.#deliver(room, { seq: entry.seq, epoch: window.epoch, frame, except: queued?.except ?? [] });
+          // The except list came with the live message, or is kept with the entry (in-memory history).
+          this.#deliver(room, { seq: entry.seq, epoch: window.epoch, frame, except: queued?.except ?? entry.except ?? [] });
         }
         state.pos = plan.position;
         this.#drain(room, state);

@@ -11,7 +11,7 @@
  * `prepare` (the last upgrade step, after the HTTP middleware).
  */
 import type { IncomingMessage } from "node:http";
-import { type LocalNode, localNodeOf } from "../cluster/local-node.js";
+import { type LocalNode, localNodeOf, type SendToOp } from "../cluster/local-node.js";
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
 import { ControlKind, encodeControl, SUBPROTOCOL } from "../protocol/index.js";
@@ -19,7 +19,7 @@ import type { Socket, SocketInit } from "../socket/socket.js";
 import type { Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
-import { inboxStream, pushFrame, roomStream } from "./history-log.js";
+import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream } from "./history-log.js";
 import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import { RoomGate } from "./room-gate.js";
@@ -93,6 +93,7 @@ export class ResumeRuntime {
       const session = (socket as ResumableSocket).resume;
       if (session instanceof SocketSession) session.started(room, pos);
     };
+    this.gate.onSendTo = (op, origin) => this.#sendTo(op, origin);
     node.setStreamGate(this.gate);
     this.#backend.sessions.onExpire((record) => this.#expired(record));
     node.onShutdown(() => this.#shutdown());
@@ -103,6 +104,10 @@ export class ResumeRuntime {
       size: options.history.size,
       logger,
       forget: (sid: SocketId) => this.forget(sid),
+      current: (sid: SocketId) => {
+        const socket = this.#node.get(sid) as ResumableSocket | undefined;
+        return socket !== undefined && !socket.closed && socket.resume instanceof SocketSession ? socket.resume : undefined;
+      },
       track: (work: Promise<unknown>) => {
         this.#writes.add(work);
         work.finally(() => this.#writes.delete(work));
@@ -116,22 +121,40 @@ export class ResumeRuntime {
     if (typeof hook === "function") this.#expireHooks.set(namespace, (session) => hook.call(cls, session));
   }
 
-  /** The protocol's `prepare`: takes the offered resume token, once the app's middleware has run. */
-  readonly prepare = async (req: IncomingMessage): Promise<void> => {
+  /**
+   * The protocol's `prepare`: takes the offered resume token, once the app's middleware has run.
+   * Synchronous when no token is offered or the store answers at once (in memory): the upgrade
+   * then goes on in the same turn, without a promise.
+   */
+  readonly prepare = (req: IncomingMessage): undefined | Promise<undefined> => {
     const token = resumeTokenOf(req.headers["sec-websocket-protocol"]);
-    if (token === undefined) return;
+    if (token === undefined) return undefined;
     const r = req as IncomingMessage & { user?: unknown; session?: { id?: unknown } };
     const sessionId = typeof r.session?.id === "string" ? r.session.id : undefined;
-    try {
-      const result = await this.#backend.sessions.take(token, ownerKey(r.user, sessionId));
+    const failed = (error: unknown) => {
+      this.#logger.error({ err: error }, "resume: the session store failed to take a token; starting a fresh session");
+      this.#takes.set(req, { ok: false, reason: "unknown" });
+    };
+    const taken = (result: TakeResult) => {
       if (!result.ok && result.reason === "owner") {
         this.#logger.warn({ url: req.url }, "resume: a token was presented by another user or session; starting a fresh session");
       }
       this.#takes.set(req, result);
+    };
+    let result: Awaitable<TakeResult>;
+    try {
+      result = this.#backend.sessions.take(token, ownerKey(r.user, sessionId));
     } catch (error) {
-      this.#logger.error({ err: error }, "resume: the session store failed to take a token; starting a fresh session");
-      this.#takes.set(req, { ok: false, reason: "unknown" });
+      failed(error);
+      return undefined;
     }
+    if (typeof (result as PromiseLike<TakeResult>).then !== "function") {
+      taken(result as TakeResult);
+      return undefined;
+    }
+    return Promise.resolve(result)
+      .then(taken, failed)
+      .then(() => undefined);
   };
 
   /**
@@ -195,7 +218,7 @@ export class ResumeRuntime {
   emitToRoom(room: Room, except: readonly SocketId[], body: string, fallback: () => void): void {
     const stream = roomStream(room);
     when(
-      this.#backend.history.append(stream, body),
+      this.#backend.history.append(stream, body, except.length > 0 ? except : undefined),
       (pos) => this.#node.dispatch({ type: "broadcast", rooms: [room], except, data: pushFrame(stream, pos.seq, body), epoch: pos.epoch }),
       (error) => {
         // History unreachable: the message still goes out live, without a number (not replayable).
@@ -203,6 +226,34 @@ export class ResumeRuntime {
         fallback();
       },
     );
+  }
+
+  /**
+   * `server.sendTo(id, frame)` of a tsws.v1 event frame to a resumable session: numbered in the
+   * session's inbox as `socket.emit` is, so a resume replays it; kept there while the session is
+   * away when the store holds its sessions in this process (on other nodes' stores, the node whose
+   * socket it is numbers it; a session away from every node misses it). Binary data and other text
+   * go as before: live only.
+   */
+  #sendTo(op: SendToOp, origin: "local" | "remote"): boolean {
+    if (typeof op.data !== "string") return false;
+    const socket = this.#node.get(op.id) as ResumableSocket | undefined;
+    const session = socket?.resume;
+    if (socket !== undefined ? !(session instanceof SocketSession) : origin !== "local" || this.#backend.sessions.holds?.(op.id) !== true) {
+      return false;
+    }
+    const body = eventPushBody(op.data);
+    if (body === undefined) return false;
+    if (session instanceof SocketSession) {
+      session.emit(body);
+      return true;
+    }
+    when(
+      this.#backend.history.append(inboxStream(op.id), body),
+      () => {},
+      (error) => this.#logger.error({ err: error, socket: op.id }, "resume: a direct message could not be kept in the inbox; not sent"),
+    );
+    return true;
   }
 
   /** The session ended or expired: its cache here goes. */

@@ -78,6 +78,12 @@ export interface SessionStore {
   take(token: string, owner: string): Awaitable<TakeResult>;
   /** Ends a session for good (logout, 4401): no resume, no `onExpire`. Returns its record if it existed. */
   end(sid: string): Awaitable<SessionRecord | undefined>;
+  /**
+   * Whether the store holds session `sid` (attached or away), answered at once. Only a store whose
+   * sessions all live in this process (in memory) has it; a `sendTo` to a session that is away is
+   * kept in its inbox when it does.
+   */
+  holds?(sid: string): boolean;
   /** Runs `listener` once per session whose window ended without a resume. */
   onExpire(listener: (record: SessionRecord) => void): void;
   /** Stops timers and releases connections; sessions are not expired by it. */

@@ -3,7 +3,7 @@
  * secret's SHA-256 digest (a leaked store dump resumes nobody) and compare digests in constant time.
  * The token travels as the subprotocol `tsws-resume.<token>`, never in a URL.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomFillSync, timingSafeEqual } from "node:crypto";
 import { RESUME_SUBPROTOCOL_PREFIX } from "../protocol/index.js";
 
 /**
@@ -12,7 +12,7 @@ import { RESUME_SUBPROTOCOL_PREFIX } from "../protocol/index.js";
  * const { token, digest } = issueToken(socket.id); // token "0f8e...-....Jq3x_Vb1..." , digest a 32-byte Buffer
  */
 export function issueToken(sid: string): { token: string; digest: Buffer } {
-  const secret = randomBytes(16).toString("base64url");
+  const secret = nextSecret();
   return { token: `${sid}.${secret}`, digest: digestOf(secret) };
 }
 
@@ -55,6 +55,26 @@ export function resumeTokenOf(header: string | readonly string[] | undefined): s
     }
   }
   return undefined;
+}
+
+/** Secrets drawn per refill of {@link pool}. */
+const POOL_SECRETS = 128;
+const SECRET_BYTES = 16;
+/**
+ * Random bytes for the next secrets, filled {@link POOL_SECRETS} at a time: one call into the CSPRNG
+ * costs about as much for 2 KiB as for 16 bytes, and a handshake with resume on draws one secret
+ * (as node's `randomUUID` keeps a cache of its random bytes). Each byte is handed out once.
+ */
+const pool = Buffer.alloc(POOL_SECRETS * SECRET_BYTES);
+let drawn = POOL_SECRETS;
+
+function nextSecret(): string {
+  if (drawn === POOL_SECRETS) {
+    randomFillSync(pool);
+    drawn = 0;
+  }
+  const start = drawn++ * SECRET_BYTES;
+  return pool.toString("base64url", start, start + SECRET_BYTES);
 }
 
 function digestOf(secret: string): Buffer {

@@ -140,7 +140,7 @@ export class Outbox<S> {
     const transform = this.#limit.transform;
     if (transform !== undefined) {
       const view = outboundView(data, this.negotiated);
-      const wire = view === undefined ? undefined : outboundWire(transform(this.#owner, view));
+      const wire = view === undefined ? undefined : outboundWire(transform(this.#owner, view), data);
       if (wire === DROP) return OUTBOUND_DROPPED;
       if (wire !== undefined) data = wire;
     }

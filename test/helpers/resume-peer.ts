@@ -1,5 +1,6 @@
 // A resumable tsws.v1 client built on a raw `ws` socket, speaking the protocol as docs/resume.md
-// describes it (the client of src/client/ does not resume yet): keeps the session token and the
+// describes it (the server's tests check frames, seqs and forged tokens with it, which the real
+// client, src/client/, rightly hides; test/client-resume*.test.ts use that one): keeps the session token and the
 // last seq (and epoch, once told) of every stream, offers `tsws-resume.<token>` on reconnect and
 // sends its positions as the first frame; records every push, gap and control frame.
 import { once } from "node:events";
