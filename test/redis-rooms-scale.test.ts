@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { readFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
@@ -40,6 +41,8 @@ interface Run {
   slow: string[];
   /** Redis' mean µs per call of each command the adapter used (INFO commandstats). */
   means: string;
+  /** Times the OS took the CPU from Redis' main thread during the run (Linux), else undefined. */
+  preempted: number | undefined;
   seconds: number;
 }
 
@@ -60,6 +63,7 @@ const NODE_SETS = /(:room:|:at:|:nodes$)/;
  */
 async function scenario(redis: RedisServer, mode: Mode, rooms: number): Promise<Run> {
   const started = Date.now();
+  const preemptedBefore = await preemptions(redis.pid);
   const admin = new Redis(redis.port, "127.0.0.1");
   admin.on("error", () => {}); // a lost Redis fails the test through the commands below
   await admin.flushall();
@@ -102,12 +106,30 @@ async function scenario(redis: RedisServer, mode: Mode, rooms: number): Promise<
       .filter(([, name]) => !["flushall", "scard", "slowlog", "config", "info", "monitor", "echo", "script"].includes(name ?? ""))
       .map(([, name, calls, mean]) => `${name} ${mean} µs × ${calls}`)
       .join(", ");
-    return { rooms, ...report, slow, means, seconds: (Date.now() - started) / 1000 };
+    const preemptedAfter = await preemptions(redis.pid);
+    const preempted = preemptedBefore === undefined || preemptedAfter === undefined ? undefined : preemptedAfter - preemptedBefore;
+    return { rooms, ...report, slow, means, preempted, seconds: (Date.now() - started) / 1000 };
   } finally {
     work.close();
     await Promise.all(servers.map((s) => s.close().catch(() => {})));
     for (const c of clients) c.disconnect();
     admin.disconnect();
+  }
+}
+
+/**
+ * Involuntary context switches of a process' main thread so far (Linux /proc), or undefined:
+ * each is a moment the OS ran something else while Redis had work, which SLOWLOG counts as time
+ * spent in the command that was running.
+ */
+async function preemptions(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const status = await readFile(`/proc/${pid}/task/${pid}/status`, "utf8");
+    const found = /nonvoluntary_ctxt_switches:\s*(\d+)/.exec(status);
+    return found ? Number(found[1]) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -150,15 +172,19 @@ for (const mode of ["sharded", "classic"] as const) {
         `the largest call at 50,000 rooms (${large.largest.named}: ${large.largest.sample}) names more than at 1,000 (${small.largest.named})`,
       );
       const [load = 0] = loadavg();
+      const preempted = large.preempted === undefined ? "unknown" : String(large.preempted);
       console.log(
-        `# ${mode}, SLOWLOG ≥ 1 ms at 50,000 rooms: ${large.slow.length} (${large.slow.slice(0, 5).join("; ")}), load average ${load.toFixed(1)} on ${cpus().length} cores`,
+        `# ${mode}, SLOWLOG ≥ 1 ms at 50,000 rooms: ${large.slow.length} (${large.slow.slice(0, 5).join("; ")}); Redis preempted ${preempted} times; load average ${load.toFixed(1)} on ${cpus().length} cores`,
       );
       console.log(`# ${mode}, mean per call at 50,000 rooms: ${large.means}`);
-      // Wall-clock times: on an overloaded machine Redis is descheduled mid-command for
-      // milliseconds whatever it does. The count above holds regardless; the times are judged
-      // only when the machine has a core to spare.
-      if (load < cpus().length) assert.deepEqual(large.slow, [], "no adapter command or script kept Redis busy for 1 ms or more");
-      else console.log("# SLOWLOG not judged in this run (load average at or above the core count)");
+      // SLOWLOG times are wall-clock: when the OS takes the CPU from Redis mid-command (a loaded
+      // machine, other test runs beside this one), that command is logged slow whatever it does.
+      // The count above holds regardless; the times are judged when Redis ran undisturbed (no
+      // preemption of its main thread in the run, or where that cannot be read, load below the
+      // core count), and printed otherwise.
+      const undisturbed = large.preempted === undefined ? load < cpus().length : large.preempted === 0;
+      if (undisturbed) assert.deepEqual(large.slow, [], "no adapter command or script kept Redis busy for 1 ms or more");
+      else console.log("# SLOWLOG not judged in this run: Redis was preempted (or the machine is loaded)");
     });
   });
 }
