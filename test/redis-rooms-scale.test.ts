@@ -58,8 +58,9 @@ const NODE_SETS = /(:room:|:at:|:nodes$)/;
 /**
  * Two nodes on one Redis; a socket on the first joins `rooms` rooms. Then everything the adapter
  * does with them: the joins written, Redis emptied (FLUSHALL, as after a restart) and written again
- * whole, members() asked from the other node, the socket closed (every room left), both nodes
- * closed (each removes its own entries). Each step's effect is checked in Redis.
+ * whole, members() asked from the other node, the first node closed with the socket still in its
+ * rooms (every room left, the node's own removal cut short by its time bound at 50,000 rooms, the
+ * rest removed by the other node's heartbeat). Each step's effect is checked in Redis.
  */
 async function scenario(redis: RedisServer, mode: Mode, rooms: number): Promise<Run> {
   const started = Date.now();
@@ -92,10 +93,13 @@ async function scenario(redis: RedisServer, mode: Mode, rooms: number): Promise<
     assert.equal(await nodesOf(admin, mode, prefix, node, "room-7"), 1, "room-7 lists the node again");
     const id = (await servers[0]!.to("room-7").members())[0];
     assert.deepEqual(await servers[1]!.to("room-7").members(), [id], "members() from the other node");
-    ws.close();
-    await eventually(async () => (await written()) === 0, "every room is removed once the socket closed", 60_000);
-    assert.equal(await nodesOf(admin, mode, prefix, node, "room-7"), 0, "room-7 no longer lists the node");
-    await Promise.all(servers.map((s) => s.close()));
+    ws.on("error", () => {});
+    await servers[0]!.close();
+    // The second node holds no socket: once the first is gone, Redis holds only the nodes set.
+    await eventually(async () => (await admin.dbsize()) === 1, "every key of the closed node is removed", 60_000);
+    assert.equal(await written(), 0);
+    assert.deepEqual(await servers[1]!.to("room-7").members(), [], "members() no longer lists the closed node's socket");
+    await servers[1]!.close();
     const report = await work.stop();
     const slowlog = (await admin.slowlog("GET", "1000")) as [number, number, number, string[], string][];
     const mine = RedisWork.addressOf(admin);

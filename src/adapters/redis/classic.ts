@@ -298,11 +298,15 @@ export class ClassicRedisAdapter implements RedisAdapter {
     if (link === undefined) return;
     if (healthy) {
       // Bounded: a frozen Redis must not hold server.close() forever; the keys then expire by themselves.
+      // Marked expired first (score 0): members() and routing leave this node out at once, and if
+      // the removal is cut short by the bound, the next heartbeat of another node finds it expired
+      // and removes the rest. Off the nodes set once forgotten.
+      const nodes = this.#key("nodes");
       const goodbye = Promise.all([
+        link.pub.zadd(nodes, 0, this.#me),
         link.pub.publish(this.#presence, `-${this.#me}`),
         this.#forget(link.pub, this.#me),
-        link.pub.zrem(this.#key("nodes"), this.#me),
-      ]);
+      ]).then(() => link.pub.zrem(nodes, this.#me));
       await within(goodbye, this.#options.membersTimeout, "no answer within membersTimeout").catch(this.#commandFailed);
     }
     // Our own disconnect is neither a lost connection nor ioredis giving up: no error line for it.
@@ -426,7 +430,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
 
   /**
    * Replaces what Redis holds for this node with its local state, then beats once and says it is
-   * here. Plain commands of at most 16 elements, at most 256 unanswered (index-sets.ts): never one
+   * here. Plain commands of at most 16 elements, a few hundred unanswered (index-sets.ts): never one
    * long command, and a heartbeat sent meanwhile is not stuck behind the whole restore.
    */
   async #restore(): Promise<void> {

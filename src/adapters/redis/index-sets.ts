@@ -24,19 +24,21 @@ import type { Cluster, Redis } from "ioredis";
 export const CHUNK = 16;
 
 /**
- * Commands a bulk write keeps unanswered at most. A heartbeat sent during a restore of 50,000
- * rooms then waits behind at most 256 small commands (a millisecond or two), not behind all of
- * them: otherwise it could arrive after the node's TTL, the other nodes would sweep it, and it
- * would restore again, for ever.
+ * Chunks a bulk write keeps unanswered at most, each a pipeline of at most CHUNK + 1 commands
+ * (so at most 272 commands). A heartbeat sent during a restore of 50,000 rooms then waits behind
+ * a few hundred small commands (a millisecond or two), not behind all of them: otherwise it could
+ * arrive after the node's TTL, the other nodes would sweep it, and it would restore again, for
+ * ever. A pipeline is not a transaction: Redis runs its commands one by one, serving other
+ * clients in between; it only saves this process a write and a promise per command.
  */
-export const WINDOW = 256;
+export const WINDOW = 16;
 
 type Connection = Redis | Cluster;
 
 /**
- * Issues commands in the order asked, keeping at most {@link WINDOW} of them unanswered; the
- * first failure is kept and thrown by {@link Pacer.drain}. Callbacks rather than an async function
- * per command: a restore of 50,000 rooms sends over 100,000 commands through it.
+ * Issues commands (or pipelines) in the order asked, keeping at most {@link WINDOW} of them
+ * unanswered; the first failure is kept and thrown by {@link Pacer.drain}. Callbacks rather than an
+ * async function per command: a restore of 50,000 rooms sends thousands through it.
  * @example
  * const pacer = new Pacer(); for (const key of keys) pacer.send(() => pub.srem(key, node)); await pacer.drain();
  */
@@ -130,10 +132,20 @@ export class Pacer {
 }
 
 /**
- * Lists `node` in the set of each name (`setOf(name)`) and the names in the node's `index`: the
- * index first, a chunk at a time, then each set. `names` is what the node held when the write
- * began; a command waiting for its turn checks `held(name)` when it goes out, so that a name
- * removed meanwhile (its SREMs already sent, not paced) is not written back after its removal.
+ * Sends `commands` ([name, ...args]) as one pipeline, in order; rejects with the first error
+ * among their answers. All of them must be of one hash slot on a Redis Cluster (one partition).
+ */
+async function pipeline(pub: Connection, commands: (string | number)[][]): Promise<void> {
+  const answers = await pub.pipeline(commands).exec();
+  for (const [error] of answers ?? []) if (error) throw error;
+}
+
+/**
+ * Lists `node` in the set of each name (`setOf(name)`) and the names in the node's `index`: per
+ * chunk of {@link CHUNK} names, one pipeline, the index first, then each set. `names` is what the
+ * node held when the write began; a chunk waiting for its turn keeps, when it goes out, only the
+ * names `held(name)` still says yes to, so a name removed meanwhile (its SREMs already sent, not
+ * paced) is not written back after its removal.
  * @example
  * linkAll(pacer, pub, "{tsws:p3}:rooms:n1", (room) => `{tsws:p3}:room:${room}`, "n1", ["lobby"], (room) => rooms.has(room));
  */
@@ -150,17 +162,18 @@ export function linkAll(
     const chunk = names.slice(i, i + CHUNK);
     pacer.send(() => {
       const still = chunk.filter(held);
-      return still.length === 0 ? Promise.resolve() : pub.sadd(index, ...still);
+      if (still.length === 0) return Promise.resolve();
+      return pipeline(pub, [["sadd", index, ...still], ...still.map((name) => ["sadd", setOf(name), node])]);
     });
-    for (const name of chunk) pacer.send(() => (held(name) ? pub.sadd(setOf(name), node) : Promise.resolve()));
   }
 }
 
 /**
  * Removes every entry of `node` listed in its `index` (a dead node's, or this node's before it
- * writes its state again): a page of the index at a time (SSCAN, COUNT {@link CHUNK}), each
- * entry's set first, then the page from the index. SSCAN, not SPOP or SMEMBERS: a cursor costs
- * the same per call whatever the set's size, and entries removed behind it do not disturb it.
+ * writes its state again): a page of the index at a time (SSCAN, COUNT {@link CHUNK}), then per
+ * chunk one pipeline: each entry's set first, then the chunk from the index. SSCAN, not SPOP or
+ * SMEMBERS: a cursor costs the same per call whatever the set's size, and entries removed behind
+ * it do not disturb it.
  * @example
  * await sweepIndex(new Pacer(), pub, "tsws:node:n1:at", (entry) => `tsws:at:${entry}`, "n1");
  */
@@ -178,8 +191,7 @@ export async function sweepIndex(
     // SSCAN may return more than COUNT (a bucket chain, a set being resized): chunked again here.
     for (let i = 0; i < page.length; i += CHUNK) {
       const chunk = page.slice(i, i + CHUNK);
-      for (const name of chunk) pacer.send(() => pub.srem(setOf(name), node));
-      pacer.send(() => pub.srem(index, ...chunk));
+      pacer.send(() => pipeline(pub, [...chunk.map((name) => ["srem", setOf(name), node]), ["srem", index, ...chunk]]));
     }
   } while (cursor !== "0");
 }

@@ -303,7 +303,11 @@ export class ShardedRedisAdapter implements RedisAdapter {
     const healthy = this.#healthy;
     this.#pub = this.#sub = undefined;
     if (pub !== undefined && healthy && this.#node !== undefined) {
-      const goodbye = Promise.all([this.#sweep(pub, this.#me), pub.zrem(this.#layout.nodes, this.#me)]);
+      // Marked expired first (score 0): members() stops waiting for this node, and if the sweep is
+      // cut short by the bound (50,000 rooms take about a second), the next heartbeat of another
+      // node finds it expired and sweeps the rest. Off the nodes set once swept.
+      const nodes = this.#layout.nodes;
+      const goodbye = Promise.all([pub.zadd(nodes, 0, this.#me), this.#sweep(pub, this.#me)]).then(() => pub.zrem(nodes, this.#me));
       await within(goodbye, this.#options.membersTimeout, "no answer within membersTimeout").catch(this.#failed);
     }
     for (const connection of [pub, sub]) {
@@ -462,7 +466,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
 
   /**
    * Replaces what Redis holds for this node with its local state, then beats. Plain commands of at
-   * most 16 elements, at most 256 unanswered (index-sets.ts): never one long command, and a
+   * most 16 elements, a few hundred unanswered (index-sets.ts): never one long command, and a
    * heartbeat sent meanwhile is not stuck behind the whole restore.
    */
   async #restore(): Promise<void> {
