@@ -10,6 +10,7 @@ import { RedisLink } from "./connections.js";
 import { InFlight } from "./in-flight.js";
 import { CHUNK, linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { LiveNodes } from "./live-nodes.js";
+import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
 import { runScript, scripts } from "./scripts.js";
 import { RedisSessions } from "./session-store.js";
@@ -19,12 +20,6 @@ import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
 import { RedisHistory } from "./streams-log.js";
 
 type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "nodes" | "connected" | "partitions">;
-
-interface Question {
-  readonly answers: Map<string, SocketId[]>;
-  waitFor: Set<string> | undefined;
-  done(): void;
-}
 
 /**
  * The classic mode of the Redis adapter (the default): broadcasts on one channel every node
@@ -60,8 +55,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
   /** Socket id -> its entries ("i:<id>", "s:<session>", "u:<user>"); entry -> local sockets holding it. */
   readonly #located = new Map<SocketId, string[]>();
   readonly #entries = new Map<string, number>();
-  readonly #questions = new Map<number, Question>();
-  #qid = 0;
+  readonly #questions: MembersQuestions;
   #direct = "";
   #node: ClusterNode | undefined;
   #link: RedisLink | undefined;
@@ -77,6 +71,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
   constructor(template: Redis, options: Required<RedisAdapterOptions>) {
     this.#template = template;
     this.#options = options;
+    this.#questions = new MembersQuestions(() => this.#me, options.membersTimeout, this.#counts);
     this.#channel = `${options.prefix}:ops`;
     this.#presence = `${options.prefix}:presence`;
     this.#inFlight = new InFlight(options.maxInFlight, options.maxInFlightBytes);
@@ -248,45 +243,17 @@ export class ClassicRedisAdapter implements RedisAdapter {
       this.#counts.membersLocalOnly++;
       return local;
     }
-    const qid = ++this.#qid;
-    let done = () => {};
-    const answered = new Promise<void>((resolve) => {
-      done = resolve;
+    return this.#questions.ask(room, local, {
+      send: (question) => {
+        const args = [this.#key("node:"), room, this.#key("direct:"), question, this.#me];
+        const asked = runScript(pub, scripts.members, [this.#key("nodes")], args) as Promise<string[]>;
+        // The command stays in flight until Redis answers, however long members() waited.
+        const release = () => this.#inFlight.release(ticket, 0, false);
+        asked.then(release, release);
+        return asked;
+      },
+      failed: this.#commandFailed,
     });
-    const pending: Question = { answers: new Map(), waitFor: undefined, done };
-    this.#questions.set(qid, pending);
-    const question: MembersQuestion = { from: this.#me, qid, room };
-    const bytes = frame(WireKind.ask, 0, Buffer.from(JSON.stringify(question)));
-    const asked = runScript(pub, scripts.members, [this.#key("nodes")], [this.#key("node:"), room, this.#key("direct:"), bytes, this.#me]);
-    // The command stays in flight until Redis answers, however long members() waited.
-    asked.then(
-      () => this.#inFlight.release(ticket, 0, false),
-      () => this.#inFlight.release(ticket, 0, false),
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), this.#options.membersTimeout);
-    });
-    try {
-      const holders = await Promise.race([asked, timeout]);
-      if (holders === "timeout") {
-        this.#counts.membersLocalOnly++;
-        return local;
-      }
-      pending.waitFor = new Set((holders as string[]).filter((id) => id !== this.#me));
-      this.#settle(pending);
-      if ((await Promise.race([answered.then(() => "ok" as const), timeout])) === "timeout") this.#counts.membersIncomplete++;
-      const ids = new Set(local);
-      for (const list of pending.answers.values()) for (const id of list) ids.add(id);
-      return [...ids];
-    } catch (error) {
-      this.#commandFailed(error);
-      this.#counts.membersLocalOnly++;
-      return local;
-    } finally {
-      clearTimeout(timer);
-      this.#questions.delete(qid);
-    }
   }
 
   async stop(): Promise<void> {
@@ -336,7 +303,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
       const parsed = unframe(message);
       if (parsed?.kind === WireKind.op) this.#onOp(node, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
-      else if (parsed?.kind === WireKind.answer) this.#onAnswer(JSON.parse(parsed.body.toString()) as MembersAnswer);
+      else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
       else node.logger.warn({ channel: name }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       node.logger.error({ err: error }, `Redis adapter: carrying out a cluster message failed: ${messageOf(error)}`);
@@ -371,19 +338,6 @@ export class ClassicRedisAdapter implements RedisAdapter {
     const bytes = frame(WireKind.answer, 0, Buffer.from(JSON.stringify(answer)));
     const direct = this.#key(`direct:${question.from}`);
     this.#write((pub) => pub.publish(direct, bytes), false);
-  }
-
-  #onAnswer(answer: MembersAnswer): void {
-    const pending = this.#questions.get(answer.qid);
-    if (pending === undefined) return;
-    pending.answers.set(answer.from, answer.ids);
-    this.#settle(pending);
-  }
-
-  #settle(pending: Question): void {
-    if (pending.waitFor === undefined) return;
-    for (const id of pending.waitFor) if (!pending.answers.has(id)) return;
-    pending.done();
   }
 
   /** Redis is (again) up and subscribed: it may have lost everything (a restart), so this node tells it its state again. */

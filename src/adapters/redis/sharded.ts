@@ -5,6 +5,7 @@ import { messageOf } from "../../errors.js";
 import type { Room, SocketId } from "../../types.js";
 import { InFlight } from "./in-flight.js";
 import { linkAll, Pacer, sweepIndex } from "./index-sets.js";
+import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
 import { runSharded, ShardedLayout, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, SequenceGaps, unframe, WireKind } from "./sharded-wire.js";
@@ -14,13 +15,6 @@ import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
 type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "nodes" | "connected" | "partitions">;
 /** One Redis command: a membership write is two of them, sent in this order on one connection. */
 type Command = (pub: Redis | Cluster) => Promise<unknown>;
-
-interface Question {
-  readonly answers: Map<string, SocketId[]>;
-  /** The nodes to wait for, once Redis has said which nodes hold the room. */
-  waitFor: Set<string> | undefined;
-  done(): void;
-}
 
 /**
  * The sharded mode of the Redis adapter (`{ sharded: true }`): rooms are spread over partitions
@@ -62,8 +56,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
   readonly #entries = new Map<string, number>();
   /** Node id -> when its heartbeat runs out (this node's clock), as last read from Redis. */
   #live = new Map<string, number>();
-  readonly #questions = new Map<number, Question>();
-  #qid = 0;
+  readonly #questions: MembersQuestions;
   #node: ClusterNode | undefined;
   #pub: Redis | Cluster | undefined;
   #sub: Redis | Cluster | undefined;
@@ -78,6 +71,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
   constructor(template: Redis | Cluster, options: Required<RedisAdapterOptions>, partitions: number) {
     this.#template = template;
     this.#options = options;
+    this.#questions = new MembersQuestions(() => this.#me, options.membersTimeout, this.#counts);
     this.#layout = new ShardedLayout(options.prefix, partitions);
     this.#inFlight = new InFlight(options.maxInFlight, options.maxInFlightBytes);
   }
@@ -254,45 +248,19 @@ export class ShardedRedisAdapter implements RedisAdapter {
       this.#counts.membersLocalOnly++;
       return local;
     }
-    const qid = ++this.#qid;
-    const question: MembersQuestion = { from: this.#me, qid, room };
-    let done = () => {};
-    const answered = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    const pending: Question = { answers: new Map(), waitFor: undefined, done };
-    this.#questions.set(qid, pending);
     const p = this.#layout.partitionOf(room);
-    const bytes = frame(WireKind.ask, 0, Buffer.from(JSON.stringify(question)));
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const asked = this.#command((pub) =>
-        runSharded(pub, shardedScripts.members, [this.#layout.room(room)], [this.#layout.channel(p), bytes, this.#me]),
-      );
-      const timeout = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), this.#options.membersTimeout);
-      });
-      const holders = await Promise.race([asked, timeout]);
-      if (holders === "timeout" || holders === undefined) {
-        this.#counts.membersLocalOnly++;
-        return local;
-      }
-      const now = Date.now();
+    return this.#questions.ask(room, local, {
+      send: (question) =>
+        this.#command(
+          (pub) =>
+            runSharded(pub, shardedScripts.members, [this.#layout.room(room)], [this.#layout.channel(p), question, this.#me]) as Promise<
+              string[]
+            >,
+        ),
       // A node this one saw alive whose heartbeat has run out is not waited for; one never seen yet (just started) is.
-      pending.waitFor = new Set((holders as string[]).filter((id) => id !== this.#me && !((this.#live.get(id) ?? Infinity) < now)));
-      this.#settle(pending);
-      if ((await Promise.race([answered.then(() => "ok" as const), timeout])) === "timeout") this.#counts.membersIncomplete++;
-      const ids = new Set(local);
-      for (const list of pending.answers.values()) for (const id of list) ids.add(id);
-      return [...ids];
-    } catch (error) {
-      this.#failed(error);
-      this.#counts.membersLocalOnly++;
-      return local;
-    } finally {
-      clearTimeout(timer);
-      this.#questions.delete(qid);
-    }
+      skip: (id) => (this.#live.get(id) ?? Number.POSITIVE_INFINITY) < Date.now(),
+      failed: this.#failed,
+    });
   }
 
   async stop(): Promise<void> {
@@ -326,7 +294,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
     try {
       if (parsed?.kind === WireKind.op) this.#onOp(node, channel.toString(), parsed.seq, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
-      else if (parsed?.kind === WireKind.answer) this.#onAnswer(JSON.parse(parsed.body.toString()) as MembersAnswer);
+      else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
       else node.logger.warn({ channel: channel.toString() }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       // This runs inside ioredis' event emitter: a throw here would be an uncaughtException.
@@ -368,19 +336,6 @@ export class ShardedRedisAdapter implements RedisAdapter {
     if (question.from === this.#me || !this.#mine.has(question.room)) return;
     const answer: MembersAnswer = { from: this.#me, qid: question.qid, ids: node.localMembers(question.room) };
     this.#send(this.#layout.direct(question.from), frame(WireKind.answer, 0, Buffer.from(JSON.stringify(answer))), undefined);
-  }
-
-  #onAnswer(answer: MembersAnswer): void {
-    const pending = this.#questions.get(answer.qid);
-    if (pending === undefined) return;
-    pending.answers.set(answer.from, answer.ids);
-    this.#settle(pending);
-  }
-
-  #settle(pending: Question): void {
-    if (pending.waitFor === undefined) return;
-    for (const id of pending.waitFor) if (!pending.answers.has(id)) return;
-    pending.done();
   }
 
   /** SPUBLISH within the in-flight bounds; `sentAt` given for operations (counted), undefined for answers. */
