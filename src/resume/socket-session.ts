@@ -83,7 +83,8 @@ export class SocketSession implements ResumeHandle {
   #inbox: StreamPosition | undefined;
   /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`). */
   readonly #starts: Map<StreamName, StreamPosition>;
-  #chain: Promise<unknown> = Promise.resolve();
+  /** The store writes under way, in order; none yet for most of a session's life (a promise made on the first write). */
+  #chain: Promise<unknown> | undefined;
   #scheduled = false;
   /** Rooms, `data` or replies changed since the last record was taken. */
   #dirty = false;
@@ -102,7 +103,7 @@ export class SocketSession implements ResumeHandle {
     const { sid, owner, path, namespace, generation } = record;
     this.#base = namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
     this.#inbox = record.positions[inboxStream(sid)];
-    this.#starts = new Map(Object.entries(record.starts ?? {}));
+    this.#starts = record.starts === undefined ? new Map() : new Map(Object.entries(record.starts));
     outboxOf(socket).onceClosed(() => this.#closed());
   }
 
@@ -371,7 +372,7 @@ export class SocketSession implements ResumeHandle {
 
   /** Store writes of one session run one after the other (open before update before detach). */
   #queue(work: () => unknown): void {
-    const next = this.#chain.then(work).catch((error: unknown) => {
+    const next = (this.#chain ?? Promise.resolve()).then(work).catch((error: unknown) => {
       this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
     });
     this.#chain = next;
