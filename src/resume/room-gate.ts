@@ -57,10 +57,10 @@ export class RoomGate implements StreamGate {
   readonly #ahead = new Map<Room, Map<Socket, number>>();
   /** Told when a socket's rooms changed (its session record is then written again). */
   onMembership: ((socket: Socket) => void) | undefined;
-  /** Takes `sendTo` operations for resumable sessions (their inboxes); set by the runtime. */
-  onSendTo: ((op: SendToOp, origin: "local" | "remote") => boolean) | undefined;
   /** Told where a socket began in a room it joined: the position after which this node delivers to it. */
   onStart: ((socket: Socket, room: Room, pos: StreamPosition) => void) | undefined;
+  /** Takes `sendTo` operations for resumable sessions (their inboxes); set by the runtime. */
+  onSendTo: ((op: SendToOp, origin: "local" | "remote") => boolean) | undefined;
   /** Counters for tests and docs: holes filled from history, gaps announced. */
   readonly stats = { filled: 0, gaps: 0 };
 
@@ -136,6 +136,10 @@ export class RoomGate implements StreamGate {
       (pos) => {
         fresh.pos = pos;
         for (const socket of fresh.starting.splice(0)) this.onStart?.(socket, room, pos);
+        // A member's session record needs the room's position from its join on (it is where a
+        // resume starts when the client never heard from the room): with a history read over
+        // the network the record was written before it was known.
+        for (const member of this.#node.rooms.local(room) ?? []) this.onMembership?.(member);
         this.#drain(room, fresh);
       },
       (error) => {

@@ -89,11 +89,11 @@ export class ResumeRuntime {
     this.#backend = backendFor(node.adapter, options, logger);
     this.gate = new RoomGate(node, this.#backend.history, options.history.size, logger);
     this.gate.onMembership = (socket) => (socket as ResumableSocket).resume?.changed();
-    this.gate.onSendTo = (op, origin) => this.#sendTo(op, origin);
     this.gate.onStart = (socket, room, pos) => {
       const session = (socket as ResumableSocket).resume;
       if (session instanceof SocketSession) session.started(room, pos);
     };
+    this.gate.onSendTo = (op, origin) => this.#sendTo(op, origin);
     node.setStreamGate(this.gate);
     this.#backend.sessions.onExpire((record) => this.#expired(record));
     node.onShutdown(() => this.#shutdown());

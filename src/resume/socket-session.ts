@@ -7,6 +7,7 @@
 import type { Logger } from "../logger.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
 import { outboxOf, type Socket } from "../socket/socket.js";
+import type { Room } from "../types.js";
 import { admitLive, planResume, resumeFrames } from "./gap-plan.js";
 import {
   type Awaitable,
@@ -83,6 +84,13 @@ export class SocketSession implements ResumeHandle {
   #inbox: StreamPosition | undefined;
   /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`). */
   readonly #starts: Map<StreamName, StreamPosition>;
+  /**
+   * The last position recorded for each room. The node forgets a room once its last local member
+   * left, which a closing socket has done by the time its record is written: without this, a room
+   * the client never heard from would be recorded without a position, and a resume could not tell
+   * what it missed there (no gap for what history trimmed meanwhile).
+   */
+  readonly #recorded = new Map<Room, StreamPosition>();
   /** The store writes under way, in order; none yet for most of a session's life (a promise made on the first write). */
   #chain: Promise<unknown> | undefined;
   #scheduled = false;
@@ -104,6 +112,10 @@ export class SocketSession implements ResumeHandle {
     this.#base = namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
     this.#inbox = record.positions[inboxStream(sid)];
     this.#starts = record.starts === undefined ? new Map() : new Map(Object.entries(record.starts));
+    for (const room of record.rooms) {
+      const pos = record.positions[roomStream(room)];
+      if (pos !== undefined) this.#recorded.set(room, pos);
+    }
     outboxOf(socket).onceClosed(() => this.#closed());
   }
 
@@ -145,16 +157,11 @@ export class SocketSession implements ResumeHandle {
     when(
       this.#services.history.append(stream, body),
       (pos) => {
-        if (!this.#starts.has(stream)) {
-          // The inbox begins with its first message: a client that heard nothing of it is replayed
-          // from here, and told of a reset if the inbox's history was lost meanwhile.
-          this.#starts.set(stream, { seq: pos.seq - 1, epoch: pos.epoch });
-          this.changed();
-        }
         const frame = pushFrame(stream, pos.seq, body);
         // A handler may still hold the socket object of a connection the client has since
         // replaced (a request that ran through the outage): the session's live socket gets it.
         const live = this.#socket.closed ? this.#services.current(this.#base.sid) : this;
+        (live ?? this).#inboxStarts(stream, pos);
         if (live !== undefined) live.#offerInbox(stream, pos, frame);
       },
       (error) =>
@@ -165,6 +172,12 @@ export class SocketSession implements ResumeHandle {
     );
   }
 
+  /** The node's position in `room` when this socket joined it (a resumed session keeps its first start). */
+  started(room: string, pos: StreamPosition): void {
+    const stream = roomStream(room);
+    if (!this.#starts.has(stream)) this.#starts.set(stream, pos);
+  }
+
   /** A message appended to the inbox: written now, held while the replay runs, or (closed) left for the next resume. */
   #offerInbox(stream: StreamName, pos: StreamPosition, frame: string): void {
     if (this.#socket.closed) return;
@@ -172,21 +185,20 @@ export class SocketSession implements ResumeHandle {
       this.#buffer.push({ stream, seq: pos.seq, epoch: pos.epoch, frame });
       return;
     }
-    if (this.#inbox !== undefined && this.#inbox.epoch !== pos.epoch) {
-      // The inbox's history was lost (a new epoch): the client hears of it before the message,
-      // as room members do, else its position would pair the new seqs with the old epoch.
+    if (this.#inbox !== undefined && admitLive(this.#inbox, pos.seq, pos.epoch) === "duplicate") return; // the replay had it
+    // The inbox's history was lost (a new epoch): the client hears of it before the message, as
+    // room members do, else its position would pair the new seqs with the old epoch.
+    if (this.#inbox !== undefined && this.#inbox.epoch !== pos.epoch)
       this.#socket.send(encodeControl(ControlKind.GAP, { stream, reason: "reset", epoch: pos.epoch }));
-    } else if (this.#inbox !== undefined && admitLive(this.#inbox, pos.seq, pos.epoch) === "duplicate") return; // the replay had it
     this.#inbox = pos;
     this.#socket.send(frame);
   }
 
-  /** The node's position in `room` when this socket joined it (a resumed session keeps its first start). */
-  started(room: string, pos: StreamPosition): void {
-    const stream = roomStream(room);
+  /** The inbox begins with its first message: a client that heard nothing of it is replayed from there (a reset if it was lost meanwhile). */
+  #inboxStarts(stream: StreamName, pos: StreamPosition): void {
     if (this.#starts.has(stream)) return;
-    this.#starts.set(stream, pos);
-    this.changed(); // primed over the network: the record written at the join did not have it yet
+    this.#starts.set(stream, { seq: pos.seq - 1, epoch: pos.epoch });
+    this.changed();
   }
 
   changed(): void {
@@ -321,9 +333,12 @@ export class SocketSession implements ResumeHandle {
     this.#dirty = false;
     const positions: Record<StreamName, StreamPosition> = {};
     for (const room of this.#socket.rooms) {
-      const pos = this.#services.gate.positionOf(room);
-      if (pos !== undefined) positions[roomStream(room)] = pos;
+      const pos = this.#services.gate.positionOf(room) ?? this.#recorded.get(room);
+      if (pos === undefined) continue;
+      this.#recorded.set(room, pos);
+      positions[roomStream(room)] = pos;
     }
+    for (const room of this.#recorded.keys()) if (!this.#socket.rooms.has(room)) this.#recorded.delete(room);
     if (this.#inbox !== undefined) positions[inboxStream(this.#base.sid)] = this.#inbox;
     const starts: Record<StreamName, StreamPosition> = {};
     for (const [stream, pos] of this.#starts) {

@@ -28,6 +28,11 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** The redis-server process id while it runs (a test reads its scheduling counters in /proc). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** Starts (or restarts) the server and resolves once it accepts connections. */
   async start(): Promise<void> {
     const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];

@@ -8,20 +8,17 @@ import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
 import type { Room, SocketId } from "../../types.js";
 import { RedisLink } from "./connections.js";
 import { InFlight } from "./in-flight.js";
+import { CHUNK, linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { LiveNodes } from "./live-nodes.js";
 import type { RedisAdapterOptions } from "./options.js";
 import { runScript, scripts } from "./scripts.js";
 import { RedisSessions } from "./session-store.js";
-import { runSharded, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, unframe, WireKind } from "./sharded-wire.js";
 import { startError, within } from "./start.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
 import { RedisHistory } from "./streams-log.js";
 
 type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "nodes" | "connected" | "partitions">;
-/** Names per SADD when a node writes its rooms again, and entries per script call: each call stays far below a millisecond of Redis. */
-const ROOMS_BATCH = 500;
-const ENTRIES_BATCH = 32;
 
 interface Question {
   readonly answers: Map<string, SocketId[]>;
@@ -229,14 +226,16 @@ export class ClassicRedisAdapter implements RedisAdapter {
     const unlinked: string[] = [];
     for (const entry of before) if (!after.includes(entry) && this.#count(entry, -1) === 0) unlinked.push(entry);
     for (const entry of after) if (!before.includes(entry) && this.#count(entry, 1) === 1) linked.push(entry);
-    // One script call per change, whatever the number of entries it touches.
-    for (const [names, script] of [
-      [linked, shardedScripts.link],
-      [unlinked, shardedScripts.unlink],
-    ] as const) {
-      if (names.length === 0) continue;
-      const keys = [this.#atIndex(this.#me), ...names.map((n) => this.#key(`at:${n}`))];
-      this.#write((pub) => runSharded(pub, script, keys, [this.#me, ...names]));
+    // Plain commands (at most 3 entries), the index written first and removed last: index-sets.ts says why.
+    const index = this.#atIndex(this.#me);
+    const me = this.#me;
+    if (unlinked.length > 0) {
+      for (const name of unlinked) this.#write((pub) => pub.srem(this.#key(`at:${name}`), me));
+      this.#write((pub) => pub.srem(index, ...unlinked));
+    }
+    if (linked.length > 0) {
+      this.#write((pub) => pub.sadd(index, ...linked));
+      for (const name of linked) this.#write((pub) => pub.sadd(this.#key(`at:${name}`), me));
     }
   }
 
@@ -299,11 +298,15 @@ export class ClassicRedisAdapter implements RedisAdapter {
     if (link === undefined) return;
     if (healthy) {
       // Bounded: a frozen Redis must not hold server.close() forever; the keys then expire by themselves.
+      // Marked expired first (score 0): members() and routing leave this node out at once, and if
+      // the removal is cut short by the bound, the next heartbeat of another node finds it expired
+      // and removes the rest. Off the nodes set once forgotten.
+      const nodes = this.#key("nodes");
       const goodbye = Promise.all([
+        link.pub.zadd(nodes, 0, this.#me),
         link.pub.publish(this.#presence, `-${this.#me}`),
         this.#forget(link.pub, this.#me),
-        link.pub.zrem(this.#key("nodes"), this.#me),
-      ]);
+      ]).then(() => link.pub.zrem(nodes, this.#me));
       await within(goodbye, this.#options.membersTimeout, "no answer within membersTimeout").catch(this.#commandFailed);
     }
     // Our own disconnect is neither a lost connection nor ioredis giving up: no error line for it.
@@ -425,39 +428,43 @@ export class ClassicRedisAdapter implements RedisAdapter {
     );
   }
 
-  /** Replaces what Redis holds for this node with its local state, in batches, then beats once and says it is here. */
+  /**
+   * Replaces what Redis holds for this node with its local state, then beats once and says it is
+   * here. Plain commands of at most 16 elements, a few hundred unanswered (index-sets.ts): never one
+   * long command, and a heartbeat sent meanwhile is not stuck behind the whole restore.
+   */
   async #restore(): Promise<void> {
     const pub = this.#link?.pub;
     if (pub === undefined) return;
     this.#dirty = false;
     // Loaded before any use: a first EVALSHA answered NOSCRIPT would be sent again after the
     // publishes made meanwhile, and a routed operation would be overtaken by them.
-    await Promise.all([...Object.values(scripts), ...Object.values(shardedScripts)].map((s) => pub.script("LOAD", s.lua)));
-    await this.#forget(pub, this.#me);
-    const writes: Promise<unknown>[] = [];
+    await Promise.all(Object.values(scripts).map((s) => pub.script("LOAD", s.lua)));
+    const pacer = new Pacer();
+    await this.#forget(pub, this.#me, pacer);
+    // Read after the removal; a room left from here on is skipped if its turn has not come yet (its SREM went out at once).
     const rooms = [...this.#mine.keys()];
-    for (let i = 0; i < rooms.length; i += ROOMS_BATCH) writes.push(pub.sadd(this.#roomsKey(), ...rooms.slice(i, i + ROOMS_BATCH)));
-    const entries = [...this.#entries.keys()];
-    for (let i = 0; i < entries.length; i += ENTRIES_BATCH) {
-      const batch = entries.slice(i, i + ENTRIES_BATCH);
-      const keys = [this.#atIndex(this.#me), ...batch.map((n) => this.#key(`at:${n}`))];
-      writes.push(runSharded(pub, shardedScripts.link, keys, [this.#me, ...batch]));
+    const roomsKey = this.#roomsKey();
+    for (let i = 0; i < rooms.length; i += CHUNK) {
+      const chunk = rooms.slice(i, i + CHUNK);
+      pacer.send(() => {
+        const held = chunk.filter((room) => this.#mine.has(room));
+        return held.length === 0 ? Promise.resolve() : pub.sadd(roomsKey, ...held);
+      });
     }
-    await Promise.all(writes);
+    const at = (name: string) => this.#key(`at:${name}`);
+    linkAll(pacer, pub, this.#atIndex(this.#me), at, this.#me, [...this.#entries.keys()], (name) => this.#entries.has(name));
+    await pacer.drain();
     await this.#beatNow();
     await pub.publish(this.#presence, `+${this.#me}`);
   }
 
-  /** Removes what Redis holds for `node` (this one restarting or closing, or one whose heartbeat ran out), a batch per call. */
-  async #forget(pub: Redis, node: string): Promise<void> {
-    // UNLINK frees a large set in the background: a node of 50,000 rooms must not block Redis here.
-    await pub.unlink(this.#key(`node:${node}:rooms`));
-    let cursor = "0";
-    do
-      cursor = String(
-        await runSharded(pub, shardedScripts.sweep, [this.#atIndex(node)], [node, this.#key("at:"), String(ENTRIES_BATCH), cursor]),
-      );
-    while (cursor !== "0");
+  /** Removes what Redis holds for `node` (this one restarting or closing, or one whose heartbeat ran out), a page at a time. */
+  async #forget(pub: Redis, node: string, pacer = new Pacer()): Promise<void> {
+    // UNLINK frees a large set in a background thread: Redis' own work for it is O(1), whatever the rooms.
+    await pacer.run(() => pub.unlink(this.#key(`node:${node}:rooms`)));
+    await sweepIndex(pacer, pub, this.#atIndex(node), (name) => this.#key(`at:${name}`), node);
+    await pacer.drain();
   }
 
   #beat = (): void => {

@@ -14,7 +14,9 @@ import { messageOf } from "../../errors.js";
  *   P:direct:<id>        channel of one node: sendTo, closes and members() questions and answers
  * The heartbeat refreshes a node's three keys whatever its room count (O(1) per node); the `at`
  * sets carry no TTL: the node whose heartbeat finds another expired sweeps that node's entries,
- * in small batches. `members()` and routed operations read only nodes whose heartbeat is current.
+ * a page at a time. Memberships are written with plain commands of at most 16 elements
+ * (index-sets.ts); the scripts below are the steps that must read and act at once, O(nodes).
+ * `members()` and routed operations read only nodes whose heartbeat is current.
  */
 
 const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";

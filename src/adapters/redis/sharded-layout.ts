@@ -17,7 +17,9 @@ import type { Room } from "../../types.js";
  *   {P}:nodes                 sorted set: node id -> Redis time (ms) its heartbeat runs out
  *
  * Nothing but `{P}:nodes` has a TTL: the liveness of everything else is that of its node, and the
- * node whose heartbeat finds another node expired removes that node's entries, in small batches.
+ * node whose heartbeat finds another node expired removes that node's entries, a page of its
+ * index sets at a time (index-sets.ts). Memberships are written with plain commands of at most
+ * 16 elements (index-sets.ts); the scripts below are the two steps that must read and act at once.
  */
 
 /**
@@ -54,17 +56,18 @@ export class ShardedLayout {
     return Number(channel.slice(head.length, -"}:ops".length));
   }
 
-  room(room: Room): string {
-    return `${this.#tag(this.partitionOf(room))}:room:${room}`;
+  /** A room's node set; `partition` given when the room was found in a partition's index (a sweep). */
+  room(room: Room, partition = this.partitionOf(room)): string {
+    return `${this.#tag(partition)}:room:${room}`;
   }
 
   rooms(partition: number, node: string): string {
     return `${this.#tag(partition)}:rooms:${node}`;
   }
 
-  /** An `at` entry: "i:<socket id>", "s:<session>" or "u:<user>". */
-  at(entry: string): string {
-    return `${this.#tag(this.partitionOf(entry))}:at:${entry}`;
+  /** An `at` entry: "i:<socket id>", "s:<session>" or "u:<user>"; `partition` as for {@link room}. */
+  at(entry: string, partition = this.partitionOf(entry)): string {
+    return `${this.#tag(partition)}:at:${entry}`;
   }
 
   keys(partition: number, node: string): string {
@@ -81,31 +84,6 @@ export class ShardedLayout {
 }
 
 const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";
-
-/** KEYS: the node's own index set, then the sets to add the node to. ARGV: node, then one index entry per set. */
-const LINK = `for i = 2, #KEYS do
-  redis.call('SADD', KEYS[i], ARGV[1])
-  redis.call('SADD', KEYS[1], ARGV[i])
-end`;
-
-/** As LINK, removing. Deletes the index set once empty (SREM does). */
-const UNLINK = `for i = 2, #KEYS do
-  redis.call('SREM', KEYS[i], ARGV[1])
-  redis.call('SREM', KEYS[1], ARGV[i])
-end`;
-
-/**
- * KEYS: a (dead or restarting) node's index set. ARGV: node, key prefix of the entries, batch size, cursor.
- * Removes the node from up to about a batch of entries and those entries from the index; returns
- * the next cursor ("0" when done). SSCAN, not SPOP: SPOP picks random members, which gets slow on
- * a set emptied faster than Redis shrinks it. The entry keys share the index's hash tag (one slot).
- */
-const SWEEP = `local page = redis.call('SSCAN', KEYS[1], ARGV[4], 'COUNT', ARGV[3])
-for _, entry in ipairs(page[2]) do
-  redis.call('SREM', ARGV[2] .. entry, ARGV[1])
-  redis.call('SREM', KEYS[1], entry)
-end
-return page[1]`;
 
 /** KEYS: a room's node set. ARGV: the partition channel, the question. The nodes, asked in the same step. */
 const MEMBERS = `local nodes = redis.call('SMEMBERS', KEYS[1])
@@ -129,7 +107,7 @@ return reply`;
 /**
  * A Lua script with its SHA-1 digest, for EVALSHA.
  * @example
- * await runSharded(pub, shardedScripts.link, [index, roomKey], [nodeId, room]);
+ * await runSharded(pub, shardedScripts.heartbeat, [layout.nodes], [nodeId, "10000"]);
  */
 export interface ShardedScript {
   readonly lua: string;
@@ -140,9 +118,6 @@ const script = (lua: string): ShardedScript => ({ lua, sha: createHash("sha1").u
 
 /** The sharded mode's scripts: each declares keys of one hash slot only. */
 export const shardedScripts = {
-  link: script(LINK),
-  unlink: script(UNLINK),
-  sweep: script(SWEEP),
   members: script(MEMBERS),
   heartbeat: script(HEARTBEAT),
 };

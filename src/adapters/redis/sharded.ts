@@ -4,6 +4,7 @@ import { decodeClusterOp, encodeClusterOp, senderOf } from "../../cluster/codec.
 import { messageOf } from "../../errors.js";
 import type { Room, SocketId } from "../../types.js";
 import { InFlight } from "./in-flight.js";
+import { linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import type { RedisAdapterOptions } from "./options.js";
 import { runSharded, ShardedLayout, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, SequenceGaps, unframe, WireKind } from "./sharded-wire.js";
@@ -11,8 +12,8 @@ import { startError, untilReady, within } from "./start.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
 
 type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "nodes" | "connected" | "partitions">;
-/** Entries taken off an index per script call: each call stays far below a millisecond of Redis. */
-const BATCH = 32;
+/** One Redis command: a membership write is two of them, sent in this order on one connection. */
+type Command = (pub: Redis | Cluster) => Promise<unknown>;
 
 interface Question {
   readonly answers: Map<string, SocketId[]>;
@@ -213,7 +214,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
     if (ids === undefined) {
       this.#mine.set(room, (ids = new Set()));
       const p = this.#layout.partitionOf(room);
-      this.#write(shardedScripts.link, [this.#layout.rooms(p, this.#me), this.#layout.room(room)], [this.#me, room]);
+      this.#link(this.#layout.rooms(p, this.#me), this.#layout.room(room), room, true);
       const count = (this.#interest.get(p) ?? 0) + 1;
       this.#interest.set(p, count);
       if (count === 1) this.#listen(p, true);
@@ -226,7 +227,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
     if (!ids?.delete(id) || ids.size > 0) return;
     this.#mine.delete(room);
     const p = this.#layout.partitionOf(room);
-    this.#write(shardedScripts.unlink, [this.#layout.rooms(p, this.#me), this.#layout.room(room)], [this.#me, room]);
+    this.#link(this.#layout.rooms(p, this.#me), this.#layout.room(room), room, false);
     const count = (this.#interest.get(p) ?? 1) - 1;
     if (count > 0) this.#interest.set(p, count);
     else {
@@ -302,7 +303,11 @@ export class ShardedRedisAdapter implements RedisAdapter {
     const healthy = this.#healthy;
     this.#pub = this.#sub = undefined;
     if (pub !== undefined && healthy && this.#node !== undefined) {
-      const goodbye = Promise.all([this.#sweep(pub, this.#me), pub.zrem(this.#layout.nodes, this.#me)]);
+      // Marked expired first (score 0): members() stops waiting for this node, and if the sweep is
+      // cut short by the bound (50,000 rooms take about a second), the next heartbeat of another
+      // node finds it expired and sweeps the rest. Off the nodes set once swept.
+      const nodes = this.#layout.nodes;
+      const goodbye = Promise.all([pub.zadd(nodes, 0, this.#me), this.#sweep(pub, this.#me)]).then(() => pub.zrem(nodes, this.#me));
       await within(goodbye, this.#options.membersTimeout, "no answer within membersTimeout").catch(this.#failed);
     }
     for (const connection of [pub, sub]) {
@@ -417,15 +422,27 @@ export class ShardedRedisAdapter implements RedisAdapter {
     }
   }
 
-  /** A membership write; when it cannot be sent now, everything is written again at the next heartbeat. */
-  #write(script: (typeof shardedScripts)[keyof typeof shardedScripts], keys: string[], args: string[]): void {
+  /**
+   * Lists this node in `set` and `name` in its `index` (or removes both): two plain commands, the
+   * index written first and removed last (index-sets.ts says why that order is enough).
+   */
+  #link(index: string, set: string, name: string, on: boolean): void {
+    const me = this.#me;
+    if (on) this.#write([(pub) => pub.sadd(index, name), (pub) => pub.sadd(set, me)]);
+    else this.#write([(pub) => pub.srem(set, me), (pub) => pub.srem(index, name)]);
+  }
+
+  /** Membership writes, in order; when one cannot be sent now, everything is written again at the next heartbeat. */
+  #write(commands: Command[]): void {
     if (!this.#healthy) {
       this.#dirty = true;
       return;
     }
-    this.#command((pub) => runSharded(pub, script, keys, args)).then((done) => {
-      if (done === undefined) this.#dirty = true;
-    }, this.#failed);
+    for (const command of commands) {
+      this.#command(command).then((done) => {
+        if (done === undefined) this.#dirty = true;
+      }, this.#failed);
+    }
   }
 
   #entry(entry: string, delta: 1 | -1): void {
@@ -435,8 +452,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
     if (delta === 1 && count !== 1) return;
     if (delta === -1 && count !== 0) return;
     const p = this.#layout.partitionOf(entry);
-    const script = delta === 1 ? shardedScripts.link : shardedScripts.unlink;
-    this.#write(script, [this.#layout.keys(p, this.#me), this.#layout.at(entry)], [this.#me, entry]);
+    this.#link(this.#layout.keys(p, this.#me), this.#layout.at(entry), entry, delta === 1);
   }
 
   #listen(p: number, on: boolean): void {
@@ -448,43 +464,43 @@ export class ShardedRedisAdapter implements RedisAdapter {
     (on ? sub.ssubscribe(channel) : sub.sunsubscribe(channel)).catch(this.#failed);
   }
 
-  /** Replaces what Redis holds for this node with its local state, in batches of {@link BATCH}, then beats. */
+  /**
+   * Replaces what Redis holds for this node with its local state, then beats. Plain commands of at
+   * most 16 elements, a few hundred unanswered (index-sets.ts): never one long command, and a
+   * heartbeat sent meanwhile is not stuck behind the whole restore.
+   */
   async #restore(): Promise<void> {
     const pub = this.#pub;
     if (pub === undefined) return;
     this.#dirty = false;
-    await this.#sweep(pub, this.#me);
-    const writes: Promise<unknown>[] = [];
-    const link = (index: string, key: (name: string) => string, names: string[]) => {
-      for (let i = 0; i < names.length; i += BATCH) {
-        const batch = names.slice(i, i + BATCH);
-        writes.push(runSharded(pub, shardedScripts.link, [index, ...batch.map(key)], [this.#me, ...batch]));
-      }
-    };
+    const pacer = new Pacer();
+    await this.#sweep(pub, this.#me, pacer);
+    // Read after the sweep: a join made during it is written again here, a leave is not. One made
+    // from here on is sent at once; linkAll then skips what was left before its turn came.
+    const room = (n: string) => this.#mine.has(n);
+    const entry = (n: string) => this.#entries.has(n);
     for (const [p, names] of groupBy([...this.#mine.keys()], (n) => this.#layout.partitionOf(n))) {
-      link(this.#layout.rooms(p, this.#me), (n) => this.#layout.room(n), names);
+      linkAll(pacer, pub, this.#layout.rooms(p, this.#me), (n) => this.#layout.room(n, p), this.#me, names, room);
     }
     for (const [p, names] of groupBy([...this.#entries.keys()], (n) => this.#layout.partitionOf(n))) {
-      link(this.#layout.keys(p, this.#me), (n) => this.#layout.at(n), names);
+      linkAll(pacer, pub, this.#layout.keys(p, this.#me), (n) => this.#layout.at(n, p), this.#me, names, entry);
     }
-    await Promise.all(writes);
+    await pacer.drain();
     await this.#beatNow();
   }
 
-  /** Removes every entry of `node` (this one restarting, or one whose heartbeat ran out), a batch per script call. */
-  async #sweep(pub: Redis | Cluster, node: string): Promise<void> {
+  /** Removes every entry of `node` (this one restarting, or one whose heartbeat ran out): a page of each index set at a time. */
+  async #sweep(pub: Redis | Cluster, node: string, pacer = new Pacer()): Promise<void> {
     const layout = this.#layout;
-    const one = async (index: string, prefix: string): Promise<void> => {
-      let cursor = "0";
-      do cursor = String(await runSharded(pub, shardedScripts.sweep, [index], [node, prefix, String(BATCH), cursor]));
-      while (cursor !== "0");
-    };
     const all: Promise<void>[] = [];
     for (let p = 0; p < layout.partitions; p++) {
-      const tag = layout.channel(p).slice(0, -"ops".length);
-      all.push(one(layout.rooms(p, node), `${tag}room:`), one(layout.keys(p, node), `${tag}at:`));
+      all.push(
+        sweepIndex(pacer, pub, layout.rooms(p, node), (n) => layout.room(n, p), node),
+        sweepIndex(pacer, pub, layout.keys(p, node), (n) => layout.at(n, p), node),
+      );
     }
     await Promise.all(all);
+    await pacer.drain();
   }
 
   #beat = (): void => {
