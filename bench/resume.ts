@@ -7,7 +7,10 @@
  *  3. handshakes with resume on (tsws.v1 + welcome frame) vs the same server with resume off vs a
  *     bare `ws` server: handshakes per second and CPU per handshake, clients and server in this
  *     process ("handshakes"), then the server alone in a child process ("server").
- * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes,server]
+ * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes,server] [--before DIR]
+ * `--before DIR` (the server part): also runs DIR's bench/servers/resume-handshake.ts (another
+ * checkout, e.g. `git archive main`, with a node_modules) with resume on and off, interleaved with
+ * this checkout's, so a change is measured against the same load.
  * Server and clients share this process (and the machine's cores): the ratios are the point.
  */
 import { type ChildProcess, fork } from "node:child_process";
@@ -22,6 +25,8 @@ const quick = process.argv.includes("--quick");
 /** `--only latency,handshakes` runs those parts; all three by default. */
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const parts = new Set(only === undefined ? ["latency", "broadcast", "handshakes", "server"] : only.split(","));
+const beforeAt = process.argv.indexOf("--before");
+const beforeDir = beforeAt > 0 ? process.argv[beforeAt + 1] : undefined;
 const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -186,9 +191,13 @@ class ServerChild {
     this.port = port;
   }
 
-  static async start(kind: string): Promise<ServerChild> {
-    const script = fileURLToPath(new URL("./servers/resume-handshake.ts", import.meta.url));
-    const proc = fork(script, [kind], { execArgv: ["--import", "tsx"] });
+  /** `kind` of this checkout's server, or of the one in `dir` (`--before`). */
+  static async start(kind: string, dir?: string): Promise<ServerChild> {
+    const script =
+      dir === undefined
+        ? fileURLToPath(new URL("./servers/resume-handshake.ts", import.meta.url))
+        : `${dir}/bench/servers/resume-handshake.ts`;
+    const proc = fork(script, [kind], { execArgv: ["--import", "tsx"], ...(dir === undefined ? {} : { cwd: dir }) });
     const [ready] = (await once(proc, "message")) as [{ type: string; port: number }];
     return new ServerChild(kind, proc, ready.port);
   }
@@ -300,27 +309,38 @@ if (parts.has("handshakes")) {
 }
 if (parts.has("server")) {
   const [count, rounds] = quick ? [300, 1] : [1000, 9];
-  const kinds = ["ws", "plain", "resume"] as const;
+  // "before-*": the same servers from the `--before` checkout, in the same rotation.
+  const kinds = beforeDir === undefined ? ["ws", "plain", "resume"] : ["ws", "plain", "resume", "before-plain", "before-resume"];
   const children = new Map<string, ServerChild>();
-  for (const kind of kinds) children.set(kind, await ServerChild.start(kind));
-  const rate = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
-  const cpu = { resume: [] as number[], plain: [] as number[], ws: [] as number[] };
+  for (const kind of kinds) {
+    const before = kind.startsWith("before-");
+    children.set(kind, await ServerChild.start(before ? kind.slice("before-".length) : kind, before ? beforeDir : undefined));
+  }
+  const rate: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
   for (const kind of kinds) await handshakesTo(children.get(kind) as ServerChild, 300, 20); // warm-up
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < kinds.length; k++) {
-      const kind = kinds[(round + k) % kinds.length] as (typeof kinds)[number];
+      const kind = kinds[(round + k) % kinds.length] as string;
       const r = await handshakesTo(children.get(kind) as ServerChild, count, 20);
-      rate[kind].push(r.rate);
-      cpu[kind].push(r.cpu);
+      rate[kind]?.push(r.rate);
+      cpu[kind]?.push(r.cpu);
     }
   }
   for (const child of children.values()) child.stop();
-  const m = (xs: number[]) => median(xs);
-  const per = (a: number[], b: number[]) => m(a.map((x, i) => x / (b[i] as number))).toFixed(2);
+  const m = (xs: number[] | undefined) => median(xs ?? []);
+  const per = (a: number[] | undefined, b: number[] | undefined) => m((a ?? []).map((x, i) => x / (b?.[i] as number))).toFixed(2);
   console.log(
     `handshakes, server in its own process (median of ${rounds} rounds of ${count}): server CPU per handshake resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
-      `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}`,
+      `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}, off / raw ws ${per(cpu.ws, cpu.plain)}`,
   );
+  if (beforeDir !== undefined) {
+    console.log(
+      `  before (${beforeDir}): resume on ${m(cpu["before-resume"]).toFixed(0)} µs, resume off ${m(cpu["before-plain"]).toFixed(0)} µs; ` +
+        `as a rate, resume on / raw ws ${per(cpu.ws, cpu["before-resume"])}, off / raw ws ${per(cpu.ws, cpu["before-plain"])}; ` +
+        `after / before: resume on ${per(cpu["before-resume"], cpu.resume)}, off ${per(cpu["before-plain"], cpu.plain)} (as rates)`,
+    );
+  }
   console.log(
     `  handshakes/s: resume on ${m(rate.resume).toFixed(0)}, resume off ${m(rate.plain).toFixed(0)}, raw ws ${m(rate.ws).toFixed(0)}; resume on / raw ws ${per(rate.resume, rate.ws)} (the clients, in this process, bound these)`,
   );

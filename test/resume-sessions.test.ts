@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Logger } from "../src/logger.js";
+import { ControlKind, encodeControl } from "../src/protocol/index.js";
 import { MemorySessions } from "../src/resume/memory-sessions.js";
 import { ownerKey, type SessionRecord } from "../src/resume/session-store.js";
-import { issueToken, parseToken, resumeTokenOf, sameDigest } from "../src/resume/session-token.js";
+import { issueSecret, issueToken, parseToken, resumeTokenOf, sameDigest, sameSecret, splitToken } from "../src/resume/session-token.js";
+import { welcomeFrame } from "../src/resume/socket-session.js";
 
 const record = (sid: string, owner = "user:1"): SessionRecord => ({
   sid,
@@ -28,9 +30,30 @@ describe("resume tokens", () => {
     assert.ok(!sameDigest(parsed.digest, b.digest));
   });
 
+  it("keep their secret for the in-memory store, split back and compared whole", () => {
+    const a = issueSecret("0f8e-11");
+    const b = issueSecret("0f8e-11");
+    assert.match(a.token, /^0f8e-11\.[A-Za-z0-9_-]{22}$/);
+    assert.equal(a.token, `0f8e-11.${a.secret}`);
+    const parts = splitToken(a.token)!;
+    assert.deepEqual(parts, { sid: "0f8e-11", secret: a.secret });
+    assert.ok(sameSecret(parts.secret, a.secret));
+    assert.ok(!sameSecret(parts.secret, b.secret));
+    assert.ok(!sameSecret(parts.secret, a.secret.slice(0, 21)));
+  });
+
+  it("go out in a welcome frame written as encodeControl would, also for an id that needs escaping", () => {
+    for (const sid of ["0f8e-11", 'a"b\\c', "é\u2028"]) {
+      const { token } = issueSecret(sid);
+      assert.equal(welcomeFrame(sid, token), encodeControl(ControlKind.WELCOME, { sid, token }));
+      assert.deepEqual(JSON.parse(welcomeFrame(sid, token)), [9, "welcome", { sid, token }]);
+    }
+  });
+
   it("reject anything not shaped like a token", () => {
     for (const bad of ["", "abc", ".AAAAAAAAAAAAAAAAAAAAAA", "s.short", "s.AAAAAAAAAAAAAAAAAAAAA!", "s.AAAAAAAAAAAAAAAAAAAAAAA"]) {
       assert.equal(parseToken(bad), undefined, bad);
+      assert.equal(splitToken(bad), undefined, bad);
     }
   });
 

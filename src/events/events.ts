@@ -12,7 +12,7 @@ import { SUBPROTOCOL } from "../protocol/frames.js";
 import { ResumeRuntime } from "../resume/runtime.js";
 import { namespaceOf } from "../routing/namespace.js";
 import type { DROP } from "../socket/drop.js";
-import type { Socket } from "../socket/socket.js";
+import type { Socket, SocketInit } from "../socket/socket.js";
 import type { Message } from "../types.js";
 import { EventLayer } from "./event-layer.js";
 import { EventSocketImpl } from "./event-socket.js";
@@ -71,9 +71,10 @@ export function events<C extends AnyContract>(contract: C, ...list: MixinClass[]
         return { subprotocol: SUBPROTOCOL, createSocket: (init) => new EventSocketImpl(init, layer), claim: layer.claim };
       const ns = namespaceOf(cls);
       if (ns !== undefined) resume.addNamespace(ns, cls);
+      const make = (init: SocketInit) => new EventSocketImpl(init, layer); // one per namespace, not per socket
       return {
         subprotocol: SUBPROTOCOL,
-        createSocket: (init, req) => resume.createSocket(init, req, (i) => new EventSocketImpl(i, layer)),
+        createSocket: (init, req) => resume.createSocket(init, req, make),
         claim: layer.claim,
         prepare: resume.prepare,
       };

@@ -1,15 +1,16 @@
 /**
  * The in-memory {@link SessionStore}: sessions of one node, each with one unref'd timer while
  * detached. A node restart loses them all (its clients then get gap "expired"); use the Redis
- * store for sessions that outlive a node.
+ * store for sessions that outlive a node. It keeps each token's secret, not its digest (see
+ * session-token.ts: nothing outside the process can read this table).
  */
 import { consoleLogger, type Logger } from "../logger.js";
 import type { SessionRecord, SessionStore, TakeResult } from "./session-store.js";
-import { issueToken, parseToken, sameDigest } from "./session-token.js";
+import { issueSecret, sameSecret, splitToken } from "./session-token.js";
 
 interface Held {
   record: SessionRecord;
-  digest: Buffer;
+  secret: string;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -44,8 +45,8 @@ export class MemorySessions implements SessionStore {
   open(record: SessionRecord): string {
     const old = this.#held.get(record.sid);
     if (old?.timer !== undefined) clearTimeout(old.timer);
-    const { token, digest } = issueToken(record.sid);
-    this.#held.set(record.sid, { record, digest, timer: undefined });
+    const { token, secret } = issueSecret(record.sid);
+    this.#held.set(record.sid, { record, secret, timer: undefined });
     return token;
   }
 
@@ -65,14 +66,14 @@ export class MemorySessions implements SessionStore {
   }
 
   take(token: string, owner: string): TakeResult {
-    const parsed = parseToken(token);
+    const parsed = splitToken(token);
     const held = parsed === undefined ? undefined : this.#held.get(parsed.sid);
-    if (parsed === undefined || held === undefined || !sameDigest(parsed.digest, held.digest)) return { ok: false, reason: "unknown" };
+    if (parsed === undefined || held === undefined || !sameSecret(parsed.secret, held.secret)) return { ok: false, reason: "unknown" };
     if (held.record.owner !== owner) return { ok: false, reason: "owner" };
     if (held.timer !== undefined) clearTimeout(held.timer);
     held.timer = undefined;
-    const next = issueToken(held.record.sid);
-    held.digest = next.digest;
+    const next = issueSecret(held.record.sid);
+    held.secret = next.secret;
     held.record = { ...held.record, generation: held.record.generation + 1 };
     return { ok: true, record: held.record, token: next.token };
   }

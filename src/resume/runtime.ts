@@ -104,6 +104,14 @@ export class ResumeRuntime {
       size: options.history.size,
       logger,
       forget: (sid: SocketId) => this.forget(sid),
+      cacheOf: (sid: SocketId) => {
+        let cache = this.#caches.get(sid);
+        if (cache === undefined) {
+          cache = new ReplyCache();
+          this.#caches.set(sid, cache);
+        }
+        return cache;
+      },
       current: (sid: SocketId) => {
         const socket = this.#node.get(sid) as ResumableSocket | undefined;
         return socket !== undefined && !socket.closed && socket.resume instanceof SocketSession ? socket.resume : undefined;
@@ -180,9 +188,8 @@ export class ResumeRuntime {
       generation: 0,
       replies: [],
     };
-    const cache = new ReplyCache();
-    this.#caches.set(socket.id, cache);
-    const session = new SocketSession(this.#services, socket, record, cache);
+    // No reply cache yet: the session makes it on its first request (services.cacheOf).
+    const session = new SocketSession(this.#services, socket, record);
     socket.resume = session;
     session.open();
     return socket;

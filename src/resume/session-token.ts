@@ -1,6 +1,11 @@
 /**
- * Resume tokens: `<sid>.<secret>`, the secret 128 random bits in base64url. Stores keep only the
- * secret's SHA-256 digest (a leaked store dump resumes nobody) and compare digests in constant time.
+ * Resume tokens: `<sid>.<secret>`, the secret 128 random bits in base64url. A store outside the
+ * process (Redis) keeps only the secret's SHA-256 digest, so a leaked dump, replica or backup
+ * resumes nobody, and compares digests in constant time ({@link issueToken}, {@link parseToken}).
+ * The in-memory store keeps the secret itself and compares it in constant time
+ * ({@link issueSecret}, {@link splitToken}, {@link sameSecret}): its table can only be read from
+ * inside the process, where the reader also holds every socket and session it would resume, so a
+ * digest would cost a SHA-256 per handshake and protect nothing.
  * The token travels as the subprotocol `tsws-resume.<token>`, never in a URL.
  */
 import { createHash, randomFillSync, timingSafeEqual } from "node:crypto";
@@ -23,11 +28,42 @@ export function issueToken(sid: string): { token: string; digest: Buffer } {
  * const parsed = parseToken(token); if (parsed) store.lookup(parsed.sid);
  */
 export function parseToken(token: string): { sid: string; digest: Buffer } | undefined {
+  const parts = splitToken(token);
+  return parts === undefined ? undefined : { sid: parts.sid, digest: digestOf(parts.secret) };
+}
+
+/**
+ * A fresh token for session `sid` and its secret, for a store that keeps the secret itself (in
+ * this process's memory only; see the module comment).
+ * @example
+ * const { token, secret } = issueSecret(socket.id); // secret: the token's last 22 characters
+ */
+export function issueSecret(sid: string): { token: string; secret: string } {
+  const secret = nextSecret();
+  return { token: `${sid}.${secret}`, secret };
+}
+
+/**
+ * Splits a token into its session id and secret; undefined when it is not shaped like one.
+ * @example
+ * splitToken("abc.AAAAAAAAAAAAAAAAAAAAAA"); // { sid: "abc", secret: "AAAAAAAAAAAAAAAAAAAAAA" }
+ */
+export function splitToken(token: string): { sid: string; secret: string } | undefined {
   const dot = token.lastIndexOf(".");
   if (dot <= 0 || token.length - dot - 1 !== 22) return undefined;
   const secret = token.slice(dot + 1);
   if (!/^[A-Za-z0-9_-]{22}$/.test(secret)) return undefined;
-  return { sid: token.slice(0, dot), digest: digestOf(secret) };
+  return { sid: token.slice(0, dot), secret };
+}
+
+/**
+ * Compares two secrets in constant time (for equal lengths; a length is no secret: every secret
+ * is 22 characters).
+ * @example
+ * if (!sameSecret(parsed.secret, held.secret)) refuse();
+ */
+export function sameSecret(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
 /**

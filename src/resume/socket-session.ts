@@ -19,7 +19,7 @@ import {
   type StreamName,
   type StreamPosition,
 } from "./history-log.js";
-import type { ReplyCache } from "./reply-cache.js";
+import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import type { RoomGate } from "./room-gate.js";
 import type { SessionRecord, SessionStore } from "./session-store.js";
@@ -34,6 +34,8 @@ export interface SessionServices {
   readonly logger: Logger;
   /** The session ended: per-node state of it (its reply cache) can go. */
   forget(sid: string): void;
+  /** The reply cache of session `sid` on this node, made on first use and kept there for a resume on this node. */
+  cacheOf(sid: string): ReplyCache;
   /** Keeps track of store writes still running, for a graceful shutdown. */
   track(work: Promise<unknown>): void;
   /** The session of the open socket that holds `sid` on this node now, if any. */
@@ -42,6 +44,19 @@ export interface SessionServices {
 
 /** How long a resumed session waits for the client's `[9, "pos", ...]` before it uses the record's positions, in ms. */
 export const POSITIONS_WAIT_MS = 2000;
+
+/** The record's `replies` of a session that never made its reply cache (most sessions never send a request). */
+const NO_REPLIES: SessionRecord["replies"] = Object.freeze([]);
+
+/**
+ * The welcome frame, byte for byte `encodeControl(ControlKind.WELCOME, { sid, token })`, written
+ * without the array and object that would be built only to be encoded (one per fresh session).
+ * @example
+ * welcomeFrame("s1", "s1.AAAAAAAAAAAAAAAAAAAAAA"); // '[9,"welcome",{"sid":"s1","token":"s1.AAAAAAAAAAAAAAAAAAAAAA"}]'
+ */
+export function welcomeFrame(sid: string, token: string): string {
+  return `[9,"${ControlKind.WELCOME}",{"sid":${JSON.stringify(sid)},"token":${JSON.stringify(token)}}]`;
+}
 
 /** Close reasons that keep the session for its window: the peer or the network went away, or the server is being replaced. */
 function keepsSession(reason: string | undefined): boolean {
@@ -61,7 +76,8 @@ interface Buffered {
  * const session = new SocketSession(services, socket, fresh, new ReplyCache()); socket.resume = session; session.open();
  */
 export class SocketSession implements ResumeHandle {
-  readonly replies: ReplyCache;
+  /** Made on the first request (see {@link replies}): a session that never sends one costs no cache. */
+  #replies: ReplyCache | undefined;
   readonly #services: SessionServices;
   readonly #socket: Socket;
   readonly #base: Omit<SessionRecord, "rooms" | "data" | "positions" | "replies">;
@@ -75,7 +91,8 @@ export class SocketSession implements ResumeHandle {
    * what it missed there (no gap for what history trimmed meanwhile).
    */
   readonly #recorded = new Map<Room, StreamPosition>();
-  #chain: Promise<unknown> = Promise.resolve();
+  /** The store writes under way, in order; none yet for most of a session's life (a promise made on the first write). */
+  #chain: Promise<unknown> | undefined;
   #scheduled = false;
   /** Rooms, `data` or replies changed since the last record was taken. */
   #dirty = false;
@@ -86,19 +103,26 @@ export class SocketSession implements ResumeHandle {
   /** The session ended (closed by the app or a limit): nothing of it is written any more. */
   #ended = false;
 
-  constructor(services: SessionServices, socket: Socket, record: SessionRecord, replies: ReplyCache) {
+  /** @param replies the cache a resumed session takes over; a fresh one's is made on its first request */
+  constructor(services: SessionServices, socket: Socket, record: SessionRecord, replies?: ReplyCache) {
     this.#services = services;
     this.#socket = socket;
-    this.replies = replies;
+    this.#replies = replies;
     const { sid, owner, path, namespace, generation } = record;
     this.#base = namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
     this.#inbox = record.positions[inboxStream(sid)];
-    this.#starts = new Map(Object.entries(record.starts ?? {}));
+    this.#starts = record.starts === undefined ? new Map() : new Map(Object.entries(record.starts));
     for (const room of record.rooms) {
       const pos = record.positions[roomStream(room)];
       if (pos !== undefined) this.#recorded.set(room, pos);
     }
     outboxOf(socket).onceClosed(() => this.#closed());
+  }
+
+  get replies(): ReplyCache {
+    // An ended session's cache is not kept for a resume (there is none): not registered on the node.
+    this.#replies ??= this.#ended ? new ReplyCache() : this.#services.cacheOf(this.#base.sid);
+    return this.#replies;
   }
 
   get wantsPositions(): boolean {
@@ -111,7 +135,7 @@ export class SocketSession implements ResumeHandle {
    * `onConnect` sends, and leaves in the same write as the 101 answer.
    */
   open(): void {
-    const welcome = (token: string) => this.#socket.send(encodeControl(ControlKind.WELCOME, { sid: this.#base.sid, token }));
+    const sid = this.#base.sid;
     let token: Awaitable<string>;
     try {
       token = this.#services.sessions.open(this.#record());
@@ -119,13 +143,13 @@ export class SocketSession implements ResumeHandle {
       this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
       return;
     }
-    if (typeof (token as PromiseLike<string>).then !== "function") {
-      welcome(token as string);
+    if (typeof token === "string") {
+      this.#socket.send(welcomeFrame(sid, token));
       return;
     }
     const later = Promise.resolve(token);
     later.catch(() => {}); // reported by the queue below, whenever the store answers
-    this.#queue(async () => welcome(await later));
+    this.#queue(async () => this.#socket.send(welcomeFrame(sid, await later)));
   }
 
   emit(body: string): void {
@@ -335,7 +359,7 @@ export class SocketSession implements ResumeHandle {
     // path in V8 (node 20: ~8 µs for this record against ~0.1 µs), and a handshake builds three.
     const { sid, owner, path, namespace, generation } = this.#base;
     const rooms = [...this.#socket.rooms];
-    const replies = this.replies.entries();
+    const replies = this.#replies === undefined ? NO_REPLIES : this.#replies.entries();
     return namespace === undefined
       ? { sid, owner, path, rooms, data, positions, starts, generation, replies }
       : { sid, owner, path, namespace, rooms, data, positions, starts, generation, replies };
@@ -363,7 +387,7 @@ export class SocketSession implements ResumeHandle {
 
   /** Store writes of one session run one after the other (open before update before detach). */
   #queue(work: () => unknown): void {
-    const next = this.#chain.then(work).catch((error: unknown) => {
+    const next = (this.#chain ?? Promise.resolve()).then(work).catch((error: unknown) => {
       this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
     });
     this.#chain = next;
