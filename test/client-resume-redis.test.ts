@@ -138,9 +138,7 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
 
   // Server-side holes (src/resume, not the client): a request still running on the old node is
   // run again on the new one. These run and report until fixed.
-  it("does not run a request twice that was running when its node shut down", {
-    todo: "server: a reply that settles after the shutdown closed the session store never reaches the record",
-  }, async () => {
+  it("does not run a request twice that was running when its node shut down", async () => {
     const { a, b, c, route } = await setup("deploy");
     const answer = c.request("slow", { ms: 200 });
     await new Promise((r) => setTimeout(r, 50));
@@ -153,9 +151,7 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
     assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
   });
 
-  it("does not run a request twice that was still running on the old node when the client resumed on another", {
-    todo: "server: the reply cache crosses nodes only through the record, written when a reply settles",
-  }, async () => {
+  it("does not run a request twice that was still running on the old node when the client resumed on another", async () => {
     const { a, b, c, route, links } = await setup("early");
     const answer = c.request("slow", { ms: 300 });
     await new Promise((r) => setTimeout(r, 50));

@@ -20,7 +20,8 @@ import type { Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
 import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream } from "./history-log.js";
-import { ReplyCache } from "./reply-cache.js";
+import { remoteReply } from "./remote-reply.js";
+import { REPLY_CACHE_SIZE, ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import { RoomGate } from "./room-gate.js";
 import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.js";
@@ -49,6 +50,9 @@ interface ResumableSocket extends Socket {
 
 const runtimes = new WeakMap<object, ResumeRuntime>();
 
+/** How long a graceful shutdown waits for running handlers of sessions in a shared store, in ms. */
+export const SHUTDOWN_REPLY_WAIT_MS = 10_000;
+
 /**
  * The resumable sessions of a server.
  * @example
@@ -69,6 +73,7 @@ export class ResumeRuntime {
    */
   readonly #caches = new Map<SocketId, ReplyCache>();
   readonly #services;
+  #stopping = false;
 
   /** The runtime of `server`, made on first use. */
   static of(server: object, options: ResolvedResumeOptions, logger: Logger): ResumeRuntime {
@@ -180,7 +185,7 @@ export class ResumeRuntime {
       generation: 0,
       replies: [],
     };
-    const cache = new ReplyCache();
+    const cache = this.#newCache(socket.id, []);
     this.#caches.set(socket.id, cache);
     const session = new SocketSession(this.#services, socket, record, cache);
     socket.resume = session;
@@ -201,8 +206,19 @@ export class ResumeRuntime {
     } catch {
       socket.data = {};
     }
-    const cache = this.#caches.get(record.sid) ?? new ReplyCache(record.replies);
+    const cache = this.#caches.get(record.sid) ?? this.#newCache(record.sid, record.replies);
     this.#caches.set(record.sid, cache);
+    // Requests that were still running when the session was taken: on this node the cache awaits
+    // its own runs; a run on another node writes its reply to the store, awaited here (bounded).
+    for (const id of record.running ?? []) {
+      cache.adopt(
+        id,
+        remoteReply(this.#backend.sessions, record.sid, id, { stopped: () => this.#stopping }).then((frame) => {
+          queueMicrotask(() => this.#services.current(record.sid)?.changed()); // once settled: into this node's record
+          return frame;
+        }),
+      );
+    }
     const session = new SocketSession(this.#services, socket, record, cache);
     socket.resume = session;
     session.beginReplay();
@@ -256,6 +272,20 @@ export class ResumeRuntime {
     return true;
   }
 
+  /** A reply cache; with a store shared by nodes, each request that starts is marked running there. */
+  #newCache(sid: SocketId, replies: SessionRecord["replies"]): ReplyCache {
+    const sessions = this.#backend.sessions;
+    if (sessions.markRunning === undefined) return new ReplyCache(replies);
+    const mark = (id: number) =>
+      when(
+        sessions.markRunning?.(sid, id),
+        () => {},
+        (error) =>
+          this.#logger.warn({ err: error, socket: sid }, "resume: could not mark a request running; another node may run it again"),
+      );
+    return new ReplyCache(replies, REPLY_CACHE_SIZE, mark);
+  }
+
   /** The session ended or expired: its cache here goes. */
   forget(sid: SocketId): void {
     this.#caches.delete(sid);
@@ -284,7 +314,23 @@ export class ResumeRuntime {
   }
 
   async #shutdown(): Promise<void> {
-    await Promise.allSettled([...this.#writes]);
+    this.#stopping = true;
+    if (this.#backend.sessions.markRunning !== undefined) {
+      // Sessions outlive this node: a handler still running must get its reply into the store
+      // (then a retry on another node is answered from it, not run again), so the store closes
+      // after the handlers settle, or after SHUTDOWN_REPLY_WAIT_MS.
+      const running = [...this.#caches.values()].flatMap((cache) => cache.runningHere());
+      if (running.length > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_REPLY_WAIT_MS)));
+        await Promise.race([Promise.allSettled(running), bound]);
+        clearTimeout(timer);
+      }
+    }
+    // A reply that settled just now has its record write scheduled, not yet queued (changed()
+    // coalesces over a setImmediate): one turn later it is among the writes awaited here.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
     await this.#backend.close();
   }
 }
