@@ -55,8 +55,7 @@ describe("requests running while their session moves (real Redis)", { timeout: 6
     it("lists a running request at take; the old holder's reply, refused for the record, replaces the mark", async () => {
       const store = sessions("m1");
       const token = await store.open(record("s1"));
-      await store.markRunning("s1", 7);
-      await store.markRunning("s1", 8);
+      await store.markRunning("s1", [7, 8]);
       const taken = await store.take(token, "");
       assert.ok(taken.ok);
       assert.deepEqual([...(taken.record.running ?? [])].sort(), [7, 8]);
@@ -77,7 +76,7 @@ describe("requests running while their session moves (real Redis)", { timeout: 6
     it("hands a reply settled after the last record to the next taker with the record's replies", async () => {
       const store = sessions("m2");
       const token = await store.open(record("s2"));
-      await store.markRunning("s2", 3);
+      await store.markRunning("s2", [3]);
       const first = await store.take(token, "");
       assert.ok(first.ok);
       await store.update({ ...record("s2"), replies: [[3, "[2,3,null]"]] }, [[3, "[2,3,null]"]]); // fenced: into the mark
@@ -90,7 +89,7 @@ describe("requests running while their session moves (real Redis)", { timeout: 6
     it("answers TIMEOUT when the run's reply never comes, and when the session is gone; marks no missing session", async () => {
       const store = sessions("m3");
       await store.open(record("s3"));
-      await store.markRunning("s3", 1);
+      await store.markRunning("s3", [1]);
       const started = Date.now();
       const frame = JSON.parse(await remoteReply(store, "s3", 1, { waitMs: 200, pollMs: 20 })) as unknown[];
       assert.deepEqual(frame.slice(0, 3), [3, 1, "TIMEOUT"]);
@@ -98,7 +97,7 @@ describe("requests running while their session moves (real Redis)", { timeout: 6
       await store.end("s3");
       const gone = JSON.parse(await remoteReply(store, "s3", 1, { waitMs: 5_000 })) as unknown[];
       assert.deepEqual(gone.slice(0, 3), [3, 1, "TIMEOUT"]);
-      await store.markRunning("s3", 2);
+      await store.markRunning("s3", [2]);
       assert.equal(await redis().exists("m3:sess:{s3}"), 0, "a mark does not bring an ended session back");
     });
   });

@@ -110,6 +110,11 @@ export class ReplyCache {
     return [...this.#done];
   }
 
+  /** Whether request `id` is running (here or, adopted, on another node). */
+  isRunning(id: RequestId): boolean {
+    return this.#running.has(id);
+  }
+
   /** Requests still running. */
   get running(): number {
     return this.#running.size;

@@ -272,18 +272,31 @@ export class ResumeRuntime {
     return true;
   }
 
-  /** A reply cache; with a store shared by nodes, each request that starts is marked running there. */
+  /**
+   * A reply cache; with a store shared by nodes, the requests that start to run are marked running
+   * there, once per turn and session in one write, and only those still running then: a request
+   * that settled in its own turn (a synchronous handler) reaches the store with its record
+   * instead, and costs nothing more.
+   */
   #newCache(sid: SocketId, replies: SessionRecord["replies"]): ReplyCache {
     const sessions = this.#backend.sessions;
     if (sessions.markRunning === undefined) return new ReplyCache(replies);
-    const mark = (id: number) =>
+    let started: number[] = [];
+    const flush = () => {
+      const ids = started.filter((id) => cache.isRunning(id));
+      started = [];
+      if (ids.length === 0) return;
       when(
-        sessions.markRunning?.(sid, id),
+        sessions.markRunning?.(sid, ids),
         () => {},
         (error) =>
-          this.#logger.warn({ err: error, socket: sid }, "resume: could not mark a request running; another node may run it again"),
+          this.#logger.warn({ err: error, socket: sid }, "resume: could not mark requests running; another node may run them again"),
       );
-    return new ReplyCache(replies, REPLY_CACHE_SIZE, mark);
+    };
+    const cache = new ReplyCache(replies, REPLY_CACHE_SIZE, (id) => {
+      if (started.push(id) === 1) setImmediate(flush);
+    });
+    return cache;
   }
 
   /** The session ended or expired: its cache here goes. */

@@ -90,11 +90,11 @@ export interface SessionStore {
    */
   update(record: SessionRecord, settled?: readonly (readonly [number, string])[]): Awaitable<boolean>;
   /**
-   * Marks request `id` of session `sid` running (written with the request, not awaited), so a node
-   * that takes the session while it runs waits for its reply instead of running it again. Only a
-   * store shared by nodes has it; a graceful shutdown waits for the handlers of such sessions.
+   * Marks requests `ids` of session `sid` running (sent as they start, not awaited), so a node that
+   * takes the session while they run waits for their replies instead of running them again. Only
+   * a store shared by nodes has it; a graceful shutdown waits for the handlers of such sessions.
    */
-  markRunning?(sid: string, id: number): Awaitable<void>;
+  markRunning?(sid: string, ids: readonly number[]): Awaitable<void>;
   /** Where request `id`, marked running, stands (see {@link ReplyState}). With `markRunning`. */
   replyOf?(sid: string, id: number): Awaitable<ReplyState>;
   /** The socket of `generation` closed: the session expires `ttl` from now unless taken. Ignored for an older generation. */

@@ -43,8 +43,10 @@ redis.call('HSET', KEYS[1], 'r', ARGV[1])
 for i = 3, #ARGV, 2 do redis.call('HDEL', KEYS[1], 'q:' .. ARGV[i]) end
 return 1`;
 
-/** KEYS: hash. ARGV: request id. Marks it running, if the session exists (a new key would have no TTL). */
-const MARK = `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'q:' .. ARGV[1], '') end`;
+/** KEYS: hash. ARGV: request ids. Marks them running, if the session exists (a new key would have no TTL). */
+const MARK = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 1, #ARGV do redis.call('HSET', KEYS[1], 'q:' .. ARGV[i], '') end
+return 1`;
 
 /** KEYS: hash, deadlines. ARGV: sid, generation, delay, keep. Sets the deadline unless a newer generation holds the session. */
 const DEADLINE = `${NOW}
@@ -173,8 +175,8 @@ export class RedisSessions implements SessionStore {
     return written === 1;
   }
 
-  async markRunning(sid: string, id: number): Promise<void> {
-    await runScript(this.#redis, scripts.mark, [this.#hash(sid)], [String(id)]);
+  async markRunning(sid: string, ids: readonly number[]): Promise<void> {
+    await runScript(this.#redis, scripts.mark, [this.#hash(sid)], ids.map(String));
   }
 
   async replyOf(sid: string, id: number): Promise<ReplyState> {
