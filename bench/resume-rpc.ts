@@ -5,7 +5,10 @@
  * with the marks (as shipped) and without (`markRunning` taken off the store for the run),
  * alternating, `--runs` each. Server, client and Redis share this 2-core machine: the ratio is the
  * point. Resume off never reaches this code (the event layer has no reply cache then).
- * Run: node --import tsx bench/resume-rpc.ts [--runs=3] [--requests=20000] [--window=100]
+ * `--slow`: the handler awaits a timer (`slow`, 0 ms), so every request is still running at the
+ * end of its turn and is marked (one script per turn and session); by default a synchronous
+ * handler (`join`), whose replies ride on the record write and are never marked.
+ * Run: node --import tsx bench/resume-rpc.ts [--runs=3] [--requests=20000] [--window=100] [--slow]
  */
 import { Redis } from "ioredis";
 import { createRedisAdapter } from "../src/adapters/redis/index.js";
@@ -17,6 +20,9 @@ const arg = (name: string, fallback: number) => Number(process.argv.find((a) => 
 const runs = arg("runs", 3);
 const requests = arg("requests", 20_000);
 const window = arg("window", 100);
+const slow = process.argv.includes("--slow");
+type Bench = ReturnType<typeof resumer>;
+const ask = (client: Bench) => (slow ? client.request("slow", { ms: 0 }) : client.request("join", { room: "r" }));
 
 interface Figures {
   readonly rate: number;
@@ -32,14 +38,14 @@ async function once(redisPort: number, marks: boolean, prefix: string): Promise<
   proto.markRunning = markRunning;
   const client = resumer(node.url);
   await settled(client);
-  for (let i = 0; i < 500; i++) await client.request("join", { room: "r" }); // warm-up
+  for (let i = 0; i < 500; i++) await ask(client); // warm-up
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let sent = 0;
   const worker = async () => {
     while (sent < requests) {
       sent++;
-      await client.request("join", { room: "r" });
+      await ask(client);
     }
   };
   await Promise.all(Array.from({ length: window }, worker));
@@ -69,7 +75,8 @@ try {
   const rOn = median(withMarks.map((f) => f.rate));
   const cOff = median(without.map((f) => f.cpuPerReply));
   const cOn = median(withMarks.map((f) => f.cpuPerReply));
-  console.log(`\nresume on, Redis sessions, ${requests} requests, ${window} in flight, median of ${runs}:`);
+  const handler = slow ? "an async handler (a 0 ms timer: every request marked)" : "a synchronous handler (no request marked)";
+  console.log(`\nresume on, Redis sessions, ${handler}, ${requests} requests, ${window} in flight, median of ${runs}:`);
   console.log("| | replies/s | CPU per reply (µs, server+client) |");
   console.log("| --- | --- | --- |");
   console.log(`| without running marks | ${rOff.toFixed(0)} | ${cOff.toFixed(1)} |`);
