@@ -2,7 +2,8 @@
 // Streams, sessions in Redis hashes): its connection breaks while a request of the client's is
 // running, messages are broadcast to its room from the other node while it is away, and it
 // resumes there: same id, every missed message once and in order, the request answered from the
-// first node's run. Two todo tests show where a request still runs twice (server side).
+// first node's run; also when that run was still going on when the client resumed on the other
+// node, or when its node shut down meanwhile (the session hash marks running requests).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
@@ -136,8 +137,8 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
     assert.deepEqual(b.connects.at(-1), { id, resumed: true, rooms: ["moving"] });
   });
 
-  // Server-side holes (src/resume, not the client): a request still running on the old node is
-  // run again on the new one. These run and report until fixed.
+  // A request still running on the old node is not run again on the new one: the session hash
+  // marks it running, and its reply reaches the new node through the hash (docs/resume.md, 7).
   it("does not run a request twice that was running when its node shut down", async () => {
     const { a, b, c, route } = await setup("deploy");
     const answer = c.request("slow", { ms: 200 });

@@ -71,14 +71,18 @@ export class ReplyCache {
 
   /**
    * Request `id` runs elsewhere (on the node that held the session before): a retry waits for
-   * `frame`, which settles it here. Ignored for an id this cache already knows.
+   * `frame`, which settles it here. Resolves true once settled, false at once for an id this
+   * cache already knows (nothing adopted). `frame` must not reject.
    */
-  adopt(id: RequestId, frame: Promise<string>): void {
-    if (this.#done.has(id) || this.#running.has(id)) return;
+  adopt(id: RequestId, frame: Promise<string>): Promise<boolean> {
+    if (this.#done.has(id) || this.#running.has(id)) return Promise.resolve(false);
     let resolve!: (frame: string) => void;
     const promise = new Promise<string>((r) => (resolve = r));
     this.#running.set(id, { frame: promise, resolve, here: false });
-    void frame.then((f) => this.settle(id, f));
+    return frame.then((f) => {
+      this.settle(id, f);
+      return true;
+    });
   }
 
   /** Records the reply (or error) frame of request `id` once it settled; wakes any retry waiting for it. */
@@ -108,6 +112,11 @@ export class ReplyCache {
   /** Settled replies, oldest first, for the session record. */
   entries(): [RequestId, string][] {
     return [...this.#done];
+  }
+
+  /** Whether this cache knows request `id`: settled, or running (here or, adopted, on another node). */
+  has(id: RequestId): boolean {
+    return this.#done.has(id) || this.#running.has(id);
   }
 
   /** Whether request `id` is running (here or, adopted, on another node). */

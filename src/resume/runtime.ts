@@ -211,13 +211,10 @@ export class ResumeRuntime {
     // Requests that were still running when the session was taken: on this node the cache awaits
     // its own runs; a run on another node writes its reply to the store, awaited here (bounded).
     for (const id of record.running ?? []) {
-      cache.adopt(
-        id,
-        remoteReply(this.#backend.sessions, record.sid, id, { stopped: () => this.#stopping }).then((frame) => {
-          queueMicrotask(() => this.#services.current(record.sid)?.changed()); // once settled: into this node's record
-          return frame;
-        }),
-      );
+      if (cache.has(id)) continue; // this node runs or ran it
+      const frame = remoteReply(this.#backend.sessions, record.sid, id, { stopped: () => this.#stopping });
+      // Once settled here, the reply goes into this node's record (and its mark goes).
+      void cache.adopt(id, frame).then((adopted) => adopted && this.#services.current(record.sid)?.changed());
     }
     const session = new SocketSession(this.#services, socket, record, cache);
     socket.resume = session;
