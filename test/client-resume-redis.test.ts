@@ -2,7 +2,8 @@
 // Streams, sessions in Redis hashes): its connection breaks while a request of the client's is
 // running, messages are broadcast to its room from the other node while it is away, and it
 // resumes there: same id, every missed message once and in order, the request answered from the
-// first node's run. Two todo tests show where a request still runs twice (server side).
+// first node's run; also when that run was still going on when the client resumed on the other
+// node, or when its node shut down meanwhile (the session hash marks running requests).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
@@ -136,11 +137,9 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
     assert.deepEqual(b.connects.at(-1), { id, resumed: true, rooms: ["moving"] });
   });
 
-  // Server-side holes (src/resume, not the client): a request still running on the old node is
-  // run again on the new one. These run and report until fixed.
-  it("does not run a request twice that was running when its node shut down", {
-    todo: "server: a reply that settles after the shutdown closed the session store never reaches the record",
-  }, async () => {
+  // A request still running on the old node is not run again on the new one: the session hash
+  // marks it running, and its reply reaches the new node through the hash (docs/resume.md, 7).
+  it("does not run a request twice that was running when its node shut down", async () => {
     const { a, b, c, route } = await setup("deploy");
     const answer = c.request("slow", { ms: 200 });
     await new Promise((r) => setTimeout(r, 50));
@@ -153,9 +152,7 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
     assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
   });
 
-  it("does not run a request twice that was still running on the old node when the client resumed on another", {
-    todo: "server: the reply cache crosses nodes only through the record, written when a reply settles",
-  }, async () => {
+  it("does not run a request twice that was still running on the old node when the client resumed on another", async () => {
     const { a, b, c, route, links } = await setup("early");
     const answer = c.request("slow", { ms: 300 });
     await new Promise((r) => setTimeout(r, 50));

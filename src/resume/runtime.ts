@@ -20,7 +20,8 @@ import type { Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
 import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream } from "./history-log.js";
-import { ReplyCache } from "./reply-cache.js";
+import { remoteReply } from "./remote-reply.js";
+import { REPLY_CACHE_SIZE, ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import { RoomGate } from "./room-gate.js";
 import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.js";
@@ -49,6 +50,9 @@ interface ResumableSocket extends Socket {
 
 const runtimes = new WeakMap<object, ResumeRuntime>();
 
+/** How long a graceful shutdown waits for running handlers of sessions in a shared store, in ms. */
+export const SHUTDOWN_REPLY_WAIT_MS = 10_000;
+
 /**
  * The resumable sessions of a server.
  * @example
@@ -69,6 +73,7 @@ export class ResumeRuntime {
    */
   readonly #caches = new Map<SocketId, ReplyCache>();
   readonly #services;
+  #stopping = false;
 
   /** The runtime of `server`, made on first use. */
   static of(server: object, options: ResolvedResumeOptions, logger: Logger): ResumeRuntime {
@@ -107,7 +112,7 @@ export class ResumeRuntime {
       cacheOf: (sid: SocketId) => {
         let cache = this.#caches.get(sid);
         if (cache === undefined) {
-          cache = new ReplyCache();
+          cache = this.#newCache(sid, []);
           this.#caches.set(sid, cache);
         }
         return cache;
@@ -208,8 +213,16 @@ export class ResumeRuntime {
     } catch {
       socket.data = {};
     }
-    const cache = this.#caches.get(record.sid) ?? new ReplyCache(record.replies);
+    const cache = this.#caches.get(record.sid) ?? this.#newCache(record.sid, record.replies);
     this.#caches.set(record.sid, cache);
+    // Requests that were still running when the session was taken: on this node the cache awaits
+    // its own runs; a run on another node writes its reply to the store, awaited here (bounded).
+    for (const id of record.running ?? []) {
+      if (cache.has(id)) continue; // this node runs or ran it
+      const frame = remoteReply(this.#backend.sessions, record.sid, id, { stopped: () => this.#stopping });
+      // Once settled here, the reply goes into this node's record (and its mark goes).
+      void cache.adopt(id, frame).then((adopted) => adopted && this.#services.current(record.sid)?.changed());
+    }
     const session = new SocketSession(this.#services, socket, record, cache);
     socket.resume = session;
     session.beginReplay();
@@ -263,6 +276,33 @@ export class ResumeRuntime {
     return true;
   }
 
+  /**
+   * A reply cache; with a store shared by nodes, the requests that start to run are marked running
+   * there, once per turn and session in one write, and only those still running then: a request
+   * that settled in its own turn (a synchronous handler) reaches the store with its record
+   * instead, and costs nothing more.
+   */
+  #newCache(sid: SocketId, replies: SessionRecord["replies"]): ReplyCache {
+    const sessions = this.#backend.sessions;
+    if (sessions.markRunning === undefined) return new ReplyCache(replies);
+    let started: number[] = [];
+    const flush = () => {
+      const ids = started.filter((id) => cache.isRunning(id));
+      started = [];
+      if (ids.length === 0) return;
+      when(
+        sessions.markRunning?.(sid, ids),
+        () => {},
+        (error) =>
+          this.#logger.warn({ err: error, socket: sid }, "resume: could not mark requests running; another node may run them again"),
+      );
+    };
+    const cache = new ReplyCache(replies, REPLY_CACHE_SIZE, (id) => {
+      if (started.push(id) === 1) setImmediate(flush);
+    });
+    return cache;
+  }
+
   /** The session ended or expired: its cache here goes. */
   forget(sid: SocketId): void {
     this.#caches.delete(sid);
@@ -291,7 +331,23 @@ export class ResumeRuntime {
   }
 
   async #shutdown(): Promise<void> {
-    await Promise.allSettled([...this.#writes]);
+    this.#stopping = true;
+    if (this.#backend.sessions.markRunning !== undefined) {
+      // Sessions outlive this node: a handler still running must get its reply into the store
+      // (then a retry on another node is answered from it, not run again), so the store closes
+      // after the handlers settle, or after SHUTDOWN_REPLY_WAIT_MS.
+      const running = [...this.#caches.values()].flatMap((cache) => cache.runningHere());
+      if (running.length > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_REPLY_WAIT_MS)));
+        await Promise.race([Promise.allSettled(running), bound]);
+        clearTimeout(timer);
+      }
+    }
+    // A reply that settled just now has its record write scheduled, not yet queued (changed()
+    // coalesces over a setImmediate): one turn later it is among the writes awaited here.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
     await this.#backend.close();
   }
 }

@@ -34,7 +34,21 @@ export interface SessionRecord {
   readonly generation: number;
   /** Settled replies of the reply cache, `[requestId, encodedFrame]`, oldest first. */
   readonly replies: readonly (readonly [number, string])[];
+  /**
+   * Requests marked running ({@link SessionStore.markRunning}) whose reply had not reached the
+   * store when the session was taken: a retry of one waits for its reply ({@link SessionStore.replyOf}).
+   * Only in records `take` returns, from stores that mark them.
+   */
+  readonly running?: readonly number[];
 }
+
+/**
+ * Where a request marked running stands in the store: `""` still running, the reply (or error)
+ * frame once settled, `null` when the store holds no such mark (the session ended or expired).
+ * @example
+ * const state: ReplyState = await store.replyOf!(sid, 7); if (state) socket.send(state);
+ */
+export type ReplyState = string | null;
 
 /**
  * Why {@link SessionStore.take} refused: no session has that token (unknown, already used, or
@@ -67,8 +81,22 @@ export type TakeResult =
 export interface SessionStore {
   /** Saves a new, attached session and returns its first token. */
   open(record: SessionRecord): Awaitable<string>;
-  /** Replaces the record's content; ignored (false) if the session is gone or `record.generation` is older than the stored one. */
-  update(record: SessionRecord): Awaitable<boolean>;
+  /**
+   * Replaces the record's content; ignored (false) if the session is gone or `record.generation`
+   * is older than the stored one. `settled` are the replies settled since the last update: a
+   * store that marks running requests clears their marks with a written record, and, when a newer
+   * generation holds the session, writes each reply to its mark instead (not fenced), so the node
+   * that took the session gets it.
+   */
+  update(record: SessionRecord, settled?: readonly (readonly [number, string])[]): Awaitable<boolean>;
+  /**
+   * Marks requests `ids` of session `sid` running (sent as they start, not awaited), so a node that
+   * takes the session while they run waits for their replies instead of running them again. Only
+   * a store shared by nodes has it; a graceful shutdown waits for the handlers of such sessions.
+   */
+  markRunning?(sid: string, ids: readonly number[]): Awaitable<void>;
+  /** Where request `id`, marked running, stands (see {@link ReplyState}). With `markRunning`. */
+  replyOf?(sid: string, id: number): Awaitable<ReplyState>;
   /** The socket of `generation` closed: the session expires `ttl` from now unless taken. Ignored for an older generation. */
   detach(sid: string, generation: number): Awaitable<void>;
   /**

@@ -213,7 +213,7 @@ export class SocketSession implements ResumeHandle {
     setImmediate(() => {
       this.#scheduled = false;
       if (this.#ended || this.superseded || !this.#dirty) return;
-      this.#queue(() => (this.#dirty ? this.#services.sessions.update(this.#record()) : undefined));
+      this.#queue(() => (this.#dirty ? this.#services.sessions.update(this.#record(), this.replies.drainSettled()) : undefined));
     });
   }
 
@@ -371,8 +371,9 @@ export class SocketSession implements ResumeHandle {
     const { sid, generation } = this.#base;
     if (keepsSession(this.#socket.closeReason)) {
       const record = this.#record();
+      const settled = this.replies.drainSettled();
       this.#queue(async () => {
-        await this.#services.sessions.update(record);
+        await this.#services.sessions.update(record, settled);
         await this.#services.sessions.detach(sid, generation);
       });
     } else {

@@ -1,7 +1,8 @@
 /**
  * A {@link SessionStore} over Redis, shared by every node, so a session outlives the node that
  * held it. Keys under the prefix P:
- *   P:sess:{<sid>}      hash: r = the record as JSON, o = owner, d = SHA-256 of the token's secret (hex), g = generation
+ *   P:sess:{<sid>}      hash: r = the record as JSON, o = owner, d = SHA-256 of the token's secret (hex), g = generation,
+ *                       q:<request id> = "" while that request runs, its reply frame once settled (until a record holds it)
  *   P:sess:deadlines    sorted set: sid -> when it expires (Redis ms)
  * A detached session's deadline is `ttl` after its close; an attached one's is a lease the holding
  * node renews every `ttl / 3`, so a session whose node died expires `ttl` after the last renewal.
@@ -11,7 +12,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { consoleLogger, type Logger } from "../../logger.js";
-import type { SessionRecord, SessionStore, TakeResult } from "../../resume/session-store.js";
+import type { ReplyState, SessionRecord, SessionStore, TakeResult } from "../../resume/session-store.js";
 import { issueToken, parseToken, sameDigest } from "../../resume/session-token.js";
 import { type LuaScript, runScript } from "./scripts.js";
 
@@ -23,10 +24,28 @@ redis.call('HSET', KEYS[1], 'r', ARGV[2], 'o', ARGV[3], 'd', ARGV[4], 'g', ARGV[
 redis.call('ZADD', KEYS[2], now + ARGV[6], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[6] + ARGV[7])`;
 
-/** KEYS: hash. ARGV: record, generation. 1 if written. */
+/**
+ * KEYS: hash. ARGV: record, generation, then request id and reply frame of each reply settled since
+ * the last update. 1 if written. A written record holds those replies: their running marks go. A
+ * newer generation (another node took the session) keeps the record, but each reply replaces its
+ * mark, unfenced, for that node to read.
+ */
 const UPDATE = `local g = redis.call('HGET', KEYS[1], 'g')
-if not g or tonumber(g) > tonumber(ARGV[2]) then return 0 end
+if not g then return 0 end
+if tonumber(g) > tonumber(ARGV[2]) then
+  for i = 3, #ARGV, 2 do
+    local f = 'q:' .. ARGV[i]
+    if redis.call('HEXISTS', KEYS[1], f) == 1 then redis.call('HSET', KEYS[1], f, ARGV[i + 1]) end
+  end
+  return 0
+end
 redis.call('HSET', KEYS[1], 'r', ARGV[1])
+for i = 3, #ARGV, 2 do redis.call('HDEL', KEYS[1], 'q:' .. ARGV[i]) end
+return 1`;
+
+/** KEYS: hash. ARGV: request ids. Marks them running, if the session exists (a new key would have no TTL). */
+const MARK = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 1, #ARGV do redis.call('HSET', KEYS[1], 'q:' .. ARGV[i], '') end
 return 1`;
 
 /** KEYS: hash, deadlines. ARGV: sid, generation, delay, keep. Sets the deadline unless a newer generation holds the session. */
@@ -37,14 +56,24 @@ redis.call('ZADD', KEYS[2], now + ARGV[3], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3] + ARGV[4])
 return 1`;
 
-/** KEYS: hash, deadlines. ARGV: sid, expected digest, new digest, lease, keep. { generation, record } or nil. */
+/**
+ * KEYS: hash, deadlines. ARGV: sid, expected digest, new digest, lease, keep. { generation, record,
+ * { request id, mark, ... } } or nil (a mark is "" while the request runs, else its reply).
+ */
 const TAKE = `${NOW}
 if redis.call('HGET', KEYS[1], 'd') ~= ARGV[2] then return nil end
 redis.call('HSET', KEYS[1], 'd', ARGV[3])
 local g = redis.call('HINCRBY', KEYS[1], 'g', 1)
 redis.call('ZADD', KEYS[2], now + ARGV[4], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4] + ARGV[5])
-return { g, redis.call('HGET', KEYS[1], 'r') }`;
+local q = {}
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, 2) == 'q:' then
+    q[#q + 1] = string.sub(f, 3)
+    q[#q + 1] = redis.call('HGET', KEYS[1], f)
+  end
+end
+return { g, redis.call('HGET', KEYS[1], 'r'), q }`;
 
 /** KEYS: hash, deadlines. ARGV: sid. { generation, record } or nil; the session is gone after. */
 const END = `local m = redis.call('HMGET', KEYS[1], 'g', 'r')
@@ -69,6 +98,7 @@ const script = (lua: string): LuaScript => ({ lua, sha: createHash("sha1").updat
 const scripts = {
   open: script(OPEN),
   update: script(UPDATE),
+  mark: script(MARK),
   deadline: script(DEADLINE),
   take: script(TAKE),
   end: script(END),
@@ -138,14 +168,19 @@ export class RedisSessions implements SessionStore {
     return token;
   }
 
-  async update(record: SessionRecord): Promise<boolean> {
-    const written = await runScript(
-      this.#redis,
-      scripts.update,
-      [this.#hash(record.sid)],
-      [JSON.stringify(record), String(record.generation)],
-    );
+  async update(record: SessionRecord, settled: readonly (readonly [number, string])[] = []): Promise<boolean> {
+    const args = [JSON.stringify(record), String(record.generation)];
+    for (const [id, frame] of settled) args.push(String(id), frame);
+    const written = await runScript(this.#redis, scripts.update, [this.#hash(record.sid)], args);
     return written === 1;
+  }
+
+  async markRunning(sid: string, ids: readonly number[]): Promise<void> {
+    await runScript(this.#redis, scripts.mark, [this.#hash(sid)], ids.map(String));
+  }
+
+  async replyOf(sid: string, id: number): Promise<ReplyState> {
+    return this.#redis.hget(this.#hash(sid), `q:${id}`);
   }
 
   async detach(sid: string, generation: number): Promise<void> {
@@ -163,9 +198,9 @@ export class RedisSessions implements SessionStore {
     if (storedOwner !== owner) return { ok: false, reason: "owner" };
     const next = issueToken(parsed.sid);
     const args = [parsed.sid, digest, next.digest.toString("hex"), String(this.#ttl), String(KEEP)];
-    const taken = (await runScript(this.#redis, scripts.take, this.#keys(parsed.sid), args)) as [number, string] | null;
+    const taken = (await runScript(this.#redis, scripts.take, this.#keys(parsed.sid), args)) as [number, string, string[]] | null;
     if (taken === null) return { ok: false, reason: "unknown" }; // taken or expired meanwhile
-    const record = this.#record(taken[0], taken[1]);
+    const record = this.#withMarks(this.#record(taken[0], taken[1]), taken[2]);
     this.#attached.set(record.sid, record.generation);
     return { ok: true, record, token: next.token };
   }
@@ -222,6 +257,20 @@ export class RedisSessions implements SessionStore {
     } catch (error) {
       this.#logger.warn({ err: error }, "resume: could not renew attached sessions (will retry)");
     }
+  }
+
+  /** The record with the running marks: ids still running, and replies that settled after the record was last written. */
+  #withMarks(record: SessionRecord, marks: readonly string[]): SessionRecord {
+    if (marks.length === 0) return record;
+    const running: number[] = [];
+    const replies = [...record.replies];
+    for (let i = 0; i < marks.length; i += 2) {
+      const id = Number(marks[i]);
+      const mark = marks[i + 1] ?? "";
+      if (mark === "") running.push(id);
+      else if (!replies.some(([known]) => known === id)) replies.push([id, mark]);
+    }
+    return { ...record, replies, running };
   }
 
   #record(generation: string | number, json: string): SessionRecord {
