@@ -104,7 +104,8 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
   /**
    * Whether a peer whose pong is late is busy rather than dead: it received bytes since the ping
    * (it counts as having answered, at `time`), or data sent to it (the ping included) is still
-   * waiting to be taken (the slow-consumer policy's business, not the heartbeat's).
+   * waiting to be taken (the slow-consumer policy's business, not the heartbeat's; the ping's
+   * clock starts again at `time`).
    */
   #busy(ws: P, time: number): boolean {
     const received = this.#received(ws);
@@ -113,7 +114,12 @@ export class Heartbeat<P extends WebSocket = WebSocket> {
       this.#receivedAtPing.delete(ws);
       return true;
     }
-    return ws.bufferedAmount > 0;
+    if (ws.bufferedAmount === 0) return false;
+    // The ping still waits behind data this server has not handed to the kernel yet: its clock
+    // starts when that data is gone, so the peer gets the whole timeout to read what the kernel
+    // holds (up to tcp_rmem's maximum, 32 MiB on some hosts) and answer.
+    this.#peers.set(ws, -Math.floor(time) - 1);
+    return true;
   }
 
   #tick = (): void => {
