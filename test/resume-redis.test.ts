@@ -40,17 +40,30 @@ describe("resume over Redis", () => {
   });
 
   describe("RedisHistory", () => {
-    it("numbers, trims and reads exactly as the memory history does", slow, async () => {
+    it("numbers, trims and reads exactly as the memory history does, except() lists included", slow, async () => {
       const log = new RedisHistory(redis, { size: 5, ttl: 60_000, prefix: "same" });
       const mem = new MemoryHistory({ size: 5, ttl: 60_000 });
       const start = await log.position("room:a");
       const memStart = mem.position("room:a");
       assert.equal(start.seq, 0);
       for (let i = 1; i <= 12; i++) {
-        const p = await log.append("room:a", `"m",${i}`);
+        // Every third message was sent with except(): replays and fills must skip those sockets.
+        const except = i % 3 === 0 ? ["s-1", `s-${i}`] : undefined;
+        const p = await log.append("room:a", `"m",${i}`, except);
         assert.deepEqual(p, { seq: i, epoch: start.epoch });
-        mem.append("room:a", `"m",${i}`);
+        mem.append("room:a", `"m",${i}`, except);
       }
+      const held = await log.read("room:a", { seq: 7, epoch: start.epoch }, 100);
+      assert.deepEqual(
+        held.entries.map((e) => [e.seq, e.except]),
+        [
+          [8, undefined],
+          [9, ["s-1", "s-9"]],
+          [10, undefined],
+          [11, undefined],
+          [12, ["s-1", "s-12"]],
+        ],
+      );
       for (const [after, limit] of [
         [0, 100],
         [3, 100],

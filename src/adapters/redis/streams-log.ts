@@ -4,7 +4,8 @@
  * step, so live and replayed messages carry the same numbers. Keys per stream, under the prefix P
  * and one hash tag so both land in one Redis Cluster slot:
  *   P:hist:{<stream>}:meta   hash: e = epoch, s = last seq, x = expired through, a = last append (Redis ms)
- *   P:hist:{<stream>}:log    stream: entry id `<seq>-1`, fields b = body, t = append time (Redis ms)
+ *   P:hist:{<stream>}:log    stream: entry id `<seq>-1`, fields b = body, t = append time (Redis ms),
+ *                            and e = the `except()` socket ids as a JSON array, when there are any
  * The meta hash lives `metaTtl` after the last append, the log `ttl` after it: an idle stream's
  * entries vanish with their age while its numbering stays. A meta hash that vanished (restart
  * without persistence, FLUSHALL, eviction) or a log that vanished while it should still hold
@@ -54,12 +55,17 @@ end
 redis.call('HSET', KEYS[1], 'x', x)`;
 
 /**
- * KEYS: meta, log. ARGV: ttl, metaTtl, fresh epoch, size, body, channel ("" = none), payload.
- * Returns { epoch, seq }. Publishes `<seq>:<epoch>:<payload>` on the channel when given.
+ * KEYS: meta, log. ARGV: ttl, metaTtl, fresh epoch, size, body, channel ("" = none), payload,
+ * except ("" = none). Returns { epoch, seq }. Publishes `<seq>:<epoch>:<payload>` on the channel
+ * when given.
  */
 const APPEND = `${PREPARE}
 top = top + 1
-redis.call('XADD', KEYS[2], 'MAXLEN', size, top .. '-1', 'b', ARGV[5], 't', now)
+if ARGV[8] == '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', size, top .. '-1', 'b', ARGV[5], 't', now)
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', size, top .. '-1', 'b', ARGV[5], 't', now, 'e', ARGV[8])
+end
 redis.call('HSET', KEYS[1], 's', top, 'a', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ttl)
@@ -68,7 +74,8 @@ return { epoch, top }`;
 
 /**
  * KEYS: meta, log. ARGV: ttl, metaTtl, fresh epoch, size, after seq, after epoch, limit.
- * Returns { epoch, top, first, expiredThrough, seq, body, seq, body, ... }.
+ * Returns { epoch, top, first, expiredThrough, seq, body, except, seq, body, except, ... } (except
+ * "" when the entry has none).
  */
 const READ = `${PREPARE}
 local first = top + 1
@@ -81,7 +88,15 @@ local reply = { epoch, top, first, x }
 if start <= top then
   for _, e in ipairs(redis.call('XRANGE', KEYS[2], start .. '-1', '+')) do
     local f = e[2]
-    for i = 1, #f, 2 do if f[i] == 'b' then reply[#reply + 1] = string.match(e[1], '^(%d+)') reply[#reply + 1] = f[i + 1] end end
+    local body, except = false, ''
+    for i = 1, #f, 2 do
+      if f[i] == 'b' then body = f[i + 1] elseif f[i] == 'e' then except = f[i + 1] end
+    end
+    if body then
+      reply[#reply + 1] = string.match(e[1], '^(%d+)')
+      reply[#reply + 1] = body
+      reply[#reply + 1] = except
+    end
   end
 end
 return reply`;
@@ -127,16 +142,29 @@ export class RedisHistory implements HistoryLog {
     this.#metaTtl = options.metaTtl ?? 86_400_000;
   }
 
-  append(stream: StreamName, body: string): Promise<StreamPosition> {
-    return this.publish(stream, body, "", "");
+  append(stream: StreamName, body: string, except?: readonly string[]): Promise<StreamPosition> {
+    return this.publish(stream, body, "", "", except);
   }
 
   /**
    * Appends and, in the same atomic step, PUBLISHes `<seq>:<epoch>:<payload>` on `channel`, so
    * every node sees the number the message got (read it back with {@link parseStreamPublish}).
+   * `except`: the socket ids the message is not for, kept with the entry for replays and fills.
    */
-  async publish(stream: StreamName, body: string, channel: string, payload: string | Buffer): Promise<StreamPosition> {
-    const args = [...this.#common(), body, channel, payload as string];
+  async publish(
+    stream: StreamName,
+    body: string,
+    channel: string,
+    payload: string | Buffer,
+    except?: readonly string[],
+  ): Promise<StreamPosition> {
+    const args = [
+      ...this.#common(),
+      body,
+      channel,
+      payload as string,
+      except === undefined || except.length === 0 ? "" : JSON.stringify(except),
+    ];
     const [epoch, seq] = (await runScript(this.#redis, appendScript, this.#keys(stream), args)) as [string, number];
     return { seq: Number(seq), epoch };
   }
@@ -146,7 +174,12 @@ export class RedisHistory implements HistoryLog {
     const reply = (await runScript(this.#redis, readScript, this.#keys(stream), args)) as (string | number)[];
     const top = Number(reply[1]);
     const entries: HistoryEntry[] = [];
-    for (let i = 4; i < reply.length; i += 2) entries.push({ seq: Number(reply[i]), body: String(reply[i + 1]) });
+    for (let i = 4; i < reply.length; i += 3) {
+      const seq = Number(reply[i]);
+      const body = String(reply[i + 1]);
+      const except = String(reply[i + 2]);
+      entries.push(except === "" ? { seq, body } : { seq, body, except: JSON.parse(except) as string[] });
+    }
     return {
       epoch: String(reply[0]),
       top,
