@@ -27,16 +27,16 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
     await redis.stop();
   });
 
-  const adapter = () => {
+  const adapter = (sharded = false) => {
     const template = new Redis(redis.port, "127.0.0.1");
     templates.push(template);
-    return createRedisAdapter(template, { prefix: "cr" });
+    return createRedisAdapter(template, sharded ? { prefix: "cr", sharded: true } : { prefix: "cr" });
   };
 
   /** Two nodes and a resuming client on `a` whose WebSocket goes wherever `route.port` says (a load balancer); `links` are its WebSockets. */
-  async function setup(room: string) {
-    const a = await startNode({ ttl: 30_000 }, 0, adapter());
-    const b = await startNode({ ttl: 30_000 }, 0, adapter());
+  async function setup(room: string, sharded = false) {
+    const a = await startNode({ ttl: 30_000 }, 0, adapter(sharded));
+    const b = await startNode({ ttl: 30_000 }, 0, adapter(sharded));
     const route = { port: a.port };
     const links: WebSocket[] = [];
     class Routed extends WebSocket {
@@ -109,6 +109,23 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
       [["trimmed", 1, 3]],
     );
     assert.deepEqual(c.got.messages, [3, 4, 5, 6]);
+  });
+
+  it("moves to the other node with the sharded adapter on one Redis: same id, missed messages once and in order", async () => {
+    const { b, c, route, links } = await setup("moving-sharded", true);
+    const id = c.id as string;
+    route.port = b.port;
+    (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy(); // the network breaks
+    for (let i = 1; i <= 5; i++) b.say("moving-sharded", i);
+    await until(() => c.got.states.includes("reconnecting"), "the client to notice");
+    await settled(c);
+    b.say("moving-sharded", 6);
+    await until(() => c.got.messages.length >= 7, "every message");
+    await new Promise((r) => setTimeout(r, 50)); // a duplicate would arrive by now
+    assert.deepEqual(c.got.messages, range(0, 6), "every message once, in order");
+    assert.deepEqual(c.got.gaps, []);
+    assert.equal(c.id, id, "the same socket id on node b");
+    assert.equal(c.resumed, true);
   });
 
   it("moves to the other node after its connection broke: same id, missed messages once and in order, the request answered from the first run", async () => {

@@ -12,12 +12,11 @@ import { CHUNK, linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { LiveNodes } from "./live-nodes.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
+import { redisResumeStores } from "./resume-stores.js";
 import { runScript, scripts } from "./scripts.js";
-import { RedisSessions } from "./session-store.js";
 import { frame, type MembersAnswer, type MembersQuestion, unframe, WireKind } from "./sharded-wire.js";
 import { startError, within } from "./start.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
-import { RedisHistory } from "./streams-log.js";
 
 type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "nodes" | "connected" | "partitions">;
 
@@ -93,19 +92,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
    * Redis Streams and sessions in Redis hashes, on a connection of their own under the same prefix.
    */
   [resumeBackend](options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
-    const redis = this.#template.duplicate();
-    redis.on("error", (error: Error) => logger.debug({ err: error }, `Redis resume store: ${error.message}`));
-    const prefix = this.#options.prefix;
-    const history = new RedisHistory(redis, { size: options.history.size, ttl: options.history.ttl, prefix });
-    const sessions = new RedisSessions(redis, { ttl: options.ttl, prefix, logger });
-    return {
-      history,
-      sessions,
-      close: async () => {
-        sessions.close();
-        await redis.quit().catch(() => redis.disconnect());
-      },
-    };
+    return redisResumeStores(this.#template, this.#options.prefix, options, logger);
   }
 
   get nodeId(): string | undefined {

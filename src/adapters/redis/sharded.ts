@@ -1,12 +1,16 @@
 import type { Cluster, Redis } from "ioredis";
 import type { ClusterNode, ClusterOp, SocketPlace } from "../../cluster/adapter.js";
 import { decodeClusterOp, encodeClusterOp, senderOf } from "../../cluster/codec.js";
-import { messageOf } from "../../errors.js";
+import { AdapterError, AdapterErrors, messageOf } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import type { ResolvedResumeOptions } from "../../options/resume.js";
+import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
 import type { Room, SocketId } from "../../types.js";
 import { InFlight } from "./in-flight.js";
 import { linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
+import { redisResumeStores } from "./resume-stores.js";
 import { runSharded, ShardedLayout, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, SequenceGaps, unframe, WireKind } from "./sharded-wire.js";
 import { startError, untilReady, within } from "./start.js";
@@ -92,6 +96,22 @@ export class ShardedRedisAdapter implements RedisAdapter {
 
   get nodeId(): string | undefined {
     return this.#node?.nodeId;
+  }
+
+  /**
+   * Resumable sessions across nodes on one Redis, as in the classic mode. On a Redis Cluster it
+   * throws `TSWS_REDIS_RESUME_ON_CLUSTER` (at `createServer`) rather than fall back to stores in
+   * this process's memory, which would resume nothing on another node.
+   */
+  [resumeBackend](options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
+    const template = this.#template;
+    if (isCluster(template)) {
+      throw new AdapterError(
+        AdapterErrors.resumeOnCluster,
+        "Redis adapter (sharded): resumable sessions are not supported on a Redis Cluster yet (the session store spans two hash slots); use one Redis, or createServer without `resume`",
+      );
+    }
+    return redisResumeStores(template, this.#options.prefix, options, logger);
   }
 
   get #me(): string {
