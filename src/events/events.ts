@@ -67,11 +67,10 @@ export function events<C extends AnyContract>(contract: C, ...list: MixinClass[]
           ? ResumeRuntime.of(context.server, context.resume, context.logger)
           : undefined;
       const layer = new EventLayer(contract, table as HandlerTable | undefined, mixinsOf(cls), context.logger, resume);
-      if (resume === undefined)
-        return { subprotocol: SUBPROTOCOL, createSocket: (init) => new EventSocketImpl(init, layer), claim: layer.claim };
+      const make = (init: SocketInit) => new EventSocketImpl(init, layer); // one per namespace, not per socket
+      if (resume === undefined) return { subprotocol: SUBPROTOCOL, createSocket: make, claim: layer.claim };
       const ns = namespaceOf(cls);
       if (ns !== undefined) resume.addNamespace(ns, cls);
-      const make = (init: SocketInit) => new EventSocketImpl(init, layer); // one per namespace, not per socket
       return {
         subprotocol: SUBPROTOCOL,
         createSocket: (init, req) => resume.createSocket(init, req, make),

@@ -136,10 +136,6 @@ export class RoomGate implements StreamGate {
       (pos) => {
         fresh.pos = pos;
         for (const socket of fresh.starting.splice(0)) this.onStart?.(socket, room, pos);
-        // A member's session record needs the room's position from its join on (it is where a
-        // resume starts when the client never heard from the room): with a history read over
-        // the network the record was written before it was known.
-        for (const member of this.#node.rooms.local(room) ?? []) this.onMembership?.(member);
         this.#drain(room, fresh);
       },
       (error) => {

@@ -17,8 +17,8 @@ import { RESUME_SUBPROTOCOL_PREFIX } from "../protocol/index.js";
  * const { token, digest } = issueToken(socket.id); // token "0f8e...-....Jq3x_Vb1..." , digest a 32-byte Buffer
  */
 export function issueToken(sid: string): { token: string; digest: Buffer } {
-  const secret = nextSecret();
-  return { token: `${sid}.${secret}`, digest: digestOf(secret) };
+  const { token, secret } = issueSecret(sid);
+  return { token, digest: digestOf(secret) };
 }
 
 /**
@@ -63,7 +63,7 @@ export function splitToken(token: string): { sid: string; secret: string } | und
  * if (!sameSecret(parsed.secret, held.secret)) refuse();
  */
 export function sameSecret(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+  return sameDigest(Buffer.from(a), Buffer.from(b));
 }
 
 /**

@@ -175,7 +175,11 @@ export class SocketSession implements ResumeHandle {
   /** The node's position in `room` when this socket joined it (a resumed session keeps its first start). */
   started(room: string, pos: StreamPosition): void {
     const stream = roomStream(room);
-    if (!this.#starts.has(stream)) this.#starts.set(stream, pos);
+    if (this.#starts.has(stream)) return;
+    this.#starts.set(stream, pos);
+    // Where a resume starts when the client never heard from the room: with a history read over
+    // the network, the record written at the join did not have it yet.
+    this.changed();
   }
 
   /** A message appended to the inbox: written now, held while the replay runs, or (closed) left for the next resume. */
