@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
@@ -17,7 +18,9 @@ import { type CallWork, RedisWork } from "./helpers/redis-work.js";
  * Redis. The hard check is a count, not a timing: MONITOR shows every call (a script with the
  * commands it ran), and the largest call at 50,000 rooms names no more keys and elements than
  * the largest at 1,000 (the work per call does not grow with the rooms). SLOWLOG (1 ms) is
- * printed beside it, and judged only when the machine is not overloaded.
+ * printed beside it and judged when Redis' main thread ran undisturbed: it runs at real-time
+ * priority where the test may set it (root on Linux), so that other processes cannot take its CPU
+ * mid-command, and a run where the OS still preempted it is printed, not judged.
  */
 
 /** Joins the socket to `?rooms=N` rooms at once (room-0 ... room-<N-1>). */
@@ -151,14 +154,32 @@ async function nodesOf(admin: Redis, mode: Mode, prefix: string, node: string, r
   return admin.sismember(new ShardedLayout(prefix, 64).room(room), node);
 }
 
+/**
+ * Puts Redis' main thread under the real-time FIFO policy (chrt; root or CAP_SYS_NICE), so that
+ * the test runs and helpers beside it cannot take its CPU in the middle of a command: SLOWLOG then
+ * times the commands, not the machine's load. The kernel still keeps 5 % of each second for other
+ * tasks (sched_rt_runtime_us), and Redis sleeps in epoll between commands. False where not allowed.
+ */
+function toRealtime(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    execFileSync("chrt", ["--fifo", "--pid", "10", String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const describeRun = (run: Run) =>
   `${run.rooms} rooms: ${run.calls} calls in ${run.seconds.toFixed(1)} s, the largest names ${run.largest.named} keys/elements in ${run.largest.commands} commands (${run.largest.sample})`;
 
 for (const mode of ["sharded", "classic"] as const) {
   describe(`the ${mode} Redis adapter with 50,000 rooms on a node`, () => {
     let redis: RedisServer;
+    let realtime = false;
     before(async () => {
       redis = await RedisServer.launch();
+      realtime = toRealtime(redis.pid);
     });
     after(() => redis.stop());
 
@@ -175,20 +196,30 @@ for (const mode of ["sharded", "classic"] as const) {
         large.largest.named <= small.largest.named,
         `the largest call at 50,000 rooms (${large.largest.named}: ${large.largest.sample}) names more than at 1,000 (${small.largest.named})`,
       );
-      const [load = 0] = loadavg();
-      const preempted = large.preempted === undefined ? "unknown" : String(large.preempted);
-      console.log(
-        `# ${mode}, SLOWLOG ≥ 1 ms at 50,000 rooms: ${large.slow.length} (${large.slow.slice(0, 5).join("; ")}); Redis preempted ${preempted} times; load average ${load.toFixed(1)} on ${cpus().length} cores`,
-      );
-      console.log(`# ${mode}, mean per call at 50,000 rooms: ${large.means}`);
       // SLOWLOG times are wall-clock: when the OS takes the CPU from Redis mid-command (a loaded
-      // machine, other test runs beside this one), that command is logged slow whatever it does.
-      // The count above holds regardless; the times are judged when Redis ran undisturbed (no
-      // preemption of its main thread in the run, or where that cannot be read, load below the
-      // core count), and printed otherwise.
-      const undisturbed = large.preempted === undefined ? load < cpus().length : large.preempted === 0;
-      if (undisturbed) assert.deepEqual(large.slow, [], "no adapter command or script kept Redis busy for 1 ms or more");
-      else console.log("# SLOWLOG not judged in this run: Redis was preempted (or the machine is loaded)");
+      // machine, other test runs beside this one), that command is logged slow whatever it does,
+      // and even unpreempted at real-time priority a one-element SADD was once logged at 22 ms (a
+      // page fault or the hypervisor, at load 8). The count above holds regardless. A run with no
+      // slow entry settles it (disturbance only lengthens times). Slow entries count only from runs
+      // where Redis ran undisturbed (no preemption of its main thread, or where that cannot be
+      // read, load below the core count): a call slow by its own work is slow in every such run, a
+      // hiccup is not, so the test fails when two undisturbed runs both log slow calls.
+      const judged: string[][] = [];
+      for (let attempt = 1, run = large; ; attempt++) {
+        const [load = 0] = loadavg();
+        const preempted = run.preempted === undefined ? "unknown" : String(run.preempted);
+        console.log(
+          `# ${mode}, SLOWLOG ≥ 1 ms at 50,000 rooms (run ${attempt}): ${run.slow.length} (${run.slow.slice(0, 5).join("; ")}); Redis ${realtime ? "at real-time priority, " : ""}preempted ${preempted} times; load average ${load.toFixed(1)} on ${cpus().length} cores`,
+        );
+        console.log(`# ${mode}, mean per call at 50,000 rooms: ${run.means}`);
+        if (run.slow.length === 0) return;
+        const undisturbed = run.preempted === undefined ? load < cpus().length : run.preempted === 0;
+        if (undisturbed) judged.push(run.slow);
+        if (judged.length === 2 || attempt === 3) break;
+        run = await scenario(redis, mode, 50_000);
+      }
+      if (judged.length < 2) console.log("# SLOWLOG not settled: fewer than two runs where Redis ran undisturbed");
+      else assert.fail(`in two undisturbed runs, adapter calls kept Redis busy for 1 ms or more: ${judged.flat().join("; ")}`);
     });
   });
 }
