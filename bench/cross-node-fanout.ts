@@ -57,10 +57,15 @@ export interface PacedPhase extends Phase {
   readonly crossP99: number;
 }
 
+/** One window of the search, measured as a phase. */
+export interface Step extends Phase {
+  readonly window: number;
+}
+
 export interface FanoutResult {
   readonly paced: PacedPhase;
   /** Delivery rate at each window tried, in order. */
-  readonly steps: readonly { readonly window: number; readonly perSecond: number }[];
+  readonly steps: readonly Step[];
   /** The window measured: the one of the best rate in the search. */
   readonly window: number;
   /** False when the search stopped (at `maxWindow` or `maxQueueMs`) with the rate still rising by 5 % a doubling. */
@@ -103,18 +108,15 @@ export function fanout(impl: Impl, options: FanoutOptions): Promise<FanoutResult
     stopPacing();
     await run.drain();
 
-    const steps: { window: number; perSecond: number }[] = [];
+    const steps: Step[] = [];
     const rateAt = async (window: number) => {
       run.window = window;
       // The window fills at once, in a burst that the nodes batch better than the steady state
       // that follows: the rate is read after it.
       await sleep(Math.min(700, options.stepMs));
-      const from = run.delivered;
-      const t0 = performance.now();
-      await sleep(options.stepMs);
-      const perSecond = ((run.delivered - from) * 1000) / (performance.now() - t0);
-      steps.push({ window, perSecond });
-      return perSecond;
+      const step = { window, ...(await measure([a, b], redis, run, options.stepMs)) };
+      steps.push(step);
+      return step.perSecond;
     };
     // Noise on a shared machine can make one doubling look flat (or look like a gain): the search
     // stops after two doublings in a row that beat the best rate by less than 5 %, and measures at

@@ -15,7 +15,7 @@ import { spread } from "./stats.js";
  * repetition by repetition, the load average before and after, and with --json writes it all to a
  * file. CPU figures are CPU time per delivery, which load changes far less than rates.
  *
- *   npx tsx bench/cross-node.ts [--reps 3] [--clients 500] [--paced 20] [--max-window 512] [--max-queue 1000]
+ *   npx tsx bench/cross-node.ts [--reps 3] [--clients 500] [--paced 20] [--max-window 1024] [--max-queue 1000]
  *     [--seconds 4] [--publishes 4000] [--impls tsws,sio] [--json bench/results/cross-node.json]
  */
 
@@ -24,7 +24,7 @@ const { values } = parseArgs({
     reps: { type: "string", default: "3" },
     clients: { type: "string", default: "500" },
     paced: { type: "string", default: "20" },
-    "max-window": { type: "string", default: "512" },
+    "max-window": { type: "string", default: "1024" },
     "max-queue": { type: "string", default: "1000" },
     seconds: { type: "string", default: "4" },
     publishes: { type: "string", default: "4000" },
@@ -109,11 +109,18 @@ for (const impl of impls) {
   );
 }
 const windows = [...new Set(impls.flatMap((impl) => of(impl).flatMap((r) => r.steps.map((x) => x.window))))].sort((x, y) => x - y);
-console.log(`\nDelivery rate by window in the search (median over the repetitions that tried it; 1 s each, after the window filled):`);
+const stepsAt = (impl: Impl, w: number) => of(impl).flatMap((r) => r.steps.filter((x) => x.window === w));
+console.log(
+  "\nThe search, window by window: deliveries/s and server CPU µs / delivery (medians over the repetitions that tried the window; 1 s each, after it filled):",
+);
 console.log(`| impl | ${windows.join(" | ")} |\n| --- |${" --- |".repeat(windows.length)}`);
 for (const impl of impls) {
-  const at = (w: number) => spread(of(impl).flatMap((r) => r.steps.filter((x) => x.window === w).map((x) => x.perSecond))).median;
-  console.log(`| ${impl} | ${windows.map((w) => fmt(at(w), 2)).join(" | ")} |`);
+  const at = (w: number) => {
+    const steps = stepsAt(impl, w);
+    if (steps.length === 0) return "–";
+    return `${fmt(spread(steps.map((x) => x.perSecond)).median, 2)} / ${fmt(spread(steps.map((x) => x.cpuPerDelivery)).median, 2)}`;
+  };
+  console.log(`| ${impl} | ${windows.map(at).join(" | ")} |`);
 }
 console.log(
   `\nPaced at ${fmt(options.pacedPerSecond * 2 * options.perNode)} deliveries/s, and waste:\n| impl | server CPU µs / delivery | local p50 / p99 ms | cross-node p50 / p99 ms | arrivals / publish (nodes with members: 1) | wasted / publish | member-less node µs CPU / publish |`,
@@ -144,6 +151,21 @@ for (const ours of impls.filter((i) => i.startsWith("tsws"))) {
       `${ours} / ${theirs}: fan-out ${r(rate)} ${rate.median >= 2.5 ? "met" : "MISSED"}, CPU per delivery saturated ${r(cpu)} ` +
         `${cpu.median <= 0.4 ? "met" : "MISSED"}, paced ${r(pacedCpu)}, paced cross p99 ${r(p99)}`,
     );
+  }
+}
+console.log(`\nAt equal windows (every window both tried in a repetition; fan-out ratio / CPU per delivery ratio, medians):`);
+for (const ours of impls.filter((i) => i.startsWith("tsws"))) {
+  for (const theirs of impls.filter((i) => i.startsWith("sio"))) {
+    const cells = windows.flatMap((w) => {
+      const pairs = of(ours).flatMap((r, i) => {
+        const x = r.steps.find((t) => t.window === w);
+        const y = of(theirs)[i]?.steps.find((t) => t.window === w);
+        return x === undefined || y === undefined ? [] : [[x.perSecond / y.perSecond, x.cpuPerDelivery / y.cpuPerDelivery] as const];
+      });
+      if (pairs.length === 0) return [];
+      return [`${w}: ${fmt(spread(pairs.map((p) => p[0])).median)}× / ${fmt(spread(pairs.map((p) => p[1])).median)}×`];
+    });
+    console.log(`${ours} / ${theirs}: ${cells.join(", ")}`);
   }
 }
 const loadAfter = load();
