@@ -9,17 +9,18 @@ import { type Conn, dataOffset, messageFrame } from "./wire.js";
  * 2 × perNode members, half of them through Redis. Three phases on the same nodes, the same for
  * every implementation:
  *
- * 1. paced: a fixed rate of broadcasts (`pacedPerSecond`, far below any implementation's capacity),
- *    for latency (send to receipt, on A: local, on B: cross-node) and CPU per delivery at equal load;
+ * 1. paced: a fixed rate of broadcasts (`pacedPerSecond`, well below every implementation's
+ *    capacity), for latency (send to receipt, on A: local, on B: cross-node) and CPU per delivery
+ *    at equal load;
  * 2. window search: a window of broadcasts kept outstanding (the next leaves when one has reached
  *    every member), doubled from 8 (`stepMs` each) until two doublings in a row raise the best
- *    delivery rate by less than 5 %, up to `maxWindow`, and no further once the best window's mean
- *    queueing time reaches `maxQueueMs`. A window caps the rate near window ×
- *    members / round trip, so a fixed window measures itself as much as the servers; the search
- *    stops where the servers (or the machine) are the limit;
- * 3. saturated: `measureMs` at the window of the best rate in the search: deliveries/s, CPU per delivery, and the CPU shares
- *    of servers + Redis, of the generator (this process: the sender and all receiving clients)
- *    and of the whole machine, so that a reader sees what was saturated.
+ *    delivery rate by less than 5 %, up to `maxWindow`, and no further once a window's mean
+ *    queueing time reaches `maxQueueMs`. A window caps the rate near window × members / round
+ *    trip, so a fixed window measures itself as much as the servers; the search stops where the
+ *    servers (or the machine) are the limit;
+ * 3. saturated: `measureMs` at the window of the best rate in the search: deliveries/s, CPU per
+ *    delivery, and the CPU shares of servers + Redis, of the generator (this process: the sender
+ *    and all receiving clients) and of the whole machine, so that a reader sees what was saturated.
  *
  * Latency under saturation is queueing, whose mean is window × members / rate (Little's law): it is
  * reported as that, apart from the paced latency, and not compared. Before the paced phase, 1 s
@@ -124,11 +125,13 @@ export function fanout(impl: Impl, options: FanoutOptions): Promise<FanoutResult
     // stops there too, which bounds the time and memory a slow implementation's backlog takes.
     let window = FIRST_WINDOW;
     let best = { window, perSecond: await rateAt(window) };
+    let last = best.perSecond;
     let flat = 0;
     const queueMs = (w: number, perSecond: number) => (1000 * w * 2 * options.perNode) / perSecond;
-    while (flat < 2 && window * 2 <= options.maxWindow && queueMs(window, best.perSecond) < options.maxQueueMs) {
+    while (flat < 2 && window * 2 <= options.maxWindow && queueMs(window, last) < options.maxQueueMs) {
       window *= 2;
       const perSecond = await rateAt(window);
+      last = perSecond;
       if (perSecond >= best.perSecond * GAIN) flat = 0;
       else flat++;
       if (perSecond > best.perSecond) best = { window, perSecond };
