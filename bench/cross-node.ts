@@ -80,7 +80,7 @@ for (let rep = 0; rep < reps; rep++) {
     const p = f.paced;
     console.log(
       `rep ${rep + 1} ${impl.padEnd(12)} saturated: ${fmt(s.perSecond)} deliveries/s at window ${f.window}${f.plateau ? "" : " (still rising when the search stopped)"}, ` +
-        `${fmt(s.cpuPerDelivery)} µs CPU/delivery (redis ${fmt(s.redisPerDelivery)}), CPU servers ${fmt(s.serverShare)} % + generator ${fmt(s.generatorShare)} %, ` +
+        `${fmt(s.cpuPerDelivery)} µs CPU/delivery (redis ${fmt(s.redisPerDelivery)}), CPU servers ${fmt(s.serverShare)} % + generator ${fmt(s.generatorShare)} %${s.generatorShare >= 90 ? " (generator-bound: one process near a whole core)" : ""}, ` +
         `machine ${fmt(s.machineBusy)} % busy, queueing ${fmt(s.queueMs)} ms (mean); windows ${f.steps.map((x) => `${x.window}:${fmt(x.perSecond, 2)}`).join(" ")}`,
     );
     console.log(
