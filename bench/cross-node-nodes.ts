@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
+import { RedisServer } from "../test/helpers/redis-server.js";
 import type { ServerStats } from "./servers/control.js";
 import { type Conn, type OnMessage, open, type Protocol } from "./wire.js";
 
@@ -106,6 +108,37 @@ export interface CpuReading {
 export async function readCpu(nodes: Node[], redis: Redis): Promise<CpuReading> {
   const [stats, r] = await Promise.all([Promise.all(nodes.map((n) => n.stats())), redisCpu(redis)]);
   return { nodes: stats.map((s) => s.cpuMicros), arrived: stats.map((s) => s.arrived ?? 0), redis: r, at: performance.now() };
+}
+
+/**
+ * The whole machine's CPU time so far, from /proc/stat (Linux; NaN elsewhere), in clock ticks: busy
+ * (everything but idle and iowait) and total. Over a phase, Δbusy / Δtotal is the share of all cores
+ * that something used, this benchmark or anything else on a shared machine.
+ */
+export function machineCpu(): { busy: number; total: number } {
+  try {
+    const line = readFileSync("/proc/stat", "latin1").split("\n", 1)[0] ?? "";
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.split(/\s+/).slice(1).map(Number);
+    const total = user + nice + system + idle + iowait + irq + softirq + steal;
+    return { busy: total - idle - iowait, total };
+  } catch {
+    return { busy: Number.NaN, total: Number.NaN };
+  }
+}
+
+/** Runs `body` on a fresh private Redis and `count` fresh nodes of `impl`, and stops them all after. */
+export async function withNodes<T>(impl: Impl, count: number, body: (nodes: Node[], redis: Redis) => Promise<T>): Promise<T> {
+  const server = await RedisServer.launch();
+  const redis = new Redis(server.port, "127.0.0.1");
+  const nodes: Node[] = [];
+  try {
+    for (let i = 0; i < count; i++) nodes.push(await Node.start(impl, server.port));
+    return await body(nodes, redis);
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    redis.disconnect();
+    await server.stop();
+  }
 }
 
 export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
