@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
-import type { HistoryLog } from "./history-log.js";
+import type { Awaitable, HistoryLog, StreamPosition } from "./history-log.js";
 import { MemoryHistory } from "./memory-history.js";
 import { MemorySessions } from "./memory-sessions.js";
 import type { SessionStore } from "./session-store.js";
@@ -19,8 +19,40 @@ import type { SessionStore } from "./session-store.js";
 export interface ResumeBackend {
   readonly history: HistoryLog;
   readonly sessions: SessionStore;
+  /**
+   * Where a direct message to a session goes, decided with the stores in one step (a store shared
+   * by nodes): to the node that holds the session, else into its inbox. Absent in memory, where
+   * the sessions all live in this process.
+   */
+  readonly inbox?: InboxRoute;
   /** Releases connections and timers; called once the server's sockets have closed. */
   close(): Promise<void>;
+}
+
+/**
+ * What became of a direct message offered to {@link InboxRoute.deliver}: `appended` to the session's
+ * inbox (at `pos`), `forwarded` to the node that holds the session (which numbers it), or `none`:
+ * the store holds no such session (or one whose holder it cannot tell), nothing was done.
+ * @example
+ * const d: InboxDelivery = { kind: "appended", pos: { seq: 3, epoch: "k3" } };
+ */
+export type InboxDelivery =
+  | { readonly kind: "appended"; readonly pos: StreamPosition }
+  | { readonly kind: "forwarded" }
+  | { readonly kind: "none" };
+
+/**
+ * Routes direct messages of resumable sessions between nodes.
+ * @example
+ * const d = await route.deliver(sid, pushBody("note", { text: "hi" }), false); if (d.kind === "none") publishAsUsual();
+ */
+export interface InboxRoute {
+  /**
+   * Delivers `body` (a push body) to session `sid`: forwarded to the node holding it when that is
+   * another node that hears it; else appended to its inbox, when the store holds the session or
+   * `own` (this node's socket sends it: appended even before the session's record is written).
+   */
+  deliver(sid: string, body: string, own: boolean): Awaitable<InboxDelivery>;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { ResolvedResumeOptions } from "../../options/resume.js";
 import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
 import type { Room, SocketId } from "../../types.js";
 import { RedisLink } from "./connections.js";
+import { type DirectChannels, parseMoved } from "./direct-channels.js";
 import { InFlight } from "./in-flight.js";
 import { CHUNK, linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { LiveNodes } from "./live-nodes.js";
@@ -14,6 +15,7 @@ import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
 import { redisResumeStores } from "./resume-stores.js";
 import { runScript, scripts } from "./scripts.js";
+import type { RedisSessions } from "./session-store.js";
 import { frame, type MembersAnswer, type MembersQuestion, unframe, WireKind } from "./sharded-wire.js";
 import { startError, within } from "./start.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
@@ -66,6 +68,8 @@ export class ClassicRedisAdapter implements RedisAdapter {
   #dirty = false;
   #restoring: Promise<void> = Promise.resolve();
   #templateOnError: ((error: Error) => void) | undefined;
+  /** The resume stores' sessions, told when another node took one of this node's (a `moved` notice). */
+  #sessions: RedisSessions | undefined;
 
   constructor(template: Redis, options: Required<RedisAdapterOptions>) {
     this.#template = template;
@@ -92,7 +96,10 @@ export class ClassicRedisAdapter implements RedisAdapter {
    * Redis Streams and sessions in Redis hashes, on a connection of their own under the same prefix.
    */
   [resumeBackend](options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
-    return redisResumeStores(this.#template, this.#options.prefix, options, logger);
+    const channels: DirectChannels = { me: () => this.#me, prefix: this.#key("direct:"), suffix: "", command: "PUBLISH" };
+    const stores = redisResumeStores(this.#template, this.#options.prefix, options, logger, channels);
+    this.#sessions = stores.sessions;
+    return stores;
   }
 
   get nodeId(): string | undefined {
@@ -291,6 +298,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
       if (parsed?.kind === WireKind.op) this.#onOp(node, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
       else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
+      else if (parsed?.kind === WireKind.moved) this.#moved(node, parsed.body);
       else node.logger.warn({ channel: name }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       node.logger.error({ err: error }, `Redis adapter: carrying out a cluster message failed: ${messageOf(error)}`);
@@ -318,6 +326,12 @@ export class ClassicRedisAdapter implements RedisAdapter {
     // A broadcast is carried out only where its rooms have members; a routed operation came here because this node holds its target.
     const delivered = here || op.type !== "broadcast" ? node.receive(op) : false;
     this.#counts[here || delivered ? "received" : "ignored"]++;
+  }
+
+  #moved(node: ClusterNode, body: Buffer): void {
+    const moved = parseMoved(body);
+    if (moved === undefined) node.logger.warn({}, "Redis adapter: ignored a malformed moved notice");
+    else this.#sessions?.moved(moved.sid, moved.generation);
   }
 
   #onQuestion(node: ClusterNode, question: MembersQuestion): void {

@@ -7,7 +7,11 @@
  * const bytes = frame(Kind.op, 17, encodeClusterOp(nodeId, op, Date.now()));
  */
 
-export const WireKind = { op: 1, ask: 2, answer: 3 } as const;
+/**
+ * `moved` tells a node that a session it held was taken by another node (resumable sessions): its
+ * body is `<generation>:<sid>`, published by the session store's take script (session-store.ts).
+ */
+export const WireKind = { op: 1, ask: 2, answer: 3, moved: 4 } as const;
 
 const HEAD = 5;
 
