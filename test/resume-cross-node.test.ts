@@ -1,7 +1,8 @@
 // Resumable sessions across two nodes on a real Redis (both adapter modes on one Redis), with raw
 // protocol peers (test/helpers/resume-peer.ts): a `sendTo` to a session that is away from every
 // node is kept in its inbox and replayed, in order and once, wherever the session resumes; one sent
-// while the session is attached on another node reaches it live, once; and a half-open socket left
+// while the session is attached on another node reaches it live, once; one kept in the inbox while
+// its node did not hear the forward is read from history before the next; and a half-open socket left
 // on one node is closed there ("resumed elsewhere") when the session resumes on another, without
 // ending or detaching the session that now lives there.
 import assert from "node:assert/strict";
@@ -10,9 +11,12 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { z } from "zod";
+import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
 import { createRedisAdapter } from "../src/adapters/redis/index.js";
+import { RedisHistory } from "../src/adapters/redis/streams-log.js";
 import { defineContract, event } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, handle, type Logger, Namespace, type Server } from "../src/index.js";
+import { pushBody } from "../src/resume/history-log.js";
 import { RedisServer } from "./helpers/redis-server.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
 import { until } from "./helpers.js";
@@ -214,6 +218,38 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
         got.map((x) => (x.data as { n: number }).n).sort((x, y) => x - y),
         Array.from({ length: total }, (_, k) => k + 1),
         "every message once",
+      );
+    });
+
+    it(`${mode}: a direct message its node did not hear is read from history before the next one, in order, once`, async () => {
+      const prefix = `x4${mode}`;
+      const a = await startNode(prefix, sharded);
+      const p = peer(a.url);
+      await p.connect();
+      const sid = p.sid as string;
+      await until(() => a.sockets.has(sid), "the session's socket on node a");
+      a.sockets.get(sid)?.emit("dm", { n: 1 });
+      await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+      // A node whose forward to a reaches nobody (as when a's subscriber connection is down): the
+      // route keeps the message in the inbox, and a does not hear of it.
+      const history = new RedisHistory(admin, { size: 100, ttl: 60_000, prefix });
+      const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
+      const delivery = await new RedisInboxRoute(history, ghost, prefix).deliver(sid, pushBody("dm", { n: 2 }), false);
+      assert.equal(delivery.kind, "appended", "kept in the inbox");
+      await sleep(200);
+      assert.equal(dms(p).length, 1, "a did not hear of it");
+      a.sockets.get(sid)?.emit("dm", { n: 3 });
+      await until(() => dms(p).length >= 3, "the next direct messages", 10_000).catch(() => {});
+      await sleep(200);
+      assert.deepEqual(p.gaps, []);
+      assert.deepEqual(
+        dms(p).map((x) => [x.seq, (x.data as { n: number }).n]),
+        [
+          [1, 1],
+          [2, 2],
+          [3, 3],
+        ],
+        "the hole was filled before the next message",
       );
     });
 
