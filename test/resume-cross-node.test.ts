@@ -173,10 +173,13 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await p.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 6, 10_000);
       b.server.sendTo(sid, dm(7));
       await p.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 7, 10_000);
+      // A handler on a that still holds the old socket object: its emit reaches the session on b, live.
+      a.sockets.get(sid)?.emit("dm", { n: 8 });
+      await p.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 8, 10_000);
       await sleep(300);
       assert.deepEqual(
         dms(p).map((x) => x.seq),
-        [1, 2, 3, 4, 5, 6, 7],
+        [1, 2, 3, 4, 5, 6, 7, 8],
       );
       assert.deepEqual(p.gaps, []);
     });
