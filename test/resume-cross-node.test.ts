@@ -184,7 +184,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       assert.deepEqual(p.gaps, []);
     });
 
-    it(`${mode}: sendTos from both nodes while the session resumes elsewhere: each once, gapless seqs, in seq order`, async () => {
+    it(`${mode}: direct messages from both nodes before, during and after a resume elsewhere: each once, gapless seqs, in seq order`, async () => {
       const prefix = `x2${mode}`;
       const a = await startNode(prefix, sharded);
       const b = await startNode(prefix, sharded);
@@ -195,12 +195,15 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await until(() => b.view !== undefined && a.sockets.has(sid), "sockets on both nodes");
       p.drop();
       await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
-      const total = 120;
+      const total = 240;
       let sent = 0;
       const sending = (async () => {
         while (sent < total) {
           sent++;
-          (sent % 2 === 0 ? a : b).server.sendTo(sid, dm(sent));
+          // From a (which no longer holds it), from b, and, once it resumed there, by b's socket object.
+          const own = sent % 3 === 0 ? b.sockets.get(sid) : undefined;
+          if (own !== undefined) own.emit("dm", { n: sent });
+          else (sent % 3 === 1 ? a : b).server.sendTo(sid, dm(sent));
           await sleep(2);
         }
       })();
@@ -233,8 +236,8 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await until(() => a.sockets.has(sid), "the session's socket on node a");
       a.sockets.get(sid)?.emit("dm", { n: 1 });
       await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
-      // A node whose forward to a reaches nobody (as when a's subscriber connection is down): the
-      // route keeps the message in the inbox, and a does not hear of it.
+      // A node whose notice to a reaches nobody (as when a's subscriber connection is down): the
+      // message is kept in the inbox, and a does not hear of it.
       const history = new RedisHistory(admin, { size: 100, ttl: 60_000, prefix });
       const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
       const delivery = await new RedisInboxRoute(history, ghost, prefix).deliver(sid, pushBody("dm", { n: 2 }), false);

@@ -102,6 +102,7 @@ export class ResumeRuntime {
     node.setStreamGate(this.gate);
     this.#backend.sessions.onExpire((record) => this.#expired(record));
     this.#backend.sessions.onMoved?.((sid, generation) => this.#movedAway(sid, generation));
+    this.#backend.inbox?.onForwarded((sid, pos, body) => this.#services.current(sid)?.appended(pos, body));
     node.onShutdown(() => this.#shutdown());
     this.#services = {
       history: this.#backend.history,
@@ -253,10 +254,10 @@ export class ResumeRuntime {
   /**
    * `server.sendTo(id, frame)` of a tsws.v1 event frame to a resumable session: numbered in the
    * session's inbox as `socket.emit` is, so a resume replays it, also while the session is away.
-   * With a store shared by nodes (Redis) a session with no socket here is looked up in the same step
-   * (the backend's `inbox` route): forwarded to its node, or kept in its inbox when it is away from every
-   * node; an id the store does not know goes on as a plain sendTo. In memory it is kept when the
-   * store holds the session. Binary data and other text go as before: live only.
+   * With a store shared by nodes (Redis) a session with no socket here is appended in one step with
+   * a look-up of its node (the backend's `inbox` route), which is handed the numbered message; an
+   * id the store does not know goes on as a plain sendTo. In memory it is kept when the store holds
+   * the session. Binary data and other text go as before: live only.
    */
   #sendTo(op: SendToOp, origin: "local" | "remote"): boolean {
     if (typeof op.data !== "string") return false;
@@ -283,7 +284,7 @@ export class ResumeRuntime {
           // Not a session the store knows: a plain sendTo, routed as usual (a remote one was already routed here).
           if (delivery.kind === "none" && origin === "local") this.#node.adapter.publish(op);
           // Appended after this node took the session: its socket here may have missed it.
-          else if (delivery.kind === "appended") this.#services.current(op.id)?.appended(delivery.pos, body);
+          else if (delivery.kind === "appended" && !delivery.elsewhere) this.#services.current(op.id)?.appended(delivery.pos, body);
         },
         (error) => this.#logger.error({ err: error, socket: op.id }, "resume: a direct message could not be routed or kept; not sent"),
       );
@@ -298,13 +299,15 @@ export class ResumeRuntime {
   }
 
   /**
-   * Appends a direct message of this node's socket of `sid` to the session's inbox; with a store
-   * shared by nodes, unless another node holds the session now (then forwarded there: undefined).
+   * Appends a direct message of this node's socket of `sid` to the session's inbox; undefined when
+   * another node holds the session now (a store shared by nodes handed it the message).
    */
   #appendInbox(sid: SocketId, body: string): Awaitable<StreamPosition | undefined> {
     const route = this.#backend.inbox;
     if (route === undefined) return this.#backend.history.append(inboxStream(sid), body);
-    return Promise.resolve(route.deliver(sid, body, true)).then((delivery) => (delivery.kind === "appended" ? delivery.pos : undefined));
+    return Promise.resolve(route.deliver(sid, body, true)).then((delivery) =>
+      delivery.kind === "appended" && !delivery.elsewhere ? delivery.pos : undefined,
+    );
   }
 
   /**

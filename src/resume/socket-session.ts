@@ -41,8 +41,8 @@ export interface SessionServices {
   /** The session of the open socket that holds `sid` on this node now, if any. */
   current(sid: string): SocketSession | undefined;
   /**
-   * Appends a direct message of session `sid` to its inbox; undefined when it went to another node
-   * instead (a store shared by nodes found the session held there: that node numbers it).
+   * Appends a direct message of session `sid` to its inbox; undefined when another node holds the
+   * session (a store shared by nodes found it there and handed that node the message).
    */
   appendInbox(sid: string, body: string): Awaitable<StreamPosition | undefined>;
 }
@@ -209,7 +209,7 @@ export class SocketSession implements ResumeHandle {
   /**
    * A message appended to the inbox: written now, held while the replay runs or a hole is filled,
    * or (closed) left for the next resume. A seq past the next one means another node appended
-   * messages this socket did not get (a forward its node did not hear): they are read from
+   * messages this socket did not get yet (their notice is late or was lost): they are read from
    * history first, so the client's position never skips one.
    */
   #offerInbox(stream: StreamName, pos: StreamPosition, frame: string): void {

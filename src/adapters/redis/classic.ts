@@ -13,9 +13,8 @@ import { CHUNK, linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { LiveNodes } from "./live-nodes.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
-import { redisResumeStores } from "./resume-stores.js";
+import { type RedisResumeStores, redisResumeStores } from "./resume-stores.js";
 import { runScript, scripts } from "./scripts.js";
-import type { RedisSessions } from "./session-store.js";
 import { frame, type MembersAnswer, type MembersQuestion, unframe, WireKind } from "./sharded-wire.js";
 import { startError, within } from "./start.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
@@ -68,8 +67,8 @@ export class ClassicRedisAdapter implements RedisAdapter {
   #dirty = false;
   #restoring: Promise<void> = Promise.resolve();
   #templateOnError: ((error: Error) => void) | undefined;
-  /** The resume stores' sessions, told when another node took one of this node's (a `moved` notice). */
-  #sessions: RedisSessions | undefined;
+  /** The resume stores, told of the `moved` and `inbox` notices on this node's direct channel. */
+  #resume: RedisResumeStores | undefined;
 
   constructor(template: Redis, options: Required<RedisAdapterOptions>) {
     this.#template = template;
@@ -98,7 +97,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
   [resumeBackend](options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
     const channels: DirectChannels = { me: () => this.#me, prefix: this.#key("direct:"), suffix: "", command: "PUBLISH" };
     const stores = redisResumeStores(this.#template, this.#options.prefix, options, logger, channels);
-    this.#sessions = stores.sessions;
+    this.#resume = stores;
     return stores;
   }
 
@@ -298,7 +297,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
       if (parsed?.kind === WireKind.op) this.#onOp(node, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
       else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
-      else if (parsed?.kind === WireKind.moved) this.#moved(node, parsed.body);
+      else if (parsed?.kind === WireKind.moved || parsed?.kind === WireKind.inbox) this.#resumeNotice(node, parsed.kind, parsed.body);
       else node.logger.warn({ channel: name }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       node.logger.error({ err: error }, `Redis adapter: carrying out a cluster message failed: ${messageOf(error)}`);
@@ -328,10 +327,12 @@ export class ClassicRedisAdapter implements RedisAdapter {
     this.#counts[here || delivered ? "received" : "ignored"]++;
   }
 
-  #moved(node: ClusterNode, body: Buffer): void {
-    const moved = parseMoved(body);
-    if (moved === undefined) node.logger.warn({}, "Redis adapter: ignored a malformed moved notice");
-    else this.#sessions?.moved(moved.sid, moved.generation);
+  #resumeNotice(node: ClusterNode, kind: number, body: Buffer): void {
+    if (this.#resume === undefined) return;
+    const moved = kind === WireKind.moved ? parseMoved(body) : undefined;
+    if (moved !== undefined) this.#resume.sessions.moved(moved.sid, moved.generation);
+    else if (kind === WireKind.moved || !this.#resume.inbox.forwarded(body))
+      node.logger.warn({ kind }, "Redis adapter: ignored a malformed notice of the resume stores");
   }
 
   #onQuestion(node: ClusterNode, question: MembersQuestion): void {

@@ -3,8 +3,9 @@
  * Redis Streams and sessions in Redis hashes, on a connection of their own under the adapter's
  * prefix. Not on a Redis Cluster: the session store keeps one sorted set of deadlines beside each
  * session's hash, and its scripts touch both (two hash slots). With the adapter's direct channels
- * the sessions know their node, direct messages are routed to it or kept (inbox-route.ts), and a
- * take tells the previous holder (the adapter hands its `moved` notices to the store's `moved()`).
+ * the sessions know their node, a direct message is kept in the inbox and handed to that node in
+ * one step (inbox-route.ts), and a take tells the previous holder (the adapter hands these notices
+ * to `sessions.moved()` and `inbox.forwarded()`).
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../../logger.js";
@@ -16,12 +17,13 @@ import { RedisSessions } from "./session-store.js";
 import { RedisHistory } from "./streams-log.js";
 
 /**
- * The Redis resume backend; its `sessions` take the adapter's `moved` notices.
+ * The Redis resume backend; its `sessions` take the adapter's `moved` notices, its `inbox` the `inbox` ones.
  * @example
  * const stores: RedisResumeStores = redisResumeStores(template, "tsws", options, logger, channels);
  */
 export interface RedisResumeStores extends ResumeBackend {
   readonly sessions: RedisSessions;
+  readonly inbox: RedisInboxRoute;
 }
 
 /**
