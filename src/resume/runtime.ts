@@ -319,7 +319,8 @@ export class ResumeRuntime {
     const socket = this.#node.get(sid) as ResumableSocket | undefined;
     const session = socket?.resume;
     if (socket === undefined || socket.closed || !(session instanceof SocketSession) || session.generation >= generation) return;
-    session.keepOnClose = true;
+    session.movedAway();
+    this.forget(sid); // a resume here later builds its reply cache from the record (the new holder's replies)
     socket.close(1001, "resumed elsewhere");
   }
 

@@ -112,6 +112,8 @@ export class SocketSession implements ResumeHandle {
    * closed so that the client resumes.
    */
   keepOnClose = false;
+  /** Another node holds this session now: this node keeps no reply cache of it for a later resume here. */
+  #elsewhere = false;
   /** Inbox messages waiting while a hole in the inbox is read from history (see {@link appended}). */
   #filling: Buffered[] | undefined;
   /** The session ended (closed by the app or a limit): nothing of it is written any more. */
@@ -135,8 +137,18 @@ export class SocketSession implements ResumeHandle {
 
   get replies(): ReplyCache {
     // An ended session's cache is not kept for a resume (there is none): not registered on the node.
-    this.#replies ??= this.#ended ? new ReplyCache() : this.#services.cacheOf(this.#base.sid);
+    // Nor one that moved to another node: a resume here later takes the record's replies, not a stale cache.
+    this.#replies ??= this.#ended || this.#elsewhere ? new ReplyCache() : this.#services.cacheOf(this.#base.sid);
     return this.#replies;
+  }
+
+  /**
+   * Another node took this session (this socket is half-open): its close keeps the session, and
+   * replies settling here still go to the store (fenced there: to their running marks).
+   */
+  movedAway(): void {
+    this.keepOnClose = true;
+    this.#elsewhere = true;
   }
 
   /** The session's generation on this socket (a resume elsewhere makes a newer one). */
