@@ -4,7 +4,8 @@
 // while the session is attached on another node reaches it live, once; one kept in the inbox while
 // its node did not hear the forward is read from history before the next; and a half-open socket left
 // on one node is closed there ("resumed elsewhere") when the session resumes on another, without
-// ending or detaching the session that now lives there.
+// ending or detaching the session that now lives there, and a request still running there is
+// answered once, on the new node, from that run.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
@@ -14,7 +15,7 @@ import { z } from "zod";
 import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
 import { createRedisAdapter } from "../src/adapters/redis/index.js";
 import { RedisHistory } from "../src/adapters/redis/streams-log.js";
-import { defineContract, event } from "../src/contract/index.js";
+import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, handle, type Logger, Namespace, type Server } from "../src/index.js";
 import { pushBody } from "../src/resume/history-log.js";
 import { RedisServer } from "./helpers/redis-server.js";
@@ -22,7 +23,7 @@ import { ResumePeer } from "./helpers/resume-peer.js";
 import { until } from "./helpers.js";
 
 const contract = defineContract({
-  client: { noop: event(z.object({})) },
+  client: { noop: event(z.object({})), slow: request(z.object({ ms: z.number() }), z.number()) },
   server: { dm: event(z.object({ n: z.number() })), message: event(z.object({ n: z.number() })) },
 });
 type XSocket = EventSocket<typeof contract>;
@@ -36,6 +37,8 @@ interface XNode {
   readonly expired: string[];
   /** Sockets whose `onClose` ran here, by id. */
   readonly closes: string[];
+  /** How often `slow` ran here. */
+  runs: number;
   view: XSocket["server"] | undefined;
 }
 
@@ -61,7 +64,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
   });
 
   async function startNode(prefix: string, sharded: boolean): Promise<XNode> {
-    const node: XNode = { sockets: new Map(), expired: [], closes: [], view: undefined } as unknown as XNode;
+    const node: XNode = { sockets: new Map(), expired: [], closes: [], runs: 0, view: undefined } as unknown as XNode;
     @Namespace("/x")
     class X extends events(contract) {
       static onConnect(socket: XSocket) {
@@ -75,7 +78,13 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       static onExpire(session: { id: string }) {
         node.expired.push(session.id);
       }
-      static events = handle(contract, { noop() {} });
+      static events = handle(contract, {
+        noop() {},
+        async slow(_socket, { ms }) {
+          await sleep(ms);
+          return ++node.runs;
+        },
+      });
     }
     const template = new Redis(redis.port, "127.0.0.1");
     templates.push(template);
@@ -294,6 +303,30 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       assert.equal(q.sid, sid);
       assert.deepEqual(q.gaps, []);
       assert.deepEqual([...a.expired, ...b.expired], [], "no onExpire");
+    });
+
+    it(`${mode}: a request running on the node of the half-open socket is answered once, on the other node, after that socket was closed`, async () => {
+      const prefix = `x5${mode}`;
+      const a = await startNode(prefix, sharded);
+      const b = await startNode(prefix, sharded);
+      const p = peer(a.url);
+      await p.connect();
+      const sid = p.sid as string;
+      p.send([1, 1, "slow", { ms: 1_500 }]);
+      await sleep(200); // the run is marked running in the session hash
+      const oldClosed = once(p.ws, "close");
+      const q = clone(p, b.url);
+      await q.connect();
+      const [code] = (await Promise.race([oldClosed, sleep(10_000).then(() => [0])])) as [number];
+      assert.equal(code, 1001, "node a closed its half-open socket while the request still ran there");
+      assert.equal(a.runs, 0, "still running");
+      q.send([1, 1, "slow", { ms: 1_500 }]); // the client's retry, same id
+      const reply = await q.next((f) => f[0] === 2 || f[0] === 3, 15_000);
+      assert.deepEqual(reply, [2, 1, 1], "answered with a's run");
+      await sleep(300);
+      assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
+      assert.equal(q.frames.filter((f) => f[0] === 2 || f[0] === 3).length, 1, "one answer");
+      assert.equal(await admin.exists(`${prefix}:sess:{${sid}}`), 1, "the session lives on");
     });
   }
 });
