@@ -197,6 +197,47 @@ describe("resume over Redis", () => {
       assert.deepEqual(expired.map((e) => e.slice(2)).sort(), ["x1", "x2"], "each once");
     });
 
+    it("tells the previous holder of a take on its channel, and its lease renewal when that notice was lost", slow, async () => {
+      const heard: string[] = [];
+      const sub = connect();
+      await sub.subscribe("s4:direct:A");
+      sub.on("messageBuffer", (_channel: Buffer, message: Buffer) => heard.push(message.subarray(5).toString()));
+      const on = (me: string) => ({ me: () => me, prefix: "s4:direct:", suffix: "", command: "PUBLISH" as const });
+      const made = (me: string) => {
+        const s = new RedisSessions(connect(), { ttl: 600, prefix: "s4", pollEvery: 50, channels: on(me) });
+        stores.push(s);
+        return s;
+      };
+      const a = made("A");
+      const b = made("B");
+      const moved: string[] = [];
+      a.onMoved((sid, generation) => moved.push(`${sid}@${generation}`));
+      // Held by A, taken by B: A hears it on its channel (its adapter passes it to a.moved()).
+      const token = await a.open(record("m1"));
+      assert.equal(await redis.hget("s4:sess:{m1}", "n"), "A");
+      const taken = await b.take(token, "user:1");
+      assert.ok(taken.ok);
+      assert.equal(await redis.hget("s4:sess:{m1}", "n"), "B");
+      const deadline = Date.now() + 5_000;
+      while (heard.length === 0 && Date.now() < deadline) await sleep(10);
+      assert.deepEqual(heard, ["1:m1"], "generation 1 of m1 is elsewhere");
+      a.moved("m1", 1); // what A's adapter does with the notice: A renews m1 no more
+      // A detach clears the holder; a take by the same node tells nobody.
+      await b.detach("m1", 1);
+      assert.equal(await redis.hget("s4:sess:{m1}", "n"), "");
+      // Held by A again, taken by B while A's notice goes nowhere (nobody hears s4:direct:A now):
+      // A's next lease renewal (every ttl / 3) finds the newer generation.
+      await sub.unsubscribe("s4:direct:A");
+      const back = await a.take(taken.token, "user:1");
+      assert.ok(back.ok);
+      assert.equal(back.record.generation, 2);
+      assert.equal((await b.take(back.token, "user:1")).ok, true);
+      while (moved.length < 2 && Date.now() < deadline + 5_000) await sleep(10);
+      assert.deepEqual(moved, ["m1@1", "m1@3"], "the renewal told A");
+      await sleep(500);
+      assert.deepEqual(moved, ["m1@1", "m1@3"], "once");
+    });
+
     it("expires an attached session after its node died (renewals stopped), on another node", slow, async () => {
       const dying = new RedisSessions(connect(), { ttl: 300, prefix: "s3", pollEvery: 50 });
       const survivor = sessions(300, "s3");

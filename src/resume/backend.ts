@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
-import type { HistoryLog } from "./history-log.js";
+import type { Awaitable, HistoryLog, StreamPosition } from "./history-log.js";
 import { MemoryHistory } from "./memory-history.js";
 import { MemorySessions } from "./memory-sessions.js";
 import type { SessionStore } from "./session-store.js";
@@ -19,8 +19,43 @@ import type { SessionStore } from "./session-store.js";
 export interface ResumeBackend {
   readonly history: HistoryLog;
   readonly sessions: SessionStore;
+  /**
+   * Where a direct message to a session goes, decided with the stores in one step (a store shared
+   * by nodes): to the node that holds the session, else into its inbox. Absent in memory, where
+   * the sessions all live in this process.
+   */
+  readonly inbox?: InboxRoute;
   /** Releases connections and timers; called once the server's sockets have closed. */
   close(): Promise<void>;
+}
+
+/**
+ * What became of a direct message offered to {@link InboxRoute.deliver}: `appended` to the session's
+ * inbox at `pos` (`elsewhere`: another node holds the session and was handed the message, so it is
+ * not for a socket here), or `none`: the store holds no such session (or one whose holder it
+ * cannot tell), nothing was done.
+ * @example
+ * const d: InboxDelivery = { kind: "appended", pos: { seq: 3, epoch: "k3" }, elsewhere: false };
+ */
+export type InboxDelivery =
+  | { readonly kind: "appended"; readonly pos: StreamPosition; readonly elsewhere: boolean }
+  | { readonly kind: "none" };
+
+/**
+ * Routes direct messages of resumable sessions between nodes.
+ * @example
+ * const d = await route.deliver(sid, pushBody("note", { text: "hi" }), false); if (d.kind === "none") publishAsUsual();
+ * route.onForwarded((sid, pos, body) => sessionHere(sid)?.appended(pos, body));
+ */
+export interface InboxRoute {
+  /**
+   * Appends `body` (a push body) to session `sid`'s inbox, when the store holds the session or
+   * `own` (this node's socket sends it: appended even before the session's record is written),
+   * and in the same step hands it to the node holding the session, when that is another node.
+   */
+  deliver(sid: string, body: string, own: boolean): Awaitable<InboxDelivery>;
+  /** Runs `listener` for each message another node appended to the inbox of a session this node holds. */
+  onForwarded(listener: (sid: string, pos: StreamPosition, body: string) => void): void;
 }
 
 /**

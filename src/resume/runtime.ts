@@ -19,7 +19,7 @@ import type { Socket, SocketInit } from "../socket/socket.js";
 import type { Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
-import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream } from "./history-log.js";
+import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream, type StreamPosition } from "./history-log.js";
 import { remoteReply } from "./remote-reply.js";
 import { REPLY_CACHE_SIZE, ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
@@ -101,6 +101,8 @@ export class ResumeRuntime {
     this.gate.onSendTo = (op, origin) => this.#sendTo(op, origin);
     node.setStreamGate(this.gate);
     this.#backend.sessions.onExpire((record) => this.#expired(record));
+    this.#backend.sessions.onMoved?.((sid, generation) => this.#movedAway(sid, generation));
+    this.#backend.inbox?.onForwarded((sid, pos, body) => this.#services.current(sid)?.appended(pos, body));
     node.onShutdown(() => this.#shutdown());
     this.#services = {
       history: this.#backend.history,
@@ -121,6 +123,7 @@ export class ResumeRuntime {
         const socket = this.#node.get(sid) as ResumableSocket | undefined;
         return socket !== undefined && !socket.closed && socket.resume instanceof SocketSession ? socket.resume : undefined;
       },
+      appendInbox: (sid: SocketId, body: string) => this.#appendInbox(sid, body),
       track: (work: Promise<unknown>) => {
         this.#writes.add(work);
         work.finally(() => this.#writes.delete(work));
@@ -250,16 +253,22 @@ export class ResumeRuntime {
 
   /**
    * `server.sendTo(id, frame)` of a tsws.v1 event frame to a resumable session: numbered in the
-   * session's inbox as `socket.emit` is, so a resume replays it; kept there while the session is
-   * away when the store holds its sessions in this process (on other nodes' stores, the node whose
-   * socket it is numbers it; a session away from every node misses it). Binary data and other text
-   * go as before: live only.
+   * session's inbox as `socket.emit` is, so a resume replays it, also while the session is away.
+   * With a store shared by nodes (Redis) a session with no socket here is appended in one step with
+   * a look-up of its node (the backend's `inbox` route), which is handed the numbered message; an
+   * id the store does not know goes on as a plain sendTo. In memory it is kept when the store holds
+   * the session. Binary data and other text go as before: live only.
    */
   #sendTo(op: SendToOp, origin: "local" | "remote"): boolean {
     if (typeof op.data !== "string") return false;
     const socket = this.#node.get(op.id) as ResumableSocket | undefined;
     const session = socket?.resume;
-    if (socket !== undefined ? !(session instanceof SocketSession) : origin !== "local" || this.#backend.sessions.holds?.(op.id) !== true) {
+    const route = this.#backend.inbox;
+    if (
+      socket !== undefined
+        ? !(session instanceof SocketSession)
+        : route === undefined && (origin !== "local" || this.#backend.sessions.holds?.(op.id) !== true)
+    ) {
       return false;
     }
     const body = eventPushBody(op.data);
@@ -268,12 +277,51 @@ export class ResumeRuntime {
       session.emit(body);
       return true;
     }
+    if (route !== undefined) {
+      when(
+        route.deliver(op.id, body, false),
+        (delivery) => {
+          // Not a session the store knows: a plain sendTo, routed as usual (a remote one was already routed here).
+          if (delivery.kind === "none" && origin === "local") this.#node.adapter.publish(op);
+          // Appended after this node took the session: its socket here may have missed it.
+          else if (delivery.kind === "appended" && !delivery.elsewhere) this.#services.current(op.id)?.appended(delivery.pos, body);
+        },
+        (error) => this.#logger.error({ err: error, socket: op.id }, "resume: a direct message could not be routed or kept; not sent"),
+      );
+      return true;
+    }
     when(
       this.#backend.history.append(inboxStream(op.id), body),
       () => {},
       (error) => this.#logger.error({ err: error, socket: op.id }, "resume: a direct message could not be kept in the inbox; not sent"),
     );
     return true;
+  }
+
+  /**
+   * Appends a direct message of this node's socket of `sid` to the session's inbox; undefined when
+   * another node holds the session now (a store shared by nodes handed it the message).
+   */
+  #appendInbox(sid: SocketId, body: string): Awaitable<StreamPosition | undefined> {
+    const route = this.#backend.inbox;
+    if (route === undefined) return this.#backend.history.append(inboxStream(sid), body);
+    return Promise.resolve(route.deliver(sid, body, true)).then((delivery) =>
+      delivery.kind === "appended" && !delivery.elsewhere ? delivery.pos : undefined,
+    );
+  }
+
+  /**
+   * Another node took session `sid` (its take told this node, or this node's lease renewal found
+   * it): a socket of an older generation still open here is half-open. It is closed as the same
+   * node's resume closes one, and its close keeps the session (the store fences what it writes).
+   */
+  #movedAway(sid: SocketId, generation: number): void {
+    const socket = this.#node.get(sid) as ResumableSocket | undefined;
+    const session = socket?.resume;
+    if (socket === undefined || socket.closed || !(session instanceof SocketSession) || session.generation >= generation) return;
+    session.movedAway();
+    this.forget(sid); // a resume here later builds its reply cache from the record (the new holder's replies)
+    socket.close(1001, "resumed elsewhere");
   }
 
   /**

@@ -114,6 +114,12 @@ export interface SessionStore {
   holds?(sid: string): boolean;
   /** Runs `listener` once per session whose window ended without a resume. */
   onExpire(listener: (record: SessionRecord) => void): void;
+  /**
+   * Runs `listener` when another node took a session this node held (`generation` is the new
+   * one): a socket of it still open here is half-open and is closed without touching the session.
+   * Only a store shared by nodes has it.
+   */
+  onMoved?(listener: (sid: string, generation: number) => void): void;
   /** Stops timers and releases connections; sessions are not expired by it. */
   close(): Awaitable<void>;
 }

@@ -40,6 +40,11 @@ export interface SessionServices {
   track(work: Promise<unknown>): void;
   /** The session of the open socket that holds `sid` on this node now, if any. */
   current(sid: string): SocketSession | undefined;
+  /**
+   * Appends a direct message of session `sid` to its inbox; undefined when another node holds the
+   * session (a store shared by nodes found it there and handed that node the message).
+   */
+  appendInbox(sid: string, body: string): Awaitable<StreamPosition | undefined>;
 }
 
 /** How long a resumed session waits for the client's `[9, "pos", ...]` before it uses the record's positions, in ms. */
@@ -100,6 +105,17 @@ export class SocketSession implements ResumeHandle {
   #positions: ((pos: Record<string, unknown> | undefined) => void) | undefined;
   /** Another socket took over this session (a half-open connection): its close must not touch the session. */
   superseded = false;
+  /**
+   * This socket's close keeps the session whatever its reason, as a network close does: another
+   * node took the session (this socket is half-open; what it writes then is fenced by the newer
+   * generation, and replies still reach their running marks for that node), or the socket is
+   * closed so that the client resumes.
+   */
+  keepOnClose = false;
+  /** Another node holds this session now: this node keeps no reply cache of it for a later resume here. */
+  #elsewhere = false;
+  /** Inbox messages waiting while a hole in the inbox is read from history (see {@link appended}). */
+  #filling: Buffered[] | undefined;
   /** The session ended (closed by the app or a limit): nothing of it is written any more. */
   #ended = false;
 
@@ -121,8 +137,23 @@ export class SocketSession implements ResumeHandle {
 
   get replies(): ReplyCache {
     // An ended session's cache is not kept for a resume (there is none): not registered on the node.
-    this.#replies ??= this.#ended ? new ReplyCache() : this.#services.cacheOf(this.#base.sid);
+    // Nor one that moved to another node: a resume here later takes the record's replies, not a stale cache.
+    this.#replies ??= this.#ended || this.#elsewhere ? new ReplyCache() : this.#services.cacheOf(this.#base.sid);
     return this.#replies;
+  }
+
+  /**
+   * Another node took this session (this socket is half-open): its close keeps the session, and
+   * replies settling here still go to the store (fenced there: to their running marks).
+   */
+  movedAway(): void {
+    this.keepOnClose = true;
+    this.#elsewhere = true;
+  }
+
+  /** The session's generation on this socket (a resume elsewhere makes a newer one). */
+  get generation(): number {
+    return this.#base.generation;
   }
 
   get wantsPositions(): boolean {
@@ -153,16 +184,10 @@ export class SocketSession implements ResumeHandle {
   }
 
   emit(body: string): void {
-    const stream = inboxStream(this.#base.sid);
     when(
-      this.#services.history.append(stream, body),
+      this.#services.appendInbox(this.#base.sid, body),
       (pos) => {
-        const frame = pushFrame(stream, pos.seq, body);
-        // A handler may still hold the socket object of a connection the client has since
-        // replaced (a request that ran through the outage): the session's live socket gets it.
-        const live = this.#socket.closed ? this.#services.current(this.#base.sid) : this;
-        (live ?? this).#inboxStarts(stream, pos);
-        if (live !== undefined) live.#offerInbox(stream, pos, frame);
+        if (pos !== undefined) this.appended(pos, body);
       },
       (error) =>
         this.#services.logger.error(
@@ -170,6 +195,17 @@ export class SocketSession implements ResumeHandle {
           "resume: a direct message could not be kept in the inbox; not sent",
         ),
     );
+  }
+
+  /** A message numbered at `pos` in this session's inbox: written to the session's live socket here, if any, in seq order. */
+  appended(pos: StreamPosition, body: string): void {
+    const stream = inboxStream(this.#base.sid);
+    const frame = pushFrame(stream, pos.seq, body);
+    // A handler may still hold the socket object of a connection the client has since
+    // replaced (a request that ran through the outage): the session's live socket gets it.
+    const live = this.#socket.closed ? this.#services.current(this.#base.sid) : this;
+    (live ?? this).#inboxStarts(stream, pos);
+    if (live !== undefined) live.#offerInbox(stream, pos, frame);
   }
 
   /** The node's position in `room` when this socket joined it (a resumed session keeps its first start). */
@@ -182,20 +218,72 @@ export class SocketSession implements ResumeHandle {
     this.changed();
   }
 
-  /** A message appended to the inbox: written now, held while the replay runs, or (closed) left for the next resume. */
+  /**
+   * A message appended to the inbox: written now, held while the replay runs or a hole is filled,
+   * or (closed) left for the next resume. A seq past the next one means another node appended
+   * messages this socket did not get yet (their notice is late or was lost): they are read from
+   * history first, so the client's position never skips one.
+   */
   #offerInbox(stream: StreamName, pos: StreamPosition, frame: string): void {
     if (this.#socket.closed) return;
+    const item: Buffered = { stream, seq: pos.seq, epoch: pos.epoch, frame };
     if (this.#buffer !== undefined) {
-      this.#buffer.push({ stream, seq: pos.seq, epoch: pos.epoch, frame });
+      this.#buffer.push(item);
       return;
     }
-    if (this.#inbox !== undefined && admitLive(this.#inbox, pos.seq, pos.epoch) === "duplicate") return; // the replay had it
+    if (this.#filling !== undefined) {
+      this.#filling.push(item);
+      return;
+    }
+    // A fresh session's inbox begins at 0 in the epoch it first hears of.
+    const verdict = admitLive(this.#inbox ?? { seq: 0, epoch: pos.epoch }, pos.seq, pos.epoch);
+    if (verdict === "duplicate") return; // the replay had it
+    if (verdict === "hole") {
+      void this.#fillInbox(item);
+      return;
+    }
     // The inbox's history was lost (a new epoch): the client hears of it before the message, as
     // room members do, else its position would pair the new seqs with the old epoch.
-    if (this.#inbox !== undefined && this.#inbox.epoch !== pos.epoch)
-      this.#socket.send(encodeControl(ControlKind.GAP, { stream, reason: "reset", epoch: pos.epoch }));
+    if (verdict === "reset") this.#socket.send(encodeControl(ControlKind.GAP, { stream, reason: "reset", epoch: pos.epoch }));
     this.#inbox = pos;
     this.#socket.send(frame);
+  }
+
+  /** Reads the inbox's hole before `first` from history, writes it (or its gap), then what arrived meanwhile, in order. */
+  async #fillInbox(first: Buffered): Promise<void> {
+    const waiting = [first];
+    this.#filling = waiting;
+    try {
+      while (waiting.length > 0 && !this.#socket.closed) {
+        const item = waiting.shift() as Buffered;
+        const at = this.#inbox ?? { seq: 0, epoch: item.epoch };
+        const verdict = admitLive(at, item.seq, item.epoch);
+        if (verdict === "duplicate") continue;
+        if (verdict !== "hole") {
+          if (verdict === "reset")
+            this.#socket.send(encodeControl(ControlKind.GAP, { stream: item.stream, reason: "reset", epoch: item.epoch }));
+          this.#inbox = { seq: item.seq, epoch: item.epoch };
+          this.#socket.send(item.frame);
+          continue;
+        }
+        // Read after `item` was appended: the window holds it too (or a gap covers it).
+        const window = await this.#services.history.read(item.stream, at, this.#services.size);
+        if (this.#socket.closed) return;
+        const plans = planResume([[item.stream, at]], new Map([[item.stream, window]]));
+        for (const frame of resumeFrames(plans, this.#base.sid)) this.#socket.send(frame);
+        this.#inbox = (plans[0] as { position: StreamPosition }).position;
+      }
+    } catch (error) {
+      // The hole stays unread: the client's position stays before it, so its next resume replays it.
+      this.#services.logger.error(
+        { err: error, socket: this.#base.sid },
+        "resume: could not read a hole in an inbox; closing so the client resumes",
+      );
+      this.keepOnClose = true;
+      this.#socket.close(1011, "inbox read failed");
+    } finally {
+      this.#filling = undefined;
+    }
   }
 
   /** The inbox begins with its first message: a client that heard nothing of it is replayed from there (a reset if it was lost meanwhile). */
@@ -373,7 +461,7 @@ export class SocketSession implements ResumeHandle {
     this.#positions?.(undefined);
     if (this.superseded) return;
     const { sid, generation } = this.#base;
-    if (keepsSession(this.#socket.closeReason)) {
+    if (this.keepOnClose || keepsSession(this.#socket.closeReason)) {
       const record = this.#record();
       const settled = this.replies.drainSettled();
       this.#queue(async () => {

@@ -7,12 +7,13 @@ import type { ResolvedResumeOptions } from "../../options/resume.js";
 import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
 import type { Room, SocketId } from "../../types.js";
 import { RedisLink } from "./connections.js";
+import { type DirectChannels, parseMoved } from "./direct-channels.js";
 import { InFlight } from "./in-flight.js";
 import { CHUNK, linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { LiveNodes } from "./live-nodes.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
-import { redisResumeStores } from "./resume-stores.js";
+import { type RedisResumeStores, redisResumeStores } from "./resume-stores.js";
 import { runScript, scripts } from "./scripts.js";
 import { frame, type MembersAnswer, type MembersQuestion, unframe, WireKind } from "./sharded-wire.js";
 import { startError, within } from "./start.js";
@@ -66,6 +67,8 @@ export class ClassicRedisAdapter implements RedisAdapter {
   #dirty = false;
   #restoring: Promise<void> = Promise.resolve();
   #templateOnError: ((error: Error) => void) | undefined;
+  /** The resume stores, told of the `moved` and `inbox` notices on this node's direct channel. */
+  #resume: RedisResumeStores | undefined;
 
   constructor(template: Redis, options: Required<RedisAdapterOptions>) {
     this.#template = template;
@@ -92,7 +95,10 @@ export class ClassicRedisAdapter implements RedisAdapter {
    * Redis Streams and sessions in Redis hashes, on a connection of their own under the same prefix.
    */
   [resumeBackend](options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
-    return redisResumeStores(this.#template, this.#options.prefix, options, logger);
+    const channels: DirectChannels = { me: () => this.#me, prefix: this.#key("direct:"), suffix: "", command: "PUBLISH" };
+    const stores = redisResumeStores(this.#template, this.#options.prefix, options, logger, channels);
+    this.#resume = stores;
+    return stores;
   }
 
   get nodeId(): string | undefined {
@@ -291,6 +297,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
       if (parsed?.kind === WireKind.op) this.#onOp(node, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
       else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
+      else if (parsed?.kind === WireKind.moved || parsed?.kind === WireKind.inbox) this.#resumeNotice(node, parsed.kind, parsed.body);
       else node.logger.warn({ channel: name }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       node.logger.error({ err: error }, `Redis adapter: carrying out a cluster message failed: ${messageOf(error)}`);
@@ -318,6 +325,14 @@ export class ClassicRedisAdapter implements RedisAdapter {
     // A broadcast is carried out only where its rooms have members; a routed operation came here because this node holds its target.
     const delivered = here || op.type !== "broadcast" ? node.receive(op) : false;
     this.#counts[here || delivered ? "received" : "ignored"]++;
+  }
+
+  #resumeNotice(node: ClusterNode, kind: number, body: Buffer): void {
+    if (this.#resume === undefined) return;
+    const moved = kind === WireKind.moved ? parseMoved(body) : undefined;
+    if (moved !== undefined) this.#resume.sessions.moved(moved.sid, moved.generation);
+    else if (kind === WireKind.moved || !this.#resume.inbox.forwarded(body))
+      node.logger.warn({ kind }, "Redis adapter: ignored a malformed notice of the resume stores");
   }
 
   #onQuestion(node: ClusterNode, question: MembersQuestion): void {

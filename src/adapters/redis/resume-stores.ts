@@ -2,28 +2,50 @@
  * The stores resumable sessions use with the Redis adapter (both modes on one Redis): history in
  * Redis Streams and sessions in Redis hashes, on a connection of their own under the adapter's
  * prefix. Not on a Redis Cluster: the session store keeps one sorted set of deadlines beside each
- * session's hash, and its scripts touch both (two hash slots).
+ * session's hash, and its scripts touch both (two hash slots). With the adapter's direct channels
+ * the sessions know their node, a direct message is kept in the inbox and handed to that node in
+ * one step (inbox-route.ts), and a take tells the previous holder (the adapter hands these notices
+ * to `sessions.moved()` and `inbox.forwarded()`).
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import type { ResumeBackend } from "../../resume/backend.js";
+import type { DirectChannels } from "./direct-channels.js";
+import { RedisInboxRoute } from "./inbox-route.js";
 import { RedisSessions } from "./session-store.js";
 import { RedisHistory } from "./streams-log.js";
 
 /**
+ * The Redis resume backend; its `sessions` take the adapter's `moved` notices, its `inbox` the `inbox` ones.
+ * @example
+ * const stores: RedisResumeStores = redisResumeStores(template, "tsws", options, logger, channels);
+ */
+export interface RedisResumeStores extends ResumeBackend {
+  readonly sessions: RedisSessions;
+  readonly inbox: RedisInboxRoute;
+}
+
+/**
  * A resume backend over a duplicate of `template`.
  * @example
- * [resumeBackend](options, logger) { return redisResumeStores(this.#template, this.#options.prefix, options, logger); }
+ * [resumeBackend](options, logger) { return redisResumeStores(this.#template, this.#options.prefix, options, logger, channels); }
  */
-export function redisResumeStores(template: Redis, prefix: string, options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
+export function redisResumeStores(
+  template: Redis,
+  prefix: string,
+  options: ResolvedResumeOptions,
+  logger: Logger,
+  channels: DirectChannels,
+): RedisResumeStores {
   const redis = template.duplicate();
   redis.on("error", (error: Error) => logger.debug({ err: error }, `Redis resume store: ${error.message}`));
   const history = new RedisHistory(redis, { size: options.history.size, ttl: options.history.ttl, prefix });
-  const sessions = new RedisSessions(redis, { ttl: options.ttl, prefix, logger });
+  const sessions = new RedisSessions(redis, { ttl: options.ttl, prefix, logger, channels });
   return {
     history,
     sessions,
+    inbox: new RedisInboxRoute(history, channels, prefix),
     close: async () => {
       sessions.close();
       await redis.quit().catch(() => redis.disconnect());

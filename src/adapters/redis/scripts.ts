@@ -80,7 +80,12 @@ export interface LuaScript {
   readonly sha: string;
 }
 
-const script = (lua: string): LuaScript => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
+/**
+ * A script with its digest.
+ * @example
+ * const ping = script("return redis.call('PING')");
+ */
+export const script = (lua: string): LuaScript => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
 
 /** The classic mode's scripts: each reads or writes several keys in one step. */
 export const scripts = { heartbeat: script(HEARTBEAT), members: script(MEMBERS), route: script(ROUTE) };

@@ -2,25 +2,32 @@
  * A {@link SessionStore} over Redis, shared by every node, so a session outlives the node that
  * held it. Keys under the prefix P:
  *   P:sess:{<sid>}      hash: r = the record as JSON, o = owner, d = SHA-256 of the token's secret (hex), g = generation,
+ *                       n = the node holding it ("" while detached; absent when the store was made without channels),
  *                       q:<request id> = "" while that request runs, its reply frame once settled (until a record holds it)
  *   P:sess:deadlines    sorted set: sid -> when it expires (Redis ms)
  * A detached session's deadline is `ttl` after its close; an attached one's is a lease the holding
  * node renews every `ttl / 3`, so a session whose node died expires `ttl` after the last renewal.
  * Every node polls the deadlines; one script removes each expired sid and its hash atomically, so
  * exactly one node runs `onExpire` for it, also when the node that held it is gone.
+ * The holder `n` is written in the same steps as the generation (open, take, detach), so a direct
+ * message can be routed to the session's node or kept in its inbox in one atomic step
+ * (inbox-route.ts), and a take tells the previous holder, in the same step, on its direct channel.
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { consoleLogger, type Logger } from "../../logger.js";
 import type { ReplyState, SessionRecord, SessionStore, TakeResult } from "../../resume/session-store.js";
 import { issueToken, parseToken, sameDigest } from "../../resume/session-token.js";
+import type { DirectChannels } from "./direct-channels.js";
 import { type LuaScript, runScript } from "./scripts.js";
+import { frame, WireKind } from "./sharded-wire.js";
 
 const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";
 
-/** KEYS: hash, deadlines. ARGV: sid, record, owner, digest, generation, lease, keep. */
+/** KEYS: hash, deadlines. ARGV: sid, record, owner, digest, generation, lease, keep, holder ("" = not kept). */
 const OPEN = `${NOW}
 redis.call('HSET', KEYS[1], 'r', ARGV[2], 'o', ARGV[3], 'd', ARGV[4], 'g', ARGV[5])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'n', ARGV[8]) end
 redis.call('ZADD', KEYS[2], now + ARGV[6], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[6] + ARGV[7])`;
 
@@ -48,22 +55,38 @@ const MARK = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 for i = 1, #ARGV do redis.call('HSET', KEYS[1], 'q:' .. ARGV[i], '') end
 return 1`;
 
-/** KEYS: hash, deadlines. ARGV: sid, generation, delay, keep. Sets the deadline unless a newer generation holds the session. */
+/**
+ * KEYS: hash, deadlines. ARGV: sid, generation, delay, keep, "1" for a detach ("0": a lease renewal).
+ * Sets the deadline unless a newer generation holds the session (then -1: it moved; 0: it is gone);
+ * a detach also clears the holder.
+ */
 const DEADLINE = `${NOW}
 local g = redis.call('HGET', KEYS[1], 'g')
-if not g or tonumber(g) > tonumber(ARGV[2]) then return 0 end
+if not g then return 0 end
+if tonumber(g) > tonumber(ARGV[2]) then return -1 end
+if ARGV[5] == '1' and redis.call('HEXISTS', KEYS[1], 'n') == 1 then redis.call('HSET', KEYS[1], 'n', '') end
 redis.call('ZADD', KEYS[2], now + ARGV[3], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3] + ARGV[4])
 return 1`;
 
 /**
- * KEYS: hash, deadlines. ARGV: sid, expected digest, new digest, lease, keep. { generation, record,
- * { request id, mark, ... } } or nil (a mark is "" while the request runs, else its reply).
+ * KEYS: hash, deadlines. ARGV: sid, expected digest, new digest, lease, keep, holder ("" = none
+ * kept), channel prefix, channel suffix, publish command, notice head. { generation, record,
+ * { request id, mark, ... } } or nil (a mark is "" while the request runs, else its reply). A
+ * previous holder that is another node hears `<notice head><generation>:<sid>` on its channel: a
+ * socket of the session it still has open is half-open.
  */
 const TAKE = `${NOW}
 if redis.call('HGET', KEYS[1], 'd') ~= ARGV[2] then return nil end
 redis.call('HSET', KEYS[1], 'd', ARGV[3])
 local g = redis.call('HINCRBY', KEYS[1], 'g', 1)
+local held = redis.call('HGET', KEYS[1], 'n')
+if ARGV[6] == '' then
+  redis.call('HDEL', KEYS[1], 'n')
+else
+  redis.call('HSET', KEYS[1], 'n', ARGV[6])
+  if held and held ~= '' and held ~= ARGV[6] then redis.call(ARGV[9], ARGV[7] .. held .. ARGV[8], ARGV[10] .. g .. ':' .. ARGV[1]) end
+end
 redis.call('ZADD', KEYS[2], now + ARGV[4], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4] + ARGV[5])
 local q = {}
@@ -105,6 +128,15 @@ const scripts = {
   claim: script(CLAIM),
 };
 
+/**
+ * The key of session `sid`'s hash under `prefix`.
+ * @example
+ * sessionKey("tsws", "0f8e"); // "tsws:sess:{0f8e}"
+ */
+export function sessionKey(prefix: string, sid: string): string {
+  return `${prefix}:sess:{${sid}}`;
+}
+
 /** Hashes outlive their deadline by this much, so a cluster that was down a while can still claim (and announce) them. */
 const KEEP = 86_400_000;
 
@@ -121,7 +153,16 @@ export interface RedisSessionsOptions {
   /** How often this node looks for expired sessions, in ms; default min(1000, ttl / 4). */
   pollEvery?: number;
   logger?: Logger;
+  /**
+   * This node's id and how to reach a node (the adapter's direct channels): with them the store
+   * keeps which node holds each session and tells the previous holder of a take. Without (a store
+   * used on its own), neither.
+   */
+  channels?: DirectChannels;
 }
+
+/** The head of a `moved` notice: the frame of the adapters' direct channels, kind `moved`, no sequence number. */
+const MOVED_HEAD = frame(WireKind.moved, 0, Buffer.alloc(0));
 
 /**
  * Resumable sessions in Redis.
@@ -135,6 +176,8 @@ export class RedisSessions implements SessionStore {
   readonly #prefix: string;
   readonly #logger: Logger;
   readonly #listeners: ((record: SessionRecord) => void)[] = [];
+  readonly #movedListeners: ((sid: string, generation: number) => void)[] = [];
+  readonly #channels: DirectChannels | undefined;
   /** Sessions attached on this node, by sid, with their generation: their leases are renewed here. */
   readonly #attached = new Map<string, number>();
   readonly #timers: NodeJS.Timeout[];
@@ -145,6 +188,7 @@ export class RedisSessions implements SessionStore {
     this.#ttl = options.ttl;
     this.#prefix = options.prefix ?? "tsws";
     this.#logger = options.logger ?? consoleLogger;
+    this.#channels = options.channels;
     const poll = setInterval(() => void this.claimExpired(), options.pollEvery ?? Math.min(1_000, options.ttl / 4));
     const renew = setInterval(() => void this.#renew(), options.ttl / 3);
     poll.unref();
@@ -162,6 +206,7 @@ export class RedisSessions implements SessionStore {
       String(record.generation),
       String(this.#ttl),
       String(KEEP),
+      this.#channels?.me() ?? "",
     ];
     await runScript(this.#redis, scripts.open, this.#keys(record.sid), args);
     this.#attached.set(record.sid, record.generation);
@@ -185,7 +230,7 @@ export class RedisSessions implements SessionStore {
 
   async detach(sid: string, generation: number): Promise<void> {
     if (this.#attached.get(sid) === generation) this.#attached.delete(sid);
-    await runScript(this.#redis, scripts.deadline, this.#keys(sid), [sid, String(generation), String(this.#ttl), String(KEEP)]);
+    await runScript(this.#redis, scripts.deadline, this.#keys(sid), [sid, String(generation), String(this.#ttl), String(KEEP), "1"]);
   }
 
   async take(token: string, owner: string): Promise<TakeResult> {
@@ -197,7 +242,9 @@ export class RedisSessions implements SessionStore {
       return { ok: false, reason: "unknown" };
     if (storedOwner !== owner) return { ok: false, reason: "owner" };
     const next = issueToken(parsed.sid);
-    const args = [parsed.sid, digest, next.digest.toString("hex"), String(this.#ttl), String(KEEP)];
+    const channels = this.#channels;
+    const args: (string | Buffer)[] = [parsed.sid, digest, next.digest.toString("hex"), String(this.#ttl), String(KEEP)];
+    args.push(channels?.me() ?? "", channels?.prefix ?? "", channels?.suffix ?? "", channels?.command ?? "PUBLISH", MOVED_HEAD);
     const taken = (await runScript(this.#redis, scripts.take, this.#keys(parsed.sid), args)) as [number, string, string[]] | null;
     if (taken === null) return { ok: false, reason: "unknown" }; // taken or expired meanwhile
     const record = this.#withMarks(this.#record(taken[0], taken[1]), taken[2]);
@@ -213,6 +260,26 @@ export class RedisSessions implements SessionStore {
 
   onExpire(listener: (record: SessionRecord) => void): void {
     this.#listeners.push(listener);
+  }
+
+  onMoved(listener: (sid: string, generation: number) => void): void {
+    this.#movedListeners.push(listener);
+  }
+
+  /**
+   * Session `sid` was taken by another node (generation `generation`): the adapter calls this
+   * when the take's notice arrives on this node's direct channel; the lease renewal calls it when
+   * it finds a newer generation (a notice that did not arrive).
+   */
+  moved(sid: string, generation: number): void {
+    if ((this.#attached.get(sid) ?? Number.POSITIVE_INFINITY) < generation) this.#attached.delete(sid);
+    for (const listener of this.#movedListeners) {
+      try {
+        listener(sid, generation);
+      } catch (error) {
+        this.#logger.error({ err: error, sid }, "resume: a moved listener threw");
+      }
+    }
   }
 
   /** Claims expired sessions now (also run every `pollEvery`) and runs the listeners for each; returns how many. */
@@ -247,13 +314,19 @@ export class RedisSessions implements SessionStore {
     if (this.#attached.size === 0) return;
     // LOAD first in the same pipeline, so the EVALSHAs after it never meet NOSCRIPT.
     const pipeline = this.#redis.pipeline().script("LOAD", scripts.deadline.lua);
-    for (const [sid, generation] of this.#attached) {
-      pipeline.evalsha(scripts.deadline.sha, 2, ...this.#keys(sid), sid, String(generation), String(this.#ttl), String(KEEP));
+    const renewed = [...this.#attached];
+    for (const [sid, generation] of renewed) {
+      pipeline.evalsha(scripts.deadline.sha, 2, ...this.#keys(sid), sid, String(generation), String(this.#ttl), String(KEEP), "0");
     }
     try {
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([error]) => error !== null);
       if (failed !== undefined) throw failed[0];
+      // A newer generation holds a session this node thought attached here: its take's notice was
+      // lost (this node's subscriber was down), so the socket still open here is half-open.
+      renewed.forEach(([sid, generation], i) => {
+        if (Number(results[i + 1]?.[1]) === -1 && this.#attached.get(sid) === generation) this.moved(sid, generation + 1);
+      });
     } catch (error) {
       this.#logger.warn({ err: error }, "resume: could not renew attached sessions (will retry)");
     }
@@ -278,7 +351,7 @@ export class RedisSessions implements SessionStore {
   }
 
   #hash(sid: string): string {
-    return `${this.#prefix}:sess:{${sid}}`;
+    return sessionKey(this.#prefix, sid);
   }
 
   #deadlines(): string {

@@ -7,7 +7,13 @@
  * const bytes = frame(Kind.op, 17, encodeClusterOp(nodeId, op, Date.now()));
  */
 
-export const WireKind = { op: 1, ask: 2, answer: 3 } as const;
+/**
+ * Two kinds serve resumable sessions, published by the resume stores' scripts: `moved` tells a node
+ * that a session it held was taken by another node (body `<generation>:<sid>`, session-store.ts);
+ * `inbox` hands it a direct message another node numbered into the inbox of a session it holds
+ * (inbox-route.ts).
+ */
+export const WireKind = { op: 1, ask: 2, answer: 3, moved: 4, inbox: 5 } as const;
 
 const HEAD = 5;
 

@@ -6,11 +6,12 @@ import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
 import type { Room, SocketId } from "../../types.js";
+import { type DirectChannels, parseMoved } from "./direct-channels.js";
 import { InFlight } from "./in-flight.js";
 import { linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
-import { redisResumeStores } from "./resume-stores.js";
+import { type RedisResumeStores, redisResumeStores } from "./resume-stores.js";
 import { runSharded, ShardedLayout, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, SequenceGaps, unframe, WireKind } from "./sharded-wire.js";
 import { startError, untilReady, within } from "./start.js";
@@ -70,6 +71,8 @@ export class ShardedRedisAdapter implements RedisAdapter {
   /** Publishes held back behind an owner lookup, and the last of them. */
   #waiting = 0;
   #templateOnError: ((error: Error) => void) | undefined;
+  /** The resume stores, told of the `moved` and `inbox` notices on this node's direct channel. */
+  #resume: RedisResumeStores | undefined;
   #tail: Promise<void> = Promise.resolve();
 
   constructor(template: Redis | Cluster, options: Required<RedisAdapterOptions>, partitions: number) {
@@ -111,7 +114,12 @@ export class ShardedRedisAdapter implements RedisAdapter {
         "Redis adapter (sharded): resumable sessions are not supported on a Redis Cluster yet (the session store spans two hash slots); use one Redis, or createServer without `resume`",
       );
     }
-    return redisResumeStores(template, this.#options.prefix, options, logger);
+    const direct = this.#layout.direct("");
+    const at = direct.indexOf("}");
+    const channels: DirectChannels = { me: () => this.#me, prefix: direct.slice(0, at), suffix: direct.slice(at), command: "SPUBLISH" };
+    const stores = redisResumeStores(template, this.#options.prefix, options, logger, channels);
+    this.#resume = stores;
+    return stores;
   }
 
   get #me(): string {
@@ -315,6 +323,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
       if (parsed?.kind === WireKind.op) this.#onOp(node, channel.toString(), parsed.seq, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
       else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
+      else if (parsed?.kind === WireKind.moved || parsed?.kind === WireKind.inbox) this.#resumeNotice(node, parsed.kind, parsed.body);
       else node.logger.warn({ channel: channel.toString() }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       // This runs inside ioredis' event emitter: a throw here would be an uncaughtException.
@@ -350,6 +359,14 @@ export class ShardedRedisAdapter implements RedisAdapter {
     const here = op.type === "sendTo" ? this.#located.has(op.id) : this.#entries.has(`${op.by === "session" ? "s" : "u"}:${op.value}`);
     this.#counts[here ? "received" : "ignored"]++;
     node.receive(op);
+  }
+
+  #resumeNotice(node: ClusterNode, kind: number, body: Buffer): void {
+    if (this.#resume === undefined) return;
+    const moved = kind === WireKind.moved ? parseMoved(body) : undefined;
+    if (moved !== undefined) this.#resume.sessions.moved(moved.sid, moved.generation);
+    else if (kind === WireKind.moved || !this.#resume.inbox.forwarded(body))
+      node.logger.warn({ kind }, "Redis adapter: ignored a malformed notice of the resume stores");
   }
 
   #onQuestion(node: ClusterNode, question: MembersQuestion): void {

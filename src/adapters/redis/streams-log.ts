@@ -55,11 +55,11 @@ end
 redis.call('HSET', KEYS[1], 'x', x)`;
 
 /**
- * KEYS: meta, log. ARGV: ttl, metaTtl, fresh epoch, size, body, channel ("" = none), payload,
- * except ("" = none). Returns { epoch, seq }. Publishes `<seq>:<epoch>:<payload>` on the channel
- * when given.
+ * The append itself, without its reply: KEYS meta, log; ARGV ttl, metaTtl, fresh epoch, size, body,
+ * and ARGV[8] the except list ("" = none). Leaves `epoch` and `top` (the new seq) in locals, for
+ * scripts that append as one of their steps (inbox-route.ts).
  */
-const APPEND = `${PREPARE}
+export const APPEND_STEPS = `${PREPARE}
 top = top + 1
 if ARGV[8] == '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', size, top .. '-1', 'b', ARGV[5], 't', now)
@@ -68,7 +68,14 @@ else
 end
 redis.call('HSET', KEYS[1], 's', top, 'a', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)`;
+
+/**
+ * KEYS: meta, log. ARGV: ttl, metaTtl, fresh epoch, size, body, channel ("" = none), payload,
+ * except ("" = none). Returns { epoch, seq }. Publishes `<seq>:<epoch>:<payload>` on the channel
+ * when given.
+ */
+const APPEND = `${APPEND_STEPS}
 if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], top .. ':' .. epoch .. ':' .. ARGV[7]) end
 return { epoch, top }`;
 
@@ -167,6 +174,14 @@ export class RedisHistory implements HistoryLog {
     ];
     const [epoch, seq] = (await runScript(this.#redis, appendScript, this.#keys(stream), args)) as [string, number];
     return { seq: Number(seq), epoch };
+  }
+
+  /**
+   * Runs `script`, whose first two keys and eight arguments are an append's (see `APPEND_STEPS`;
+   * no channel, no except), with `keys` and `args` after them; resolves with its raw reply.
+   */
+  appendWith(script: LuaScript, stream: StreamName, body: string, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
+    return runScript(this.#redis, script, [...this.#keys(stream), ...keys], [...this.#common(), body, "", "", "", ...args]);
   }
 
   async read(stream: StreamName, after: StreamPosition | undefined, limit: number): Promise<HistoryWindow> {

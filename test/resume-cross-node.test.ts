@@ -1,0 +1,332 @@
+// Resumable sessions across two nodes on a real Redis (both adapter modes on one Redis), with raw
+// protocol peers (test/helpers/resume-peer.ts): a `sendTo` to a session that is away from every
+// node is kept in its inbox and replayed, in order and once, wherever the session resumes; one sent
+// while the session is attached on another node reaches it live, once; one kept in the inbox while
+// its node did not hear the forward is read from history before the next; and a half-open socket left
+// on one node is closed there ("resumed elsewhere") when the session resumes on another, without
+// ending or detaching the session that now lives there, and a request still running there is
+// answered once, on the new node, from that run.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { z } from "zod";
+import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
+import { createRedisAdapter } from "../src/adapters/redis/index.js";
+import { RedisHistory } from "../src/adapters/redis/streams-log.js";
+import { defineContract, event, request } from "../src/contract/index.js";
+import { createServer, type EventSocket, events, handle, type Logger, Namespace, type Server } from "../src/index.js";
+import { pushBody } from "../src/resume/history-log.js";
+import { RedisServer } from "./helpers/redis-server.js";
+import { ResumePeer } from "./helpers/resume-peer.js";
+import { until } from "./helpers.js";
+
+const contract = defineContract({
+  client: { noop: event(z.object({})), slow: request(z.object({ ms: z.number() }), z.number()) },
+  server: { dm: event(z.object({ n: z.number() })), message: event(z.object({ n: z.number() })) },
+});
+type XSocket = EventSocket<typeof contract>;
+
+interface XNode {
+  readonly server: Server;
+  readonly url: string;
+  /** The newest socket object of every session this node saw. */
+  readonly sockets: Map<string, XSocket>;
+  /** Sessions whose `onExpire` ran here. */
+  readonly expired: string[];
+  /** Sockets whose `onClose` ran here, by id. */
+  readonly closes: string[];
+  /** How often `slow` ran here. */
+  runs: number;
+  view: XSocket["server"] | undefined;
+}
+
+const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
+const dm = (n: number) => JSON.stringify([0, "dm", { n }]);
+
+describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  const nodes: XNode[] = [];
+  const templates: Redis[] = [];
+  const peers: ResumePeer[] = [];
+  before(async () => {
+    redis = await RedisServer.launch();
+    admin = new Redis(redis.port, "127.0.0.1");
+  });
+  after(async () => {
+    for (const p of peers) p.ws?.terminate();
+    await Promise.all(nodes.map((n) => n.server.close()));
+    for (const t of templates) t.disconnect();
+    admin.disconnect();
+    await redis.stop();
+  });
+
+  async function startNode(prefix: string, sharded: boolean): Promise<XNode> {
+    const node: XNode = { sockets: new Map(), expired: [], closes: [], runs: 0, view: undefined } as unknown as XNode;
+    @Namespace("/x")
+    class X extends events(contract) {
+      static onConnect(socket: XSocket) {
+        node.view = socket.server;
+        node.sockets.set(socket.id, socket);
+        if (!socket.resumed) socket.join("r");
+      }
+      static onClose(socket: XSocket) {
+        node.closes.push(socket.id);
+      }
+      static onExpire(session: { id: string }) {
+        node.expired.push(session.id);
+      }
+      static events = handle(contract, {
+        noop() {},
+        async slow(_socket, { ms }) {
+          await sleep(ms);
+          return ++node.runs;
+        },
+      });
+    }
+    const template = new Redis(redis.port, "127.0.0.1");
+    templates.push(template);
+    const server = createServer({
+      handlers: [X],
+      host: "127.0.0.1",
+      port: 0,
+      adapter: createRedisAdapter(template, { prefix, sharded }),
+      logger: quiet,
+      resume: { ttl: 30_000, history: { size: 100, ttl: 60_000 } },
+      heartbeatInterval: 0,
+    });
+    const { port } = await server.listen();
+    Object.assign(node, { server, url: `ws://127.0.0.1:${port}/x` });
+    nodes.push(node);
+    return node;
+  }
+
+  function peer(url: string): ResumePeer {
+    const p = new ResumePeer(url);
+    peers.push(p);
+    return p;
+  }
+
+  /** A second peer holding `p`'s token and positions: the client, reconnected elsewhere while its old connection still looks open. */
+  function clone(p: ResumePeer, url: string): ResumePeer {
+    const q = peer(url);
+    q.token = p.token;
+    q.sid = p.sid;
+    for (const [stream, pos] of p.positions) q.positions.set(stream, pos);
+    return q;
+  }
+
+  /** The last seq Redis gave the session's inbox (0 before any). */
+  async function inboxTop(prefix: string, sid: string): Promise<number> {
+    return Number((await admin.hget(`${prefix}:hist:{inbox:${sid}}:meta`, "s")) ?? 0);
+  }
+
+  /** Waits (bounded, without failing) until the inbox's top reaches `seq`: a send is numbered before the next goes. */
+  async function numbered(prefix: string, sid: string, seq: number): Promise<void> {
+    const deadline = Date.now() + 3_000;
+    while (Date.now() < deadline && (await inboxTop(prefix, sid)) < seq) await sleep(10);
+  }
+
+  const dms = (p: ResumePeer) => p.pushes.filter((x) => x.stream === `inbox:${p.sid}`);
+
+  for (const sharded of [false, true]) {
+    const mode = sharded ? "sharded" : "classic";
+
+    it(`${mode}: a sendTo to a session away from every node is kept and replayed once, in order, on another node; then sent live from either node`, async () => {
+      const prefix = `x1${mode}`;
+      const a = await startNode(prefix, sharded);
+      const b = await startNode(prefix, sharded);
+      const p = peer(a.url);
+      await p.connect();
+      const sid = p.sid as string;
+      await until(() => a.sockets.has(sid), "the session's socket on node a");
+      a.sockets.get(sid)?.emit("dm", { n: 1 });
+      await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+      // b needs a socket of its own for a server view (its sendTo); any client will do.
+      await peer(b.url).connect();
+      await until(() => b.view !== undefined, "a socket on node b");
+
+      p.drop();
+      await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+      await sleep(300); // the detach reaches Redis
+      // Away from every node: sent from the node that held it, from the other one, and by the old socket object.
+      b.server.sendTo(sid, dm(2));
+      await numbered(prefix, sid, 2);
+      a.server.sendTo(sid, dm(3));
+      await numbered(prefix, sid, 3);
+      b.server.sendTo(sid, dm(4));
+      await numbered(prefix, sid, 4);
+      a.sockets.get(sid)?.emit("dm", { n: 5 });
+      await numbered(prefix, sid, 5);
+
+      p.url = b.url;
+      await p.connect();
+      assert.equal(p.sid, sid, "resumed with the same id");
+      assert.deepEqual(p.gaps, [], "nothing was lost");
+      assert.deepEqual(
+        dms(p).map((x) => [x.seq, (x.data as { n: number }).n]),
+        [
+          [1, 1],
+          [2, 2],
+          [3, 3],
+          [4, 4],
+          [5, 5],
+        ],
+        "every direct message once, numbered in the order sent",
+      );
+
+      // Attached on b: a sendTo from a (no socket of it there) reaches it live, once; so does one from b.
+      a.server.sendTo(sid, dm(6));
+      await p.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 6, 10_000);
+      b.server.sendTo(sid, dm(7));
+      await p.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 7, 10_000);
+      // A handler on a that still holds the old socket object: its emit reaches the session on b, live.
+      a.sockets.get(sid)?.emit("dm", { n: 8 });
+      await p.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 8, 10_000);
+      await sleep(300);
+      assert.deepEqual(
+        dms(p).map((x) => x.seq),
+        [1, 2, 3, 4, 5, 6, 7, 8],
+      );
+      assert.deepEqual(p.gaps, []);
+    });
+
+    it(`${mode}: direct messages from both nodes before, during and after a resume elsewhere: each once, gapless seqs, in seq order`, async () => {
+      const prefix = `x2${mode}`;
+      const a = await startNode(prefix, sharded);
+      const b = await startNode(prefix, sharded);
+      const p = peer(a.url);
+      await p.connect();
+      const sid = p.sid as string;
+      await peer(b.url).connect();
+      await until(() => b.view !== undefined && a.sockets.has(sid), "sockets on both nodes");
+      p.drop();
+      await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+      const total = 240;
+      let sent = 0;
+      const sending = (async () => {
+        while (sent < total) {
+          sent++;
+          // From a (which no longer holds it), from b, and, once it resumed there, by b's socket object.
+          const own = sent % 3 === 0 ? b.sockets.get(sid) : undefined;
+          if (own !== undefined) own.emit("dm", { n: sent });
+          else (sent % 3 === 1 ? a : b).server.sendTo(sid, dm(sent));
+          await sleep(2);
+        }
+      })();
+      await until(() => sent >= 30, "the first sends");
+      p.url = b.url;
+      await p.connect();
+      await sending;
+      await until(() => dms(p).length >= total, `all ${total} direct messages (got ${dms(p).length})`, 15_000).catch(() => {});
+      await sleep(300);
+      const got = dms(p);
+      assert.deepEqual(p.gaps, [], "nothing was lost");
+      assert.deepEqual(
+        got.map((x) => x.seq),
+        Array.from({ length: got.length }, (_, k) => k + 1),
+        "seqs 1, 2, 3... each once",
+      );
+      assert.deepEqual(
+        got.map((x) => (x.data as { n: number }).n).sort((x, y) => x - y),
+        Array.from({ length: total }, (_, k) => k + 1),
+        "every message once",
+      );
+    });
+
+    it(`${mode}: a direct message its node did not hear is read from history before the next one, in order, once`, async () => {
+      const prefix = `x4${mode}`;
+      const a = await startNode(prefix, sharded);
+      const p = peer(a.url);
+      await p.connect();
+      const sid = p.sid as string;
+      await until(() => a.sockets.has(sid), "the session's socket on node a");
+      a.sockets.get(sid)?.emit("dm", { n: 1 });
+      await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+      // A node whose notice to a reaches nobody (as when a's subscriber connection is down): the
+      // message is kept in the inbox, and a does not hear of it.
+      const history = new RedisHistory(admin, { size: 100, ttl: 60_000, prefix });
+      const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
+      const delivery = await new RedisInboxRoute(history, ghost, prefix).deliver(sid, pushBody("dm", { n: 2 }), false);
+      assert.equal(delivery.kind, "appended", "kept in the inbox");
+      await sleep(200);
+      assert.equal(dms(p).length, 1, "a did not hear of it");
+      a.sockets.get(sid)?.emit("dm", { n: 3 });
+      await until(() => dms(p).length >= 3, "the next direct messages", 10_000).catch(() => {});
+      await sleep(200);
+      assert.deepEqual(p.gaps, []);
+      assert.deepEqual(
+        dms(p).map((x) => [x.seq, (x.data as { n: number }).n]),
+        [
+          [1, 1],
+          [2, 2],
+          [3, 3],
+        ],
+        "the hole was filled before the next message",
+      );
+    });
+
+    it(`${mode}: a half-open socket of a session resumed on another node is closed there, and the session lives on`, async () => {
+      const prefix = `x3${mode}`;
+      const a = await startNode(prefix, sharded);
+      const b = await startNode(prefix, sharded);
+      const p = peer(a.url);
+      await p.connect();
+      const sid = p.sid as string;
+      await peer(b.url).connect();
+      await until(() => b.view !== undefined && a.sockets.has(sid), "sockets on both nodes");
+      const oldClosed = once(p.ws, "close");
+      // The client moved to b; its connection to a still looks open to a (no close, no heartbeat).
+      const q = clone(p, b.url);
+      await q.connect();
+      assert.equal(q.sid, sid, "resumed on b with the same id");
+      const [code, reason] = (await Promise.race([oldClosed, sleep(10_000).then(() => [0, Buffer.from("still open after 10 s")])])) as [
+        number,
+        Buffer,
+      ];
+      assert.deepEqual([code, reason.toString()], [1001, "resumed elsewhere"], "node a closed its half-open socket");
+      await until(() => a.closes.includes(sid), "onClose on node a");
+      await sleep(300); // whatever a's close writes has reached Redis
+      // The session on b is untouched: its record is there, attached (no detach), and it keeps working.
+      assert.equal(await admin.exists(`${prefix}:sess:{${sid}}`), 1, "the session record is still there");
+      b.view?.to("r").emit("message", { n: 1 });
+      await q.next((f) => f[0] === 4 && f[1] === "room:r", 10_000);
+      a.server.sendTo(sid, dm(9));
+      await q.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 9, 10_000);
+      // And resumes again (the token b issued is valid): back on a.
+      q.drop();
+      await until(() => b.server.getSocket(sid) === undefined, "node b to see the connection gone");
+      q.url = a.url;
+      await q.connect();
+      assert.equal(q.sid, sid);
+      assert.deepEqual(q.gaps, []);
+      assert.deepEqual([...a.expired, ...b.expired], [], "no onExpire");
+    });
+
+    it(`${mode}: a request running on the node of the half-open socket is answered once, on the other node, after that socket was closed`, async () => {
+      const prefix = `x5${mode}`;
+      const a = await startNode(prefix, sharded);
+      const b = await startNode(prefix, sharded);
+      const p = peer(a.url);
+      await p.connect();
+      const sid = p.sid as string;
+      p.send([1, 1, "slow", { ms: 1_500 }]);
+      await sleep(200); // the run is marked running in the session hash
+      const oldClosed = once(p.ws, "close");
+      const q = clone(p, b.url);
+      await q.connect();
+      const [code] = (await Promise.race([oldClosed, sleep(10_000).then(() => [0])])) as [number];
+      assert.equal(code, 1001, "node a closed its half-open socket while the request still ran there");
+      assert.equal(a.runs, 0, "still running");
+      q.send([1, 1, "slow", { ms: 1_500 }]); // the client's retry, same id
+      const reply = await q.next((f) => f[0] === 2 || f[0] === 3, 15_000);
+      assert.deepEqual(reply, [2, 1, 1], "answered with a's run");
+      await sleep(300);
+      assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
+      assert.equal(q.frames.filter((f) => f[0] === 2 || f[0] === 3).length, 1, "one answer");
+      assert.equal(await admin.exists(`${prefix}:sess:{${sid}}`), 1, "the session lives on");
+    });
+  }
+});
