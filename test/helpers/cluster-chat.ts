@@ -97,6 +97,17 @@ export class ChatClient {
     return this.received[this.#read++] as string;
   }
 
+  /** Whether `text` has arrived (read or not). */
+  has(text: string): boolean {
+    return this.received.includes(text);
+  }
+
+  /** Marks everything up to and including `text` as read. */
+  skipPast(text: string): void {
+    const at = this.received.indexOf(text);
+    if (at >= 0) this.#read = Math.max(this.#read, at + 1);
+  }
+
   /** Reads messages until one equals `marker`; returns those before it. */
   async until(marker: string): Promise<string[]> {
     const before: string[] = [];
