@@ -63,6 +63,11 @@ function keepsSession(reason: string | undefined): boolean {
   return reason === undefined || reason.startsWith("peer closed") || reason === "heartbeat timeout" || reason === "server shutting down";
 }
 
+/** Set by SocketSession's static block: the batch write reaches a private method without a closure per session. */
+let writeSession: (session: SocketSession) => void;
+/** Sessions changed in this event-loop turn, written by one setImmediate. */
+let changedInTurn: SocketSession[] = [];
+
 interface Buffered {
   readonly stream: StreamName;
   readonly seq: number;
@@ -213,12 +218,22 @@ export class SocketSession implements ResumeHandle {
     if (this.#scheduled) return;
     this.#scheduled = true;
     // Coalesced: a handler that joins three rooms writes the record once; a record taken since
-    // (the close's) already holds the change, and nothing is written again.
-    setImmediate(() => {
-      this.#scheduled = false;
-      if (this.#ended || this.superseded || !this.#dirty) return;
-      this.#queue(() => (this.#dirty ? this.#services.sessions.update(this.#record(), this.replies.drainSettled()) : undefined));
-    });
+    // (the close's) already holds the change, and nothing is written again. One setImmediate
+    // writes every session changed in a turn (a handshake that joins a room costs no Immediate
+    // and no closure of its own).
+    if (changedInTurn.push(this) === 1) setImmediate(writeChanged);
+  }
+
+  /** The write `changed()` scheduled, after the turn it was called in. */
+  #writeChanged(): void {
+    this.#scheduled = false;
+    if (this.#ended || this.superseded || !this.#dirty) return;
+    this.#queue(() => (this.#dirty ? this.#services.sessions.update(this.#record(), this.#settled()) : undefined));
+  }
+
+  /** Replies settled since the last write; none (and no cache made) for a session that never had a request. */
+  #settled(): readonly (readonly [number, string])[] {
+    return this.#replies === undefined ? NO_REPLIES : this.#replies.drainSettled();
   }
 
   control(text: string): boolean {
@@ -375,29 +390,74 @@ export class SocketSession implements ResumeHandle {
     const { sid, generation } = this.#base;
     if (keepsSession(this.#socket.closeReason)) {
       const record = this.#record();
-      const settled = this.replies.drainSettled();
-      this.#queue(async () => {
-        await this.#services.sessions.update(record, settled);
-        await this.#services.sessions.detach(sid, generation);
-      });
+      const settled = this.#settled();
+      const sessions = this.#services.sessions;
+      this.#queue(() => then(sessions.update(record, settled), () => sessions.detach(sid, generation)));
     } else {
       this.#ended = true;
       this.#services.forget(sid);
-      this.#queue(async () => {
-        await this.#services.sessions.end(sid);
-        await this.#services.history.drop(inboxStream(sid));
-      });
+      const { sessions, history } = this.#services;
+      this.#queue(() => then(sessions.end(sid), () => history.drop(inboxStream(sid))));
     }
   }
 
-  /** Store writes of one session run one after the other (open before update before detach). */
+  /**
+   * Store writes of one session run one after the other (open before update before detach). With
+   * nothing under way, a write runs at once, and a store that answers at once (in memory) costs
+   * no promise; one that answers later holds the writes queued behind it until it has.
+   */
   #queue(work: () => unknown): void {
-    const next = (this.#chain ?? Promise.resolve()).then(work).catch((error: unknown) => {
-      this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
-    });
+    let pending: Promise<unknown>;
+    if (this.#chain !== undefined) pending = this.#chain.then(work);
+    else {
+      let out: unknown;
+      try {
+        out = work();
+      } catch (error) {
+        this.#writeFailed(error);
+        return;
+      }
+      if (!isThenable(out)) return;
+      pending = Promise.resolve(out);
+    }
+    const next: Promise<void> = pending.then(
+      () => this.#settle(next),
+      (error: unknown) => {
+        this.#writeFailed(error);
+        this.#settle(next);
+      },
+    );
     this.#chain = next;
     this.#services.track(next);
   }
+
+  /** The write `done` finished: when nothing was queued behind it, the next write runs at once again. */
+  #settle(done: Promise<void>): void {
+    if (this.#chain === done) this.#chain = undefined;
+  }
+
+  #writeFailed(error: unknown): void {
+    this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
+  }
+
+  static {
+    writeSession = (session) => session.#writeChanged();
+  }
+}
+
+function writeChanged(): void {
+  const batch = changedInTurn;
+  changedInTurn = []; // a session changed while writing schedules the next batch
+  for (const session of batch) writeSession(session);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/** Runs `next` after `value`: at once when it is not a promise (a store in memory), else once it resolves. */
+function then(value: unknown, next: () => unknown): unknown {
+  return isThenable(value) ? Promise.resolve(value).then(next) : next();
 }
 
 /** `[seq, epoch?]` (or a bare seq) from a client's `pos` frame, when it is well formed; an empty epoch counts as none. */
