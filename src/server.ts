@@ -433,7 +433,7 @@ export class Server implements ServerApi<Socket> {
       this.#node.add(socket);
       this.#unfinished++;
       const queue = new EventQueue(socket, ws, endpoint.queue);
-      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws, raw), protocol?.claim);
+      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws, raw), protocol?.claim, protocol?.closed);
       // Observers (metrics, spans) hear of the connect; a store bound to the channel is active in onConnect.
       if (connectChannel.hasSubscribers)
         connectChannel.runStores({ server: this, socket, headers: req.headers }, () => queue.connect(path));

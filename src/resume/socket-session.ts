@@ -5,8 +5,10 @@
  * application or a limit ends it).
  */
 import type { Logger } from "../logger.js";
+import { messageChannel } from "../observe/channels.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
-import { outboxOf, type Socket } from "../socket/socket.js";
+import { textFrame } from "../socket/frames.js";
+import { dataOf, outboxOf, type Socket, trafficFor } from "../socket/socket.js";
 import type { Room } from "../types.js";
 import { admitLive, planResume, resumeFrames } from "./gap-plan.js";
 import {
@@ -47,6 +49,27 @@ export const POSITIONS_WAIT_MS = 2000;
 
 /** The record's `replies` of a session that never made its reply cache (most sessions never send a request). */
 const NO_REPLIES: SessionRecord["replies"] = Object.freeze([]);
+/** A record's `rooms`, `positions` or `starts` when it has none: one shared frozen value, not a new one per record. */
+const NO_ROOMS: SessionRecord["rooms"] = Object.freeze([]);
+const NO_POSITIONS: SessionRecord["positions"] = Object.freeze({});
+
+/**
+ * What a session keeps of its record for its whole life (the rest is taken from the socket when
+ * the record is written).
+ * @example
+ * const base: SessionBase = { sid: socket.id, owner: "", path: "/chat/a", namespace: "/chat/:room", generation: 0 };
+ */
+export type SessionBase = Pick<SessionRecord, "sid" | "owner" | "path" | "namespace" | "generation">;
+
+/**
+ * The {@link SessionBase} of a record.
+ * @example
+ * new SocketSession(services, socket, sessionBase(record), record, cache);
+ */
+export function sessionBase(record: SessionRecord): SessionBase {
+  const { sid, owner, path, namespace, generation } = record;
+  return namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
+}
 
 /**
  * The welcome frame, byte for byte `encodeControl(ControlKind.WELCOME, { sid, token })`, written
@@ -56,6 +79,16 @@ const NO_REPLIES: SessionRecord["replies"] = Object.freeze([]);
  */
 export function welcomeFrame(sid: string, token: string): string {
   return `[9,"${ControlKind.WELCOME}",{"sid":${JSON.stringify(sid)},"token":${JSON.stringify(token)}}]`;
+}
+
+/**
+ * Writes the welcome as one prebuilt frame: with the 101 answer it is then one buffer more in the
+ * handshake's write, not two. What observes a socket's sends (traffic totals, the message
+ * channel) sees it as any send; outbound hooks never see protocol frames either way.
+ */
+function sendWelcome(socket: Socket, frame: string): void {
+  if (trafficFor(socket).counting !== 0 || messageChannel.hasSubscribers) socket.send(frame);
+  else outboxOf(socket).sendFrame([textFrame(frame)], frame);
 }
 
 /** Close reasons that keep the session for its window: the peer or the network went away, or the server is being replaced. */
@@ -78,14 +111,14 @@ interface Buffered {
 /**
  * The {@link ResumeHandle} of one socket.
  * @example
- * const session = new SocketSession(services, socket, fresh, new ReplyCache()); socket.resume = session; session.open();
+ * const session = new SocketSession(services, socket, { sid: socket.id, owner: "", path, generation: 0 }); socket.resume = session; session.open();
  */
 export class SocketSession implements ResumeHandle {
   /** Made on the first request (see {@link replies}): a session that never sends one costs no cache. */
   #replies: ReplyCache | undefined;
   readonly #services: SessionServices;
   readonly #socket: Socket;
-  readonly #base: Omit<SessionRecord, "rooms" | "data" | "positions" | "replies">;
+  readonly #base: SessionBase;
   #inbox: StreamPosition | undefined;
   /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`). */
   readonly #starts: Map<StreamName, StreamPosition>;
@@ -108,20 +141,25 @@ export class SocketSession implements ResumeHandle {
   /** The session ended (closed by the app or a limit): nothing of it is written any more. */
   #ended = false;
 
-  /** @param replies the cache a resumed session takes over; a fresh one's is made on its first request */
-  constructor(services: SessionServices, socket: Socket, record: SessionRecord, replies?: ReplyCache) {
+  /**
+   * @param base the session's id, owner, path and generation (kept as given)
+   * @param record the record a resumed session continues (its positions and starts); none for a fresh session
+   * @param replies the cache a resumed session takes over; a fresh one's is made on its first request
+   */
+  constructor(services: SessionServices, socket: Socket, base: SessionBase, record?: SessionRecord, replies?: ReplyCache) {
     this.#services = services;
     this.#socket = socket;
     this.#replies = replies;
-    const { sid, owner, path, namespace, generation } = record;
-    this.#base = namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
-    this.#inbox = record.positions[inboxStream(sid)];
-    this.#starts = record.starts === undefined ? new Map() : new Map(Object.entries(record.starts));
-    for (const room of record.rooms) {
-      const pos = record.positions[roomStream(room)];
-      if (pos !== undefined) this.#recorded.set(room, pos);
+    this.#base = base;
+    if (record === undefined) this.#starts = new Map();
+    else {
+      this.#inbox = record.positions[inboxStream(base.sid)];
+      this.#starts = record.starts === undefined ? new Map() : new Map(Object.entries(record.starts));
+      for (const room of record.rooms) {
+        const pos = record.positions[roomStream(room)];
+        if (pos !== undefined) this.#recorded.set(room, pos);
+      }
     }
-    outboxOf(socket).onceClosed(() => this.#closed());
   }
 
   get replies(): ReplyCache {
@@ -149,7 +187,7 @@ export class SocketSession implements ResumeHandle {
       return;
     }
     if (typeof token === "string") {
-      this.#socket.send(welcomeFrame(sid, token));
+      sendWelcome(this.#socket, welcomeFrame(sid, token));
       return;
     }
     const later = Promise.resolve(token);
@@ -350,23 +388,26 @@ export class SocketSession implements ResumeHandle {
 
   #record(): SessionRecord {
     this.#dirty = false;
-    const positions: Record<StreamName, StreamPosition> = {};
-    for (const room of this.#socket.rooms) {
+    const joined = this.#socket.rooms;
+    // Empty parts are one shared frozen value (a fresh session's first record has only empty ones).
+    let positions: Record<StreamName, StreamPosition> | undefined;
+    for (const room of joined) {
       const pos = this.#services.gate.positionOf(room) ?? this.#recorded.get(room);
       if (pos === undefined) continue;
       this.#recorded.set(room, pos);
-      positions[roomStream(room)] = pos;
+      (positions ??= {})[roomStream(room)] = pos;
     }
-    for (const room of this.#recorded.keys()) if (!this.#socket.rooms.has(room)) this.#recorded.delete(room);
-    if (this.#inbox !== undefined) positions[inboxStream(this.#base.sid)] = this.#inbox;
-    const starts: Record<StreamName, StreamPosition> = {};
+    if (this.#recorded.size > 0) for (const room of this.#recorded.keys()) if (!joined.has(room)) this.#recorded.delete(room);
+    if (this.#inbox !== undefined) (positions ??= {})[inboxStream(this.#base.sid)] = this.#inbox;
+    let starts: Record<StreamName, StreamPosition> | undefined;
     for (const [stream, pos] of this.#starts) {
-      if (!stream.startsWith("room:") || this.#socket.rooms.has(stream.slice(5))) starts[stream] = pos;
+      if (!stream.startsWith("room:") || joined.has(stream.slice(5))) (starts ??= {})[stream] = pos;
       else this.#starts.delete(stream); // left: a later join starts again
     }
-    let data: string;
+    let data = "{}"; // socket.data never made: not made now
     try {
-      data = JSON.stringify(this.#socket.data) ?? "{}";
+      const value = dataOf(this.#socket);
+      if (value !== undefined) data = JSON.stringify(value) ?? "{}";
     } catch (error) {
       this.#services.logger.error(
         { err: error, socket: this.#base.sid },
@@ -377,14 +418,26 @@ export class SocketSession implements ResumeHandle {
     // Written out, not `{ ...this.#base, rooms, ... }`: a spread followed by new keys takes a slow
     // path in V8 (node 20: ~8 µs for this record against ~0.1 µs), and a handshake builds three.
     const { sid, owner, path, namespace, generation } = this.#base;
-    const rooms = [...this.#socket.rooms];
+    const rooms = joined.size === 0 ? NO_ROOMS : [...joined];
     const replies = this.#replies === undefined ? NO_REPLIES : this.#replies.entries();
     return namespace === undefined
-      ? { sid, owner, path, rooms, data, positions, starts, generation, replies }
-      : { sid, owner, path, namespace, rooms, data, positions, starts, generation, replies };
+      ? { sid, owner, path, rooms, data, positions: positions ?? NO_POSITIONS, starts: starts ?? NO_POSITIONS, generation, replies }
+      : {
+          sid,
+          owner,
+          path,
+          namespace,
+          rooms,
+          data,
+          positions: positions ?? NO_POSITIONS,
+          starts: starts ?? NO_POSITIONS,
+          generation,
+          replies,
+        };
   }
 
-  #closed(): void {
+  /** Its socket has closed (told by the runtime, as the socket's protocol hears of it). */
+  socketClosed(): void {
     this.#positions?.(undefined);
     if (this.superseded) return;
     const { sid, generation } = this.#base;

@@ -85,6 +85,7 @@ let internals: {
   outbox(socket: Socket): Outbox<Socket>;
   home(socket: Socket): SocketHome<Socket>;
   noteCloseReason(socket: Socket, reason: string): void;
+  data(socket: Socket): SocketData | undefined;
 };
 
 /**
@@ -285,6 +286,7 @@ export class Socket<Path extends string = string> {
       noteCloseReason: (socket, reason) => {
         socket.#closeReason ??= reason;
       },
+      data: (socket) => socket.#data,
     };
   }
 }
@@ -324,6 +326,15 @@ export function trafficFor(socket: Socket): Traffic {
  */
 export function noteCloseReason(socket: Socket, reason: string): void {
   internals.noteCloseReason(socket, reason);
+}
+
+/**
+ * A socket's `data`, or undefined when nothing made it yet (reading `socket.data` makes it).
+ * @example
+ * const json = JSON.stringify(dataOf(socket) ?? {});
+ */
+export function dataOf(socket: Socket): SocketData | undefined {
+  return internals.data(socket);
 }
 
 /**
