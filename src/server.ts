@@ -72,8 +72,12 @@ export class Server implements ServerApi<Socket> {
   readonly #node: LocalNode;
   readonly #ready: Promise<void>;
   readonly #guard: Guard;
-  /** The subprotocol each handshake in progress may select (ws asks handleProtocols with only the request). */
-  readonly #offering = new WeakMap<IncomingMessage, string>();
+  /**
+   * The subprotocol the handshake under way may select: ws asks handleProtocols with only the
+   * request, synchronously inside `handleUpgrade` (no `verifyClient`), so one field set around
+   * that call is enough (no map entry per handshake).
+   */
+  #offering: string | undefined;
   #http: HttpServer | undefined;
   #standalone = false;
   #closing: Promise<void> | undefined;
@@ -395,9 +399,8 @@ export class Server implements ServerApi<Socket> {
       });
       return;
     }
-    const { req, raw } = upgrade;
-    const protocol = endpoint.protocol;
-    if (protocol !== undefined) this.#offering.set(req, protocol.subprotocol);
+    const raw = upgrade.raw;
+    this.#offering = endpoint.protocol?.subprotocol;
     // The 101 answer and what the socket's first turn sends (a welcome frame, onConnect's frames)
     // leave in one write: ws writes the answer and calls back synchronously; the socket's outbox
     // corks again and uncorks on the next tick.
@@ -405,6 +408,7 @@ export class Server implements ServerApi<Socket> {
     try {
       this.#accept(upgrade, endpoint);
     } finally {
+      this.#offering = undefined;
       raw.uncork();
     }
   }
@@ -446,8 +450,8 @@ export class Server implements ServerApi<Socket> {
    * offers it; otherwise the first offered protocol that is not one of ours (ws's own default,
    * minus ours, so a raw namespace never pretends to speak tsws.v1).
    */
-  #selectProtocol = (offered: Set<string>, req: IncomingMessage): string | false => {
-    const ours = this.#offering.get(req);
+  #selectProtocol = (offered: Set<string>): string | false => {
+    const ours = this.#offering;
     if (ours !== undefined && offered.has(ours)) return ours;
     for (const name of offered) if (!name.startsWith("tsws")) return name;
     return false;

@@ -112,8 +112,7 @@ export class Socket<Path extends string = string> {
   readonly namespace: string;
   /** Values of the namespace's `:name` segments (typed by the `Path` type parameter). */
   readonly params: PathParams<Path>;
-  /** The upgrade request's URL, headers and remote address. */
-  readonly request: RequestInfo;
+  readonly #request: RequestInfo;
 
   readonly #home: SocketHome<Socket>;
   readonly #outbox: Outbox<Socket>;
@@ -135,10 +134,15 @@ export class Socket<Path extends string = string> {
     this.path = init.path;
     this.namespace = init.namespace;
     this.params = init.params as PathParams<Path>;
-    this.request = init.request;
+    this.#request = init.request;
     this.#identity = init.identity;
     this.#indexedSession = init.identity?.session;
     this.#indexedUser = init.identity?.user;
+  }
+
+  /** The upgrade request's URL, headers and remote address. */
+  get request(): RequestInfo {
+    return this.#request;
   }
 
   /** The server this socket belongs to. */
