@@ -25,7 +25,7 @@ import type { ServerApi } from "./socket/server-api.js";
 import { type Identity, noteCloseReason, outboxOf, Socket, type SocketInit, terminate } from "./socket/socket.js";
 import type { Message, Room, SocketId } from "./types.js";
 import { originAllowed } from "./upgrade/origin.js";
-import { refuse, type Upgrade, UpgradePipeline, type UpgradeStep } from "./upgrade/pipeline.js";
+import { destroyOnError, refuse, type Upgrade, UpgradePipeline, type UpgradeStep } from "./upgrade/pipeline.js";
 import { answerClientError, checkUpgradeRequest } from "./upgrade/request-checks.js";
 import { requestInfo } from "./upgrade/request-info.js";
 import { mixinSteps } from "./upgrade/step-source.js";
@@ -380,7 +380,8 @@ export class Server implements ServerApi<Socket> {
     const match = this.#router.match(req.url ?? "/");
     // Attached to an app with upgrade listeners of its own: an unknown path (and its socket) is theirs.
     if (match === undefined && shared !== undefined && shared.listenerCount("upgrade") > 1) return;
-    raw.on("error", socketOnError);
+    // No error listener here: the pipeline adds one when the upgrade leaves the synchronous path
+    // or is refused (see watchErrors); one that runs through in this turn is ws' from handleUpgrade on.
     if (match === undefined) {
       refuse({ req, raw }, { kind: Refusal.notFound, message: `no WebSocket namespace at ${stripQuery(req.url ?? "/")}` }, this.#logger, {
         server: this,
@@ -418,7 +419,7 @@ export class Server implements ServerApi<Socket> {
     const { req, raw, head, path, params } = upgrade;
     const protocol = endpoint.protocol;
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
-      raw.off("error", socketOnError); // ws handles the socket's errors from now on; one listener less per socket
+      raw.off("error", destroyOnError); // if an async step added it: ws handles the socket's errors from now on
       // With a session, the request is kept anyway (express-session's Session holds it): reading
       // it live keeps socket.session current after reload()/regenerate(). Without one, keep only the user.
       const r = req as IncomingMessage & Identity;
@@ -575,8 +576,4 @@ function cannotListen(error: unknown, host: string, port: number): Error {
   const failure = new ConfigError(ConfigErrors.cannotListen, message);
   if (message.includes("could not listen")) Object.defineProperty(failure, "cause", { value: error, configurable: true, writable: true });
   return failure;
-}
-
-function socketOnError(this: Duplex): void {
-  this.destroy();
 }
