@@ -25,7 +25,7 @@ import type { ServerApi } from "./socket/server-api.js";
 import { type Identity, noteCloseReason, outboxOf, Socket, type SocketInit, terminate } from "./socket/socket.js";
 import type { Message, Room, SocketId } from "./types.js";
 import { originAllowed } from "./upgrade/origin.js";
-import { refuse, type Upgrade, UpgradePipeline, type UpgradeStep } from "./upgrade/pipeline.js";
+import { destroyOnError, refuse, type Upgrade, UpgradePipeline, type UpgradeStep } from "./upgrade/pipeline.js";
 import { answerClientError, checkUpgradeRequest } from "./upgrade/request-checks.js";
 import { requestInfo } from "./upgrade/request-info.js";
 import { mixinSteps } from "./upgrade/step-source.js";
@@ -72,8 +72,12 @@ export class Server implements ServerApi<Socket> {
   readonly #node: LocalNode;
   readonly #ready: Promise<void>;
   readonly #guard: Guard;
-  /** The subprotocol each handshake in progress may select (ws asks handleProtocols with only the request). */
-  readonly #offering = new WeakMap<IncomingMessage, string>();
+  /**
+   * The subprotocol the handshake under way may select: ws asks handleProtocols with only the
+   * request, synchronously inside `handleUpgrade` (no `verifyClient`), so one field set around
+   * that call is enough (no map entry per handshake).
+   */
+  #offering: string | undefined;
   #http: HttpServer | undefined;
   #standalone = false;
   #closing: Promise<void> | undefined;
@@ -376,7 +380,8 @@ export class Server implements ServerApi<Socket> {
     const match = this.#router.match(req.url ?? "/");
     // Attached to an app with upgrade listeners of its own: an unknown path (and its socket) is theirs.
     if (match === undefined && shared !== undefined && shared.listenerCount("upgrade") > 1) return;
-    raw.on("error", socketOnError);
+    // No error listener here: the pipeline adds one when the upgrade leaves the synchronous path
+    // or is refused (see watchErrors); one that runs through in this turn is ws' from handleUpgrade on.
     if (match === undefined) {
       refuse({ req, raw }, { kind: Refusal.notFound, message: `no WebSocket namespace at ${stripQuery(req.url ?? "/")}` }, this.#logger, {
         server: this,
@@ -395,9 +400,8 @@ export class Server implements ServerApi<Socket> {
       });
       return;
     }
-    const { req, raw } = upgrade;
-    const protocol = endpoint.protocol;
-    if (protocol !== undefined) this.#offering.set(req, protocol.subprotocol);
+    const raw = upgrade.raw;
+    this.#offering = endpoint.protocol?.subprotocol;
     // The 101 answer and what the socket's first turn sends (a welcome frame, onConnect's frames)
     // leave in one write: ws writes the answer and calls back synchronously; the socket's outbox
     // corks again and uncorks on the next tick.
@@ -405,6 +409,7 @@ export class Server implements ServerApi<Socket> {
     try {
       this.#accept(upgrade, endpoint);
     } finally {
+      this.#offering = undefined;
       raw.uncork();
     }
   }
@@ -414,7 +419,7 @@ export class Server implements ServerApi<Socket> {
     const { req, raw, head, path, params } = upgrade;
     const protocol = endpoint.protocol;
     this.#wss.handleUpgrade(req, raw, head, (ws) => {
-      raw.off("error", socketOnError); // ws handles the socket's errors from now on; one listener less per socket
+      raw.off("error", destroyOnError); // if an async step added it: ws handles the socket's errors from now on
       // With a session, the request is kept anyway (express-session's Session holds it): reading
       // it live keeps socket.session current after reload()/regenerate(). Without one, keep only the user.
       const r = req as IncomingMessage & Identity;
@@ -433,7 +438,7 @@ export class Server implements ServerApi<Socket> {
       this.#node.add(socket);
       this.#unfinished++;
       const queue = new EventQueue(socket, ws, endpoint.queue);
-      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws, raw), protocol?.claim);
+      ws.attach(socket, queue, this.#connections, this.#guard.watch(socket, ws, raw), protocol?.claim, protocol?.closed);
       // Observers (metrics, spans) hear of the connect; a store bound to the channel is active in onConnect.
       if (connectChannel.hasSubscribers)
         connectChannel.runStores({ server: this, socket, headers: req.headers }, () => queue.connect(path));
@@ -446,8 +451,8 @@ export class Server implements ServerApi<Socket> {
    * offers it; otherwise the first offered protocol that is not one of ours (ws's own default,
    * minus ours, so a raw namespace never pretends to speak tsws.v1).
    */
-  #selectProtocol = (offered: Set<string>, req: IncomingMessage): string | false => {
-    const ours = this.#offering.get(req);
+  #selectProtocol = (offered: Set<string>): string | false => {
+    const ours = this.#offering;
     if (ours !== undefined && offered.has(ours)) return ours;
     for (const name of offered) if (!name.startsWith("tsws")) return name;
     return false;
@@ -571,8 +576,4 @@ function cannotListen(error: unknown, host: string, port: number): Error {
   const failure = new ConfigError(ConfigErrors.cannotListen, message);
   if (message.includes("could not listen")) Object.defineProperty(failure, "cause", { value: error, configurable: true, writable: true });
   return failure;
-}
-
-function socketOnError(this: Duplex): void {
-  this.destroy();
 }

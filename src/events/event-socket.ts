@@ -26,6 +26,9 @@ export interface SocketLayer {
   serverFor(base: Socket["server"]): EventServer<AnyContract>;
 }
 
+/** `socket.request(event, data, options)`: a request to the client. */
+type SendRequestFunction = (event: string, data?: unknown, options?: RequestOptions) => Promise<unknown>;
+
 /** A request this server sent its client, waiting for the reply. */
 interface Pending {
   readonly definition: RequestDefinition;
@@ -47,23 +50,30 @@ export class EventSocketImpl extends Socket {
   #lastId = 0;
   /** When the last invalid frames arrived (ms), oldest first; at most MAX_INVALID_FRAMES. */
   #invalidAt: number[] | undefined;
+  /** `request`, made on first use (most sockets never read it): see {@link request}. */
+  #send: (RequestInfo & SendRequestFunction) | undefined;
   /** The resumable session, on a server with `resume` (set once, by the resume layer, as the socket is made). */
   resume: ResumeHandle | undefined;
+
+  constructor(init: SocketInit, layer: SocketLayer) {
+    super(init);
+    this.#layer = layer;
+    this.#negotiated = init.ws.protocol === SUBPROTOCOL;
+  }
 
   /**
    * The DESIGN names both `socket.request` (the upgrade request record of every Socket) and
    * `socket.request(event, data)` (a request to the client): here it is one function object
-   * carrying the record's `url`, `headers` and `remoteAddress`, so both keep working.
+   * carrying the record's `url`, `headers` and `remoteAddress`, so both keep working. Made on
+   * first read, then the same object every time.
    */
-  declare readonly request: RequestInfo & ((event: string, data?: unknown, options?: RequestOptions) => Promise<unknown>);
-
-  constructor(init: SocketInit, layer: SocketLayer) {
-    const send = (event: string, data?: unknown, options?: RequestOptions) =>
-      this === undefined ? Promise.reject(new RequestError(ErrorCode.DISCONNECTED)) : this.#request(event, data, options);
-    const info = init.request;
-    super({ ...init, request: Object.assign(send, { url: info.url, headers: info.headers, remoteAddress: info.remoteAddress }) });
-    this.#layer = layer;
-    this.#negotiated = init.ws.protocol === SUBPROTOCOL;
+  override get request(): RequestInfo & SendRequestFunction {
+    if (this.#send === undefined) {
+      const info = super.request;
+      const send = (event: string, data?: unknown, options?: RequestOptions) => this.#request(event, data, options);
+      this.#send = Object.assign(send, { url: info.url, headers: info.headers, remoteAddress: info.remoteAddress });
+    }
+    return this.#send;
   }
 
   /** The namespace's layer (its dispatcher). */

@@ -76,6 +76,7 @@ export function events<C extends AnyContract>(contract: C, ...list: MixinClass[]
         createSocket: (init, req) => resume.createSocket(init, req, make),
         claim: layer.claim,
         prepare: resume.prepare,
+        closed: resume.closed,
       };
     }
   }

@@ -38,6 +38,11 @@ export interface SocketProtocol {
   readonly prepare?: ((req: IncomingMessage) => void | Promise<void>) | undefined;
   /** Sees each inbound message first; see {@link MessageClaim}. */
   readonly claim?: MessageClaim;
+  /**
+   * Told when a socket of the namespace has closed, once, after its event queue was told and
+   * before the connection's "close" listeners: what a listener per socket would do, without one.
+   */
+  readonly closed?: ((socket: Socket) => void) | undefined;
 }
 
 /**

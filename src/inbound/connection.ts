@@ -42,6 +42,7 @@ export class Connection extends WebSocket {
   #owner: ConnectionOwner | undefined;
   #inbound: InboundCheck | undefined;
   #claim: MessageClaim | undefined;
+  #closed: ((socket: Socket) => void) | undefined;
   #traffic: Traffic | undefined;
 
   /** The Socket this connection serves, once attached. */
@@ -53,13 +54,22 @@ export class Connection extends WebSocket {
    * Routes this connection's events to its queue and owner; call once, after the handshake.
    * @param inbound the rate check each message passes before it is queued
    * @param claim the namespace protocol's first look at each message (replies skip the queue)
+   * @param closed the namespace protocol's word of the close, after the queue's (see `SocketProtocol.closed`)
    */
-  attach(socket: Socket, queue: EventQueue, owner: ConnectionOwner, inbound: InboundCheck, claim?: MessageClaim): void {
+  attach(
+    socket: Socket,
+    queue: EventQueue,
+    owner: ConnectionOwner,
+    inbound: InboundCheck,
+    claim?: MessageClaim,
+    closed?: (socket: Socket) => void,
+  ): void {
     this.#socket = socket;
     this.#queue = queue;
     this.#owner = owner;
     this.#inbound = inbound;
     this.#claim = claim;
+    this.#closed = closed;
     this.#traffic = trafficFor(socket);
   }
 
@@ -114,6 +124,7 @@ export class Connection extends WebSocket {
       owner.onClose(socket, this);
       if (closeChannel.hasSubscribers) closeChannel.publish({ server: serverOf(socket), socket, code, by: byPeer ? "peer" : "server" });
       queue.end(byPeer);
+      this.#closed?.(socket);
     }
     return super.emit(event, a, b);
   }

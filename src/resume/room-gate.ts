@@ -128,11 +128,20 @@ export class RoomGate implements StreamGate {
   #state(room: Room): RoomState {
     let state = this.#states.get(room);
     if (state !== undefined) return state;
-    const fresh: RoomState = { head: `[4,${JSON.stringify(roomStream(room))},`, pos: undefined, busy: true, queue: [], starting: [] };
+    const stream = roomStream(room);
+    const position = this.#history.position(stream);
+    const fresh: RoomState = { head: `[4,${JSON.stringify(stream)},`, pos: undefined, busy: true, queue: [], starting: [] };
     this.#states.set(room, fresh);
+    if (!isThenable(position)) {
+      // A history in memory knows its position at once: the room is primed now, with nothing
+      // started or queued in between (what `when` would do, without its two closures per room).
+      fresh.pos = position;
+      fresh.busy = false;
+      return fresh;
+    }
     state = fresh;
     when(
-      this.#history.position(roomStream(room)),
+      position,
       (pos) => {
         fresh.pos = pos;
         for (const socket of fresh.starting.splice(0)) this.onStart?.(socket, room, pos);
@@ -232,6 +241,10 @@ export class RoomGate implements StreamGate {
     const except = [...this.#replaying.keys()].map((s) => s.id);
     deliverLocal(this.#node.rooms, [room], except, frame);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** The seq of a push frame of a room's stream, read after its head (`[4,"room:<name>",<seq>,`). */

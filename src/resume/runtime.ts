@@ -26,7 +26,7 @@ import type { ResumeHandle } from "./resume-handle.js";
 import { RoomGate } from "./room-gate.js";
 import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.js";
 import { resumeTokenOf } from "./session-token.js";
-import { SocketSession } from "./socket-session.js";
+import { SocketSession, sessionBase } from "./socket-session.js";
 import { when } from "./when.js";
 
 /**
@@ -65,6 +65,8 @@ export class ResumeRuntime {
   readonly #node: LocalNode;
   readonly #logger: Logger;
   readonly #takes = new WeakMap<IncomingMessage, TakeResult>();
+  /** Entries put in `#takes` and not taken out yet: while none, a handshake looks nothing up there. */
+  #takesKept = 0;
   readonly #expireHooks = new Map<string, (session: ExpiredSession) => unknown>();
   readonly #writes = new Set<Promise<unknown>>();
   /**
@@ -149,13 +151,13 @@ export class ResumeRuntime {
     const sessionId = typeof r.session?.id === "string" ? r.session.id : undefined;
     const failed = (error: unknown) => {
       this.#logger.error({ err: error }, "resume: the session store failed to take a token; starting a fresh session");
-      this.#takes.set(req, { ok: false, reason: "unknown" });
+      this.#keepTake(req, { ok: false, reason: "unknown" });
     };
     const taken = (result: TakeResult) => {
       if (!result.ok && result.reason === "owner") {
         this.#logger.warn({ url: req.url }, "resume: a token was presented by another user or session; starting a fresh session");
       }
-      this.#takes.set(req, result);
+      this.#keepTake(req, result);
     };
     let result: Awaitable<TakeResult>;
     try {
@@ -173,34 +175,36 @@ export class ResumeRuntime {
       .then(() => undefined);
   };
 
+  /** The protocol's `closed`: the socket's session learns of the close (no listener per socket). */
+  readonly closed = (socket: Socket): void => {
+    const session = (socket as ResumableSocket).resume;
+    if (session instanceof SocketSession) session.socketClosed();
+  };
+
   /**
    * Makes the socket of an upgrade: the resumed session's (same id, rooms, `data`; replay under
    * way) when the token was taken, else a fresh one (after gap "expired" when a token was refused).
    */
   createSocket<S extends ResumableSocket>(init: SocketInit, req: IncomingMessage, make: (init: SocketInit) => S): S {
-    const taken = this.#takes.get(req);
-    this.#takes.delete(req);
+    const taken = this.#takesKept === 0 ? undefined : this.#takes.get(req);
+    if (taken !== undefined && this.#takes.delete(req)) this.#takesKept--;
     if (init.ws.protocol !== SUBPROTOCOL) return make(init); // a raw client of an events namespace: nothing to resume
     if (taken?.ok === true && taken.record.path === init.path) return this.#resumed(init, taken.record, taken.token, make);
     const socket = make(init);
     if (taken !== undefined) socket.send(encodeControl(ControlKind.GAP, SESSION_EXPIRED));
     const owner = ownerKey(socket.user, typeof socket.session?.id === "string" ? socket.session.id : undefined);
-    const record: SessionRecord = {
-      sid: socket.id,
-      owner,
-      path: init.path,
-      namespace: init.namespace,
-      rooms: [],
-      data: "{}",
-      positions: {},
-      generation: 0,
-      replies: [],
-    };
     // No reply cache yet: the session makes it on its first request (services.cacheOf).
-    const session = new SocketSession(this.#services, socket, record);
+    const base = { sid: socket.id, owner, path: init.path, namespace: init.namespace, generation: 0 };
+    const session = new SocketSession(this.#services, socket, base);
     socket.resume = session;
     session.open();
     return socket;
+  }
+
+  /** A token's outcome, for the socket made at the end of the same upgrade. */
+  #keepTake(req: IncomingMessage, result: TakeResult): void {
+    if (!this.#takes.has(req)) this.#takesKept++;
+    this.#takes.set(req, result);
   }
 
   #resumed<S extends ResumableSocket>(init: SocketInit, record: SessionRecord, token: string, make: (init: SocketInit) => S): S {
@@ -226,7 +230,7 @@ export class ResumeRuntime {
       // Once settled here, the reply goes into this node's record (and its mark goes).
       void cache.adopt(id, frame).then((adopted) => adopted && this.#services.current(record.sid)?.changed());
     }
-    const session = new SocketSession(this.#services, socket, record, cache);
+    const session = new SocketSession(this.#services, socket, sessionBase(record), record, cache);
     socket.resume = session;
     session.beginReplay();
     for (const room of record.rooms) socket.join(room);

@@ -84,6 +84,7 @@ export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
 export function resumeTokenOf(header: string | readonly string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
   const list = typeof header === "string" ? header : header.join(",");
+  if (!list.includes(RESUME_SUBPROTOCOL_PREFIX)) return undefined; // most upgrades offer no token: no split
   for (const item of list.split(",")) {
     const offered = item.trim();
     if (offered.startsWith(RESUME_SUBPROTOCOL_PREFIX) && offered.length > RESUME_SUBPROTOCOL_PREFIX.length) {

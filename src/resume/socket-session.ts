@@ -5,8 +5,10 @@
  * application or a limit ends it).
  */
 import type { Logger } from "../logger.js";
+import { messageChannel } from "../observe/channels.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
-import { outboxOf, type Socket } from "../socket/socket.js";
+import { textFrame } from "../socket/frames.js";
+import { dataOf, outboxOf, type Socket, trafficFor } from "../socket/socket.js";
 import type { Room } from "../types.js";
 import { admitLive, planResume, resumeFrames } from "./gap-plan.js";
 import {
@@ -52,6 +54,27 @@ export const POSITIONS_WAIT_MS = 2000;
 
 /** The record's `replies` of a session that never made its reply cache (most sessions never send a request). */
 const NO_REPLIES: SessionRecord["replies"] = Object.freeze([]);
+/** A record's `rooms`, `positions` or `starts` when it has none: one shared frozen value, not a new one per record. */
+const NO_ROOMS: SessionRecord["rooms"] = Object.freeze([]);
+const NO_POSITIONS: SessionRecord["positions"] = Object.freeze({});
+
+/**
+ * What a session keeps of its record for its whole life (the rest is taken from the socket when
+ * the record is written).
+ * @example
+ * const base: SessionBase = { sid: socket.id, owner: "", path: "/chat/a", namespace: "/chat/:room", generation: 0 };
+ */
+export type SessionBase = Pick<SessionRecord, "sid" | "owner" | "path" | "namespace" | "generation">;
+
+/**
+ * The {@link SessionBase} of a record.
+ * @example
+ * new SocketSession(services, socket, sessionBase(record), record, cache);
+ */
+export function sessionBase(record: SessionRecord): SessionBase {
+  const { sid, owner, path, namespace, generation } = record;
+  return namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
+}
 
 /**
  * The welcome frame, byte for byte `encodeControl(ControlKind.WELCOME, { sid, token })`, written
@@ -63,10 +86,25 @@ export function welcomeFrame(sid: string, token: string): string {
   return `[9,"${ControlKind.WELCOME}",{"sid":${JSON.stringify(sid)},"token":${JSON.stringify(token)}}]`;
 }
 
+/**
+ * Writes the welcome as one prebuilt frame: with the 101 answer it is then one buffer more in the
+ * handshake's write, not two. What observes a socket's sends (traffic totals, the message
+ * channel) sees it as any send; outbound hooks never see protocol frames either way.
+ */
+function sendWelcome(socket: Socket, frame: string): void {
+  if (trafficFor(socket).counting !== 0 || messageChannel.hasSubscribers) socket.send(frame);
+  else outboxOf(socket).sendFrame([textFrame(frame)], frame);
+}
+
 /** Close reasons that keep the session for its window: the peer or the network went away, or the server is being replaced. */
 function keepsSession(reason: string | undefined): boolean {
   return reason === undefined || reason.startsWith("peer closed") || reason === "heartbeat timeout" || reason === "server shutting down";
 }
+
+/** Set by SocketSession's static block: the batch write reaches a private method without a closure per session. */
+let writeSession: (session: SocketSession) => void;
+/** Sessions changed in this event-loop turn, written by one setImmediate. */
+let changedInTurn: SocketSession[] = [];
 
 interface Buffered {
   readonly stream: StreamName;
@@ -78,14 +116,14 @@ interface Buffered {
 /**
  * The {@link ResumeHandle} of one socket.
  * @example
- * const session = new SocketSession(services, socket, fresh, new ReplyCache()); socket.resume = session; session.open();
+ * const session = new SocketSession(services, socket, { sid: socket.id, owner: "", path, generation: 0 }); socket.resume = session; session.open();
  */
 export class SocketSession implements ResumeHandle {
   /** Made on the first request (see {@link replies}): a session that never sends one costs no cache. */
   #replies: ReplyCache | undefined;
   readonly #services: SessionServices;
   readonly #socket: Socket;
-  readonly #base: Omit<SessionRecord, "rooms" | "data" | "positions" | "replies">;
+  readonly #base: SessionBase;
   #inbox: StreamPosition | undefined;
   /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`). */
   readonly #starts: Map<StreamName, StreamPosition>;
@@ -119,20 +157,25 @@ export class SocketSession implements ResumeHandle {
   /** The session ended (closed by the app or a limit): nothing of it is written any more. */
   #ended = false;
 
-  /** @param replies the cache a resumed session takes over; a fresh one's is made on its first request */
-  constructor(services: SessionServices, socket: Socket, record: SessionRecord, replies?: ReplyCache) {
+  /**
+   * @param base the session's id, owner, path and generation (kept as given)
+   * @param record the record a resumed session continues (its positions and starts); none for a fresh session
+   * @param replies the cache a resumed session takes over; a fresh one's is made on its first request
+   */
+  constructor(services: SessionServices, socket: Socket, base: SessionBase, record?: SessionRecord, replies?: ReplyCache) {
     this.#services = services;
     this.#socket = socket;
     this.#replies = replies;
-    const { sid, owner, path, namespace, generation } = record;
-    this.#base = namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
-    this.#inbox = record.positions[inboxStream(sid)];
-    this.#starts = record.starts === undefined ? new Map() : new Map(Object.entries(record.starts));
-    for (const room of record.rooms) {
-      const pos = record.positions[roomStream(room)];
-      if (pos !== undefined) this.#recorded.set(room, pos);
+    this.#base = base;
+    if (record === undefined) this.#starts = new Map();
+    else {
+      this.#inbox = record.positions[inboxStream(base.sid)];
+      this.#starts = record.starts === undefined ? new Map() : new Map(Object.entries(record.starts));
+      for (const room of record.rooms) {
+        const pos = record.positions[roomStream(room)];
+        if (pos !== undefined) this.#recorded.set(room, pos);
+      }
     }
-    outboxOf(socket).onceClosed(() => this.#closed());
   }
 
   get replies(): ReplyCache {
@@ -175,7 +218,7 @@ export class SocketSession implements ResumeHandle {
       return;
     }
     if (typeof token === "string") {
-      this.#socket.send(welcomeFrame(sid, token));
+      sendWelcome(this.#socket, welcomeFrame(sid, token));
       return;
     }
     const later = Promise.resolve(token);
@@ -301,12 +344,22 @@ export class SocketSession implements ResumeHandle {
     if (this.#scheduled) return;
     this.#scheduled = true;
     // Coalesced: a handler that joins three rooms writes the record once; a record taken since
-    // (the close's) already holds the change, and nothing is written again.
-    setImmediate(() => {
-      this.#scheduled = false;
-      if (this.#ended || this.superseded || !this.#dirty) return;
-      this.#queue(() => (this.#dirty ? this.#services.sessions.update(this.#record(), this.replies.drainSettled()) : undefined));
-    });
+    // (the close's) already holds the change, and nothing is written again. One setImmediate
+    // writes every session changed in a turn (a handshake that joins a room costs no Immediate
+    // and no closure of its own).
+    if (changedInTurn.push(this) === 1) setImmediate(writeChanged);
+  }
+
+  /** The write `changed()` scheduled, after the turn it was called in. */
+  #writeChanged(): void {
+    this.#scheduled = false;
+    if (this.#ended || this.superseded || !this.#dirty) return;
+    this.#queue(() => (this.#dirty ? this.#services.sessions.update(this.#record(), this.#settled()) : undefined));
+  }
+
+  /** Replies settled since the last write; none (and no cache made) for a session that never had a request. */
+  #settled(): readonly (readonly [number, string])[] {
+    return this.#replies === undefined ? NO_REPLIES : this.#replies.drainSettled();
   }
 
   control(text: string): boolean {
@@ -423,23 +476,26 @@ export class SocketSession implements ResumeHandle {
 
   #record(): SessionRecord {
     this.#dirty = false;
-    const positions: Record<StreamName, StreamPosition> = {};
-    for (const room of this.#socket.rooms) {
+    const joined = this.#socket.rooms;
+    // Empty parts are one shared frozen value (a fresh session's first record has only empty ones).
+    let positions: Record<StreamName, StreamPosition> | undefined;
+    for (const room of joined) {
       const pos = this.#services.gate.positionOf(room) ?? this.#recorded.get(room);
       if (pos === undefined) continue;
       this.#recorded.set(room, pos);
-      positions[roomStream(room)] = pos;
+      (positions ??= {})[roomStream(room)] = pos;
     }
-    for (const room of this.#recorded.keys()) if (!this.#socket.rooms.has(room)) this.#recorded.delete(room);
-    if (this.#inbox !== undefined) positions[inboxStream(this.#base.sid)] = this.#inbox;
-    const starts: Record<StreamName, StreamPosition> = {};
+    if (this.#recorded.size > 0) for (const room of this.#recorded.keys()) if (!joined.has(room)) this.#recorded.delete(room);
+    if (this.#inbox !== undefined) (positions ??= {})[inboxStream(this.#base.sid)] = this.#inbox;
+    let starts: Record<StreamName, StreamPosition> | undefined;
     for (const [stream, pos] of this.#starts) {
-      if (!stream.startsWith("room:") || this.#socket.rooms.has(stream.slice(5))) starts[stream] = pos;
+      if (!stream.startsWith("room:") || joined.has(stream.slice(5))) (starts ??= {})[stream] = pos;
       else this.#starts.delete(stream); // left: a later join starts again
     }
-    let data: string;
+    let data = "{}"; // socket.data never made: not made now
     try {
-      data = JSON.stringify(this.#socket.data) ?? "{}";
+      const value = dataOf(this.#socket);
+      if (value !== undefined) data = JSON.stringify(value) ?? "{}";
     } catch (error) {
       this.#services.logger.error(
         { err: error, socket: this.#base.sid },
@@ -450,42 +506,99 @@ export class SocketSession implements ResumeHandle {
     // Written out, not `{ ...this.#base, rooms, ... }`: a spread followed by new keys takes a slow
     // path in V8 (node 20: ~8 µs for this record against ~0.1 µs), and a handshake builds three.
     const { sid, owner, path, namespace, generation } = this.#base;
-    const rooms = [...this.#socket.rooms];
+    const rooms = joined.size === 0 ? NO_ROOMS : [...joined];
     const replies = this.#replies === undefined ? NO_REPLIES : this.#replies.entries();
     return namespace === undefined
-      ? { sid, owner, path, rooms, data, positions, starts, generation, replies }
-      : { sid, owner, path, namespace, rooms, data, positions, starts, generation, replies };
+      ? { sid, owner, path, rooms, data, positions: positions ?? NO_POSITIONS, starts: starts ?? NO_POSITIONS, generation, replies }
+      : {
+          sid,
+          owner,
+          path,
+          namespace,
+          rooms,
+          data,
+          positions: positions ?? NO_POSITIONS,
+          starts: starts ?? NO_POSITIONS,
+          generation,
+          replies,
+        };
   }
 
-  #closed(): void {
+  /** Its socket has closed (told by the runtime, as the socket's protocol hears of it). */
+  socketClosed(): void {
     this.#positions?.(undefined);
     if (this.superseded) return;
     const { sid, generation } = this.#base;
     if (this.keepOnClose || keepsSession(this.#socket.closeReason)) {
       const record = this.#record();
-      const settled = this.replies.drainSettled();
-      this.#queue(async () => {
-        await this.#services.sessions.update(record, settled);
-        await this.#services.sessions.detach(sid, generation);
-      });
+      const settled = this.#settled();
+      const sessions = this.#services.sessions;
+      this.#queue(() => then(sessions.update(record, settled), () => sessions.detach(sid, generation)));
     } else {
       this.#ended = true;
       this.#services.forget(sid);
-      this.#queue(async () => {
-        await this.#services.sessions.end(sid);
-        await this.#services.history.drop(inboxStream(sid));
-      });
+      const { sessions, history } = this.#services;
+      this.#queue(() => then(sessions.end(sid), () => history.drop(inboxStream(sid))));
     }
   }
 
-  /** Store writes of one session run one after the other (open before update before detach). */
+  /**
+   * Store writes of one session run one after the other (open before update before detach). With
+   * nothing under way, a write runs at once, and a store that answers at once (in memory) costs
+   * no promise; one that answers later holds the writes queued behind it until it has.
+   */
   #queue(work: () => unknown): void {
-    const next = (this.#chain ?? Promise.resolve()).then(work).catch((error: unknown) => {
-      this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
-    });
+    let pending: Promise<unknown>;
+    if (this.#chain !== undefined) pending = this.#chain.then(work);
+    else {
+      let out: unknown;
+      try {
+        out = work();
+      } catch (error) {
+        this.#writeFailed(error);
+        return;
+      }
+      if (!isThenable(out)) return;
+      pending = Promise.resolve(out);
+    }
+    const next: Promise<void> = pending.then(
+      () => this.#settle(next),
+      (error: unknown) => {
+        this.#writeFailed(error);
+        this.#settle(next);
+      },
+    );
     this.#chain = next;
     this.#services.track(next);
   }
+
+  /** The write `done` finished: when nothing was queued behind it, the next write runs at once again. */
+  #settle(done: Promise<void>): void {
+    if (this.#chain === done) this.#chain = undefined;
+  }
+
+  #writeFailed(error: unknown): void {
+    this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
+  }
+
+  static {
+    writeSession = (session) => session.#writeChanged();
+  }
+}
+
+function writeChanged(): void {
+  const batch = changedInTurn;
+  changedInTurn = []; // a session changed while writing schedules the next batch
+  for (const session of batch) writeSession(session);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/** Runs `next` after `value`: at once when it is not a promise (a store in memory), else once it resolves. */
+function then(value: unknown, next: () => unknown): unknown {
+  return isThenable(value) ? Promise.resolve(value).then(next) : next();
 }
 
 /** `[seq, epoch?]` (or a bare seq) from a client's `pos` frame, when it is well formed; an empty epoch counts as none. */

@@ -8,6 +8,12 @@ const NO_PARAMS: Params = Object.freeze({});
 interface Route<T> {
   readonly path: string;
   readonly segments: readonly string[];
+  /**
+   * Per segment, the parameter's name (without its ":") or undefined for a literal one: sliced
+   * once here, so a match stores each param under a name V8 already knows (a name sliced per
+   * request is looked up in the string table on every store).
+   */
+  readonly names: readonly (string | undefined)[];
   readonly target: T;
 }
 
@@ -39,8 +45,10 @@ export class Router<T> {
       );
     }
     this.#shapes.set(shape, path);
-    if (segments.some((s) => s.startsWith(":"))) this.#withParams.push({ path, segments, target });
-    else this.#exact.set(path, { path, target });
+    if (segments.some((s) => s.startsWith(":"))) {
+      const names = segments.map((s) => (s.startsWith(":") ? s.slice(1) : undefined));
+      this.#withParams.push({ path, segments, names, target });
+    } else this.#exact.set(path, { path, target });
   }
 
   /**
@@ -63,7 +71,7 @@ export class Router<T> {
     // be kept by each socket (socket.path) for its whole life.
     if (exact !== undefined) return { target: exact.target, path: encoded ? path : exact.path, params: NO_PARAMS };
     for (const route of this.#withParams) {
-      const params = matchSegments(route.segments, parts);
+      const params = matchSegments(route, parts);
       if (params) return { target: route.target, path, params };
     }
     return undefined;
@@ -88,16 +96,17 @@ function decodeSegments(path: string): string[] | undefined {
   }
 }
 
-function matchSegments(pattern: readonly string[], parts: readonly string[]): Params | undefined {
-  if (pattern.length !== parts.length) return undefined;
+function matchSegments(route: Route<unknown>, parts: readonly string[]): Params | undefined {
+  const { segments, names } = route;
+  if (segments.length !== parts.length) return undefined;
   const params: Params = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i] as string;
+  for (let i = 0; i < segments.length; i++) {
+    const name = names[i];
     const part = parts[i] as string;
-    if (p.startsWith(":")) {
+    if (name !== undefined) {
       if (part === "") return undefined;
-      params[p.slice(1)] = part;
-    } else if (p !== part) return undefined;
+      params[name] = part;
+    } else if (segments[i] !== part) return undefined;
   }
   return params;
 }

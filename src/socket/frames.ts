@@ -32,6 +32,28 @@ export function encodeFrame(data: Message): readonly Buffer[] {
 }
 
 /**
+ * One unmasked text frame in a single Buffer, header and payload together, for a frame written to
+ * one socket: one allocation and one write, where `ws.send` makes a header and a payload (and the
+ * TCP socket's write gathers one chunk more). Text of 64 KiB or more goes through {@link encodeFrame}.
+ * @example
+ * outboxOf(socket).sendFrame([textFrame(welcome)], welcome);
+ */
+export function textFrame(text: string): Buffer {
+  const size = Buffer.byteLength(text);
+  if (size > 0xffff) return Buffer.concat(encodeFrame(text));
+  const head = size < 126 ? 2 : 4;
+  const frame = Buffer.allocUnsafe(head + size);
+  frame[0] = 0x81; // FIN, opcode 1 (text)
+  if (head === 2) frame[1] = size;
+  else {
+    frame[1] = 126; // a 16-bit length follows
+    frame.writeUInt16BE(size, 2);
+  }
+  frame.write(text, head);
+  return frame;
+}
+
+/**
  * Whether frames from {@link encodeFrame} may be written to this connection's TCP socket as they
  * are: only when no extension (permessage-deflate) must transform each frame.
  * @example

@@ -85,6 +85,7 @@ let internals: {
   outbox(socket: Socket): Outbox<Socket>;
   home(socket: Socket): SocketHome<Socket>;
   noteCloseReason(socket: Socket, reason: string): void;
+  data(socket: Socket): SocketData | undefined;
 };
 
 /**
@@ -111,8 +112,7 @@ export class Socket<Path extends string = string> {
   readonly namespace: string;
   /** Values of the namespace's `:name` segments (typed by the `Path` type parameter). */
   readonly params: PathParams<Path>;
-  /** The upgrade request's URL, headers and remote address. */
-  readonly request: RequestInfo;
+  readonly #request: RequestInfo;
 
   readonly #home: SocketHome<Socket>;
   readonly #outbox: Outbox<Socket>;
@@ -134,10 +134,15 @@ export class Socket<Path extends string = string> {
     this.path = init.path;
     this.namespace = init.namespace;
     this.params = init.params as PathParams<Path>;
-    this.request = init.request;
+    this.#request = init.request;
     this.#identity = init.identity;
     this.#indexedSession = init.identity?.session;
     this.#indexedUser = init.identity?.user;
+  }
+
+  /** The upgrade request's URL, headers and remote address. */
+  get request(): RequestInfo {
+    return this.#request;
   }
 
   /** The server this socket belongs to. */
@@ -285,6 +290,7 @@ export class Socket<Path extends string = string> {
       noteCloseReason: (socket, reason) => {
         socket.#closeReason ??= reason;
       },
+      data: (socket) => socket.#data,
     };
   }
 }
@@ -324,6 +330,15 @@ export function trafficFor(socket: Socket): Traffic {
  */
 export function noteCloseReason(socket: Socket, reason: string): void {
   internals.noteCloseReason(socket, reason);
+}
+
+/**
+ * A socket's `data`, or undefined when nothing made it yet (reading `socket.data` makes it).
+ * @example
+ * const json = JSON.stringify(dataOf(socket) ?? {});
+ */
+export function dataOf(socket: Socket): SocketData | undefined {
+  return internals.data(socket);
 }
 
 /**

@@ -20,6 +20,23 @@ export interface Upgrade {
   readonly params: Params;
 }
 
+/** Destroys a socket that reported an error (its peer reset it, say) while its upgrade was under way. */
+export function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * Gives the TCP socket of an upgrade an error listener, once: from the moment the upgrade leaves
+ * the synchronous path (a step returned a promise, a step answered or refused it) until ws takes
+ * the socket, an error must not go unheard. An upgrade that runs through in one turn needs none
+ * (a socket reports errors on a later turn, and ws listens from its `handleUpgrade` on).
+ * @example
+ * watchErrors(upgrade.raw); refuseUpgrade(upgrade.raw, 403, "forbidden");
+ */
+export function watchErrors(raw: Duplex): void {
+  if (!raw.listeners("error").includes(destroyOnError)) raw.on("error", destroyOnError);
+}
+
 /** A step already answered the request itself (a middleware sent a response): nothing more to do. */
 export const ANSWERED: unique symbol = Symbol("tswebsockets.answered");
 
@@ -73,6 +90,7 @@ export class UpgradePipeline {
     for (let i = first; i < this.#steps.length; i++) {
       const result = (this.#steps[i] as UpgradeStep)(upgrade);
       if (result instanceof Promise) {
+        watchErrors(upgrade.raw);
         result.then((settled) => this.#after(upgrade, settled, i + 1)).catch((error: unknown) => this.#failed(upgrade, error));
         return;
       }
@@ -90,11 +108,13 @@ export class UpgradePipeline {
   }
 
   #stop(upgrade: Upgrade, result: UpgradeRefusal | typeof ANSWERED): void {
+    watchErrors(upgrade.raw); // a middleware's own answer too: its write may still fail
     if (result !== ANSWERED) refuse(upgrade, result, this.#logger, this.#observed);
   }
 
   #failed(upgrade: Upgrade, error: unknown): void {
     this.#logger.error({ err: error }, "the upgrade failed unexpectedly; dropping the connection");
+    watchErrors(upgrade.raw);
     upgrade.raw.destroy();
   }
 }
@@ -116,6 +136,7 @@ export interface RefusalSource {
  * refuse(upgrade, { kind: Refusal.notFound, message: "no WebSocket namespace at /x" }, logger, { server });
  */
 export function refuse(upgrade: Pick<Upgrade, "req" | "raw">, refusal: UpgradeRefusal, logger: Logger, source?: RefusalSource): void {
+  watchErrors(upgrade.raw);
   const { code, status } = refusal.kind;
   if (source !== undefined && refuseChannel.hasSubscribers) {
     refuseChannel.publish({ server: source.server, status, code, namespace: source.namespace, message: refusal.message });

@@ -6,7 +6,7 @@ import type { RequestInfo } from "../types.js";
  * of every value; a socket keeps its headers for its whole life, so one shared string per
  * distinct value saves a few hundred bytes per socket.
  */
-const REPEATED = new Set([
+const REPEATED = [
   "host",
   "upgrade",
   "connection",
@@ -19,7 +19,13 @@ const REPEATED = new Set([
   "sec-websocket-version",
   "sec-websocket-extensions",
   "sec-websocket-protocol",
-]);
+] as const;
+/**
+ * The shared value last given to each name of {@link REPEATED}, by index: the next request
+ * usually carries the same one, found by one string comparison instead of a map look-up (which
+ * would hash the request's own copy of the value first).
+ */
+const lastShared: (string | undefined)[] = REPEATED.map(() => undefined);
 /** Bounded: a client sending a new value each time fills it once, then values are kept as they came. */
 const MAX_SHARED = 1024;
 const shared = new Map<string, string>();
@@ -42,12 +48,21 @@ interface PeerNameCache {
  */
 export function requestInfo(req: IncomingMessage, path?: string): RequestInfo {
   const headers = req.headers;
-  for (const name in headers) {
+  for (let i = 0; i < REPEATED.length; i++) {
+    const name = REPEATED[i] as (typeof REPEATED)[number];
     const value = headers[name];
-    if (typeof value !== "string" || !REPEATED.has(name)) continue;
+    if (typeof value !== "string") continue;
+    const last = lastShared[i];
+    if (value === last) {
+      headers[name] = last;
+      continue;
+    }
     const known = shared.get(value);
-    if (known !== undefined) headers[name] = known;
-    else if (shared.size < MAX_SHARED) shared.set(value, value);
+    if (known !== undefined) headers[name] = lastShared[i] = known;
+    else if (shared.size < MAX_SHARED) {
+      shared.set(value, value);
+      lastShared[i] = value;
+    }
   }
   if (headers["sec-websocket-key"] !== undefined) headers["sec-websocket-key"] = undefined;
   const url = req.url ?? "/";
