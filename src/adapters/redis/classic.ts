@@ -7,13 +7,13 @@ import type { ResolvedResumeOptions } from "../../options/resume.js";
 import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
 import type { Room, SocketId } from "../../types.js";
 import { RedisLink } from "./connections.js";
-import { type DirectChannels, parseMoved } from "./direct-channels.js";
+import type { DirectChannels } from "./direct-channels.js";
 import { InFlight } from "./in-flight.js";
 import { CHUNK, linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { LiveNodes } from "./live-nodes.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
-import { type RedisResumeStores, redisResumeStores } from "./resume-stores.js";
+import { type RedisResumeStores, redisResumeStores, takeResumeNotice } from "./resume-stores.js";
 import { runScript, scripts } from "./scripts.js";
 import { frame, type MembersAnswer, type MembersQuestion, unframe, WireKind } from "./sharded-wire.js";
 import { startError, within } from "./start.js";
@@ -297,7 +297,8 @@ export class ClassicRedisAdapter implements RedisAdapter {
       if (parsed?.kind === WireKind.op) this.#onOp(node, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
       else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
-      else if (parsed?.kind === WireKind.moved || parsed?.kind === WireKind.inbox) this.#resumeNotice(node, parsed.kind, parsed.body);
+      else if (parsed?.kind === WireKind.moved || parsed?.kind === WireKind.inbox)
+        takeResumeNotice(this.#resume, parsed.kind, parsed.body, node.logger);
       else node.logger.warn({ channel: name }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       node.logger.error({ err: error }, `Redis adapter: carrying out a cluster message failed: ${messageOf(error)}`);
@@ -325,14 +326,6 @@ export class ClassicRedisAdapter implements RedisAdapter {
     // A broadcast is carried out only where its rooms have members; a routed operation came here because this node holds its target.
     const delivered = here || op.type !== "broadcast" ? node.receive(op) : false;
     this.#counts[here || delivered ? "received" : "ignored"]++;
-  }
-
-  #resumeNotice(node: ClusterNode, kind: number, body: Buffer): void {
-    if (this.#resume === undefined) return;
-    const moved = kind === WireKind.moved ? parseMoved(body) : undefined;
-    if (moved !== undefined) this.#resume.sessions.moved(moved.sid, moved.generation);
-    else if (kind === WireKind.moved || !this.#resume.inbox.forwarded(body))
-      node.logger.warn({ kind }, "Redis adapter: ignored a malformed notice of the resume stores");
   }
 
   #onQuestion(node: ClusterNode, question: MembersQuestion): void {

@@ -11,9 +11,10 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import type { ResumeBackend } from "../../resume/backend.js";
-import type { DirectChannels } from "./direct-channels.js";
+import { type DirectChannels, parseMoved } from "./direct-channels.js";
 import { RedisInboxRoute } from "./inbox-route.js";
 import { RedisSessions } from "./session-store.js";
+import { WireKind } from "./sharded-wire.js";
 import { RedisHistory } from "./streams-log.js";
 
 /**
@@ -24,6 +25,21 @@ import { RedisHistory } from "./streams-log.js";
 export interface RedisResumeStores extends ResumeBackend {
   readonly sessions: RedisSessions;
   readonly inbox: RedisInboxRoute;
+}
+
+/**
+ * Hands a notice of the resume stores heard on a node's direct channel (`WireKind.moved`: a take
+ * moved a session away; `WireKind.inbox`: a numbered direct message for a session held here) to
+ * the stores, in both adapter modes; a malformed one is logged and dropped, nothing else changes.
+ * @example
+ * if (parsed.kind === WireKind.moved || parsed.kind === WireKind.inbox) takeResumeNotice(this.#resume, parsed.kind, parsed.body, node.logger);
+ */
+export function takeResumeNotice(stores: RedisResumeStores | undefined, kind: number, body: Buffer, logger: Logger): void {
+  if (stores === undefined) return;
+  const moved = kind === WireKind.moved ? parseMoved(body) : undefined;
+  if (moved !== undefined) stores.sessions.moved(moved.sid, moved.generation);
+  else if (kind === WireKind.moved || !stores.inbox.forwarded(body))
+    logger.warn({ kind }, "Redis adapter: ignored a malformed notice of the resume stores");
 }
 
 /**

@@ -6,12 +6,12 @@ import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
 import type { Room, SocketId } from "../../types.js";
-import { type DirectChannels, parseMoved } from "./direct-channels.js";
+import type { DirectChannels } from "./direct-channels.js";
 import { InFlight } from "./in-flight.js";
 import { linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
-import { type RedisResumeStores, redisResumeStores } from "./resume-stores.js";
+import { type RedisResumeStores, redisResumeStores, takeResumeNotice } from "./resume-stores.js";
 import { runSharded, ShardedLayout, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, SequenceGaps, unframe, WireKind } from "./sharded-wire.js";
 import { startError, untilReady, within } from "./start.js";
@@ -323,7 +323,8 @@ export class ShardedRedisAdapter implements RedisAdapter {
       if (parsed?.kind === WireKind.op) this.#onOp(node, channel.toString(), parsed.seq, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
       else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
-      else if (parsed?.kind === WireKind.moved || parsed?.kind === WireKind.inbox) this.#resumeNotice(node, parsed.kind, parsed.body);
+      else if (parsed?.kind === WireKind.moved || parsed?.kind === WireKind.inbox)
+        takeResumeNotice(this.#resume, parsed.kind, parsed.body, node.logger);
       else node.logger.warn({ channel: channel.toString() }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       // This runs inside ioredis' event emitter: a throw here would be an uncaughtException.
@@ -359,14 +360,6 @@ export class ShardedRedisAdapter implements RedisAdapter {
     const here = op.type === "sendTo" ? this.#located.has(op.id) : this.#entries.has(`${op.by === "session" ? "s" : "u"}:${op.value}`);
     this.#counts[here ? "received" : "ignored"]++;
     node.receive(op);
-  }
-
-  #resumeNotice(node: ClusterNode, kind: number, body: Buffer): void {
-    if (this.#resume === undefined) return;
-    const moved = kind === WireKind.moved ? parseMoved(body) : undefined;
-    if (moved !== undefined) this.#resume.sessions.moved(moved.sid, moved.generation);
-    else if (kind === WireKind.moved || !this.#resume.inbox.forwarded(body))
-      node.logger.warn({ kind }, "Redis adapter: ignored a malformed notice of the resume stores");
   }
 
   #onQuestion(node: ClusterNode, question: MembersQuestion): void {
