@@ -129,6 +129,17 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
     while (Date.now() < deadline && (await inboxTop(prefix, sid)) < seq) await sleep(10);
   }
 
+  /** Two nodes; a resumable session on a, and a socket on b (so that b's handlers can reach the server). */
+  async function sessionOnA(prefix: string, sharded: boolean): Promise<{ a: XNode; b: XNode; p: ResumePeer; sid: string }> {
+    const a = await startNode(prefix, sharded);
+    const b = await startNode(prefix, sharded);
+    const p = peer(a.url);
+    await p.connect();
+    const sid = p.sid as string;
+    await peer(b.url).connect();
+    await until(() => b.view !== undefined && a.sockets.has(sid), "sockets on both nodes");
+    return { a, b, p, sid };
+  }
   const dms = (p: ResumePeer) => p.pushes.filter((x) => x.stream === `inbox:${p.sid}`);
 
   for (const sharded of [false, true]) {
@@ -195,13 +206,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
 
     it(`${mode}: direct messages from both nodes before, during and after a resume elsewhere: each once, gapless seqs, in seq order`, async () => {
       const prefix = `x2${mode}`;
-      const a = await startNode(prefix, sharded);
-      const b = await startNode(prefix, sharded);
-      const p = peer(a.url);
-      await p.connect();
-      const sid = p.sid as string;
-      await peer(b.url).connect();
-      await until(() => b.view !== undefined && a.sockets.has(sid), "sockets on both nodes");
+      const { a, b, p, sid } = await sessionOnA(prefix, sharded);
       p.drop();
       await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
       const total = 240;
@@ -270,13 +275,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
 
     it(`${mode}: a half-open socket of a session resumed on another node is closed there, and the session lives on`, async () => {
       const prefix = `x3${mode}`;
-      const a = await startNode(prefix, sharded);
-      const b = await startNode(prefix, sharded);
-      const p = peer(a.url);
-      await p.connect();
-      const sid = p.sid as string;
-      await peer(b.url).connect();
-      await until(() => b.view !== undefined && a.sockets.has(sid), "sockets on both nodes");
+      const { a, b, p, sid } = await sessionOnA(prefix, sharded);
       const oldClosed = once(p.ws, "close");
       // The client moved to b; its connection to a still looks open to a (no close, no heartbeat).
       const q = clone(p, b.url);
