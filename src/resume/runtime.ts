@@ -113,14 +113,7 @@ export class ResumeRuntime {
       size: options.history.size,
       logger,
       forget: (sid: SocketId) => this.forget(sid),
-      cacheOf: (sid: SocketId) => {
-        let cache = this.#caches.get(sid);
-        if (cache === undefined) {
-          cache = this.#newCache(sid, []);
-          this.#caches.set(sid, cache);
-        }
-        return cache;
-      },
+      cacheOf: (sid: SocketId) => this.#cacheOf(sid, []),
       current: (sid: SocketId) => {
         const socket = this.#node.get(sid) as ResumableSocket | undefined;
         return socket !== undefined && !socket.closed && socket.resume instanceof SocketSession ? socket.resume : undefined;
@@ -220,8 +213,7 @@ export class ResumeRuntime {
     } catch {
       socket.data = {};
     }
-    const cache = this.#caches.get(record.sid) ?? this.#newCache(record.sid, record.replies);
-    this.#caches.set(record.sid, cache);
+    const cache = this.#cacheOf(record.sid, record.replies);
     // Requests that were still running when the session was taken: on this node the cache awaits
     // its own runs; a run on another node writes its reply to the store, awaited here (bounded).
     for (const id of record.running ?? []) {
@@ -326,6 +318,16 @@ export class ResumeRuntime {
     session.movedAway();
     this.forget(sid); // a resume here later builds its reply cache from the record (the new holder's replies)
     socket.close(1001, "resumed elsewhere");
+  }
+
+  /** The reply cache this node keeps for session `sid`, made (from `replies`) when it has none. */
+  #cacheOf(sid: SocketId, replies: SessionRecord["replies"]): ReplyCache {
+    let cache = this.#caches.get(sid);
+    if (cache === undefined) {
+      cache = this.#newCache(sid, replies);
+      this.#caches.set(sid, cache);
+    }
+    return cache;
   }
 
   /**
