@@ -11,136 +11,32 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
-import { z } from "zod";
 import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
-import { createRedisAdapter } from "../src/adapters/redis/index.js";
 import { RedisHistory } from "../src/adapters/redis/streams-log.js";
-import { defineContract, event, request } from "../src/contract/index.js";
-import { createServer, type EventSocket, events, handle, type Logger, Namespace, type Server } from "../src/index.js";
 import { pushBody } from "../src/resume/history-log.js";
+import { CrossNodes, dm, dms } from "./helpers/cross-nodes.js";
 import { RedisServer } from "./helpers/redis-server.js";
-import { ResumePeer } from "./helpers/resume-peer.js";
 import { until } from "./helpers.js";
-
-const contract = defineContract({
-  client: { noop: event(z.object({})), slow: request(z.object({ ms: z.number() }), z.number()) },
-  server: { dm: event(z.object({ n: z.number() })), message: event(z.object({ n: z.number() })) },
-});
-type XSocket = EventSocket<typeof contract>;
-
-interface XNode {
-  readonly server: Server;
-  readonly url: string;
-  /** The newest socket object of every session this node saw. */
-  readonly sockets: Map<string, XSocket>;
-  /** Sessions whose `onExpire` ran here. */
-  readonly expired: string[];
-  /** Sockets whose `onClose` ran here, by id. */
-  readonly closes: string[];
-  /** How often `slow` ran here. */
-  runs: number;
-  view: XSocket["server"] | undefined;
-}
-
-const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
-const dm = (n: number) => JSON.stringify([0, "dm", { n }]);
 
 describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, () => {
   let redis: RedisServer;
   let admin: Redis;
-  const nodes: XNode[] = [];
-  const templates: Redis[] = [];
-  const peers: ResumePeer[] = [];
+  let x: CrossNodes;
   before(async () => {
     redis = await RedisServer.launch();
     admin = new Redis(redis.port, "127.0.0.1");
+    x = new CrossNodes(redis, admin);
   });
   after(async () => {
-    for (const p of peers) p.ws?.terminate();
-    await Promise.all(nodes.map((n) => n.server.close()));
-    for (const t of templates) t.disconnect();
+    await x.close();
     admin.disconnect();
     await redis.stop();
   });
-
-  async function startNode(prefix: string, sharded: boolean): Promise<XNode> {
-    const node: XNode = { sockets: new Map(), expired: [], closes: [], runs: 0, view: undefined } as unknown as XNode;
-    @Namespace("/x")
-    class X extends events(contract) {
-      static onConnect(socket: XSocket) {
-        node.view = socket.server;
-        node.sockets.set(socket.id, socket);
-        if (!socket.resumed) socket.join("r");
-      }
-      static onClose(socket: XSocket) {
-        node.closes.push(socket.id);
-      }
-      static onExpire(session: { id: string }) {
-        node.expired.push(session.id);
-      }
-      static events = handle(contract, {
-        noop() {},
-        async slow(_socket, { ms }) {
-          await sleep(ms);
-          return ++node.runs;
-        },
-      });
-    }
-    const template = new Redis(redis.port, "127.0.0.1");
-    templates.push(template);
-    const server = createServer({
-      handlers: [X],
-      host: "127.0.0.1",
-      port: 0,
-      adapter: createRedisAdapter(template, { prefix, sharded }),
-      logger: quiet,
-      resume: { ttl: 30_000, history: { size: 100, ttl: 60_000 } },
-      heartbeatInterval: 0,
-    });
-    const { port } = await server.listen();
-    Object.assign(node, { server, url: `ws://127.0.0.1:${port}/x` });
-    nodes.push(node);
-    return node;
-  }
-
-  function peer(url: string): ResumePeer {
-    const p = new ResumePeer(url);
-    peers.push(p);
-    return p;
-  }
-
-  /** A second peer holding `p`'s token and positions: the client, reconnected elsewhere while its old connection still looks open. */
-  function clone(p: ResumePeer, url: string): ResumePeer {
-    const q = peer(url);
-    q.token = p.token;
-    q.sid = p.sid;
-    for (const [stream, pos] of p.positions) q.positions.set(stream, pos);
-    return q;
-  }
-
-  /** The last seq Redis gave the session's inbox (0 before any). */
-  async function inboxTop(prefix: string, sid: string): Promise<number> {
-    return Number((await admin.hget(`${prefix}:hist:{inbox:${sid}}:meta`, "s")) ?? 0);
-  }
-
-  /** Waits (bounded, without failing) until the inbox's top reaches `seq`: a send is numbered before the next goes. */
-  async function numbered(prefix: string, sid: string, seq: number): Promise<void> {
-    const deadline = Date.now() + 3_000;
-    while (Date.now() < deadline && (await inboxTop(prefix, sid)) < seq) await sleep(10);
-  }
-
-  /** Two nodes; a resumable session on a, and a socket on b (so that b's handlers can reach the server). */
-  async function sessionOnA(prefix: string, sharded: boolean): Promise<{ a: XNode; b: XNode; p: ResumePeer; sid: string }> {
-    const a = await startNode(prefix, sharded);
-    const b = await startNode(prefix, sharded);
-    const p = peer(a.url);
-    await p.connect();
-    const sid = p.sid as string;
-    await peer(b.url).connect();
-    await until(() => b.view !== undefined && a.sockets.has(sid), "sockets on both nodes");
-    return { a, b, p, sid };
-  }
-  const dms = (p: ResumePeer) => p.pushes.filter((x) => x.stream === `inbox:${p.sid}`);
+  const startNode = (prefix: string, sharded: boolean) => x.startNode(prefix, sharded);
+  const peer = (url: string) => x.peer(url);
+  const clone = (p: Parameters<CrossNodes["clone"]>[0], url: string) => x.clone(p, url);
+  const numbered = (prefix: string, sid: string, seq: number) => x.numbered(prefix, sid, seq);
+  const sessionOnA = (prefix: string, sharded: boolean) => x.sessionOnA(prefix, sharded);
 
   for (const sharded of [false, true]) {
     const mode = sharded ? "sharded" : "classic";

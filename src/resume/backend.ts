@@ -25,6 +25,13 @@ export interface ResumeBackend {
    * the sessions all live in this process.
    */
   readonly inbox?: InboxRoute;
+  /**
+   * Runs `listener` whenever this node may have missed the stores' notices (a store shared by
+   * nodes tells a node of direct messages and replies by pub/sub, at most once): after its
+   * subscriber connection was cut and is subscribed again, and now and then. The listener reads
+   * what the notices would have said. Absent in memory, where nothing travels between nodes.
+   */
+  onResync?(listener: () => void): void;
   /** Releases connections and timers; called once the server's sockets have closed. */
   close(): Promise<void>;
 }
@@ -56,6 +63,11 @@ export interface InboxRoute {
   deliver(sid: string, body: string, own: boolean): Awaitable<InboxDelivery>;
   /** Runs `listener` for each message another node appended to the inbox of a session this node holds. */
   onForwarded(listener: (sid: string, pos: StreamPosition, body: string) => void): void;
+  /**
+   * The last position of each session's inbox (undefined: it has none), read without creating
+   * anything: after missed notices, a session whose socket here is behind it reads the rest.
+   */
+  tops(sids: readonly string[]): Awaitable<readonly (StreamPosition | undefined)[]>;
 }
 
 /**

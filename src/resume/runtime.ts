@@ -20,6 +20,7 @@ import type { Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
 import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream, type StreamPosition } from "./history-log.js";
+import { resyncInboxes } from "./inbox-resync.js";
 import { remoteReply } from "./remote-reply.js";
 import { REPLY_CACHE_SIZE, ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
@@ -104,7 +105,9 @@ export class ResumeRuntime {
     node.setStreamGate(this.gate);
     this.#backend.sessions.onExpire((record) => this.#expired(record));
     this.#backend.sessions.onMoved?.((sid, generation) => this.#movedAway(sid, generation));
-    this.#backend.inbox?.onForwarded((sid, pos, body) => this.#services.current(sid)?.appended(pos, body));
+    const inbox = this.#backend.inbox;
+    inbox?.onForwarded((sid, pos, body) => this.#services.current(sid)?.appended(pos, body));
+    if (inbox !== undefined) this.#backend.onResync?.(() => void resyncInboxes(node, inbox, logger));
     node.onShutdown(() => this.#shutdown());
     this.#services = {
       history: this.#backend.history,

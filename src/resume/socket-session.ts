@@ -251,6 +251,28 @@ export class SocketSession implements ResumeHandle {
     if (live !== undefined) live.#offerInbox(stream, pos, frame);
   }
 
+  /**
+   * The inbox's newest message in the store is at `top` (read after this node may have missed
+   * notices): the messages up to it this socket was not handed are read from history and offered
+   * as live ones are, so each is written once and in order (a duplicate is dropped, a hole read,
+   * a replay under way takes them in its buffer). A failed read is left for the next check.
+   */
+  async inboxTop(top: StreamPosition): Promise<void> {
+    const at = this.#inbox;
+    if (this.#socket.closed || top.seq === 0 || (at?.epoch === top.epoch && at.seq >= top.seq)) return;
+    let window: HistoryWindow;
+    try {
+      window = await this.#services.history.read(inboxStream(this.#base.sid), at, this.#services.size);
+    } catch (error) {
+      this.#services.logger.warn(
+        { err: error, socket: this.#base.sid },
+        "resume: could not read an inbox after missed notices (read again at the next check)",
+      );
+      return;
+    }
+    for (const entry of window.entries) if (!this.#socket.closed) this.appended({ seq: entry.seq, epoch: window.epoch }, entry.body);
+  }
+
   /** The node's position in `room` when this socket joined it (a resumed session keeps its first start). */
   started(room: string, pos: StreamPosition): void {
     const stream = roomStream(room);

@@ -340,6 +340,8 @@ export class ClassicRedisAdapter implements RedisAdapter {
     this.#live?.carryOver();
     this.#restoring = this.#restore();
     this.#restoring.catch(this.#commandFailed);
+    // Subscribed (again): the resume stores' notices sent to this node while it was not are lost.
+    this.#resume?.resubscribed();
   };
 
   #onPubClose = (): void => {

@@ -70,6 +70,10 @@ export class RedisInboxRoute implements InboxRoute {
     this.#listeners.push(listener);
   }
 
+  tops(sids: readonly string[]): Promise<(StreamPosition | undefined)[]> {
+    return this.#history.tops(sids.map(inboxStream));
+  }
+
   /**
    * An `inbox` notice arrived on this node's direct channel (the adapter passes its body): a message
    * another node appended to the inbox of a session this node holds. False when malformed.

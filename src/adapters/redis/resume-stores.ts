@@ -25,6 +25,13 @@ import { RedisHistory } from "./streams-log.js";
 export interface RedisResumeStores extends ResumeBackend {
   readonly sessions: RedisSessions;
   readonly inbox: RedisInboxRoute;
+  onResync(listener: () => void): void;
+  /**
+   * The adapter's subscription to this node's direct channel is confirmed again after a cut: the
+   * notices published meanwhile are lost. The sessions held here are checked for a newer
+   * generation (a lost `moved`), then the resync listeners read what else was missed.
+   */
+  resubscribed(): void;
 }
 
 /**
@@ -58,11 +65,33 @@ export function redisResumeStores(
   redis.on("error", (error: Error) => logger.debug({ err: error }, `Redis resume store: ${error.message}`));
   const history = new RedisHistory(redis, { size: options.history.size, ttl: options.history.ttl, prefix });
   const sessions = new RedisSessions(redis, { ttl: options.ttl, prefix, logger, channels });
+  const listeners: (() => void)[] = [];
+  const resync = () => {
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (error) {
+        logger.error({ err: error }, "resume: a resync listener threw");
+      }
+    }
+  };
+  // Now and then too, at the leases' pace: a notice can also be lost without this node's
+  // subscriber being cut (a shard's failover on a Cluster), and one HMGET per session held here is
+  // cheap next to the lease renewal's script per session.
+  const check = setInterval(resync, options.ttl / 3);
+  check.unref();
   return {
     history,
     sessions,
     inbox: new RedisInboxRoute(history, channels, prefix),
+    onResync: (listener) => {
+      listeners.push(listener);
+    },
+    resubscribed: () => {
+      void sessions.renew().then(resync, resync);
+    },
     close: async () => {
+      clearInterval(check);
       sessions.close();
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -305,6 +305,15 @@ export class RedisSessions implements SessionStore {
     return reply.length / 2;
   }
 
+  /**
+   * Renews the leases of the sessions attached here now, as every `ttl / 3`: a session a newer
+   * generation holds (its take's `moved` notice was lost) is reported to the moved listeners. Run
+   * when this node's subscriber is back after a cut. Never rejects (a failure is logged).
+   */
+  renew(): Promise<void> {
+    return this.#renew();
+  }
+
   close(): void {
     for (const timer of this.#timers) clearInterval(timer);
     this.#attached.clear();

@@ -164,6 +164,12 @@ export class ShardedRedisAdapter implements RedisAdapter {
     pub.on("ready", () => {
       if (this.#heartbeat !== undefined) this.#restore().catch(this.#failed);
     });
+    // ioredis subscribes again by itself; this SSUBSCRIBE, sent after its own, is answered once
+    // the direct channel is heard again: the resume stores' notices sent meanwhile are lost.
+    sub.on("ready", () => {
+      if (this.#heartbeat === undefined || this.#resume === undefined) return;
+      sub.ssubscribe(this.#layout.direct(node.nodeId)).then(() => this.#resume?.resubscribed(), this.#failed);
+    });
     sub.on("smessageBuffer", this.#onMessage);
     try {
       await within(Promise.all([untilReady(pub), untilReady(sub)]), this.#options.startTimeout, "no answer within startTimeout");

@@ -205,6 +205,22 @@ export class RedisHistory implements HistoryLog {
     };
   }
 
+  /**
+   * The last position of each stream, read without creating, resetting or trimming anything
+   * (undefined: the stream has no numbering, never had or lost it): a plain `HMGET` per stream, the
+   * cheap way to tell whether a reader is behind before reading its entries.
+   * @example
+   * const [top] = await log.tops(["inbox:0f8e"]); // { seq: 12, epoch: "k3x9" }, or undefined
+   */
+  tops(streams: readonly StreamName[]): Promise<(StreamPosition | undefined)[]> {
+    return Promise.all(
+      streams.map(async (stream) => {
+        const [epoch, seq] = await this.#redis.hmget(this.#keys(stream)[0], "e", "s");
+        return epoch === null || epoch === undefined ? undefined : { seq: Number(seq ?? 0), epoch };
+      }),
+    );
+  }
+
   async position(stream: StreamName): Promise<StreamPosition> {
     const window = await this.read(stream, undefined, 0);
     return { seq: window.top, epoch: window.epoch };

@@ -1,0 +1,184 @@
+// Nodes with resumable sessions on one real Redis, in either Redis adapter mode, with raw protocol
+// peers (resume-peer.ts): what test/resume-cross-node.test.ts and test/resume-notices.test.ts
+// share. Each node runs the namespace `/x` (a `slow` request it counts, a `dm` and a `message`
+// event), keeps the newest socket object of every session it saw, and records its `onClose` and
+// `onExpire` calls. A node can be named, so that a test finds its connections in `CLIENT LIST`
+// and cuts its subscriber.
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { z } from "zod";
+import { createRedisAdapter } from "../../src/adapters/redis/index.js";
+import { defineContract, event, request } from "../../src/contract/index.js";
+import { createServer, type EventSocket, events, handle, type Logger, Namespace, type Server } from "../../src/index.js";
+import { until } from "../helpers.js";
+import type { RedisServer } from "./redis-server.js";
+import { ResumePeer } from "./resume-peer.js";
+
+const contract = defineContract({
+  client: { noop: event(z.object({})), slow: request(z.object({ ms: z.number() }), z.number()) },
+  server: { dm: event(z.object({ n: z.number() })), message: event(z.object({ n: z.number() })) },
+});
+export type XSocket = EventSocket<typeof contract>;
+
+export interface XNode {
+  readonly server: Server;
+  readonly url: string;
+  /** The newest socket object of every session this node saw. */
+  readonly sockets: Map<string, XSocket>;
+  /** Sessions whose `onExpire` ran here. */
+  readonly expired: string[];
+  /** Sockets whose `onClose` ran here, by id. */
+  readonly closes: string[];
+  /** How often `slow` ran here. */
+  runs: number;
+  /** `Date.now()` when the last run of `slow` here returned. */
+  settledAt: number;
+  view: XSocket["server"] | undefined;
+}
+
+/** How a node is started: `name` names its Redis connections; `retryMs` is how long each waits before it reconnects. */
+export interface NodeOptions {
+  readonly ttl?: number;
+  readonly name?: string;
+  readonly retryMs?: number;
+}
+
+const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
+
+/** A `sendTo` frame of event `dm`. */
+export const dm = (n: number) => JSON.stringify([0, "dm", { n }]);
+
+/** Reply and error frames. */
+export const isAnswer = (f: unknown[]) => f[0] === 2 || f[0] === 3;
+
+/**
+ * The nodes and peers of one test file, on one Redis; `close()` stops them all.
+ * @example
+ * const x = new CrossNodes(redis, admin); const { a, b, p, sid } = await x.sessionOnA("x1", false);
+ */
+export class CrossNodes {
+  readonly #redis: RedisServer;
+  readonly #admin: Redis;
+  readonly nodes: XNode[] = [];
+  readonly #templates: Redis[] = [];
+  readonly #peers: ResumePeer[] = [];
+
+  constructor(redis: RedisServer, admin: Redis) {
+    this.#redis = redis;
+    this.#admin = admin;
+  }
+
+  async startNode(prefix: string, sharded: boolean, options: NodeOptions = {}): Promise<XNode> {
+    const node: XNode = { sockets: new Map(), expired: [], closes: [], runs: 0, settledAt: 0, view: undefined } as unknown as XNode;
+    @Namespace("/x")
+    class X extends events(contract) {
+      static onConnect(socket: XSocket) {
+        node.view = socket.server;
+        node.sockets.set(socket.id, socket);
+        if (!socket.resumed) socket.join("r");
+      }
+      static onClose(socket: XSocket) {
+        node.closes.push(socket.id);
+      }
+      static onExpire(session: { id: string }) {
+        node.expired.push(session.id);
+      }
+      static events = handle(contract, {
+        noop() {},
+        async slow(_socket, { ms }) {
+          await sleep(ms);
+          node.settledAt = Date.now();
+          return ++node.runs;
+        },
+      });
+    }
+    const { name, retryMs } = options;
+    const template = new Redis({
+      port: this.#redis.port,
+      host: "127.0.0.1",
+      ...(name === undefined ? {} : { connectionName: name }),
+      ...(retryMs === undefined ? {} : { retryStrategy: () => retryMs }),
+    });
+    this.#templates.push(template);
+    const server = createServer({
+      handlers: [X],
+      host: "127.0.0.1",
+      port: 0,
+      adapter: createRedisAdapter(template, { prefix, sharded }),
+      logger: quiet,
+      resume: { ttl: options.ttl ?? 30_000, history: { size: 100, ttl: 60_000 } },
+      heartbeatInterval: 0,
+    });
+    const { port } = await server.listen();
+    Object.assign(node, { server, url: `ws://127.0.0.1:${port}/x` });
+    this.nodes.push(node);
+    return node;
+  }
+
+  peer(url: string): ResumePeer {
+    const p = new ResumePeer(url);
+    this.#peers.push(p);
+    return p;
+  }
+
+  /** A second peer holding `p`'s token and positions: the client, reconnected elsewhere while its old connection still looks open. */
+  clone(p: ResumePeer, url: string): ResumePeer {
+    const q = this.peer(url);
+    q.token = p.token;
+    q.sid = p.sid;
+    for (const [stream, pos] of p.positions) q.positions.set(stream, pos);
+    return q;
+  }
+
+  /** Two nodes; a resumable session on a, and a socket on b (so that b's handlers can reach the server). */
+  async sessionOnA(prefix: string, sharded: boolean, a: NodeOptions = {}): Promise<{ a: XNode; b: XNode; p: ResumePeer; sid: string }> {
+    const nodeA = await this.startNode(prefix, sharded, a);
+    const nodeB = await this.startNode(prefix, sharded, { ttl: a.ttl });
+    const p = this.peer(nodeA.url);
+    await p.connect();
+    const sid = p.sid as string;
+    await this.peer(nodeB.url).connect();
+    await until(() => nodeB.view !== undefined && nodeA.sockets.has(sid), "sockets on both nodes");
+    return { a: nodeA, b: nodeB, p, sid };
+  }
+
+  /** The last seq Redis gave the session's inbox (0 before any). */
+  async inboxTop(prefix: string, sid: string): Promise<number> {
+    return Number((await this.#admin.hget(`${prefix}:hist:{inbox:${sid}}:meta`, "s")) ?? 0);
+  }
+
+  /** Waits (bounded, without failing) until the inbox's top reaches `seq`: a send is numbered before the next goes. */
+  async numbered(prefix: string, sid: string, seq: number): Promise<void> {
+    const deadline = Date.now() + 3_000;
+    while (Date.now() < deadline && (await this.inboxTop(prefix, sid)) < seq) await sleep(10);
+  }
+
+  /** The ids of the pub/sub connections named `name` (a node's subscriber). */
+  async subscribers(name: string): Promise<string[]> {
+    const list = (await this.#admin.call("CLIENT", "LIST", "TYPE", "pubsub")) as string;
+    const ids: string[] = [];
+    for (const line of list.split("\n")) {
+      const id = / name=(\S+) /.exec(line)?.[1] === name ? /id=(\d+)/.exec(line)?.[1] : undefined;
+      if (id !== undefined) ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Cuts the subscriber connection of the node named `name` (CLIENT KILL); resolves how many connections were cut. */
+  async cutSubscriber(name: string): Promise<number> {
+    const ids = await this.subscribers(name);
+    for (const id of ids) await this.#admin.call("CLIENT", "KILL", "ID", id);
+    return ids.length;
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.#peers) p.ws?.terminate();
+    await Promise.all(this.nodes.map((n) => n.server.close()));
+    for (const t of this.#templates) t.disconnect();
+  }
+}
+
+/** The direct messages `p` received, in arrival order. */
+export function dms(p: ResumePeer): ResumePeer["pushes"] {
+  return p.pushes.filter((x) => x.stream === `inbox:${p.sid}`);
+}

@@ -1,0 +1,115 @@
+// The resume stores' notices between nodes lost, on a real Redis (both adapter modes on one Redis),
+// with raw protocol peers: a node hears of a direct message for a session it holds, of a take of
+// that session by another node, and of a reply written for a request it waits for by pub/sub on its
+// direct channel, at most once. Here the node's subscriber connection is cut (CLIENT KILL, with a
+// reconnection delay of ~2 s, so the notice is published while nobody listens) and what the notice
+// would have done must happen anyway, soon after the subscriber is back, without any action of the
+// client: the direct message is delivered once and in order, the half-open socket is closed.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { CrossNodes, dm, dms } from "./helpers/cross-nodes.js";
+import { RedisServer } from "./helpers/redis-server.js";
+import { until } from "./helpers.js";
+
+/** How long a cut subscriber waits before it reconnects, in ms: the window in which notices to its node are lost. */
+const RETRY_MS = 2_000;
+
+describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  let x: CrossNodes;
+  before(async () => {
+    redis = await RedisServer.launch();
+    admin = new Redis(redis.port, "127.0.0.1");
+    x = new CrossNodes(redis, admin);
+  });
+  after(async () => {
+    await x.close();
+    admin.disconnect();
+    await redis.stop();
+  });
+
+  for (const sharded of [false, true]) {
+    const mode = sharded ? "sharded" : "classic";
+
+    it(`${mode}: a direct message whose notice was lost while its node's subscriber was cut reaches the connected client, once, in order, without any action of its own`, async () => {
+      const prefix = `n1${mode}`;
+      const name = `${prefix}-a`;
+      const { a, b, p, sid } = await x.sessionOnA(prefix, sharded, { name, retryMs: RETRY_MS });
+      // A second session on a that has had no direct message yet (its inbox begins with the lost one).
+      const fresh = x.peer(a.url);
+      await fresh.connect();
+      const freshSid = fresh.sid as string;
+      a.sockets.get(sid)?.emit("dm", { n: 1 });
+      await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+
+      assert.ok((await x.cutSubscriber(name)) >= 1, "node a's subscriber was cut");
+      const cutAt = Date.now();
+      b.server.sendTo(sid, dm(2));
+      b.server.sendTo(freshSid, dm(1));
+      await x.numbered(prefix, sid, 2);
+      await x.numbered(prefix, freshSid, 1);
+      // The notices went out while a was not subscribed: lost, not late.
+      assert.deepEqual(await x.subscribers(name), [], "a was still cut when both were numbered");
+      assert.equal(dms(p).length, 1, "not handed to a's socket while cut");
+
+      await until(() => dms(p).length >= 2 && dms(fresh).length >= 1, "the missed direct messages, with no client action", 15_000);
+      console.log(JSON.stringify({ mode, test: "lost inbox notice", deliveredAfterCutMs: Date.now() - cutAt, reconnectDelayMs: RETRY_MS }));
+      // Live again afterwards, from both nodes, and nothing twice.
+      b.server.sendTo(sid, dm(3));
+      a.sockets.get(sid)?.emit("dm", { n: 4 });
+      await until(() => dms(p).length >= 4, "the next direct messages", 10_000);
+      await sleep(300);
+      assert.deepEqual(p.gaps, []);
+      assert.deepEqual(fresh.gaps, []);
+      assert.deepEqual(
+        dms(p).map((m) => [m.seq, (m.data as { n: number }).n]),
+        [
+          [1, 1],
+          [2, 2],
+          [3, 3],
+          [4, 4],
+        ],
+        "each once, in seq order",
+      );
+      assert.deepEqual(
+        dms(fresh).map((m) => [m.seq, (m.data as { n: number }).n]),
+        [[1, 1]],
+      );
+      assert.equal(p.ws.readyState, p.ws.OPEN, "the client stayed connected");
+    });
+
+    it(`${mode}: a half-open socket whose take's notice was lost while its node's subscriber was cut is closed soon after the subscriber is back`, async () => {
+      const prefix = `n2${mode}`;
+      const name = `${prefix}-a`;
+      // A long ttl: the lease renewal (every ttl / 3 = 40 s), which also finds a newer generation, does not come into it.
+      const { a, b, p, sid } = await x.sessionOnA(prefix, sharded, { name, retryMs: RETRY_MS, ttl: 120_000 });
+      const oldClosed = once(p.ws, "close");
+      assert.ok((await x.cutSubscriber(name)) >= 1, "node a's subscriber was cut");
+      const q = x.clone(p, b.url);
+      await q.connect();
+      const takenAt = Date.now();
+      assert.equal(q.sid, sid, "resumed on b with the same id");
+      assert.deepEqual(await x.subscribers(name), [], "a was still cut when the session was taken");
+      assert.equal(p.ws.readyState, p.ws.OPEN, "the half-open socket is still open on a");
+
+      const [code, reason] = (await Promise.race([oldClosed, sleep(15_000).then(() => [0, Buffer.from("still open after 15 s")])])) as [
+        number,
+        Buffer,
+      ];
+      assert.deepEqual([code, reason.toString()], [1001, "resumed elsewhere"], "node a closed its half-open socket");
+      console.log(JSON.stringify({ mode, test: "lost moved notice", closedAfterTakeMs: Date.now() - takenAt, reconnectDelayMs: RETRY_MS }));
+      await until(() => a.closes.includes(sid), "onClose on node a");
+      await sleep(300);
+      // The session on b is untouched and keeps working.
+      assert.equal(await admin.exists(`${prefix}:sess:{${sid}}`), 1, "the session record is still there");
+      a.server.sendTo(sid, dm(1));
+      await q.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 1, 10_000);
+      assert.deepEqual(q.gaps, []);
+      assert.deepEqual([...a.expired, ...b.expired], [], "no onExpire");
+    });
+  }
+});
