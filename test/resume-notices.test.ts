@@ -15,7 +15,7 @@ import { Redis } from "ioredis";
 import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
 import { RedisHistory } from "../src/adapters/redis/streams-log.js";
 import { pushBody } from "../src/resume/history-log.js";
-import { CrossNodes, dm, dms } from "./helpers/cross-nodes.js";
+import { CrossNodes, dm, dms, isAnswer } from "./helpers/cross-nodes.js";
 import { RedisServer } from "./helpers/redis-server.js";
 import { until } from "./helpers.js";
 
@@ -144,6 +144,70 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       await q.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 1, 10_000);
       assert.deepEqual(q.gaps, []);
       assert.deepEqual([...a.expired, ...b.expired], [], "no onExpire");
+    });
+
+    it(`${mode}: a request retried on the new node is answered by the reply notice soon after the old node's handler settles, without polling the store`, async () => {
+      const prefix = `n4${mode}`;
+      const a = await x.startNode(prefix, sharded);
+      const b = await x.startNode(prefix, sharded);
+      const p = x.peer(a.url);
+      await p.connect();
+      const sid = p.sid as string;
+      p.send([1, 1, "slow", { ms: 2_500 }]);
+      await sleep(200); // the run is marked running in the session hash
+      const q = x.clone(p, b.url);
+      await q.connect();
+      // Every read of the request's mark, as Redis sees them (MONITOR).
+      let reads = 0;
+      const monitor = await admin.monitor();
+      monitor.on("monitor", (_time: string, args: string[]) => {
+        if (args[0]?.toLowerCase() === "hget" && args[1] === `${prefix}:sess:{${sid}}` && args[2] === "q:1") reads++;
+      });
+      const askedAt = Date.now();
+      q.send([1, 1, "slow", { ms: 2_500 }]); // the client's retry, same id
+      const reply = await q.next(isAnswer, 15_000);
+      const answeredAt = Date.now();
+      monitor.disconnect();
+      assert.deepEqual(reply, [2, 1, 1], "answered with a's run");
+      assert.ok(a.settledAt >= askedAt, "a's handler settled while the retry waited");
+      console.log(
+        JSON.stringify({
+          mode,
+          test: "reply notice",
+          waitedMs: answeredAt - askedAt,
+          answeredAfterSettleMs: answeredAt - a.settledAt,
+          storeReads: reads,
+        }),
+      );
+      // A poll every 25 ms would read the mark ~90 times over this wait; the notice needs none but
+      // the first read and the slow fallback poll's (every second).
+      assert.ok(reads >= 1 && reads <= 8, `the wait read the mark ${reads} times`);
+      await sleep(300);
+      assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
+      assert.equal(q.frames.filter(isAnswer).length, 1, "one answer");
+    });
+
+    it(`${mode}: a reply whose notice was lost while the new node's subscriber was cut still answers the retry, once (the slow poll)`, async () => {
+      const prefix = `n5${mode}`;
+      const name = `${prefix}-b`;
+      const a = await x.startNode(prefix, sharded);
+      const b = await x.startNode(prefix, sharded, { name, retryMs: RETRY_MS });
+      const p = x.peer(a.url);
+      await p.connect();
+      p.send([1, 1, "slow", { ms: 1_500 }]);
+      await sleep(200);
+      const q = x.clone(p, b.url);
+      await q.connect();
+      q.send([1, 1, "slow", { ms: 1_500 }]);
+      await sleep(300); // the retry waits on b
+      assert.ok((await x.cutSubscriber(name)) >= 1, "node b's subscriber was cut");
+      const reply = await q.next(isAnswer, 15_000);
+      const answeredAt = Date.now();
+      assert.deepEqual(reply, [2, 1, 1], "answered with a's run");
+      console.log(JSON.stringify({ mode, test: "reply notice lost", answeredAfterSettleMs: answeredAt - a.settledAt }));
+      await x.subscribedAgain(name);
+      assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
+      assert.equal(q.frames.filter(isAnswer).length, 1, "one answer");
     });
   }
 });

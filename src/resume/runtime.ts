@@ -21,7 +21,7 @@ import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
 import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream, type StreamPosition } from "./history-log.js";
 import { resyncInboxes } from "./inbox-resync.js";
-import { remoteReply } from "./remote-reply.js";
+import { ReplyNotices, remoteReply } from "./remote-reply.js";
 import { REPLY_CACHE_SIZE, ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import { RoomGate } from "./room-gate.js";
@@ -76,6 +76,8 @@ export class ResumeRuntime {
    */
   readonly #caches = new Map<SocketId, ReplyCache>();
   readonly #services;
+  /** Replies other nodes handed this node for requests retried here (with a store that sends them). */
+  readonly #replyNotices = new ReplyNotices();
   #stopping = false;
 
   /** The runtime of `server`, made on first use. */
@@ -107,7 +109,13 @@ export class ResumeRuntime {
     this.#backend.sessions.onMoved?.((sid, generation) => this.#movedAway(sid, generation));
     const inbox = this.#backend.inbox;
     inbox?.onForwarded((sid, pos, body) => this.#services.current(sid)?.appended(pos, body));
-    if (inbox !== undefined) this.#backend.onResync?.(() => void resyncInboxes(node, inbox, logger));
+    const notices = this.#replyNotices;
+    this.#backend.sessions.onReplied?.((sid, id, frame) => notices.replied(sid, id, frame));
+    // Notices to this node may have been lost: what they would have said is read from the stores.
+    this.#backend.onResync?.(() => {
+      if (inbox !== undefined) void resyncInboxes(node, inbox, logger);
+      notices.readAll();
+    });
     node.onShutdown(() => this.#shutdown());
     this.#services = {
       history: this.#backend.history,
@@ -221,7 +229,8 @@ export class ResumeRuntime {
     // its own runs; a run on another node writes its reply to the store, awaited here (bounded).
     for (const id of record.running ?? []) {
       if (cache.has(id)) continue; // this node runs or ran it
-      const frame = remoteReply(this.#backend.sessions, record.sid, id, { stopped: () => this.#stopping });
+      const notices = this.#backend.sessions.onReplied === undefined ? undefined : this.#replyNotices;
+      const frame = remoteReply(this.#backend.sessions, record.sid, id, { notices, stopped: () => this.#stopping });
       // Once settled here, the reply goes into this node's record (and its mark goes).
       void cache.adopt(id, frame).then((adopted) => adopted && this.#services.current(record.sid)?.changed());
     }

@@ -120,6 +120,13 @@ export interface SessionStore {
    * Only a store shared by nodes has it.
    */
   onMoved?(listener: (sid: string, generation: number) => void): void;
+  /**
+   * Runs `listener` when the reply (or error) `frame` of request `id` of session `sid`, marked
+   * running, was written by another node after this node took the session: a retry waiting for it
+   * ({@link replyOf}) is answered at once. A notice, at most once: whoever waits reads `replyOf` too,
+   * now and then. Only a store shared by nodes has it.
+   */
+  onReplied?(listener: (sid: string, id: number, frame: string) => void): void;
   /** Stops timers and releases connections; sessions are not expired by it. */
   close(): Awaitable<void>;
 }

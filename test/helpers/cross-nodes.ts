@@ -171,6 +171,20 @@ export class CrossNodes {
     return ids.length;
   }
 
+  /**
+   * Waits until the node named `name` has a subscriber connection again, and a little more for its
+   * subscriptions to be answered: a node stopped in the middle of them would reject ioredis' own
+   * resubscribe commands, unhandled.
+   */
+  async subscribedAgain(name: string, ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while ((await this.subscribers(name)).length === 0) {
+      if (Date.now() > deadline) throw new Error(`${name} did not subscribe again within ${ms} ms`);
+      await sleep(50);
+    }
+    await sleep(200);
+  }
+
   async close(): Promise<void> {
     for (const p of this.#peers) p.ws?.terminate();
     await Promise.all(this.nodes.map((n) => n.server.close()));

@@ -13,7 +13,7 @@ import { CHUNK, linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { LiveNodes } from "./live-nodes.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
-import { type RedisResumeStores, redisResumeStores, takeResumeNotice } from "./resume-stores.js";
+import { isResumeNotice, type RedisResumeStores, redisResumeStores, takeResumeNotice } from "./resume-stores.js";
 import { runScript, scripts } from "./scripts.js";
 import { frame, type MembersAnswer, type MembersQuestion, unframe, WireKind } from "./sharded-wire.js";
 import { startError, within } from "./start.js";
@@ -67,7 +67,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
   #dirty = false;
   #restoring: Promise<void> = Promise.resolve();
   #templateOnError: ((error: Error) => void) | undefined;
-  /** The resume stores, told of the `moved` and `inbox` notices on this node's direct channel. */
+  /** The resume stores, told of the `moved`, `inbox` and `reply` notices on this node's direct channel. */
   #resume: RedisResumeStores | undefined;
 
   constructor(template: Redis, options: Required<RedisAdapterOptions>) {
@@ -297,8 +297,7 @@ export class ClassicRedisAdapter implements RedisAdapter {
       if (parsed?.kind === WireKind.op) this.#onOp(node, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
       else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
-      else if (parsed?.kind === WireKind.moved || parsed?.kind === WireKind.inbox)
-        takeResumeNotice(this.#resume, parsed.kind, parsed.body, node.logger);
+      else if (parsed !== undefined && isResumeNotice(parsed.kind)) takeResumeNotice(this.#resume, parsed.kind, parsed.body, node.logger);
       else node.logger.warn({ channel: name }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       node.logger.error({ err: error }, `Redis adapter: carrying out a cluster message failed: ${messageOf(error)}`);

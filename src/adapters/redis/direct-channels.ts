@@ -1,8 +1,9 @@
 /**
  * How the Redis resume stores reach one node from inside a Lua script: the node's direct channel
  * (the one its adapter hears sendTo, closes and members() questions on) and the command that
- * publishes there. The classic mode PUBLISHes on `P:direct:<id>`, the sharded mode SPUBLISHes on
- * `{P:n:<id>}:direct`; the resume stores work on one Redis in both, so a script may name any channel.
+ * publishes there; and how the bodies of their `moved` and `reply` notices are read. The classic
+ * mode PUBLISHes on `P:direct:<id>`, the sharded mode SPUBLISHes on `{P:n:<id>}:direct`; the
+ * resume stores work on one Redis in both, so a script may name any channel.
  */
 
 /**
@@ -30,4 +31,19 @@ export function parseMoved(body: Buffer): { generation: number; sid: string } | 
   const generation = Number(text.slice(0, colon));
   if (colon < 1 || !Number.isSafeInteger(generation)) return undefined;
   return { generation, sid: text.slice(colon + 1) };
+}
+
+/**
+ * The body of a `reply` notice (`<request id>:<sid bytes>:<sid><frame>`, lengths in bytes), or
+ * undefined when malformed.
+ * @example
+ * parseReply(Buffer.from('7:4:0f8e[2,7,1]')); // { id: 7, sid: "0f8e", frame: "[2,7,1]" }
+ */
+export function parseReply(body: Buffer): { id: number; sid: string; frame: string } | undefined {
+  const a = body.indexOf(58);
+  const b = a < 0 ? -1 : body.indexOf(58, a + 1);
+  const id = Number(body.toString("latin1", 0, a));
+  const length = Number(body.toString("latin1", a + 1, b));
+  if (a < 1 || b < 0 || !Number.isSafeInteger(id) || !Number.isSafeInteger(length) || b + 1 + length > body.length) return undefined;
+  return { id, sid: body.toString("utf8", b + 1, b + 1 + length), frame: body.toString("utf8", b + 1 + length) };
 }

@@ -11,7 +11,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import type { ResumeBackend } from "../../resume/backend.js";
-import { type DirectChannels, parseMoved } from "./direct-channels.js";
+import { type DirectChannels, parseMoved, parseReply } from "./direct-channels.js";
 import { RedisInboxRoute } from "./inbox-route.js";
 import { RedisSessions } from "./session-store.js";
 import { WireKind } from "./sharded-wire.js";
@@ -36,17 +36,34 @@ export interface RedisResumeStores extends ResumeBackend {
 
 /**
  * Hands a notice of the resume stores heard on a node's direct channel (`WireKind.moved`: a take
- * moved a session away; `WireKind.inbox`: a numbered direct message for a session held here) to
- * the stores, in both adapter modes; a malformed one is logged and dropped, nothing else changes.
+ * moved a session away; `WireKind.inbox`: a numbered direct message for a session held here;
+ * `WireKind.reply`: a reply a retry here waits for) to the stores, in both adapter modes; a
+ * malformed one is logged and dropped, nothing else changes.
  * @example
- * if (parsed.kind === WireKind.moved || parsed.kind === WireKind.inbox) takeResumeNotice(this.#resume, parsed.kind, parsed.body, node.logger);
+ * if (isResumeNotice(parsed.kind)) takeResumeNotice(this.#resume, parsed.kind, parsed.body, node.logger);
  */
 export function takeResumeNotice(stores: RedisResumeStores | undefined, kind: number, body: Buffer, logger: Logger): void {
   if (stores === undefined) return;
-  const moved = kind === WireKind.moved ? parseMoved(body) : undefined;
-  if (moved !== undefined) stores.sessions.moved(moved.sid, moved.generation);
-  else if (kind === WireKind.moved || !stores.inbox.forwarded(body))
-    logger.warn({ kind }, "Redis adapter: ignored a malformed notice of the resume stores");
+  let taken: boolean;
+  if (kind === WireKind.moved) {
+    const moved = parseMoved(body);
+    if (moved !== undefined) stores.sessions.moved(moved.sid, moved.generation);
+    taken = moved !== undefined;
+  } else if (kind === WireKind.reply) {
+    const reply = parseReply(body);
+    if (reply !== undefined) stores.sessions.replied(reply.sid, reply.id, reply.frame);
+    taken = reply !== undefined;
+  } else taken = stores.inbox.forwarded(body);
+  if (!taken) logger.warn({ kind }, "Redis adapter: ignored a malformed notice of the resume stores");
+}
+
+/**
+ * Whether a frame's kind is one of the resume stores' notices (for {@link takeResumeNotice}).
+ * @example
+ * isResumeNotice(WireKind.reply); // true
+ */
+export function isResumeNotice(kind: number): boolean {
+  return kind === WireKind.moved || kind === WireKind.inbox || kind === WireKind.reply;
 }
 
 /**

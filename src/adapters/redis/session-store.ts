@@ -11,7 +11,8 @@
  * exactly one node runs `onExpire` for it, also when the node that held it is gone.
  * The holder `n` is written in the same steps as the generation (open, take, detach), so a direct
  * message can be routed to the session's node or kept in its inbox in one atomic step
- * (inbox-route.ts), and a take tells the previous holder, in the same step, on its direct channel.
+ * (inbox-route.ts), and a take tells the previous holder, in the same step, on its direct channel;
+ * a reply written for a running mark after a take is handed to the holder the same way.
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
@@ -32,22 +33,30 @@ redis.call('ZADD', KEYS[2], now + ARGV[6], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[6] + ARGV[7])`;
 
 /**
- * KEYS: hash. ARGV: record, generation, then request id and reply frame of each reply settled since
- * the last update. 1 if written. A written record holds those replies: their running marks go. A
- * newer generation (another node took the session) keeps the record, but each reply replaces its
- * mark, unfenced, for that node to read.
+ * KEYS: hash. ARGV: record, generation, channel prefix ("" = no notices), channel suffix, publish
+ * command, notice head, sid, then request id and reply frame of each reply settled since the last
+ * update. 1 if written. A written record holds those replies: their running marks go. A newer
+ * generation (another node took the session) keeps the record, but each reply replaces its mark,
+ * unfenced, for that node to read, and the node holding the session now is handed it
+ * (`<notice head><id>:<sid length>:<sid><frame>`): a retry there waiting for it is answered at once.
  */
 const UPDATE = `local g = redis.call('HGET', KEYS[1], 'g')
 if not g then return 0 end
 if tonumber(g) > tonumber(ARGV[2]) then
-  for i = 3, #ARGV, 2 do
+  local n = redis.call('HGET', KEYS[1], 'n')
+  for i = 8, #ARGV, 2 do
     local f = 'q:' .. ARGV[i]
-    if redis.call('HEXISTS', KEYS[1], f) == 1 then redis.call('HSET', KEYS[1], f, ARGV[i + 1]) end
+    if redis.call('HEXISTS', KEYS[1], f) == 1 then
+      redis.call('HSET', KEYS[1], f, ARGV[i + 1])
+      if n and n ~= '' and ARGV[3] ~= '' then
+        redis.call(ARGV[5], ARGV[3] .. n .. ARGV[4], ARGV[6] .. ARGV[i] .. ':' .. #ARGV[7] .. ':' .. ARGV[7] .. ARGV[i + 1])
+      end
+    end
   end
   return 0
 end
 redis.call('HSET', KEYS[1], 'r', ARGV[1])
-for i = 3, #ARGV, 2 do redis.call('HDEL', KEYS[1], 'q:' .. ARGV[i]) end
+for i = 8, #ARGV, 2 do redis.call('HDEL', KEYS[1], 'q:' .. ARGV[i]) end
 return 1`;
 
 /** KEYS: hash. ARGV: request ids. Marks them running, if the session exists (a new key would have no TTL). */
@@ -163,6 +172,8 @@ export interface RedisSessionsOptions {
 
 /** The head of a `moved` notice: the frame of the adapters' direct channels, kind `moved`, no sequence number. */
 const MOVED_HEAD = frame(WireKind.moved, 0, Buffer.alloc(0));
+/** The head of a `reply` notice, likewise. */
+const REPLY_HEAD = frame(WireKind.reply, 0, Buffer.alloc(0));
 
 /**
  * Resumable sessions in Redis.
@@ -177,6 +188,7 @@ export class RedisSessions implements SessionStore {
   readonly #logger: Logger;
   readonly #listeners: ((record: SessionRecord) => void)[] = [];
   readonly #movedListeners: ((sid: string, generation: number) => void)[] = [];
+  readonly #replyListeners: ((sid: string, id: number, frame: string) => void)[] = [];
   readonly #channels: DirectChannels | undefined;
   /** Sessions attached on this node, by sid, with their generation: their leases are renewed here. */
   readonly #attached = new Map<string, number>();
@@ -214,7 +226,10 @@ export class RedisSessions implements SessionStore {
   }
 
   async update(record: SessionRecord, settled: readonly (readonly [number, string])[] = []): Promise<boolean> {
-    const args = [JSON.stringify(record), String(record.generation)];
+    const channels = this.#channels;
+    const args: (string | Buffer)[] = [JSON.stringify(record), String(record.generation)];
+    if (channels === undefined || settled.length === 0) args.push("", "", "", "", "");
+    else args.push(channels.prefix, channels.suffix, channels.command, REPLY_HEAD, record.sid);
     for (const [id, frame] of settled) args.push(String(id), frame);
     const written = await runScript(this.#redis, scripts.update, [this.#hash(record.sid)], args);
     return written === 1;
@@ -278,6 +293,25 @@ export class RedisSessions implements SessionStore {
         listener(sid, generation);
       } catch (error) {
         this.#logger.error({ err: error, sid }, "resume: a moved listener threw");
+      }
+    }
+  }
+
+  onReplied(listener: (sid: string, id: number, frame: string) => void): void {
+    this.#replyListeners.push(listener);
+  }
+
+  /**
+   * The reply of request `id` of session `sid`, marked running, was written by the node that ran
+   * it after this node took the session: the adapter calls this when the `reply` notice arrives
+   * on this node's direct channel.
+   */
+  replied(sid: string, id: number, frame: string): void {
+    for (const listener of this.#replyListeners) {
+      try {
+        listener(sid, id, frame);
+      } catch (error) {
+        this.#logger.error({ err: error, sid }, "resume: a reply listener threw");
       }
     }
   }

@@ -8,12 +8,13 @@
  */
 
 /**
- * Two kinds serve resumable sessions, published by the resume stores' scripts: `moved` tells a node
+ * Three kinds serve resumable sessions, published by the resume stores' scripts: `moved` tells a node
  * that a session it held was taken by another node (body `<generation>:<sid>`, session-store.ts);
  * `inbox` hands it a direct message another node numbered into the inbox of a session it holds
- * (inbox-route.ts).
+ * (inbox-route.ts); `reply` hands it the reply of a request that ran on the session's previous node
+ * (body `<request id>:<sid bytes>:<sid><frame>`, session-store.ts), which a retry here waits for.
  */
-export const WireKind = { op: 1, ask: 2, answer: 3, moved: 4, inbox: 5 } as const;
+export const WireKind = { op: 1, ask: 2, answer: 3, moved: 4, inbox: 5, reply: 6 } as const;
 
 const HEAD = 5;
 

@@ -11,7 +11,7 @@ import { InFlight } from "./in-flight.js";
 import { linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
-import { type RedisResumeStores, redisResumeStores, takeResumeNotice } from "./resume-stores.js";
+import { isResumeNotice, type RedisResumeStores, redisResumeStores, takeResumeNotice } from "./resume-stores.js";
 import { runSharded, ShardedLayout, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, SequenceGaps, unframe, WireKind } from "./sharded-wire.js";
 import { startError, untilReady, within } from "./start.js";
@@ -71,7 +71,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
   /** Publishes held back behind an owner lookup, and the last of them. */
   #waiting = 0;
   #templateOnError: ((error: Error) => void) | undefined;
-  /** The resume stores, told of the `moved` and `inbox` notices on this node's direct channel. */
+  /** The resume stores, told of the `moved`, `inbox` and `reply` notices on this node's direct channel. */
   #resume: RedisResumeStores | undefined;
   #tail: Promise<void> = Promise.resolve();
 
@@ -329,8 +329,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
       if (parsed?.kind === WireKind.op) this.#onOp(node, channel.toString(), parsed.seq, parsed.body);
       else if (parsed?.kind === WireKind.ask) this.#onQuestion(node, JSON.parse(parsed.body.toString()) as MembersQuestion);
       else if (parsed?.kind === WireKind.answer) this.#questions.answer(JSON.parse(parsed.body.toString()) as MembersAnswer);
-      else if (parsed?.kind === WireKind.moved || parsed?.kind === WireKind.inbox)
-        takeResumeNotice(this.#resume, parsed.kind, parsed.body, node.logger);
+      else if (parsed !== undefined && isResumeNotice(parsed.kind)) takeResumeNotice(this.#resume, parsed.kind, parsed.body, node.logger);
       else node.logger.warn({ channel: channel.toString() }, "Redis adapter: ignored a malformed cluster message");
     } catch (error) {
       // This runs inside ioredis' event emitter: a throw here would be an uncaughtException.
