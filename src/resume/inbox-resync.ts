@@ -16,32 +16,62 @@ import { SocketSession } from "./socket-session.js";
 export const RESYNC_BATCH = 500;
 
 /**
- * Reads the inbox tops of every open resumable socket on `node` and lets each read what it missed.
- * Resolves once every batch was asked (the reads of the sessions behind run on); never rejects.
+ * The resyncs of one node's inboxes, one at a time: asked for while one runs (the subscriber came
+ * back during a periodic check), one more runs after it, so the check that follows a resubscription
+ * always reads after it, and a Redis that does not answer never has checks pile up.
  * @example
- * backend.onResync?.(() => void resyncInboxes(node, backend.inbox!, logger));
+ * const resync = new InboxResync(node, backend.inbox, logger); backend.onResync?.(() => resync.request());
  */
-export async function resyncInboxes(node: LocalNode, route: InboxRoute, logger: Logger): Promise<void> {
-  const held: [string, SocketSession][] = [];
-  for (const socket of node.sockets()) {
-    const session = (socket as { resume?: unknown }).resume;
-    if (!socket.closed && session instanceof SocketSession) held.push([socket.id, session]);
+export class InboxResync {
+  readonly #node: LocalNode;
+  readonly #route: InboxRoute;
+  readonly #logger: Logger;
+  #state: "idle" | "running" | "again" = "idle";
+
+  constructor(node: LocalNode, route: InboxRoute, logger: Logger) {
+    this.#node = node;
+    this.#route = route;
+    this.#logger = logger;
   }
-  for (let i = 0; i < held.length; i += RESYNC_BATCH) {
-    const batch = held.slice(i, i + RESYNC_BATCH);
-    let tops: readonly (StreamPosition | undefined)[];
-    try {
-      tops = await route.tops(batch.map(([sid]) => sid));
-    } catch (error) {
-      logger.warn(
-        { err: error },
-        "resume: could not read the inboxes of this node's sessions after missed notices (read again at the next check)",
-      );
+
+  /** Reads the inbox tops of every open resumable socket on the node and lets each read what it missed. */
+  request(): void {
+    if (this.#state !== "idle") {
+      this.#state = "again";
       return;
     }
-    batch.forEach(([, session], k) => {
-      const top = tops[k];
-      if (top !== undefined) void session.inboxTop(top);
+    this.#state = "running";
+    void this.#run().finally(() => {
+      const again = this.#state === "again";
+      this.#state = "idle";
+      if (again) this.request();
     });
+  }
+
+  async #run(): Promise<void> {
+    const held: [string, SocketSession][] = [];
+    for (const socket of this.#node.sockets()) {
+      const session = (socket as { resume?: unknown }).resume;
+      if (!socket.closed && session instanceof SocketSession) held.push([socket.id, session]);
+    }
+    for (let i = 0; i < held.length; i += RESYNC_BATCH) {
+      const batch = held.slice(i, i + RESYNC_BATCH);
+      let tops: readonly (StreamPosition | undefined)[];
+      try {
+        tops = await this.#route.tops(batch.map(([sid]) => sid));
+      } catch (error) {
+        this.#logger.warn(
+          { err: error },
+          "resume: could not read the inboxes of this node's sessions after missed notices (read again at the next check)",
+        );
+        return;
+      }
+      const reads: Promise<void>[] = [];
+      batch.forEach(([, session], k) => {
+        const top = tops[k];
+        if (top !== undefined) reads.push(session.inboxTop(top));
+      });
+      await Promise.all(reads);
+    }
   }
 }

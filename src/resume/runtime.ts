@@ -20,7 +20,7 @@ import type { Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
 import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream, type StreamPosition } from "./history-log.js";
-import { resyncInboxes } from "./inbox-resync.js";
+import { InboxResync } from "./inbox-resync.js";
 import { ReplyNotices, remoteReply } from "./remote-reply.js";
 import { REPLY_CACHE_SIZE, ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
@@ -112,8 +112,9 @@ export class ResumeRuntime {
     const notices = this.#replyNotices;
     this.#backend.sessions.onReplied?.((sid, id, frame) => notices.replied(sid, id, frame));
     // Notices to this node may have been lost: what they would have said is read from the stores.
+    const resync = inbox === undefined ? undefined : new InboxResync(node, inbox, logger);
     this.#backend.onResync?.(() => {
-      if (inbox !== undefined) void resyncInboxes(node, inbox, logger);
+      resync?.request();
       notices.readAll();
     });
     node.onShutdown(() => this.#shutdown());
