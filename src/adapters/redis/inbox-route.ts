@@ -6,7 +6,9 @@
  * channel, which writes it to the session's socket there. So a message lands in history whatever
  * happens to the hop: a session away from every node gets it at its resume, a resume that takes the
  * session at the same moment reads it or hears of it, and a holder that does not hear the hop (its
- * subscriber is down, it died) delivers it with the next message (a hole it reads) or the resume.
+ * subscriber is down, it died) delivers it with the next message (a hole it reads), once its
+ * subscription is back or at its check every ttl / 3 (it compares its sessions with {@link
+ * RedisInboxRoute.tops}), or the client gets it at the resume.
  */
 import type { InboxDelivery, InboxRoute } from "../../resume/backend.js";
 import { inboxStream, type StreamPosition } from "../../resume/history-log.js";

@@ -4,8 +4,10 @@
  * prefix. Not on a Redis Cluster: the session store keeps one sorted set of deadlines beside each
  * session's hash, and its scripts touch both (two hash slots). With the adapter's direct channels
  * the sessions know their node, a direct message is kept in the inbox and handed to that node in
- * one step (inbox-route.ts), and a take tells the previous holder (the adapter hands these notices
- * to `sessions.moved()` and `inbox.forwarded()`).
+ * one step (inbox-route.ts), a take tells the previous holder, and a reply written after a take
+ * is handed to the new holder (the adapter hands these notices to `sessions.moved()`,
+ * `inbox.forwarded()` and `sessions.replied()`, and says when its subscription is back after a
+ * cut: `resubscribed()`, so that what the lost notices said is read from Redis).
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../../logger.js";
