@@ -12,6 +12,7 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import { parseReply } from "../src/adapters/redis/direct-channels.js";
 import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
 import { RedisHistory } from "../src/adapters/redis/streams-log.js";
 import { pushBody } from "../src/resume/history-log.js";
@@ -210,4 +211,15 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       assert.equal(q.frames.filter(isAnswer).length, 1, "one answer");
     });
   }
+});
+
+describe("reply notice bodies", () => {
+  it("reads what the update script writes, byte lengths and all, and refuses malformed bodies", () => {
+    const frame = JSON.stringify([2, 7, { text: "héllo: ü" }]);
+    assert.deepEqual(parseReply(Buffer.from(`7:4:0f8e${frame}`)), { id: 7, sid: "0f8e", frame });
+    assert.deepEqual(parseReply(Buffer.from('12:3:s:1[3,12,"TIMEOUT"]')), { id: 12, sid: "s:1", frame: '[3,12,"TIMEOUT"]' });
+    for (const bad of ["", "7", "7:", ":4:0f8e[2]", "x:4:0f8e[2]", "7:x:0f8e", "7:9:0f8e"]) {
+      assert.equal(parseReply(Buffer.from(bad)), undefined, JSON.stringify(bad));
+    }
+  });
 });
