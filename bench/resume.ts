@@ -227,7 +227,7 @@ async function handshakesTo(server: ServerChild, count: number, concurrency: num
     Array.from({ length: concurrency }, async () => {
       while (started < count) {
         started++;
-        const ws = new WebSocket(url, server.kind === "ws" ? undefined : ["tsws.v1"]);
+        const ws = new WebSocket(url, server.kind.startsWith("ws") ? undefined : ["tsws.v1"]);
         await once(ws, server.kind === "resume" ? "message" : "open");
         ws.terminate();
       }
@@ -310,7 +310,7 @@ if (parts.has("handshakes")) {
 if (parts.has("server")) {
   const [count, rounds] = quick ? [300, 1] : [1000, 9];
   // "before-*": the same servers from the `--before` checkout, in the same rotation.
-  const kinds = beforeDir === undefined ? ["ws", "plain", "resume"] : ["ws", "plain", "resume", "before-plain", "before-resume"];
+  const kinds = ["ws", "ws-chat", "plain", "resume", ...(beforeDir === undefined ? [] : ["before-plain", "before-resume"])];
   const children = new Map<string, ServerChild>();
   for (const kind of kinds) {
     const before = kind.startsWith("before-");
@@ -333,6 +333,9 @@ if (parts.has("server")) {
   console.log(
     `handshakes, server in its own process (median of ${rounds} rounds of ${count}): server CPU per handshake resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
       `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}, off / raw ws ${per(cpu.ws, cpu.plain)}`,
+  );
+  console.log(
+    `  the chat's connect and close by hand on ws: ${m(cpu["ws-chat"]).toFixed(0)} µs; as a rate, resume on / ws chat ${per(cpu["ws-chat"], cpu.resume)}, off / ws chat ${per(cpu["ws-chat"], cpu.plain)}`,
   );
   if (beforeDir !== undefined) {
     console.log(

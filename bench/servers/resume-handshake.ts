@@ -1,11 +1,14 @@
 /**
  * A server for bench/resume.ts' handshake part, in a process of its own so that its CPU time per
  * handshake is measured apart from the clients': `resume` (the chat with `resume` on), `plain` (the
- * same without it) or `ws` (a bare `ws` server).
+ * same without it), `ws-chat` (the chat's connect and close written by hand on `ws`, the way
+ * bench/servers/ws.ts writes the echo and the room) or `ws` (a bare `ws` server that does nothing
+ * with a connection).
  * Run by the benchmark: node --import tsx bench/servers/resume-handshake.ts <resume|plain|ws>
  */
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { createServer, type Logger } from "../../src/index.js";
 import { ResumeChat } from "../../test/helpers/resume-chat.js";
 import { serveControl } from "./control.js";
@@ -15,6 +18,35 @@ const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, in
 
 if (kind === "ws") {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, clientTracking: false, perMessageDeflate: false });
+  await once(wss, "listening");
+  serveControl((wss.address() as { port: number }).port, () => new Promise((r) => wss.close(() => r())));
+} else if (kind === "ws-chat") {
+  // What the chat does with a connection, by hand: the room from the path, an id, the room's Set,
+  // a listener for the client's `say` (broadcast to the room) and one for the close.
+  const rooms = new Map<string, Set<WebSocket>>();
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, clientTracking: false, perMessageDeflate: false });
+  wss.on("connection", (ws, req) => {
+    const path = (req.url ?? "").split("?")[0] as string;
+    if (!path.startsWith("/chat/")) {
+      ws.close(1008, "unknown path");
+      return;
+    }
+    const room = decodeURIComponent(path.slice("/chat/".length));
+    const id = randomUUID();
+    let members = rooms.get(room);
+    if (members === undefined) rooms.set(room, (members = new Set()));
+    members.add(ws);
+    ws.on("message", (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { text?: unknown };
+      if (typeof message.text !== "string") return;
+      const out = JSON.stringify({ from: id, text: message.text });
+      for (const peer of members) peer.send(out);
+    });
+    ws.on("close", () => {
+      members.delete(ws);
+      if (members.size === 0) rooms.delete(room);
+    });
+  });
   await once(wss, "listening");
   serveControl((wss.address() as { port: number }).port, () => new Promise((r) => wss.close(() => r())));
 } else if (kind === "resume" || kind === "plain") {
@@ -30,5 +62,5 @@ if (kind === "ws") {
   const { port } = await server.listen();
   serveControl(port, () => server.close());
 } else {
-  throw new Error(`resume-handshake server: unknown kind ${kind} (resume, plain or ws)`);
+  throw new Error(`resume-handshake server: unknown kind ${kind} (resume, plain, ws-chat or ws)`);
 }
