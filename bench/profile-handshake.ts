@@ -21,7 +21,7 @@ await Promise.all(
   Array.from({ length: 20 }, async () => {
     while (started < n) {
       started++;
-      const ws = new WebSocket(url, kind === "ws" ? undefined : ["tsws.v1"]);
+      const ws = new WebSocket(url, kind.startsWith("ws") ? undefined : ["tsws.v1"]);
       await once(ws, kind === "resume" ? "message" : "open");
       ws.terminate();
     }

@@ -6,14 +6,16 @@
  *     messages per second delivered to every member;
  *  3. handshakes with resume on (tsws.v1 + welcome frame) vs the same server with resume off vs a
  *     bare `ws` server: handshakes per second and CPU per handshake, clients and server in this
- *     process ("handshakes"), then the server alone in a child process ("server").
+ *     process ("handshakes"), then the server alone in a child process ("server"). The server part
+ *     also runs the chat's connect and close written by hand on `ws` (a second baseline: the same
+ *     job without the library) and the chat on the built package (it runs `npm run build` first).
  * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes,server] [--before DIR]
  * `--before DIR` (the server part): also runs DIR's bench/servers/resume-handshake.ts (another
  * checkout, e.g. `git archive main`, with a node_modules) with resume on and off, interleaved with
  * this checkout's, so a change is measured against the same load.
  * Server and clients share this process (and the machine's cores): the ratios are the point.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
@@ -228,7 +230,7 @@ async function handshakesTo(server: ServerChild, count: number, concurrency: num
       while (started < count) {
         started++;
         const ws = new WebSocket(url, server.kind.startsWith("ws") ? undefined : ["tsws.v1"]);
-        await once(ws, server.kind === "resume" ? "message" : "open");
+        await once(ws, server.kind.endsWith("resume") ? "message" : "open");
         ws.terminate();
       }
     }),
@@ -310,7 +312,21 @@ if (parts.has("handshakes")) {
 if (parts.has("server")) {
   const [count, rounds] = quick ? [300, 1] : [1000, 9];
   // "before-*": the same servers from the `--before` checkout, in the same rotation.
-  const kinds = ["ws", "ws-chat", "plain", "resume", ...(beforeDir === undefined ? [] : ["before-plain", "before-resume"])];
+  // The built package (what an application runs), built now from this checkout's src/.
+  const built = spawnSync("npm", ["run", "--silent", "build"], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  if (built.status !== 0) throw new Error("bench/resume.ts: `npm run build` failed; the built package's servers cannot run");
+  const kinds = [
+    "ws",
+    "ws-chat",
+    "plain",
+    "resume",
+    "built-plain",
+    "built-resume",
+    ...(beforeDir === undefined ? [] : ["before-plain", "before-resume"]),
+  ];
   const children = new Map<string, ServerChild>();
   for (const kind of kinds) {
     const before = kind.startsWith("before-");
@@ -335,7 +351,12 @@ if (parts.has("server")) {
       `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}, off / raw ws ${per(cpu.ws, cpu.plain)}`,
   );
   console.log(
-    `  the chat's connect and close by hand on ws: ${m(cpu["ws-chat"]).toFixed(0)} µs; as a rate, resume on / ws chat ${per(cpu["ws-chat"], cpu.resume)}, off / ws chat ${per(cpu["ws-chat"], cpu.plain)}`,
+    `  the built package (dist/, no tsx): resume on ${m(cpu["built-resume"]).toFixed(0)} µs, resume off ${m(cpu["built-plain"]).toFixed(0)} µs; ` +
+      `as a rate, resume on / raw ws ${per(cpu.ws, cpu["built-resume"])}, resume on / off ${per(cpu["built-plain"], cpu["built-resume"])}, off / raw ws ${per(cpu.ws, cpu["built-plain"])}`,
+  );
+  console.log(
+    `  the chat's connect and close by hand on ws: ${m(cpu["ws-chat"]).toFixed(0)} µs; as a rate, resume on / ws chat ${per(cpu["ws-chat"], cpu.resume)} (built ${per(cpu["ws-chat"], cpu["built-resume"])}), ` +
+      `off / ws chat ${per(cpu["ws-chat"], cpu.plain)} (built ${per(cpu["ws-chat"], cpu["built-plain"])})`,
   );
   if (beforeDir !== undefined) {
     console.log(

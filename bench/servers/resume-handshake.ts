@@ -3,13 +3,16 @@
  * handshake is measured apart from the clients': `resume` (the chat with `resume` on), `plain` (the
  * same without it), `ws-chat` (the chat's connect and close written by hand on `ws`, the way
  * bench/servers/ws.ts writes the echo and the room) or `ws` (a bare `ws` server that does nothing
- * with a connection).
- * Run by the benchmark: node --import tsx bench/servers/resume-handshake.ts <resume|plain|ws>
+ * with a connection). `built-resume` and `built-plain` are the same chat on the built package
+ * (dist/, from `npm run build`), which is what an application runs: src/ through tsx carries
+ * esbuild's `keepNames` helper (a `__name()` call for each function made, closures included).
+ * Run by the benchmark: node --import tsx bench/servers/resume-handshake.ts <kind>
  */
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { type WebSocket, WebSocketServer } from "ws";
-import { createServer, type Logger } from "../../src/index.js";
+import { z } from "zod";
+import { createServer, type EventSocket, type Logger, type Server } from "../../src/index.js";
 import { ResumeChat } from "../../test/helpers/resume-chat.js";
 import { serveControl } from "./control.js";
 
@@ -49,6 +52,10 @@ if (kind === "ws") {
   });
   await once(wss, "listening");
   serveControl((wss.address() as { port: number }).port, () => new Promise((r) => wss.close(() => r())));
+} else if (kind === "built-resume" || kind === "built-plain") {
+  const server = await builtChat(kind === "built-resume");
+  const { port } = await server.listen();
+  serveControl(port, () => server.close());
 } else if (kind === "resume" || kind === "plain") {
   const server = createServer({
     handlers: [ResumeChat],
@@ -62,5 +69,38 @@ if (kind === "ws") {
   const { port } = await server.listen();
   serveControl(port, () => server.close());
 } else {
-  throw new Error(`resume-handshake server: unknown kind ${kind} (resume, plain, ws-chat or ws)`);
+  throw new Error(`resume-handshake server: unknown kind ${kind} (resume, plain, built-resume, built-plain, ws-chat or ws)`);
+}
+
+/** test/helpers/resume-chat.ts' chat, made with the built package's own exports (its registry is not src's). */
+async function builtChat(resume: boolean): Promise<Server> {
+  // Paths in variables: dist/ exists only after a build, and the types are src's.
+  const dist = "../../dist/";
+  const lib = (await import(`${dist}index.js`)) as typeof import("../../src/index.js");
+  const c = (await import(`${dist}contract/index.js`)) as typeof import("../../src/contract/index.js");
+  const chat = c.defineContract({
+    client: { say: c.event(z.object({ text: z.string() })), ping: c.request(z.object({}), z.string()) },
+    server: { message: c.event(z.object({ text: z.string() })) },
+  });
+  class BuiltChat extends lib.events(chat) {
+    static onConnect(socket: EventSocket<typeof chat>) {
+      socket.join(socket.params.room ?? "");
+    }
+    static events = lib.handle(chat, {
+      say(socket, { text }) {
+        socket.server.to(socket.params.room ?? "").emit("message", { text });
+      },
+      ping: () => "pong",
+    });
+  }
+  lib.namespace("/chat/:room", BuiltChat);
+  return lib.createServer({
+    handlers: [BuiltChat],
+    host: "127.0.0.1",
+    port: 0,
+    logger: quiet,
+    heartbeatInterval: 0,
+    maxConnections: 100_000,
+    ...(resume ? { resume: { ttl: 60_000, history: { size: 1000 } } } : {}),
+  });
 }
