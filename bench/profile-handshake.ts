@@ -22,7 +22,7 @@ await Promise.all(
     while (started < n) {
       started++;
       const ws = new WebSocket(url, kind.startsWith("ws") ? undefined : ["tsws.v1"]);
-      await once(ws, kind === "resume" ? "message" : "open");
+      await once(ws, kind.endsWith("resume") ? "message" : "open");
       ws.terminate();
     }
   }),

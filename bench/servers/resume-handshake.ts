@@ -2,8 +2,9 @@
  * A server for bench/resume.ts' handshake part, in a process of its own so that its CPU time per
  * handshake is measured apart from the clients': `resume` (the chat with `resume` on), `plain` (the
  * same without it), `ws-chat` (the chat's connect and close written by hand on `ws`, the way
- * bench/servers/ws.ts writes the echo and the room) or `ws` (a bare `ws` server that does nothing
- * with a connection). `built-resume` and `built-plain` are the same chat on the built package
+ * bench/servers/ws.ts writes the echo and the room), `ws-session` (that chat made resumable by hand
+ * the simplest way: a secret and a first frame per connection, kept 60 s after the close) or `ws`
+ * (a bare `ws` server that does nothing with a connection). `built-resume` and `built-plain` are the same chat on the built package
  * (dist/, from `npm run build`), which is what an application runs: src/ through tsx carries
  * esbuild's `keepNames` helper (a `__name()` call for each function made, closures included).
  * Run by the benchmark: node --import tsx bench/servers/resume-handshake.ts <kind>
@@ -23,33 +24,8 @@ if (kind === "ws") {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, clientTracking: false, perMessageDeflate: false });
   await once(wss, "listening");
   serveControl((wss.address() as { port: number }).port, () => new Promise((r) => wss.close(() => r())));
-} else if (kind === "ws-chat") {
-  // What the chat does with a connection, by hand: the room from the path, an id, the room's Set,
-  // a listener for the client's `say` (broadcast to the room) and one for the close.
-  const rooms = new Map<string, Set<WebSocket>>();
-  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, clientTracking: false, perMessageDeflate: false });
-  wss.on("connection", (ws, req) => {
-    const path = (req.url ?? "").split("?")[0] as string;
-    if (!path.startsWith("/chat/")) {
-      ws.close(1008, "unknown path");
-      return;
-    }
-    const room = decodeURIComponent(path.slice("/chat/".length));
-    const id = randomUUID();
-    let members = rooms.get(room);
-    if (members === undefined) rooms.set(room, (members = new Set()));
-    members.add(ws);
-    ws.on("message", (data: Buffer) => {
-      const message = JSON.parse(data.toString()) as { text?: unknown };
-      if (typeof message.text !== "string") return;
-      const out = JSON.stringify({ from: id, text: message.text });
-      for (const peer of members) peer.send(out);
-    });
-    ws.on("close", () => {
-      members.delete(ws);
-      if (members.size === 0) rooms.delete(room);
-    });
-  });
+} else if (kind === "ws-chat" || kind === "ws-session") {
+  const wss = handChat(kind === "ws-session");
   await once(wss, "listening");
   serveControl((wss.address() as { port: number }).port, () => new Promise((r) => wss.close(() => r())));
 } else if (kind === "built-resume" || kind === "built-plain") {
@@ -69,7 +45,7 @@ if (kind === "ws") {
   const { port } = await server.listen();
   serveControl(port, () => server.close());
 } else {
-  throw new Error(`resume-handshake server: unknown kind ${kind} (resume, plain, built-resume, built-plain, ws-chat or ws)`);
+  throw new Error(`resume-handshake server: unknown kind ${kind} (resume, plain, built-resume, built-plain, ws-chat, ws-session or ws)`);
 }
 
 /** test/helpers/resume-chat.ts' chat, made with the built package's own exports (its registry is not src's). */
@@ -103,4 +79,46 @@ async function builtChat(resume: boolean): Promise<Server> {
     maxConnections: 100_000,
     ...(resume ? { resume: { ttl: 60_000, history: { size: 1000 } } } : {}),
   });
+}
+
+/**
+ * The chat by hand on `ws`: the room from the path, an id, the room's Set, a listener for the
+ * client's `say` (broadcast to the room) and one for the close. With `sessions`, resumable the
+ * simplest way: a secret per connection (a random UUID), kept with the room in a Map for 60 s
+ * after the close (a timer each), and told to the client in a first frame with the id; what a
+ * resume then does is not part of a fresh handshake.
+ */
+function handChat(sessions: boolean): WebSocketServer {
+  const rooms = new Map<string, Set<WebSocket>>();
+  const kept = new Map<string, { secret: string; room: string }>();
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, clientTracking: false, perMessageDeflate: false });
+  wss.on("connection", (ws, req) => {
+    const path = (req.url ?? "").split("?")[0] as string;
+    if (!path.startsWith("/chat/")) {
+      ws.close(1008, "unknown path");
+      return;
+    }
+    const room = decodeURIComponent(path.slice("/chat/".length));
+    const id = randomUUID();
+    let members = rooms.get(room);
+    if (members === undefined) rooms.set(room, (members = new Set()));
+    members.add(ws);
+    if (sessions) {
+      const secret = randomUUID();
+      kept.set(id, { secret, room });
+      ws.send(JSON.stringify([9, "welcome", { sid: id, token: `${id}.${secret}` }]));
+    }
+    ws.on("message", (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { text?: unknown };
+      if (typeof message.text !== "string") return;
+      const out = JSON.stringify({ from: id, text: message.text });
+      for (const peer of members) peer.send(out);
+    });
+    ws.on("close", () => {
+      members.delete(ws);
+      if (members.size === 0) rooms.delete(room);
+      if (sessions) setTimeout(() => kept.delete(id), 60_000).unref();
+    });
+  });
+  return wss;
 }
