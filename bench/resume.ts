@@ -19,9 +19,10 @@ import { type ChildProcess, fork, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
-import { createServer, type EventSocket, type Logger, type Server } from "../src/index.js";
+import { createServer, type EventSocket, type Server } from "../src/index.js";
 import { ResumeChat, type resumeChat } from "../test/helpers/resume-chat.js";
 import { ResumePeer } from "../test/helpers/resume-peer.js";
+import { chatOptions } from "./servers/chat-options.js";
 
 const quick = process.argv.includes("--quick");
 /** `--only latency,handshakes` runs those parts; all three by default. */
@@ -29,19 +30,10 @@ const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".
 const parts = new Set(only === undefined ? ["latency", "broadcast", "handshakes", "server"] : only.split(","));
 const beforeAt = process.argv.indexOf("--before");
 const beforeDir = beforeAt > 0 ? process.argv[beforeAt + 1] : undefined;
-const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function serve(resume: boolean): Promise<{ server: Server; base: string }> {
-  const server = createServer({
-    handlers: [ResumeChat],
-    host: "127.0.0.1",
-    port: 0,
-    logger: quiet,
-    heartbeatInterval: 0,
-    maxConnections: 100_000,
-    ...(resume ? { resume: { ttl: 60_000, history: { size: 1000 } } } : {}),
-  });
+  const server = createServer({ handlers: [ResumeChat], ...chatOptions(resume) });
   const { port } = await server.listen();
   return { server, base: `ws://127.0.0.1:${port}` };
 }

@@ -13,12 +13,12 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { type WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
-import { createServer, type EventSocket, type Logger, type Server } from "../../src/index.js";
+import { createServer, type EventSocket, type Server } from "../../src/index.js";
 import { ResumeChat } from "../../test/helpers/resume-chat.js";
+import { chatOptions } from "./chat-options.js";
 import { serveControl } from "./control.js";
 
 const kind = process.argv[2];
-const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
 
 if (kind === "ws") {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, clientTracking: false, perMessageDeflate: false });
@@ -33,15 +33,7 @@ if (kind === "ws") {
   const { port } = await server.listen();
   serveControl(port, () => server.close());
 } else if (kind === "resume" || kind === "plain") {
-  const server = createServer({
-    handlers: [ResumeChat],
-    host: "127.0.0.1",
-    port: 0,
-    logger: quiet,
-    heartbeatInterval: 0,
-    maxConnections: 100_000,
-    ...(kind === "resume" ? { resume: { ttl: 60_000, history: { size: 1000 } } } : {}),
-  });
+  const server = createServer({ handlers: [ResumeChat], ...chatOptions(kind === "resume") });
   const { port } = await server.listen();
   serveControl(port, () => server.close());
 } else {
@@ -70,15 +62,7 @@ async function builtChat(resume: boolean): Promise<Server> {
     });
   }
   lib.namespace("/chat/:room", BuiltChat);
-  return lib.createServer({
-    handlers: [BuiltChat],
-    host: "127.0.0.1",
-    port: 0,
-    logger: quiet,
-    heartbeatInterval: 0,
-    maxConnections: 100_000,
-    ...(resume ? { resume: { ttl: 60_000, history: { size: 1000 } } } : {}),
-  });
+  return lib.createServer({ handlers: [BuiltChat], ...chatOptions(resume) });
 }
 
 /**
