@@ -21,8 +21,8 @@ await Promise.all(
   Array.from({ length: 20 }, async () => {
     while (started < n) {
       started++;
-      const ws = new WebSocket(url, kind === "ws" ? undefined : ["tsws.v1"]);
-      await once(ws, kind === "resume" ? "message" : "open");
+      const ws = new WebSocket(url, kind.startsWith("ws") ? undefined : ["tsws.v1"]);
+      await once(ws, kind.endsWith("resume") ? "message" : "open");
       ws.terminate();
     }
   }),

@@ -6,20 +6,23 @@
  *     messages per second delivered to every member;
  *  3. handshakes with resume on (tsws.v1 + welcome frame) vs the same server with resume off vs a
  *     bare `ws` server: handshakes per second and CPU per handshake, clients and server in this
- *     process ("handshakes"), then the server alone in a child process ("server").
+ *     process ("handshakes"), then the server alone in a child process ("server"). The server part
+ *     also runs the chat's connect and close written by hand on `ws` (a second baseline: the same
+ *     job without the library) and the chat on the built package (it runs `npm run build` first).
  * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes,server] [--before DIR]
  * `--before DIR` (the server part): also runs DIR's bench/servers/resume-handshake.ts (another
  * checkout, e.g. `git archive main`, with a node_modules) with resume on and off, interleaved with
  * this checkout's, so a change is measured against the same load.
  * Server and clients share this process (and the machine's cores): the ratios are the point.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
-import { createServer, type EventSocket, type Logger, type Server } from "../src/index.js";
+import { createServer, type EventSocket, type Server } from "../src/index.js";
 import { ResumeChat, type resumeChat } from "../test/helpers/resume-chat.js";
 import { ResumePeer } from "../test/helpers/resume-peer.js";
+import { chatOptions } from "./servers/chat-options.js";
 
 const quick = process.argv.includes("--quick");
 /** `--only latency,handshakes` runs those parts; all three by default. */
@@ -27,19 +30,10 @@ const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".
 const parts = new Set(only === undefined ? ["latency", "broadcast", "handshakes", "server"] : only.split(","));
 const beforeAt = process.argv.indexOf("--before");
 const beforeDir = beforeAt > 0 ? process.argv[beforeAt + 1] : undefined;
-const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function serve(resume: boolean): Promise<{ server: Server; base: string }> {
-  const server = createServer({
-    handlers: [ResumeChat],
-    host: "127.0.0.1",
-    port: 0,
-    logger: quiet,
-    heartbeatInterval: 0,
-    maxConnections: 100_000,
-    ...(resume ? { resume: { ttl: 60_000, history: { size: 1000 } } } : {}),
-  });
+  const server = createServer({ handlers: [ResumeChat], ...chatOptions(resume) });
   const { port } = await server.listen();
   return { server, base: `ws://127.0.0.1:${port}` };
 }
@@ -227,8 +221,8 @@ async function handshakesTo(server: ServerChild, count: number, concurrency: num
     Array.from({ length: concurrency }, async () => {
       while (started < count) {
         started++;
-        const ws = new WebSocket(url, server.kind === "ws" ? undefined : ["tsws.v1"]);
-        await once(ws, server.kind === "resume" ? "message" : "open");
+        const ws = new WebSocket(url, server.kind.startsWith("ws") ? undefined : ["tsws.v1"]);
+        await once(ws, server.kind.endsWith("resume") || server.kind === "ws-session" ? "message" : "open");
         ws.terminate();
       }
     }),
@@ -310,7 +304,22 @@ if (parts.has("handshakes")) {
 if (parts.has("server")) {
   const [count, rounds] = quick ? [300, 1] : [1000, 9];
   // "before-*": the same servers from the `--before` checkout, in the same rotation.
-  const kinds = beforeDir === undefined ? ["ws", "plain", "resume"] : ["ws", "plain", "resume", "before-plain", "before-resume"];
+  // The built package (what an application runs), built now from this checkout's src/.
+  const built = spawnSync("npm", ["run", "--silent", "build"], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  if (built.status !== 0) throw new Error("bench/resume.ts: `npm run build` failed; the built package's servers cannot run");
+  const kinds = [
+    "ws",
+    "ws-chat",
+    "ws-session",
+    "plain",
+    "resume",
+    "built-plain",
+    "built-resume",
+    ...(beforeDir === undefined ? [] : ["before-plain", "before-resume"]),
+  ];
   const children = new Map<string, ServerChild>();
   for (const kind of kinds) {
     const before = kind.startsWith("before-");
@@ -333,6 +342,18 @@ if (parts.has("server")) {
   console.log(
     `handshakes, server in its own process (median of ${rounds} rounds of ${count}): server CPU per handshake resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
       `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}, off / raw ws ${per(cpu.ws, cpu.plain)}`,
+  );
+  console.log(
+    `  the built package (dist/, no tsx): resume on ${m(cpu["built-resume"]).toFixed(0)} µs, resume off ${m(cpu["built-plain"]).toFixed(0)} µs; ` +
+      `as a rate, resume on / raw ws ${per(cpu.ws, cpu["built-resume"])}, resume on / off ${per(cpu["built-plain"], cpu["built-resume"])}, off / raw ws ${per(cpu.ws, cpu["built-plain"])}`,
+  );
+  console.log(
+    `  the chat's connect and close by hand on ws: ${m(cpu["ws-chat"]).toFixed(0)} µs; as a rate, resume on / ws chat ${per(cpu["ws-chat"], cpu.resume)} (built ${per(cpu["ws-chat"], cpu["built-resume"])}), ` +
+      `off / ws chat ${per(cpu["ws-chat"], cpu.plain)} (built ${per(cpu["ws-chat"], cpu["built-plain"])})`,
+  );
+  console.log(
+    `  that chat made resumable by hand on ws (a secret and a first frame each, kept 60 s): ${m(cpu["ws-session"]).toFixed(0)} µs; ` +
+      `as a rate, resume on / ws session ${per(cpu["ws-session"], cpu.resume)} (built ${per(cpu["ws-session"], cpu["built-resume"])}); ws session / raw ws ${per(cpu.ws, cpu["ws-session"])}`,
   );
   if (beforeDir !== undefined) {
     console.log(

@@ -63,6 +63,10 @@ class Chat extends events(chat, HttpMiddlewareMixin) {
   });
 }
 
+/** A second resumable namespace: a token of a /chat session presented here does not resume it. */
+@Namespace("/lobby")
+class Lobby extends events(chat) {}
+
 // The "user" is the x-user header, set by the app's middleware: a resume must come from the same user.
 const identify = (req: { headers: Record<string, unknown>; user?: unknown }, _res: unknown, next: () => void) => {
   if (typeof req.headers["x-user"] === "string") req.user = { id: req.headers["x-user"] };
@@ -74,7 +78,7 @@ describe("resumable sessions on one node", () => {
   let url: string;
   before(async () => {
     server = createServer({
-      handlers: [Chat],
+      handlers: [Chat, Lobby],
       host: "127.0.0.1",
       port: 0,
       middleware: [identify],
@@ -248,6 +252,25 @@ describe("resumable sessions on one node", () => {
     assert.equal(frank.sid, sid);
     assert.equal(frank.controls.at(-1)?.[1], "resumed");
     frank.close();
+  });
+
+  it("lets a session whose token was presented on another path expire (gap there, onExpire once here)", async () => {
+    const ivy = new ResumePeer(url);
+    await ivy.connect();
+    const sid = ivy.sid;
+    ivy.drop();
+    await until(() => server.getSocket(sid as string) === undefined, "the server to see ivy gone");
+    ivy.url = url.replace(/\/chat$/, "/lobby");
+    await ivy.connect();
+    assert.deepEqual(
+      ivy.frames.find((f) => f[1] === "gap"),
+      [9, "gap", { reason: "expired" }],
+    );
+    assert.notEqual(ivy.sid, sid, "a fresh session on /lobby");
+    // The token was consumed on /lobby, where it resumed nothing: the /chat session's window still ends.
+    await until(() => expired.some((e) => e.id === sid), "onExpire of the /chat session", 5000);
+    assert.equal(expired.filter((e) => e.id === sid).length, 1);
+    ivy.close();
   });
 
   it("ends the session when the server closes the socket, and runs onExpire once when a window ends", async () => {

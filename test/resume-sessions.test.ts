@@ -185,6 +185,45 @@ describe("MemorySessions", () => {
     assert.match(String((errors[0] as { err: Error }).err), /boom/);
   });
 
+  it("expires sessions detached at different times each at its own deadline, from one queue", async () => {
+    const store = new MemorySessions({ ttl: 40 });
+    const expired: { sid: string; after: number }[] = [];
+    const started = Date.now();
+    store.onExpire((r) => expired.push({ sid: r.sid, after: Date.now() - started }));
+    for (const sid of ["a", "b", "c"]) store.open(record(sid));
+    store.detach("a", 0);
+    await new Promise((r) => setTimeout(r, 20));
+    store.detach("b", 0);
+    const tokenC = store.open(record("c2"));
+    store.detach("c2", 0);
+    assert.ok(store.take(tokenC, "user:1").ok, "c2 taken: its queued deadline is stale");
+    await new Promise((r) => setTimeout(r, 80));
+    assert.deepEqual(
+      expired.map((e) => e.sid),
+      ["a", "b"],
+    );
+    assert.ok((expired[1] as { after: number }).after >= 55, `b waited its own ttl after its close (${expired[1]?.after} ms)`);
+    assert.equal(store.size, 2, "c (attached) and c2 (taken) stay");
+    store.close();
+  });
+
+  it("reads an attached session's record from its source at a take (the socket wrote nothing since the open)", () => {
+    const store = new MemorySessions({ ttl: 60_000 });
+    let rooms = ["lobby"];
+    const token = store.open(record("s1"), { record: () => ({ ...record("s1"), rooms }) });
+    rooms = ["lobby", "later"];
+    const taken = store.take(token, "user:1");
+    assert.ok(taken.ok);
+    assert.deepEqual(taken.record.rooms, ["lobby", "later"]);
+    assert.equal(taken.record.generation, 1);
+    // The taken session's new socket gives the record from now on; an older generation cannot.
+    store.attach("s1", 0, { record: () => ({ ...record("s1"), rooms: ["stale"] }) });
+    rooms = ["fresh"];
+    store.attach("s1", 1, { record: () => ({ ...record("s1"), rooms, generation: 1 }) });
+    assert.deepEqual(store.end("s1")?.rooms, ["fresh"]);
+    store.close();
+  });
+
   it("expires for real with real timers too", async () => {
     const store = new MemorySessions({ ttl: 30 });
     const done = new Promise<SessionRecord>((resolve) => store.onExpire(resolve));

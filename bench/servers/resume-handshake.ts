@@ -1,34 +1,108 @@
 /**
  * A server for bench/resume.ts' handshake part, in a process of its own so that its CPU time per
  * handshake is measured apart from the clients': `resume` (the chat with `resume` on), `plain` (the
- * same without it) or `ws` (a bare `ws` server).
- * Run by the benchmark: node --import tsx bench/servers/resume-handshake.ts <resume|plain|ws>
+ * same without it), `ws-chat` (the chat's connect and close written by hand on `ws`, the way
+ * bench/servers/ws.ts writes the echo and the room), `ws-session` (that chat made resumable by hand
+ * the simplest way: a secret and a first frame per connection, kept 60 s after the close) or `ws`
+ * (a bare `ws` server that does nothing with a connection). `built-resume` and `built-plain` are the same chat on the built package
+ * (dist/, from `npm run build`), which is what an application runs: src/ through tsx carries
+ * esbuild's `keepNames` helper (a `__name()` call for each function made, closures included).
+ * Run by the benchmark: node --import tsx bench/servers/resume-handshake.ts <kind>
  */
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { WebSocketServer } from "ws";
-import { createServer, type Logger } from "../../src/index.js";
+import { type WebSocket, WebSocketServer } from "ws";
+import { z } from "zod";
+import { createServer, type EventSocket, type Server } from "../../src/index.js";
 import { ResumeChat } from "../../test/helpers/resume-chat.js";
+import { chatOptions } from "./chat-options.js";
 import { serveControl } from "./control.js";
 
 const kind = process.argv[2];
-const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
 
 if (kind === "ws") {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, clientTracking: false, perMessageDeflate: false });
   await once(wss, "listening");
   serveControl((wss.address() as { port: number }).port, () => new Promise((r) => wss.close(() => r())));
+} else if (kind === "ws-chat" || kind === "ws-session") {
+  const wss = handChat(kind === "ws-session");
+  await once(wss, "listening");
+  serveControl((wss.address() as { port: number }).port, () => new Promise((r) => wss.close(() => r())));
+} else if (kind === "built-resume" || kind === "built-plain") {
+  const server = await builtChat(kind === "built-resume");
+  const { port } = await server.listen();
+  serveControl(port, () => server.close());
 } else if (kind === "resume" || kind === "plain") {
-  const server = createServer({
-    handlers: [ResumeChat],
-    host: "127.0.0.1",
-    port: 0,
-    logger: quiet,
-    heartbeatInterval: 0,
-    maxConnections: 100_000,
-    ...(kind === "resume" ? { resume: { ttl: 60_000, history: { size: 1000 } } } : {}),
-  });
+  const server = createServer({ handlers: [ResumeChat], ...chatOptions(kind === "resume") });
   const { port } = await server.listen();
   serveControl(port, () => server.close());
 } else {
-  throw new Error(`resume-handshake server: unknown kind ${kind} (resume, plain or ws)`);
+  throw new Error(`resume-handshake server: unknown kind ${kind} (resume, plain, built-resume, built-plain, ws-chat, ws-session or ws)`);
+}
+
+/** test/helpers/resume-chat.ts' chat, made with the built package's own exports (its registry is not src's). */
+async function builtChat(resume: boolean): Promise<Server> {
+  // Paths in variables: dist/ exists only after a build, and the types are src's.
+  const dist = "../../dist/";
+  const lib = (await import(`${dist}index.js`)) as typeof import("../../src/index.js");
+  const c = (await import(`${dist}contract/index.js`)) as typeof import("../../src/contract/index.js");
+  const chat = c.defineContract({
+    client: { say: c.event(z.object({ text: z.string() })), ping: c.request(z.object({}), z.string()) },
+    server: { message: c.event(z.object({ text: z.string() })) },
+  });
+  class BuiltChat extends lib.events(chat) {
+    static onConnect(socket: EventSocket<typeof chat>) {
+      socket.join(socket.params.room ?? "");
+    }
+    static events = lib.handle(chat, {
+      say(socket, { text }) {
+        socket.server.to(socket.params.room ?? "").emit("message", { text });
+      },
+      ping: () => "pong",
+    });
+  }
+  lib.namespace("/chat/:room", BuiltChat);
+  return lib.createServer({ handlers: [BuiltChat], ...chatOptions(resume) });
+}
+
+/**
+ * The chat by hand on `ws`: the room from the path, an id, the room's Set, a listener for the
+ * client's `say` (broadcast to the room) and one for the close. With `sessions`, resumable the
+ * simplest way: a secret per connection (a random UUID), kept with the room in a Map for 60 s
+ * after the close (a timer each), and told to the client in a first frame with the id; what a
+ * resume then does is not part of a fresh handshake.
+ */
+function handChat(sessions: boolean): WebSocketServer {
+  const rooms = new Map<string, Set<WebSocket>>();
+  const kept = new Map<string, { secret: string; room: string }>();
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, clientTracking: false, perMessageDeflate: false });
+  wss.on("connection", (ws, req) => {
+    const path = (req.url ?? "").split("?")[0] as string;
+    if (!path.startsWith("/chat/")) {
+      ws.close(1008, "unknown path");
+      return;
+    }
+    const room = decodeURIComponent(path.slice("/chat/".length));
+    const id = randomUUID();
+    let members = rooms.get(room);
+    if (members === undefined) rooms.set(room, (members = new Set()));
+    members.add(ws);
+    if (sessions) {
+      const secret = randomUUID();
+      kept.set(id, { secret, room });
+      ws.send(JSON.stringify([9, "welcome", { sid: id, token: `${id}.${secret}` }]));
+    }
+    ws.on("message", (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { text?: unknown };
+      if (typeof message.text !== "string") return;
+      const out = JSON.stringify({ from: id, text: message.text });
+      for (const peer of members) peer.send(out);
+    });
+    ws.on("close", () => {
+      members.delete(ws);
+      if (members.size === 0) rooms.delete(room);
+      if (sessions) setTimeout(() => kept.delete(id), 60_000).unref();
+    });
+  });
+  return wss;
 }

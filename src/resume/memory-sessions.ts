@@ -1,17 +1,26 @@
 /**
- * The in-memory {@link SessionStore}: sessions of one node, each with one unref'd timer while
- * detached. A node restart loses them all (its clients then get gap "expired"); use the Redis
- * store for sessions that outlive a node. It keeps each token's secret, not its digest (see
- * session-token.ts: nothing outside the process can read this table).
+ * The in-memory {@link SessionStore}: sessions of one node. A node restart loses them all (its
+ * clients then get gap "expired"); use the Redis store for sessions that outlive a node. It keeps
+ * each token's secret, not its digest (see session-token.ts: nothing outside the process can read
+ * this table).
+ *
+ * Cheap per handshake by design, since every fresh resumable connection opens a session here:
+ * - While attached, a session's record is read from its socket when needed (a take of a
+ *   half-open connection), so the session writes nothing here between its open and its close.
+ * - Every session waits the same `ttl` after its close, so deadlines come in the order of the
+ *   closes: one queue and one timer for the whole store, not a timer per detached session.
  */
 import { consoleLogger, type Logger } from "../logger.js";
-import type { SessionRecord, SessionStore, TakeResult } from "./session-store.js";
+import type { RecordSource, SessionRecord, SessionStore, TakeResult } from "./session-store.js";
 import { issueSecret, sameSecret, splitToken } from "./session-token.js";
 
 interface Held {
   record: SessionRecord;
   secret: string;
-  timer: NodeJS.Timeout | undefined;
+  /** The open socket's session, while attached and it was given: the current record comes from it. */
+  source: RecordSource | undefined;
+  /** When the detached session expires (ms since the epoch); 0 while attached. */
+  expires: number;
 }
 
 /**
@@ -22,10 +31,20 @@ interface Held {
  * const token = store.open(record);
  */
 export class MemorySessions implements SessionStore {
+  readonly readsLive = true;
   readonly #ttl: number;
   readonly #logger: Logger;
   readonly #held = new Map<string, Held>();
   readonly #listeners: ((record: SessionRecord) => void)[] = [];
+  /**
+   * Detached sessions in the order of their deadlines (`#due[i]` for `#waiting[i]`), from `#next`
+   * on. An entry whose session was taken, ended or detached again since is stale: its held entry
+   * has another deadline, or is no longer in `#held`, and it is skipped.
+   */
+  #waiting: Held[] = [];
+  #due: number[] = [];
+  #next = 0;
+  #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   /**
@@ -42,11 +61,10 @@ export class MemorySessions implements SessionStore {
     return this.#held.size;
   }
 
-  open(record: SessionRecord): string {
-    const old = this.#held.get(record.sid);
-    if (old?.timer !== undefined) clearTimeout(old.timer);
+  open(record: SessionRecord, source?: RecordSource): string {
     const { token, secret } = issueSecret(record.sid);
-    this.#held.set(record.sid, { record, secret, timer: undefined });
+    // A sid opened again replaces its entry: a deadline queued for the old one is then stale.
+    this.#held.set(record.sid, { record, secret, source, expires: 0 });
     return token;
   }
 
@@ -60,22 +78,34 @@ export class MemorySessions implements SessionStore {
   detach(sid: string, generation: number): void {
     const held = this.#held.get(sid);
     if (held === undefined || generation < held.record.generation || this.#closed) return;
-    if (held.timer !== undefined) clearTimeout(held.timer);
-    held.timer = setTimeout(() => this.#expire(sid, held), this.#ttl);
-    held.timer.unref();
+    held.source = undefined; // the close's update wrote the last record
+    held.expires = Date.now() + this.#ttl;
+    this.#waiting.push(held);
+    this.#due.push(held.expires);
+    if (this.#timer === undefined) this.#arm(this.#ttl);
   }
 
   take(token: string, owner: string): TakeResult {
     const parsed = splitToken(token);
     const held = parsed === undefined ? undefined : this.#held.get(parsed.sid);
     if (parsed === undefined || held === undefined || !sameSecret(parsed.secret, held.secret)) return { ok: false, reason: "unknown" };
-    if (held.record.owner !== owner) return { ok: false, reason: "owner" };
-    if (held.timer !== undefined) clearTimeout(held.timer);
-    held.timer = undefined;
-    const next = issueSecret(held.record.sid);
+    const current = held.source?.record() ?? held.record;
+    if (current.owner !== owner) return { ok: false, reason: "owner" };
+    held.expires = 0;
+    held.source = undefined; // the socket that held it is superseded: the new one gives its own
+    const next = issueSecret(current.sid);
     held.secret = next.secret;
-    held.record = { ...held.record, generation: held.record.generation + 1 };
+    held.record = { ...current, generation: current.generation + 1 };
     return { ok: true, record: held.record, token: next.token };
+  }
+
+  /**
+   * The socket of `sid`'s current generation gives the store its record from now on (after a take:
+   * the resumed socket, once it is made).
+   */
+  attach(sid: string, generation: number, source: RecordSource): void {
+    const held = this.#held.get(sid);
+    if (held !== undefined && held.record.generation === generation && held.expires === 0) held.source = source;
   }
 
   holds(sid: string): boolean {
@@ -85,9 +115,8 @@ export class MemorySessions implements SessionStore {
   end(sid: string): SessionRecord | undefined {
     const held = this.#held.get(sid);
     if (held === undefined) return undefined;
-    if (held.timer !== undefined) clearTimeout(held.timer);
     this.#held.delete(sid);
-    return held.record;
+    return held.source?.record() ?? held.record;
   }
 
   onExpire(listener: (record: SessionRecord) => void): void {
@@ -96,14 +125,47 @@ export class MemorySessions implements SessionStore {
 
   close(): void {
     this.#closed = true;
-    for (const held of this.#held.values()) if (held.timer !== undefined) clearTimeout(held.timer);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#held.clear();
+    this.#waiting = [];
+    this.#due = [];
   }
 
-  #expire(sid: string, held: Held): void {
-    // The session may have been taken and detached again since this timer was armed: only the
-    // current entry with this very timer expires.
-    if (this.#held.get(sid) !== held) return;
+  #arm(delay: number): void {
+    this.#timer = setTimeout(() => this.#expireDue(), delay);
+    this.#timer.unref();
+  }
+
+  /** The timer of the first deadline fired: expires every session due by then, and arms the next. */
+  #expireDue(): void {
+    this.#timer = undefined;
+    const fired = this.#due[this.#next] as number;
+    // The timer fired for `fired`: that much time has passed, even under mock timers that leave Date alone.
+    const now = Math.max(fired, Date.now());
+    while (this.#next < this.#due.length && (this.#due[this.#next] as number) <= now) {
+      const held = this.#waiting[this.#next] as Held;
+      const due = this.#due[this.#next] as number;
+      this.#next++;
+      if (held.expires === due && this.#held.get(held.record.sid) === held) this.#expire(held);
+    }
+    if (this.#next >= this.#due.length) {
+      this.#waiting = [];
+      this.#due = [];
+      this.#next = 0;
+      return;
+    }
+    if (this.#next > 1024) {
+      // Done entries are dropped in blocks, not one shift per expiry.
+      this.#waiting = this.#waiting.slice(this.#next);
+      this.#due = this.#due.slice(this.#next);
+      this.#next = 0;
+    }
+    this.#arm(Math.max(0, (this.#due[this.#next] as number) - now));
+  }
+
+  #expire(held: Held): void {
+    const sid = held.record.sid;
     this.#held.delete(sid);
     for (const listener of this.#listeners) {
       try {

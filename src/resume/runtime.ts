@@ -193,8 +193,13 @@ export class ResumeRuntime {
   createSocket<S extends ResumableSocket>(init: SocketInit, req: IncomingMessage, make: (init: SocketInit) => S): S {
     const taken = this.#takesKept === 0 ? undefined : this.#takes.get(req);
     if (taken !== undefined && this.#takes.delete(req)) this.#takesKept--;
+    if (taken?.ok === true && init.ws.protocol === SUBPROTOCOL && taken.record.path === init.path) {
+      return this.#resumed(init, taken.record, taken.token, make);
+    }
+    // A session taken for an upgrade that cannot resume it (another path, or no tsws.v1): its
+    // token is spent, so nothing will resume it; it is let go to expire (its onExpire runs).
+    if (taken?.ok === true) this.#release(taken.record);
     if (init.ws.protocol !== SUBPROTOCOL) return make(init); // a raw client of an events namespace: nothing to resume
-    if (taken?.ok === true && taken.record.path === init.path) return this.#resumed(init, taken.record, taken.token, make);
     const socket = make(init);
     if (taken !== undefined) socket.send(encodeControl(ControlKind.GAP, SESSION_EXPIRED));
     const owner = ownerKey(socket.user, typeof socket.session?.id === "string" ? socket.session.id : undefined);
@@ -204,6 +209,15 @@ export class ResumeRuntime {
     socket.resume = session;
     session.open();
     return socket;
+  }
+
+  /** Detaches a taken session no socket will hold: it expires after `ttl`, as if its socket had closed. */
+  #release(record: SessionRecord): void {
+    when(
+      this.#backend.sessions.detach(record.sid, record.generation),
+      () => {},
+      (error) => this.#logger.error({ err: error, sid: record.sid }, "resume: a session store write failed"),
+    );
   }
 
   /** A token's outcome, for the socket made at the end of the same upgrade. */
@@ -237,6 +251,7 @@ export class ResumeRuntime {
     }
     const session = new SocketSession(this.#services, socket, sessionBase(record), record, cache);
     socket.resume = session;
+    this.#backend.sessions.attach?.(record.sid, record.generation, session);
     session.beginReplay();
     for (const room of record.rooms) socket.join(room);
     void session.replay(record, token);

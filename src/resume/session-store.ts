@@ -43,6 +43,15 @@ export interface SessionRecord {
 }
 
 /**
+ * What gives a live session's current record (its socket's rooms, `data`, positions, replies).
+ * @example
+ * store.open(firstRecord, session); // session.record() is read again at a take
+ */
+export interface RecordSource {
+  record(): SessionRecord;
+}
+
+/**
  * Where a request marked running stands in the store: `""` still running, the reply (or error)
  * frame once settled, `null` when the store holds no such mark (the session ended or expired).
  * @example
@@ -79,8 +88,19 @@ export type TakeResult =
  * const r = await store.take(token, owner);          // a reconnect presents the token
  */
 export interface SessionStore {
-  /** Saves a new, attached session and returns its first token. */
-  open(record: SessionRecord): Awaitable<string>;
+  /**
+   * Saves a new, attached session and returns its first token. A store that {@link readsLive}
+   * reads the session's later records from `source` while it stays attached.
+   */
+  open(record: SessionRecord, source?: RecordSource): Awaitable<string>;
+  /**
+   * True for a store in this process's memory: it reads an attached session's current record from
+   * its source (given to `open` or `attach`) when it needs one, so a session writes nothing to it
+   * between its open and its close (its joins, leaves and replies cost no record each).
+   */
+  readonly readsLive?: boolean;
+  /** With {@link readsLive}: the socket of a taken session's `generation` gives its record from now on. */
+  attach?(sid: string, generation: number, source: RecordSource): void;
   /**
    * Replaces the record's content; ignored (false) if the session is gone or `record.generation`
    * is older than the stored one. `settled` are the replies settled since the last update: a

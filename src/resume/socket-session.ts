@@ -212,7 +212,7 @@ export class SocketSession implements ResumeHandle {
     const sid = this.#base.sid;
     let token: Awaitable<string>;
     try {
-      token = this.#services.sessions.open(this.#record());
+      token = this.#services.sessions.open(this.#record(), this);
     } catch (error) {
       this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
       return;
@@ -362,6 +362,8 @@ export class SocketSession implements ResumeHandle {
     // After the close, only a kept session is still written (a request that settled while the
     // client was away: its reply must reach the record for a resume on another node).
     if (this.#ended || this.superseded) return;
+    // A store in this process reads an attached session's record from it when it needs one.
+    if (this.#services.sessions.readsLive === true && !this.#socket.closed) return;
     this.#dirty = true;
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -494,6 +496,11 @@ export class SocketSession implements ResumeHandle {
       this.#positions = done;
       outboxOf(this.#socket).onceClosed(() => done(undefined));
     });
+  }
+
+  /** The session's record as it stands now (what a store that reads live sessions asks for). */
+  record(): SessionRecord {
+    return this.#record();
   }
 
   #record(): SessionRecord {
