@@ -414,6 +414,7 @@ export class ResumeRuntime {
 
   async #shutdown(): Promise<void> {
     this.#stopping = true;
+    this.#replyNotices.readAll(); // retries waiting for another node's reply end now (their clients resume elsewhere)
     if (this.#backend.sessions.markRunning !== undefined) {
       // Sessions outlive this node: a handler still running must get its reply into the store
       // (then a retry on another node is answered from it, not run again), so the store closes
