@@ -4,6 +4,8 @@
 // event), keeps the newest socket object of every session it saw, and records its `onClose` and
 // `onExpire` calls. A node can be named, so that a test finds its connections in `CLIENT LIST`
 // and cuts its subscriber.
+import { once } from "node:events";
+import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { z } from "zod";
@@ -151,6 +153,36 @@ export class CrossNodes {
   async numbered(prefix: string, sid: string, seq: number): Promise<void> {
     const deadline = Date.now() + 3_000;
     while (Date.now() < deadline && (await this.inboxTop(prefix, sid)) < seq) await sleep(10);
+  }
+
+  /**
+   * Calls `onLine` with every command Redis runs from now on (its MONITOR lines, e.g.
+   * `1700000000.123456 [0 127.0.0.1:5000] "hget" "key" "field"`), read on a plain TCP connection:
+   * ioredis' monitor mode can mistake a line that arrives before MONITOR's answer for a reply.
+   * Resolves once Redis confirmed MONITOR, with a function that stops it.
+   */
+  async monitor(onLine: (line: string) => void): Promise<() => void> {
+    const socket = connect(this.#redis.port, "127.0.0.1");
+    socket.on("error", () => {}); // the test sees a lost Redis through its own connection
+    await once(socket, "connect");
+    let confirmed: () => void = () => {};
+    const ready = new Promise<void>((resolve) => (confirmed = resolve));
+    let pending = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      pending += chunk;
+      let end = pending.indexOf("\r\n");
+      while (end >= 0) {
+        const line = pending.slice(0, end);
+        pending = pending.slice(end + 2);
+        if (line === "+OK") confirmed();
+        else if (line.startsWith("+")) onLine(line.slice(1));
+        end = pending.indexOf("\r\n");
+      }
+    });
+    socket.write("MONITOR\r\n");
+    await ready;
+    return () => socket.destroy();
   }
 
   /** The ids of the pub/sub connections named `name` (a node's subscriber). */
