@@ -27,6 +27,7 @@ export function hashOf(name: string): number {
  *   {P:p<n>}:keys:<node>      set: <node>'s entries in the `at` sets of partition n
  *   {P:n:<node>}:direct       sharded channel of one node: sendTo, closes and members() answers
  *   {P}:nodes                 sorted set: node id -> Redis time (ms) its heartbeat runs out
+ *   {P:s<b>}:...              with `resume`: sessions, their inboxes and deadlines, by bucket (session-layout.ts)
  *
  * Nothing but `{P}:nodes` has a TTL: the liveness of everything else is that of its node, and the
  * node whose heartbeat finds another node expired removes that node's entries, a page of its
