@@ -15,137 +15,15 @@
  * (inbox-route.ts), and a take tells the previous holder on its direct channel: in the same step,
  * or, where a script cannot publish there (a Redis Cluster), right after it (direct-channels.ts).
  */
-import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import { consoleLogger, type Logger } from "../../logger.js";
 import type { ReplyState, SessionRecord, SessionStore, TakeResult } from "../../resume/session-store.js";
 import { issueToken, parseToken, sameDigest } from "../../resume/session-token.js";
 import type { DirectChannels } from "./direct-channels.js";
-import { type LuaScript, runScript } from "./scripts.js";
+import { runScript } from "./scripts.js";
 import { oneRedisLayout, type SessionLayout } from "./session-layout.js";
+import { sessionScripts as scripts } from "./session-scripts.js";
 import { frame, WireKind } from "./sharded-wire.js";
-
-const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";
-
-/** KEYS: hash, deadlines. ARGV: sid, record, owner, digest, generation, lease, keep, holder ("" = not kept). */
-const OPEN = `${NOW}
-redis.call('HSET', KEYS[1], 'r', ARGV[2], 'o', ARGV[3], 'd', ARGV[4], 'g', ARGV[5])
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'n', ARGV[8]) end
-redis.call('ZADD', KEYS[2], now + ARGV[6], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[6] + ARGV[7])`;
-
-/**
- * KEYS: hash. ARGV: record, generation, then request id and reply frame of each reply settled since
- * the last update. 1 if written. A written record holds those replies: their running marks go. A
- * newer generation (another node took the session) keeps the record, but each reply replaces its
- * mark, unfenced, for that node to read.
- */
-const UPDATE = `local g = redis.call('HGET', KEYS[1], 'g')
-if not g then return 0 end
-if tonumber(g) > tonumber(ARGV[2]) then
-  for i = 3, #ARGV, 2 do
-    local f = 'q:' .. ARGV[i]
-    if redis.call('HEXISTS', KEYS[1], f) == 1 then redis.call('HSET', KEYS[1], f, ARGV[i + 1]) end
-  end
-  return 0
-end
-redis.call('HSET', KEYS[1], 'r', ARGV[1])
-for i = 3, #ARGV, 2 do redis.call('HDEL', KEYS[1], 'q:' .. ARGV[i]) end
-return 1`;
-
-/** KEYS: hash. ARGV: request ids. Marks them running, if the session exists (a new key would have no TTL). */
-const MARK = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 1, #ARGV do redis.call('HSET', KEYS[1], 'q:' .. ARGV[i], '') end
-return 1`;
-
-/**
- * KEYS: hash, deadlines. ARGV: sid, generation, delay, keep, "1" for a detach ("0": a lease renewal).
- * Sets the deadline unless a newer generation holds the session (then -1: it moved; 0: it is gone);
- * a detach also clears the holder.
- */
-const DEADLINE = `${NOW}
-local g = redis.call('HGET', KEYS[1], 'g')
-if not g then return 0 end
-if tonumber(g) > tonumber(ARGV[2]) then return -1 end
-if ARGV[5] == '1' and redis.call('HEXISTS', KEYS[1], 'n') == 1 then redis.call('HSET', KEYS[1], 'n', '') end
-redis.call('ZADD', KEYS[2], now + ARGV[3], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3] + ARGV[4])
-return 1`;
-
-/**
- * KEYS: hash, deadlines. ARGV: sid, expected digest, new digest, lease, keep, holder ("" = none
- * kept), channel prefix, channel suffix, publish command ("" = the caller publishes), notice head.
- * { generation, record, { request id, mark, ... }, previous holder if another node else "" } or nil
- * (a mark is "" while the request runs, else its reply). A previous holder that is another node
- * hears `<notice head><generation>:<sid>` on its channel: a socket of the session it still has open
- * is half-open.
- */
-const TAKE = `${NOW}
-if redis.call('HGET', KEYS[1], 'd') ~= ARGV[2] then return nil end
-redis.call('HSET', KEYS[1], 'd', ARGV[3])
-local g = redis.call('HINCRBY', KEYS[1], 'g', 1)
-local held = redis.call('HGET', KEYS[1], 'n')
-local away = ''
-if ARGV[6] == '' then
-  redis.call('HDEL', KEYS[1], 'n')
-else
-  redis.call('HSET', KEYS[1], 'n', ARGV[6])
-  if held and held ~= '' and held ~= ARGV[6] then
-    away = held
-    if ARGV[9] ~= '' then redis.call(ARGV[9], ARGV[7] .. held .. ARGV[8], ARGV[10] .. g .. ':' .. ARGV[1]) end
-  end
-end
-redis.call('ZADD', KEYS[2], now + ARGV[4], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[4] + ARGV[5])
-local q = {}
-for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(f, 1, 2) == 'q:' then
-    q[#q + 1] = string.sub(f, 3)
-    q[#q + 1] = redis.call('HGET', KEYS[1], f)
-  end
-end
-return { g, redis.call('HGET', KEYS[1], 'r'), q, away }`;
-
-/** KEYS: hash, deadlines. ARGV: sid. { generation, record } or nil; the session is gone after. */
-const END = `local m = redis.call('HMGET', KEYS[1], 'g', 'r')
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if not m[2] then return nil end
-return m`;
-
-/** KEYS: deadlines. ARGV: max. The sids whose deadline has passed (read only; {@link CLAIM} decides). */
-const DUE = `${NOW}
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])`;
-
-/**
- * KEYS: deadlines, then the hash of each sid. ARGV: the sids (of that bucket). Claims those still
- * expired (a take or renewal since DUE moved their deadline; another node may have claimed them):
- * { g, r, g, r, ... }. Every key is named, so on a Redis Cluster all are in the bucket's slot.
- */
-const CLAIM = `${NOW}
-local reply = {}
-for i = 1, #ARGV do
-  local at = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if at and tonumber(at) <= now then
-    redis.call('ZREM', KEYS[1], ARGV[i])
-    local m = redis.call('HMGET', KEYS[i + 1], 'g', 'r')
-    redis.call('DEL', KEYS[i + 1])
-    if m[2] then reply[#reply + 1] = m[1] reply[#reply + 1] = m[2] end
-  end
-end
-return reply`;
-
-const script = (lua: string): LuaScript => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
-const scripts = {
-  open: script(OPEN),
-  update: script(UPDATE),
-  mark: script(MARK),
-  deadline: script(DEADLINE),
-  take: script(TAKE),
-  end: script(END),
-  due: script(DUE),
-  claim: script(CLAIM),
-};
 
 /** Hashes outlive their deadline by this much, so a cluster that was down a while can still claim (and announce) them. */
 const KEEP = 86_400_000;
@@ -303,22 +181,23 @@ export class RedisSessions implements SessionStore {
    */
   async claimExpired(): Promise<number> {
     const buckets = Array.from({ length: this.#layout.buckets }, (_, bucket) => this.#claimIn(bucket));
-    return (await Promise.all(buckets)).reduce((sum, n) => sum + n, 0);
+    const results = await Promise.allSettled(buckets);
+    // One warning per poll, not one per bucket (a shard down fails every bucket it serves).
+    const failed = results.filter((r) => r.status === "rejected");
+    if (failed.length > 0) {
+      const where = this.#layout.buckets === 1 ? "" : ` in ${failed.length} of ${this.#layout.buckets} buckets`;
+      this.#logger.warn({ err: failed[0]?.reason }, `resume: could not claim expired sessions${where} (will retry)`);
+    }
+    return results.reduce((sum, r) => sum + (r.status === "fulfilled" ? r.value : 0), 0);
   }
 
   /** Claims up to 100 expired sessions of one bucket: a read of the due sids, then one script that re-checks and takes them. */
   async #claimIn(bucket: number): Promise<number> {
     const deadlines = this.#layout.deadlines(bucket);
-    let reply: string[];
-    try {
-      const due = (await runScript(this.#redis, scripts.due, [deadlines], ["100"])) as string[];
-      if (due.length === 0) return 0;
-      const hashes = due.map((sid) => this.#layout.hash(sid));
-      reply = (await runScript(this.#redis, scripts.claim, [deadlines, ...hashes], due)) as string[];
-    } catch (error) {
-      this.#logger.warn({ err: error }, "resume: could not claim expired sessions (will retry)");
-      return 0;
-    }
+    const due = (await runScript(this.#redis, scripts.due, [deadlines], ["100"])) as string[];
+    if (due.length === 0) return 0;
+    const hashes = due.map((sid) => this.#layout.hash(sid));
+    const reply = (await runScript(this.#redis, scripts.claim, [deadlines, ...hashes], due)) as string[];
     for (let i = 0; i < reply.length; i += 2) {
       const record = this.#record(reply[i]!, reply[i + 1]!);
       this.#attached.delete(record.sid);
@@ -347,7 +226,10 @@ export class RedisSessions implements SessionStore {
       if (list === undefined) buckets.set(bucket, [entry]);
       else list.push(entry);
     }
-    await Promise.all([...buckets.values()].map((renewed) => this.#renewIn(renewed)));
+    const failed = (await Promise.allSettled([...buckets.values()].map((renewed) => this.#renewIn(renewed)))).filter(
+      (r) => r.status === "rejected",
+    );
+    if (failed.length > 0) this.#logger.warn({ err: failed[0]?.reason }, "resume: could not renew attached sessions (will retry)");
   }
 
   async #renewIn(renewed: [string, number][]): Promise<void> {
@@ -356,18 +238,14 @@ export class RedisSessions implements SessionStore {
     for (const [sid, generation] of renewed) {
       pipeline.evalsha(scripts.deadline.sha, 2, ...this.#keys(sid), sid, String(generation), String(this.#ttl), String(KEEP), "0");
     }
-    try {
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error !== null);
-      if (failed !== undefined) throw failed[0];
-      // A newer generation holds a session this node thought attached here: its take's notice was
-      // lost (this node's subscriber was down), so the socket still open here is half-open.
-      renewed.forEach(([sid, generation], i) => {
-        if (Number(results[i + 1]?.[1]) === -1 && this.#attached.get(sid) === generation) this.moved(sid, generation + 1);
-      });
-    } catch (error) {
-      this.#logger.warn({ err: error }, "resume: could not renew attached sessions (will retry)");
-    }
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error !== null);
+    if (failed !== undefined) throw failed[0];
+    // A newer generation holds a session this node thought attached here: its take's notice was
+    // lost (this node's subscriber was down), so the socket still open here is half-open.
+    renewed.forEach(([sid, generation], i) => {
+      if (Number(results[i + 1]?.[1]) === -1 && this.#attached.get(sid) === generation) this.moved(sid, generation + 1);
+    });
   }
 
   /** The record with the running marks: ids still running, and replies that settled after the record was last written. */
