@@ -1,8 +1,9 @@
 // Resumable sessions on a real local 3-master Redis Cluster, with the sharded Redis adapter (the
 // stores keep a session's keys in its bucket's slot, src/adapters/redis/session-layout.ts): a
 // client resumes on another node and gets every room and direct message it missed, in order,
-// once; direct messages to a session held by another node reach it live, and a take elsewhere
-// closes the half-open socket left on the old node; `onExpire` runs exactly once when the holder
+// once (raw protocol peers, and the bundled client with a request running at the break); direct
+// messages to a session held by another node reach it live, and a take elsewhere closes the
+// half-open socket left on the old node; `onExpire` runs exactly once when the holder
 // is killed (SIGKILL, a child process) or closed, without a resume; and no command of the run was
 // refused for spanning hash slots (INFO errorstats on every master).
 import assert from "node:assert/strict";
@@ -12,10 +13,14 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type Cluster, Redis } from "ioredis";
+import { WebSocket } from "ws";
 import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis/index.js";
 import { slotLayout } from "../src/adapters/redis/session-layout.js";
+import { connect } from "../src/client/index.js";
 import { inboxStream, roomStream } from "../src/resume/history-log.js";
 import { RedisCluster } from "./helpers/redis-cluster.js";
+import { freePort } from "./helpers/redis-server.js";
+import { range as from, made, settled as open, resumer, startNode as startChat } from "./helpers/resume-client.js";
 import { type ClusterChatNode, startClusterChat } from "./helpers/resume-cluster-app.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
 import { until } from "./helpers.js";
@@ -39,6 +44,8 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
   });
   after(async () => {
     for (const p of peers) p.ws?.terminate();
+    for (const c of made.clients) c.close();
+    await Promise.all(made.nodes.map((n) => n.server.close()));
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     await Promise.all([...nodes].map((n) => n.server.close()));
     for (const client of clients) client.disconnect();
@@ -46,12 +53,16 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
     await cluster.stop();
   });
 
-  async function startNode(prefix: string, ttl: number): Promise<ClusterChatNode> {
+  function adapterOn(prefix: string): RedisAdapter {
     const client = new Redis.Cluster(cluster.nodes);
     clients.push(client);
     const adapter = createRedisAdapter(client, { prefix, sharded: true });
     adapters.push(adapter);
-    const node = await startClusterChat(adapter, ttl);
+    return adapter;
+  }
+
+  async function startNode(prefix: string, ttl: number): Promise<ClusterChatNode> {
+    const node = await startClusterChat(adapterOn(prefix), ttl);
     nodes.add(node);
     everyNode.push(node);
     return node;
@@ -231,6 +242,62 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
     const seqs = [...p.seqs(inboxStream(sid)), ...q.seqs(inboxStream(sid))];
     assert.deepEqual(seqs, [1, 2, 3, 4], "each direct message once, in order, across the two connections");
     assert.deepEqual([...p.gaps, ...q.gaps], []);
+  });
+
+  it("the bundled client moves to another node: same id, missed room and direct messages once, in order, the running request answered from the first run", async () => {
+    const prefix = "rc4";
+    const layout = slotLayout(prefix);
+    const a = await startChat({ ttl: 30_000 }, 0, adapterOn(prefix));
+    const b = await startChat({ ttl: 30_000 }, 0, adapterOn(prefix));
+    const route = { port: a.port };
+    const links: WebSocket[] = [];
+    class Routed extends WebSocket {
+      constructor(url: string, protocols: string[]) {
+        super(url.replace(/:\d+\//, `:${route.port}/`), protocols);
+        links.push(this);
+      }
+    }
+    const c = resumer(a.url, { WebSocket: Routed });
+    await open(c);
+    await c.request("join", { room: "moving" });
+    const observer = connect(b.url, { WebSocket }); // gives node b a socket, so b.say has a server view
+    made.clients.push(observer);
+    await until(() => observer.state === "open", "the observer");
+    await settled();
+    b.say("moving", 0);
+    await until(() => c.got.messages.length === 1, "the first message, from node b through Redis");
+    const id = c.id as string;
+
+    // A request runs on a; the network breaks; the handler then emits a direct message to the
+    // socket object it holds, and node b broadcasts while the client is away.
+    const answer = c.request("slow", { ms: 150, dm: "after the break" });
+    await sleep(50);
+    route.port = await freePort(); // nobody listens there: attempts fail until the load balancer moves it
+    (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    for (let i = 1; i <= 5; i++) b.say("moving", i);
+    await until(() => a.runs === 1, "the first run to settle");
+    const deadline = Date.now() + 10_000;
+    const replyKept = async () => {
+      const record = await admin.hget(layout.hash(id), "r");
+      return record !== null && (JSON.parse(record) as { replies: unknown[] }).replies.length > 0;
+    };
+    while (!(await replyKept())) {
+      assert.ok(Date.now() < deadline, "the reply reached the session record");
+      await sleep(10);
+    }
+    route.port = b.port;
+
+    assert.equal(await answer, 1, "node a's run, answered from the session's reply cache");
+    await open(c);
+    b.say("moving", 6);
+    await until(() => c.got.messages.length >= 7 && c.got.dms.length >= 1, "every message");
+    await sleep(100); // a duplicate would arrive by now
+    assert.deepEqual(c.got.messages, from(0, 6), "every room message once, in order");
+    assert.deepEqual(c.got.dms, ["after the break"], "the direct message kept while away, once");
+    assert.deepEqual(c.got.gaps, []);
+    assert.equal(c.id, id, "the same socket id on node b");
+    assert.equal(c.resumed, true);
+    assert.equal(b.runs, 0, "not run again on node b");
   });
 
   it("onExpire runs exactly once, on another node, when the holder is killed (SIGKILL) or closed without a resume", async () => {
