@@ -114,8 +114,6 @@ export const AdapterErrors = {
   redisCrossSlot: "TSWS_REDIS_CROSSSLOT",
   /** Redis was reachable but refused or failed a command at start (a wrong password, a read-only replica, a missing command); the message says which. */
   redisRefused: "TSWS_REDIS_REFUSED",
-  /** `resume` with the sharded adapter on a Redis Cluster: its session store is not cluster-safe yet; use one Redis (either mode) or turn `resume` off. */
-  resumeOnCluster: "TSWS_REDIS_RESUME_ON_CLUSTER",
 } as const;
 
 /**

@@ -3,8 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis/index.js";
 import { ShardedLayout } from "../src/adapters/redis/sharded-layout.js";
-import { defineContract, event } from "../src/contract/index.js";
-import { AdapterError, AdapterErrors, createServer, events, Namespace, type Server } from "../src/index.js";
+import { AdapterError, AdapterErrors, type Server } from "../src/index.js";
 import { ChatClient, eventually, startNode } from "./helpers/cluster-chat.js";
 import { RedisCluster } from "./helpers/redis-cluster.js";
 
@@ -35,24 +34,6 @@ describe("the sharded Redis adapter on a 3-master Redis Cluster", () => {
     cluster = await RedisCluster.launch(3);
   });
   after(() => cluster.stop());
-
-  it("refuses resume at createServer with TSWS_REDIS_RESUME_ON_CLUSTER, not a silent fallback to one node's memory", async () => {
-    const client = new Redis.Cluster(cluster.nodes);
-    try {
-      const adapter = createRedisAdapter(client, { prefix: "resume", sharded: true });
-      @Namespace("/chat")
-      class Chat extends events(defineContract({ client: { hello: event() } })) {}
-      assert.throws(
-        () => createServer({ handlers: [Chat], adapter, resume: {} }),
-        (error: unknown) =>
-          error instanceof AdapterError &&
-          error.code === AdapterErrors.resumeOnCluster &&
-          /not supported on a Redis Cluster/.test(error.message),
-      );
-    } finally {
-      client.disconnect();
-    }
-  });
 
   it("with 4 nodes, a publish reaches exactly the nodes with members of its room, and a sendTo only the socket's node", slow, async () => {
     const clients = [0, 1, 2, 3].map(() => new Redis.Cluster(cluster.nodes));

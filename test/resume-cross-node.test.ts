@@ -14,7 +14,7 @@ import { Redis } from "ioredis";
 import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
 import { RedisHistory } from "../src/adapters/redis/streams-log.js";
 import { pushBody } from "../src/resume/history-log.js";
-import { CrossNodes, dm, dms } from "./helpers/cross-nodes.js";
+import { CrossNodes, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
 import { RedisServer } from "./helpers/redis-server.js";
 import { until } from "./helpers.js";
 
@@ -148,9 +148,10 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
       // A node whose notice to a reaches nobody (as when a's subscriber connection is down): the
       // message is kept in the inbox, and a does not hear of it.
-      const history = new RedisHistory(admin, { size: 100, ttl: 60_000, prefix });
+      const layout = layoutOf(prefix);
+      const history = new RedisHistory(admin, { size: 100, ttl: 60_000, layout });
       const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
-      const delivery = await new RedisInboxRoute(history, ghost, prefix).deliver(sid, pushBody("dm", { n: 2 }), false);
+      const delivery = await new RedisInboxRoute(history, ghost, layout).deliver(sid, pushBody("dm", { n: 2 }), false);
       assert.equal(delivery.kind, "appended", "kept in the inbox");
       await sleep(200);
       assert.equal(dms(p).length, 1, "a did not hear of it");
@@ -185,7 +186,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await until(() => a.closes.includes(sid), "onClose on node a");
       await sleep(300); // whatever a's close writes has reached Redis
       // The session on b is untouched: its record is there, attached (no detach), and it keeps working.
-      assert.equal(await admin.exists(`${prefix}:sess:{${sid}}`), 1, "the session record is still there");
+      assert.equal(await admin.exists(layoutOf(prefix).hash(sid)), 1, "the session record is still there");
       b.view?.to("r").emit("message", { n: 1 });
       await q.next((f) => f[0] === 4 && f[1] === "room:r", 10_000);
       a.server.sendTo(sid, dm(9));
@@ -221,7 +222,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await sleep(300);
       assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
       assert.equal(q.frames.filter((f) => f[0] === 2 || f[0] === 3).length, 1, "one answer");
-      assert.equal(await admin.exists(`${prefix}:sess:{${sid}}`), 1, "the session lives on");
+      assert.equal(await admin.exists(layoutOf(prefix).hash(sid)), 1, "the session lives on");
     });
   }
 });

@@ -16,7 +16,7 @@ import { parseReply } from "../src/adapters/redis/direct-channels.js";
 import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
 import { RedisHistory } from "../src/adapters/redis/streams-log.js";
 import { pushBody } from "../src/resume/history-log.js";
-import { CrossNodes, dm, dms, isAnswer } from "./helpers/cross-nodes.js";
+import { CrossNodes, dm, dms, isAnswer, layoutOf } from "./helpers/cross-nodes.js";
 import { RedisServer } from "./helpers/redis-server.js";
 import { until } from "./helpers.js";
 
@@ -99,10 +99,11 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       a.sockets.get(sid)?.emit("dm", { n: 1 });
       await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
       // Appended by a node whose notice to a reaches nobody, as a notice dropped on the way would.
-      const history = new RedisHistory(admin, { size: 100, ttl: 60_000, prefix });
+      const layout = layoutOf(prefix);
+      const history = new RedisHistory(admin, { size: 100, ttl: 60_000, layout });
       const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
       const sentAt = Date.now();
-      const delivery = await new RedisInboxRoute(history, ghost, prefix).deliver(sid, pushBody("dm", { n: 2 }), false);
+      const delivery = await new RedisInboxRoute(history, ghost, layout).deliver(sid, pushBody("dm", { n: 2 }), false);
       assert.equal(delivery.kind, "appended", "kept in the inbox");
       await until(() => dms(p).length >= 2, "the direct message, with no further message and no client action", 10_000);
       console.log(JSON.stringify({ mode, test: "notice to nobody", deliveredAfterMs: Date.now() - sentAt, checkEveryMs: 1_000 }));
@@ -140,7 +141,7 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       await until(() => a.closes.includes(sid), "onClose on node a");
       await sleep(300);
       // The session on b is untouched and keeps working.
-      assert.equal(await admin.exists(`${prefix}:sess:{${sid}}`), 1, "the session record is still there");
+      assert.equal(await admin.exists(layoutOf(prefix).hash(sid)), 1, "the session record is still there");
       a.server.sendTo(sid, dm(1));
       await q.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 1, 10_000);
       assert.deepEqual(q.gaps, []);
@@ -160,7 +161,7 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       await q.connect();
       // Every read of the request's mark, as Redis sees them (MONITOR).
       let reads = 0;
-      const read = `"hget" "${prefix}:sess:{${sid}}" "q:1"`;
+      const read = `"hget" "${layoutOf(prefix).hash(sid)}" "q:1"`;
       const stop = await x.monitor((line) => {
         if (line.toLowerCase().endsWith(read.toLowerCase())) reads++;
       });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import { slotLayout } from "../src/adapters/redis/session-layout.js";
 import { RedisSessions } from "../src/adapters/redis/session-store.js";
 import { parseStreamPublish, RedisHistory } from "../src/adapters/redis/streams-log.js";
 import { planStream } from "../src/resume/gap-plan.js";
@@ -237,6 +238,50 @@ describe("resume over Redis", () => {
       await sleep(500);
       assert.deepEqual(moved, ["m1@1", "m1@3"], "once");
     });
+
+    it(
+      "in slots (the sharded mode's layout): expires each session once across buckets and stores, renews by bucket, tells a previous holder after the take",
+      slow,
+      async () => {
+        const layout = slotLayout("s5");
+        const sent: string[] = [];
+        const made = (me: string) => {
+          const channels = {
+            me: () => me,
+            prefix: "",
+            suffix: "",
+            command: "SPUBLISH" as const,
+            send: (node: string, notice: Buffer) => sent.push(`${me}->${node}:${notice.subarray(5)}`),
+          };
+          const s = new RedisSessions(connect(), { ttl: 1_000, layout, pollEvery: 50, channels });
+          stores.push(s);
+          return s;
+        };
+        const [a, b] = [made("A"), made("B")];
+        const expired: string[] = [];
+        a.onExpire((r) => expired.push(r.sid));
+        b.onExpire((r) => expired.push(r.sid));
+        const sids = Array.from({ length: 24 }, (_, i) => `k${i}`);
+        const tokens = await Promise.all(sids.map((sid) => a.open(record(sid))));
+        assert.ok(new Set(sids.map((sid) => layout.bucketOf(sid))).size >= 8, "the sessions fall in several buckets");
+        assert.equal(await redis.hget(layout.hash("k0"), "n"), "A");
+        assert.equal(await redis.zscore("s5:sess:deadlines", "k0"), null, "no deadline outside the buckets");
+        assert.ok(Number(await redis.zscore(layout.deadlines(layout.bucketOf("k0")), "k0")) > 0, "its deadline in its bucket's set");
+        // b takes k0 from a: the script only names the holder, the store publishes through `send`.
+        const taken = await b.take(tokens[0] as string, "user:1");
+        assert.ok(taken.ok);
+        assert.deepEqual(sent, ["B->A:1:k0"]);
+        await sleep(1_500); // a renews the leases of the 23 it holds (every ttl / 3), bucket by bucket; b renews k0
+        assert.deepEqual(expired, [], "attached sessions do not expire");
+        for (const sid of sids.slice(1)) await a.detach(sid, 0);
+        await b.detach("k0", 1);
+        const until = Date.now() + 5_000;
+        while (expired.length < sids.length && Date.now() < until) await sleep(20);
+        await sleep(300);
+        assert.deepEqual([...expired].sort(), [...sids].sort(), "each once");
+        assert.equal(await redis.exists(...sids.map((sid) => layout.hash(sid))), 0);
+      },
+    );
 
     it("expires an attached session after its node died (renewals stopped), on another node", slow, async () => {
       const dying = new RedisSessions(connect(), { ttl: 300, prefix: "s3", pollEvery: 50 });

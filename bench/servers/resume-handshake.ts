@@ -3,7 +3,7 @@
  * handshake is measured apart from the clients': `resume` (the chat with `resume` on), `plain` (the
  * same without it), `ws-chat` (the chat's connect and close written by hand on `ws`, the way
  * bench/servers/ws.ts writes the echo and the room), `ws-session` (that chat made resumable by hand
- * the simplest way: a secret and a first frame per connection, kept 60 s after the close) or `ws`
+ * the usual way: a secret and a first frame per connection, kept 60 s after the close) or `ws`
  * (a bare `ws` server that does nothing with a connection). `built-resume` and `built-plain` are the same chat on the built package
  * (dist/, from `npm run build`), which is what an application runs: src/ through tsx carries
  * esbuild's `keepNames` helper (a `__name()` call for each function made, closures included).
@@ -68,13 +68,20 @@ async function builtChat(resume: boolean): Promise<Server> {
 /**
  * The chat by hand on `ws`: the room from the path, an id, the room's Set, a listener for the
  * client's `say` (broadcast to the room) and one for the close. With `sessions`, resumable the
- * simplest way: a secret per connection (a random UUID), kept with the room in a Map for 60 s
- * after the close (a timer each), and told to the client in a first frame with the id; what a
- * resume then does is not part of a fresh handshake.
+ * usual way: a secret per connection (a random UUID), kept with the room in a Map until 60 s
+ * after the close and swept once a minute (as Socket.IO's connection state recovery keeps its
+ * sessions), told to the client in a first frame with the id; what a resume then does is not part
+ * of a fresh handshake.
  */
 function handChat(sessions: boolean): WebSocketServer {
   const rooms = new Map<string, Set<WebSocket>>();
-  const kept = new Map<string, { secret: string; room: string }>();
+  const kept = new Map<string, { secret: string; room: string; expires: number }>();
+  if (sessions) {
+    setInterval(() => {
+      const now = Date.now();
+      for (const [id, session] of kept) if (session.expires < now) kept.delete(id);
+    }, 60_000).unref();
+  }
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, clientTracking: false, perMessageDeflate: false });
   wss.on("connection", (ws, req) => {
     const path = (req.url ?? "").split("?")[0] as string;
@@ -89,7 +96,7 @@ function handChat(sessions: boolean): WebSocketServer {
     members.add(ws);
     if (sessions) {
       const secret = randomUUID();
-      kept.set(id, { secret, room });
+      kept.set(id, { secret, room, expires: Number.POSITIVE_INFINITY });
       ws.send(JSON.stringify([9, "welcome", { sid: id, token: `${id}.${secret}` }]));
     }
     ws.on("message", (data: Buffer) => {
@@ -101,7 +108,8 @@ function handChat(sessions: boolean): WebSocketServer {
     ws.on("close", () => {
       members.delete(ws);
       if (members.size === 0) rooms.delete(room);
-      if (sessions) setTimeout(() => kept.delete(id), 60_000).unref();
+      const session = kept.get(id);
+      if (session !== undefined) session.expires = Date.now() + 60_000;
     });
   });
   return wss;

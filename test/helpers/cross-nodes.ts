@@ -10,8 +10,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { createRedisAdapter } from "../../src/adapters/redis/index.js";
+import { oneRedisLayout, type SessionLayout, slotLayout } from "../../src/adapters/redis/session-layout.js";
 import { defineContract, event, request } from "../../src/contract/index.js";
 import { createServer, type EventSocket, events, handle, type Logger, Namespace, type Server } from "../../src/index.js";
+import { inboxStream } from "../../src/resume/history-log.js";
 import { until } from "../helpers.js";
 import type { RedisServer } from "./redis-server.js";
 import { ResumePeer } from "./resume-peer.js";
@@ -46,6 +48,9 @@ export interface NodeOptions {
 }
 
 const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
+
+/** Where each mode keeps a session's keys (the prefixes of these tests say the mode: "...sharded" or "...classic"). */
+export const layoutOf = (prefix: string): SessionLayout => (prefix.endsWith("sharded") ? slotLayout(prefix) : oneRedisLayout(prefix));
 
 /** A `sendTo` frame of event `dm`. */
 export const dm = (n: number) => JSON.stringify([0, "dm", { n }]);
@@ -146,7 +151,7 @@ export class CrossNodes {
 
   /** The last seq Redis gave the session's inbox (0 before any). */
   async inboxTop(prefix: string, sid: string): Promise<number> {
-    return Number((await this.#admin.hget(`${prefix}:hist:{inbox:${sid}}:meta`, "s")) ?? 0);
+    return Number((await this.#admin.hget(`${layoutOf(prefix).stream(inboxStream(sid))}:meta`, "s")) ?? 0);
   }
 
   /** Waits (bounded, without failing) until the inbox's top reaches `seq`: a send is numbered before the next goes. */

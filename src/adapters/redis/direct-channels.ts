@@ -1,9 +1,12 @@
 /**
- * How the Redis resume stores reach one node from inside a Lua script: the node's direct channel
- * (the one its adapter hears sendTo, closes and members() questions on) and the command that
- * publishes there; and how the bodies of their `moved` and `reply` notices are read. The classic
- * mode PUBLISHes on `P:direct:<id>`, the sharded mode SPUBLISHes on `{P:n:<id>}:direct`; the
- * resume stores work on one Redis in both, so a script may name any channel.
+ * How the Redis resume stores reach one node: the node's direct channel (the one its adapter hears
+ * sendTo, closes and members() questions on) and the command that publishes there. The classic
+ * mode PUBLISHes on `P:direct:<id>` from inside the stores' scripts (one Redis: a script may name
+ * any channel). The sharded mode SPUBLISHes on `{P:n:<id>}:direct`, whose slot is the node's, not
+ * the session's: a script may only SPUBLISH on a channel of its own keys' slot on a Redis Cluster,
+ * so the stores hand such a notice to `send` once the script has answered (same order, one round
+ * trip later, the adapter's publishing connection). Also: how the bodies of the `moved` and `reply`
+ * notices are read.
  */
 
 /**
@@ -18,6 +21,11 @@ export interface DirectChannels {
   readonly prefix: string;
   readonly suffix: string;
   readonly command: "PUBLISH" | "SPUBLISH";
+  /**
+   * Publishes `notice` on node `node`'s direct channel, after the script that decided it answered.
+   * Absent: the scripts publish it themselves, in the same atomic step.
+   */
+  readonly send?: (node: string, notice: Buffer) => void;
 }
 
 /**

@@ -3,7 +3,8 @@
  * to the session's inbox (numbered, replayed at a resume) and, in the same atomic step, reads which
  * node holds the session (the session hash's `n`, written by open, take and detach in their own
  * scripts) and, when that is another node, PUBLISHes the numbered message to that node's direct
- * channel, which writes it to the session's socket there. So a message lands in history whatever
+ * channel (in the script; on a Redis Cluster, where the channel is in another slot, right after
+ * it), which writes it to the session's socket there. So a message lands in history whatever
  * happens to the hop: a session away from every node gets it at its resume, a resume that takes the
  * session at the same moment reads it or hears of it, and a holder that does not hear the hop (its
  * subscriber is down, it died) delivers it with the next message (a hole it reads), once its
@@ -14,16 +15,17 @@ import type { InboxDelivery, InboxRoute } from "../../resume/backend.js";
 import { inboxStream, type StreamPosition } from "../../resume/history-log.js";
 import type { DirectChannels } from "./direct-channels.js";
 import { script } from "./scripts.js";
-import { sessionKey } from "./session-store.js";
+import type { SessionLayout } from "./session-layout.js";
 import { frame, WireKind } from "./sharded-wire.js";
 import { APPEND_STEPS, type RedisHistory } from "./streams-log.js";
 
 /**
- * KEYS: inbox meta, inbox log, session hash. ARGV 1-8: the append's (streams-log.ts), then my id,
- * "1" if this node's own socket sends it, channel prefix, channel suffix, publish command, the
- * notice head, the sid. { 0 } nothing done (no such session, or one whose holder is not kept: a
- * record of an older version; and not this node's own socket), else
- * { epoch, seq, 1 if another node holds the session (told `<head><seq>:<epoch>:<sid length>:<sid><body>`) }.
+ * KEYS: inbox meta, inbox log, session hash (one slot: session-layout.ts). ARGV 1-8: the append's
+ * (streams-log.ts), then my id, "1" if this node's own socket sends it, channel prefix, channel
+ * suffix, publish command ("" = the caller publishes), the notice head, the sid. { 0 } nothing done
+ * (no such session, or one whose holder is not kept: a record of an older version; and not this
+ * node's own socket), else { epoch, seq, 1 if another node holds the session (told
+ * `<head><seq>:<epoch>:<sid length>:<sid><body>`), that node }.
  */
 const ROUTE = `local n = redis.call('HGET', KEYS[3], 'n')
 if not n and ARGV[10] ~= '1' then return { 0 } end
@@ -31,9 +33,11 @@ ${APPEND_STEPS}
 local away = 0
 if n and n ~= '' and n ~= ARGV[9] then
   away = 1
-  redis.call(ARGV[13], ARGV[11] .. n .. ARGV[12], ARGV[14] .. top .. ':' .. epoch .. ':' .. #ARGV[15] .. ':' .. ARGV[15] .. ARGV[5])
+  if ARGV[13] ~= '' then
+    redis.call(ARGV[13], ARGV[11] .. n .. ARGV[12], ARGV[14] .. top .. ':' .. epoch .. ':' .. #ARGV[15] .. ':' .. ARGV[15] .. ARGV[5])
+  end
 end
-return { epoch, top, away }`;
+return { epoch, top, away, n or '' }`;
 const routeScript = script(ROUTE);
 
 const NONE: InboxDelivery = { kind: "none" };
@@ -43,29 +47,34 @@ const INBOX_HEAD = frame(WireKind.inbox, 0, Buffer.alloc(0));
 /**
  * Direct messages of resumable sessions over Redis, for every node.
  * @example
- * const route = new RedisInboxRoute(history, channels, "tsws");
+ * const route = new RedisInboxRoute(history, channels, slotLayout("tsws"));
  * const d = await route.deliver(sid, pushBody("note", { text: "hi" }), false);
  */
 export class RedisInboxRoute implements InboxRoute {
   readonly #history: RedisHistory;
   readonly #channels: DirectChannels;
-  readonly #prefix: string;
+  readonly #layout: SessionLayout;
   readonly #listeners: ((sid: string, pos: StreamPosition, body: string) => void)[] = [];
 
-  constructor(history: RedisHistory, channels: DirectChannels, prefix: string) {
+  /** @param layout where the session hashes are: the same layout as `history`'s */
+  constructor(history: RedisHistory, channels: DirectChannels, layout: SessionLayout) {
     this.#history = history;
     this.#channels = channels;
-    this.#prefix = prefix;
+    this.#layout = layout;
   }
 
   async deliver(sid: string, body: string, own: boolean): Promise<InboxDelivery> {
-    const { me, prefix, suffix, command } = this.#channels;
-    const args = [me(), own ? "1" : "0", prefix, suffix, command, INBOX_HEAD, sid];
-    const reply = (await this.#history.appendWith(routeScript, inboxStream(sid), body, [sessionKey(this.#prefix, sid)], args)) as
-      | [0]
-      | [string, number, number];
-    if (reply.length < 3) return NONE;
-    return { kind: "appended", pos: { seq: Number(reply[1]), epoch: String(reply[0]) }, elsewhere: reply[2] === 1 };
+    const { me, prefix, suffix, command, send } = this.#channels;
+    const args = [me(), own ? "1" : "0", prefix, suffix, send === undefined ? command : "", INBOX_HEAD, sid];
+    const answer = (await this.#history.appendWith(routeScript, inboxStream(sid), body, [this.#layout.hash(sid)], args)) as unknown[];
+    if (answer.length < 4) return NONE;
+    const reply = answer as [string, number, number, string];
+    const pos = { seq: Number(reply[1]), epoch: String(reply[0]) };
+    if (reply[2] === 1 && send !== undefined) {
+      // The holder's channel is in another slot than the inbox: told now, in the order the appends were answered.
+      send(reply[3], Buffer.concat([INBOX_HEAD, Buffer.from(`${pos.seq}:${pos.epoch}:${Buffer.byteLength(sid)}:${sid}${body}`)]));
+    }
+    return { kind: "appended", pos, elsewhere: reply[2] === 1 };
   }
 
   onForwarded(listener: (sid: string, pos: StreamPosition, body: string) => void): void {

@@ -2,7 +2,8 @@ import type { Cluster, Redis } from "ioredis";
 import { AdapterError, AdapterErrors } from "../../errors.js";
 import { ClassicRedisAdapter } from "./classic.js";
 import { type RedisAdapterOptions, resolveRedisAdapterOptions } from "./options.js";
-import { isCluster, ShardedRedisAdapter } from "./sharded.js";
+import { ShardedRedisAdapter } from "./sharded.js";
+import { isCluster } from "./sharded-layout.js";
 import type { RedisAdapter } from "./stats.js";
 
 export type { RedisAdapterOptions } from "./options.js";

@@ -1,21 +1,23 @@
 /**
- * The stores resumable sessions use with the Redis adapter (both modes on one Redis): history in
- * Redis Streams and sessions in Redis hashes, on a connection of their own under the adapter's
- * prefix. Not on a Redis Cluster: the session store keeps one sorted set of deadlines beside each
- * session's hash, and its scripts touch both (two hash slots). With the adapter's direct channels
- * the sessions know their node, a direct message is kept in the inbox and handed to that node in
- * one step (inbox-route.ts), a take tells the previous holder, and a reply written after a take
- * is handed to the new holder (the adapter hands these notices to `sessions.moved()`,
- * `inbox.forwarded()` and `sessions.replied()`, and says when its subscription is back after a
- * cut: `resubscribed()`, so that what the lost notices said is read from Redis).
+ * The stores resumable sessions use with the Redis adapter: history in Redis Streams and sessions
+ * in Redis hashes, on a connection of their own under the adapter's prefix. The classic mode keeps
+ * them on one Redis (`oneRedisLayout`); the sharded mode in slots (`slotLayout`: every script names
+ * keys of one hash slot), so they work on a Redis Cluster. With the adapter's direct channels the
+ * sessions know their node, a direct message is kept in the inbox and handed to that node
+ * (inbox-route.ts), a take tells the previous holder, and a reply written after a take is handed to
+ * the new holder (the adapter hands these notices to `sessions.moved()`, `inbox.forwarded()` and
+ * `sessions.replied()`, and says when its subscription is back after a cut: `resubscribed()`, so
+ * that what the lost notices said is read from Redis).
  */
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import type { ResumeBackend } from "../../resume/backend.js";
 import { type DirectChannels, parseMoved, parseReply } from "./direct-channels.js";
 import { RedisInboxRoute } from "./inbox-route.js";
+import { oneRedisLayout, type SessionLayout } from "./session-layout.js";
 import { RedisSessions } from "./session-store.js";
+import { isCluster } from "./sharded-layout.js";
 import { WireKind } from "./sharded-wire.js";
 import { RedisHistory } from "./streams-log.js";
 
@@ -69,21 +71,23 @@ export function isResumeNotice(kind: number): boolean {
 }
 
 /**
- * A resume backend over a duplicate of `template`.
+ * A resume backend over a duplicate of `template` (a `Redis.Cluster` gives a `Redis.Cluster`);
+ * `layout` defaults to `oneRedisLayout(prefix)`.
  * @example
  * [resumeBackend](options, logger) { return redisResumeStores(this.#template, this.#options.prefix, options, logger, channels); }
  */
 export function redisResumeStores(
-  template: Redis,
+  template: Redis | Cluster,
   prefix: string,
   options: ResolvedResumeOptions,
   logger: Logger,
   channels: DirectChannels,
+  layout: SessionLayout = oneRedisLayout(prefix),
 ): RedisResumeStores {
-  const redis = template.duplicate();
+  const redis = isCluster(template) ? template.duplicate() : template.duplicate();
   redis.on("error", (error: Error) => logger.debug({ err: error }, `Redis resume store: ${error.message}`));
-  const history = new RedisHistory(redis, { size: options.history.size, ttl: options.history.ttl, prefix });
-  const sessions = new RedisSessions(redis, { ttl: options.ttl, prefix, logger, channels });
+  const history = new RedisHistory(redis, { size: options.history.size, ttl: options.history.ttl, layout });
+  const sessions = new RedisSessions(redis, { ttl: options.ttl, layout, logger, channels });
   const listeners: (() => void)[] = [];
   const resync = () => {
     for (const listener of listeners) {
@@ -102,7 +106,7 @@ export function redisResumeStores(
   return {
     history,
     sessions,
-    inbox: new RedisInboxRoute(history, channels, prefix),
+    inbox: new RedisInboxRoute(history, channels, layout),
     onResync: (listener) => {
       listeners.push(listener);
     },

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { messageOf } from "../../errors.js";
 
 /*
@@ -95,7 +95,7 @@ export const scripts = { heartbeat: script(HEARTBEAT), members: script(MEMBERS),
  * @example
  * const holders = (await runScript(pub, scripts.members, [nodesKey], [nodePrefix, room, directPrefix, question, nodeId])) as string[];
  */
-export async function runScript(connection: Redis, s: LuaScript, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
+export async function runScript(connection: Redis | Cluster, s: LuaScript, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
   try {
     return await connection.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (error) {

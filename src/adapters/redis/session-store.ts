@@ -1,150 +1,30 @@
 /**
  * A {@link SessionStore} over Redis, shared by every node, so a session outlives the node that
- * held it. Keys under the prefix P:
- *   P:sess:{<sid>}      hash: r = the record as JSON, o = owner, d = SHA-256 of the token's secret (hex), g = generation,
+ * held it. Keys (where: session-layout.ts; each script names keys of one slot in the sharded mode):
+ *   hash(sid)           r = the record as JSON, o = owner, d = SHA-256 of the token's secret (hex), g = generation,
  *                       n = the node holding it ("" while detached; absent when the store was made without channels),
  *                       q:<request id> = "" while that request runs, its reply frame once settled (until a record holds it)
- *   P:sess:deadlines    sorted set: sid -> when it expires (Redis ms)
+ *   deadlines(bucket)   sorted set: sid -> when it expires (Redis ms), for the sessions of one bucket
  * A detached session's deadline is `ttl` after its close; an attached one's is a lease the holding
  * node renews every `ttl / 3`, so a session whose node died expires `ttl` after the last renewal.
- * Every node polls the deadlines; one script removes each expired sid and its hash atomically, so
- * exactly one node runs `onExpire` for it, also when the node that held it is gone.
+ * Every node polls every bucket's deadlines; one script per bucket removes each expired sid and its
+ * hash atomically (after re-reading its deadline), so exactly one node runs `onExpire` for it, also
+ * when the node that held it is gone.
  * The holder `n` is written in the same steps as the generation (open, take, detach), so a direct
  * message can be routed to the session's node or kept in its inbox in one atomic step
- * (inbox-route.ts), and a take tells the previous holder, in the same step, on its direct channel;
- * a reply written for a running mark after a take is handed to the holder the same way.
+ * (inbox-route.ts), and a take tells the previous holder on its direct channel: in the same step,
+ * or, where a script cannot publish there (a Redis Cluster), right after it (direct-channels.ts).
+ * A reply written to a running mark after a take is handed to the holder the same way.
  */
-import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { consoleLogger, type Logger } from "../../logger.js";
 import type { ReplyState, SessionRecord, SessionStore, TakeResult } from "../../resume/session-store.js";
 import { issueToken, parseToken, sameDigest } from "../../resume/session-token.js";
 import type { DirectChannels } from "./direct-channels.js";
-import { type LuaScript, runScript } from "./scripts.js";
+import { runScript } from "./scripts.js";
+import { oneRedisLayout, type SessionLayout } from "./session-layout.js";
+import { sessionScripts as scripts } from "./session-scripts.js";
 import { frame, WireKind } from "./sharded-wire.js";
-
-const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";
-
-/** KEYS: hash, deadlines. ARGV: sid, record, owner, digest, generation, lease, keep, holder ("" = not kept). */
-const OPEN = `${NOW}
-redis.call('HSET', KEYS[1], 'r', ARGV[2], 'o', ARGV[3], 'd', ARGV[4], 'g', ARGV[5])
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'n', ARGV[8]) end
-redis.call('ZADD', KEYS[2], now + ARGV[6], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[6] + ARGV[7])`;
-
-/**
- * KEYS: hash. ARGV: record, generation, channel prefix ("" = no notices), channel suffix, publish
- * command, notice head, sid, then request id and reply frame of each reply settled since the last
- * update. 1 if written. A written record holds those replies: their running marks go. A newer
- * generation (another node took the session) keeps the record, but each reply replaces its mark,
- * unfenced, for that node to read, and the node holding the session now is handed it
- * (`<notice head><id>:<sid length>:<sid><frame>`): a retry there waiting for it is answered at once.
- */
-const UPDATE = `local g = redis.call('HGET', KEYS[1], 'g')
-if not g then return 0 end
-if tonumber(g) > tonumber(ARGV[2]) then
-  local n = redis.call('HGET', KEYS[1], 'n')
-  for i = 8, #ARGV, 2 do
-    local f = 'q:' .. ARGV[i]
-    if redis.call('HEXISTS', KEYS[1], f) == 1 then
-      redis.call('HSET', KEYS[1], f, ARGV[i + 1])
-      if n and n ~= '' and ARGV[3] ~= '' then
-        redis.call(ARGV[5], ARGV[3] .. n .. ARGV[4], ARGV[6] .. ARGV[i] .. ':' .. #ARGV[7] .. ':' .. ARGV[7] .. ARGV[i + 1])
-      end
-    end
-  end
-  return 0
-end
-redis.call('HSET', KEYS[1], 'r', ARGV[1])
-for i = 8, #ARGV, 2 do redis.call('HDEL', KEYS[1], 'q:' .. ARGV[i]) end
-return 1`;
-
-/** KEYS: hash. ARGV: request ids. Marks them running, if the session exists (a new key would have no TTL). */
-const MARK = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 1, #ARGV do redis.call('HSET', KEYS[1], 'q:' .. ARGV[i], '') end
-return 1`;
-
-/**
- * KEYS: hash, deadlines. ARGV: sid, generation, delay, keep, "1" for a detach ("0": a lease renewal).
- * Sets the deadline unless a newer generation holds the session (then -1: it moved; 0: it is gone);
- * a detach also clears the holder.
- */
-const DEADLINE = `${NOW}
-local g = redis.call('HGET', KEYS[1], 'g')
-if not g then return 0 end
-if tonumber(g) > tonumber(ARGV[2]) then return -1 end
-if ARGV[5] == '1' and redis.call('HEXISTS', KEYS[1], 'n') == 1 then redis.call('HSET', KEYS[1], 'n', '') end
-redis.call('ZADD', KEYS[2], now + ARGV[3], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3] + ARGV[4])
-return 1`;
-
-/**
- * KEYS: hash, deadlines. ARGV: sid, expected digest, new digest, lease, keep, holder ("" = none
- * kept), channel prefix, channel suffix, publish command, notice head. { generation, record,
- * { request id, mark, ... } } or nil (a mark is "" while the request runs, else its reply). A
- * previous holder that is another node hears `<notice head><generation>:<sid>` on its channel: a
- * socket of the session it still has open is half-open.
- */
-const TAKE = `${NOW}
-if redis.call('HGET', KEYS[1], 'd') ~= ARGV[2] then return nil end
-redis.call('HSET', KEYS[1], 'd', ARGV[3])
-local g = redis.call('HINCRBY', KEYS[1], 'g', 1)
-local held = redis.call('HGET', KEYS[1], 'n')
-if ARGV[6] == '' then
-  redis.call('HDEL', KEYS[1], 'n')
-else
-  redis.call('HSET', KEYS[1], 'n', ARGV[6])
-  if held and held ~= '' and held ~= ARGV[6] then redis.call(ARGV[9], ARGV[7] .. held .. ARGV[8], ARGV[10] .. g .. ':' .. ARGV[1]) end
-end
-redis.call('ZADD', KEYS[2], now + ARGV[4], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[4] + ARGV[5])
-local q = {}
-for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(f, 1, 2) == 'q:' then
-    q[#q + 1] = string.sub(f, 3)
-    q[#q + 1] = redis.call('HGET', KEYS[1], f)
-  end
-end
-return { g, redis.call('HGET', KEYS[1], 'r'), q }`;
-
-/** KEYS: hash, deadlines. ARGV: sid. { generation, record } or nil; the session is gone after. */
-const END = `local m = redis.call('HMGET', KEYS[1], 'g', 'r')
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if not m[2] then return nil end
-return m`;
-
-/** KEYS: deadlines. ARGV: hash-key prefix, max. Claims expired sessions: { g, r, g, r, ... }. */
-const CLAIM = `${NOW}
-local reply = {}
-for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[2])) do
-  redis.call('ZREM', KEYS[1], sid)
-  local key = ARGV[1] .. '{' .. sid .. '}'
-  local m = redis.call('HMGET', key, 'g', 'r')
-  redis.call('DEL', key)
-  if m[2] then reply[#reply + 1] = m[1] reply[#reply + 1] = m[2] end
-end
-return reply`;
-
-const script = (lua: string): LuaScript => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
-const scripts = {
-  open: script(OPEN),
-  update: script(UPDATE),
-  mark: script(MARK),
-  deadline: script(DEADLINE),
-  take: script(TAKE),
-  end: script(END),
-  claim: script(CLAIM),
-};
-
-/**
- * The key of session `sid`'s hash under `prefix`.
- * @example
- * sessionKey("tsws", "0f8e"); // "tsws:sess:{0f8e}"
- */
-export function sessionKey(prefix: string, sid: string): string {
-  return `${prefix}:sess:{${sid}}`;
-}
 
 /** Hashes outlive their deadline by this much, so a cluster that was down a while can still claim (and announce) them. */
 const KEEP = 86_400_000;
@@ -159,7 +39,9 @@ export interface RedisSessionsOptions {
   ttl: number;
   /** Key prefix; default "tsws". */
   prefix?: string;
-  /** How often this node looks for expired sessions, in ms; default min(1000, ttl / 4). */
+  /** Where the keys are; default `oneRedisLayout(prefix)`. The sharded mode's is `slotLayout(prefix)`. */
+  layout?: SessionLayout;
+  /** How often this node looks for expired sessions (in every bucket), in ms; default min(1000, ttl / 4). */
   pollEvery?: number;
   logger?: Logger;
   /**
@@ -182,9 +64,9 @@ const REPLY_HEAD = frame(WireKind.reply, 0, Buffer.alloc(0));
  * store.onExpire((record) => announceLeave(record));
  */
 export class RedisSessions implements SessionStore {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #ttl: number;
-  readonly #prefix: string;
+  readonly #layout: SessionLayout;
   readonly #logger: Logger;
   readonly #listeners: ((record: SessionRecord) => void)[] = [];
   readonly #movedListeners: ((sid: string, generation: number) => void)[] = [];
@@ -195,10 +77,10 @@ export class RedisSessions implements SessionStore {
   readonly #timers: NodeJS.Timeout[];
 
   /** @param redis a connection the caller owns (not a subscriber); it is never closed here */
-  constructor(redis: Redis, options: RedisSessionsOptions) {
+  constructor(redis: Redis | Cluster, options: RedisSessionsOptions) {
     this.#redis = redis;
     this.#ttl = options.ttl;
-    this.#prefix = options.prefix ?? "tsws";
+    this.#layout = options.layout ?? oneRedisLayout(options.prefix ?? "tsws");
     this.#logger = options.logger ?? consoleLogger;
     this.#channels = options.channels;
     const poll = setInterval(() => void this.claimExpired(), options.pollEvery ?? Math.min(1_000, options.ttl / 4));
@@ -228,10 +110,25 @@ export class RedisSessions implements SessionStore {
   async update(record: SessionRecord, settled: readonly (readonly [number, string])[] = []): Promise<boolean> {
     const channels = this.#channels;
     const args: (string | Buffer)[] = [JSON.stringify(record), String(record.generation)];
-    if (channels === undefined || settled.length === 0) args.push("", "", "", "", "");
-    else args.push(channels.prefix, channels.suffix, channels.command, REPLY_HEAD, record.sid);
+    if (channels === undefined || settled.length === 0) args.push("", "", "", "", "", "");
+    else {
+      const command = channels.send === undefined ? channels.command : "";
+      args.push("1", channels.prefix, channels.suffix, command, REPLY_HEAD, record.sid);
+    }
     for (const [id, frame] of settled) args.push(String(id), frame);
-    const written = await runScript(this.#redis, scripts.update, [this.#hash(record.sid)], args);
+    const [written, holder = "", ...told] = (await runScript(this.#redis, scripts.update, [this.#hash(record.sid)], args)) as [
+      number,
+      string?,
+      ...string[],
+    ];
+    // Where the script could not publish (a Redis Cluster), the holder is handed the replies now.
+    if (holder !== "" && told.length > 0) {
+      const frames = new Map(settled);
+      for (const id of told) {
+        const body = `${id}:${Buffer.byteLength(record.sid)}:${record.sid}${frames.get(Number(id)) ?? ""}`;
+        channels?.send?.(holder, Buffer.concat([REPLY_HEAD, Buffer.from(body)]));
+      }
+    }
     return written === 1;
   }
 
@@ -259,9 +156,12 @@ export class RedisSessions implements SessionStore {
     const next = issueToken(parsed.sid);
     const channels = this.#channels;
     const args: (string | Buffer)[] = [parsed.sid, digest, next.digest.toString("hex"), String(this.#ttl), String(KEEP)];
-    args.push(channels?.me() ?? "", channels?.prefix ?? "", channels?.suffix ?? "", channels?.command ?? "PUBLISH", MOVED_HEAD);
-    const taken = (await runScript(this.#redis, scripts.take, this.#keys(parsed.sid), args)) as [number, string, string[]] | null;
+    const command = channels?.send === undefined ? (channels?.command ?? "PUBLISH") : "";
+    args.push(channels?.me() ?? "", channels?.prefix ?? "", channels?.suffix ?? "", command, MOVED_HEAD);
+    const taken = (await runScript(this.#redis, scripts.take, this.#keys(parsed.sid), args)) as [number, string, string[], string] | null;
     if (taken === null) return { ok: false, reason: "unknown" }; // taken or expired meanwhile
+    // Where the script could not publish (a Redis Cluster), the previous holder is told now.
+    if (taken[3] !== "") channels?.send?.(taken[3], Buffer.concat([MOVED_HEAD, Buffer.from(`${taken[0]}:${parsed.sid}`)]));
     const record = this.#withMarks(this.#record(taken[0], taken[1]), taken[2]);
     this.#attached.set(record.sid, record.generation);
     return { ok: true, record, token: next.token };
@@ -316,15 +216,29 @@ export class RedisSessions implements SessionStore {
     }
   }
 
-  /** Claims expired sessions now (also run every `pollEvery`) and runs the listeners for each; returns how many. */
+  /**
+   * Claims expired sessions now, in every bucket (also run every `pollEvery`), and runs the
+   * listeners for each; returns how many.
+   */
   async claimExpired(): Promise<number> {
-    let reply: string[];
-    try {
-      reply = (await runScript(this.#redis, scripts.claim, [this.#deadlines()], [`${this.#prefix}:sess:`, "100"])) as string[];
-    } catch (error) {
-      this.#logger.warn({ err: error }, "resume: could not claim expired sessions (will retry)");
-      return 0;
+    const buckets = Array.from({ length: this.#layout.buckets }, (_, bucket) => this.#claimIn(bucket));
+    const results = await Promise.allSettled(buckets);
+    // One warning per poll, not one per bucket (a shard down fails every bucket it serves).
+    const failed = results.filter((r) => r.status === "rejected");
+    if (failed.length > 0) {
+      const where = this.#layout.buckets === 1 ? "" : ` in ${failed.length} of ${this.#layout.buckets} buckets`;
+      this.#logger.warn({ err: failed[0]?.reason }, `resume: could not claim expired sessions${where} (will retry)`);
     }
+    return results.reduce((sum, r) => sum + (r.status === "fulfilled" ? r.value : 0), 0);
+  }
+
+  /** Claims up to 100 expired sessions of one bucket: a read of the due sids, then one script that re-checks and takes them. */
+  async #claimIn(bucket: number): Promise<number> {
+    const deadlines = this.#layout.deadlines(bucket);
+    const due = (await runScript(this.#redis, scripts.due, [deadlines], ["100"])) as string[];
+    if (due.length === 0) return 0;
+    const hashes = due.map((sid) => this.#layout.hash(sid));
+    const reply = (await runScript(this.#redis, scripts.claim, [deadlines, ...hashes], due)) as string[];
     for (let i = 0; i < reply.length; i += 2) {
       const record = this.#record(reply[i]!, reply[i + 1]!);
       this.#attached.delete(record.sid);
@@ -353,26 +267,35 @@ export class RedisSessions implements SessionStore {
     this.#attached.clear();
   }
 
+  /** Renews the leases of the sessions attached here: one pipeline per bucket (one slot each, for a Redis Cluster). */
   async #renew(): Promise<void> {
-    if (this.#attached.size === 0) return;
+    const buckets = new Map<number, [string, number][]>();
+    for (const entry of this.#attached) {
+      const bucket = this.#layout.bucketOf(entry[0]);
+      const list = buckets.get(bucket);
+      if (list === undefined) buckets.set(bucket, [entry]);
+      else list.push(entry);
+    }
+    const failed = (await Promise.allSettled([...buckets.values()].map((renewed) => this.#renewIn(renewed)))).filter(
+      (r) => r.status === "rejected",
+    );
+    if (failed.length > 0) this.#logger.warn({ err: failed[0]?.reason }, "resume: could not renew attached sessions (will retry)");
+  }
+
+  async #renewIn(renewed: [string, number][]): Promise<void> {
     // LOAD first in the same pipeline, so the EVALSHAs after it never meet NOSCRIPT.
     const pipeline = this.#redis.pipeline().script("LOAD", scripts.deadline.lua);
-    const renewed = [...this.#attached];
     for (const [sid, generation] of renewed) {
       pipeline.evalsha(scripts.deadline.sha, 2, ...this.#keys(sid), sid, String(generation), String(this.#ttl), String(KEEP), "0");
     }
-    try {
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error !== null);
-      if (failed !== undefined) throw failed[0];
-      // A newer generation holds a session this node thought attached here: its take's notice was
-      // lost (this node's subscriber was down), so the socket still open here is half-open.
-      renewed.forEach(([sid, generation], i) => {
-        if (Number(results[i + 1]?.[1]) === -1 && this.#attached.get(sid) === generation) this.moved(sid, generation + 1);
-      });
-    } catch (error) {
-      this.#logger.warn({ err: error }, "resume: could not renew attached sessions (will retry)");
-    }
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error !== null);
+    if (failed !== undefined) throw failed[0];
+    // A newer generation holds a session this node thought attached here: its take's notice was
+    // lost (this node's subscriber was down), so the socket still open here is half-open.
+    renewed.forEach(([sid, generation], i) => {
+      if (Number(results[i + 1]?.[1]) === -1 && this.#attached.get(sid) === generation) this.moved(sid, generation + 1);
+    });
   }
 
   /** The record with the running marks: ids still running, and replies that settled after the record was last written. */
@@ -394,14 +317,10 @@ export class RedisSessions implements SessionStore {
   }
 
   #hash(sid: string): string {
-    return sessionKey(this.#prefix, sid);
-  }
-
-  #deadlines(): string {
-    return `${this.#prefix}:sess:deadlines`;
+    return this.#layout.hash(sid);
   }
 
   #keys(sid: string): [string, string] {
-    return [this.#hash(sid), this.#deadlines()];
+    return [this.#layout.hash(sid), this.#layout.deadlines(this.#layout.bucketOf(sid))];
   }
 }

@@ -3,6 +3,18 @@ import type { Cluster, Redis } from "ioredis";
 import { messageOf } from "../../errors.js";
 import type { Room } from "../../types.js";
 
+/**
+ * FNV-1a (32 bits) of a name's UTF-16 code units: how the sharded mode spreads rooms, entries and
+ * sessions over partitions and buckets, the same on every node.
+ * @example
+ * hashOf("lobby") % 64; // the partition of room "lobby" at 64 partitions
+ */
+export function hashOf(name: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
 /*
  * Keys and channels of the sharded mode, all under the prefix P. `{...}` is a hash tag: Redis
  * Cluster places a key or sharded channel by the text between the braces alone, so everything
@@ -15,6 +27,7 @@ import type { Room } from "../../types.js";
  *   {P:p<n>}:keys:<node>      set: <node>'s entries in the `at` sets of partition n
  *   {P:n:<node>}:direct       sharded channel of one node: sendTo, closes and members() answers
  *   {P}:nodes                 sorted set: node id -> Redis time (ms) its heartbeat runs out
+ *   {P:s<b>}:...              with `resume`: sessions, their inboxes and deadlines, by bucket (session-layout.ts)
  *
  * Nothing but `{P}:nodes` has a TTL: the liveness of everything else is that of its node, and the
  * node whose heartbeat finds another node expired removes that node's entries, a page of its
@@ -38,11 +51,9 @@ export class ShardedLayout {
     this.nodes = `{${prefix}}:nodes`;
   }
 
-  /** The partition of a room, or of an `at` entry: FNV-1a of its UTF-16 code units, mod the partition count. */
+  /** The partition of a room, or of an `at` entry: {@link hashOf} the name, mod the partition count. */
   partitionOf(name: string): number {
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193);
-    return (hash >>> 0) % this.partitions;
+    return hashOf(name) % this.partitions;
   }
 
   channel(partition: number): string {
@@ -140,4 +151,13 @@ export async function runSharded(
     if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
     return connection.eval(s.lua, keys.length, ...keys, ...args);
   }
+}
+
+/**
+ * Whether an ioredis client is a `Redis.Cluster`.
+ * @example
+ * const copy = isCluster(client) ? client.duplicate() : client.duplicate();
+ */
+export function isCluster(client: Redis | Cluster): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
 }

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
 import type { ClusterNode, ClusterOp, SocketPlace } from "../../cluster/adapter.js";
 import { decodeClusterOp, encodeClusterOp, senderOf } from "../../cluster/codec.js";
-import { AdapterError, AdapterErrors, messageOf } from "../../errors.js";
+import { messageOf } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
@@ -12,7 +12,8 @@ import { linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
 import { isResumeNotice, type RedisResumeStores, redisResumeStores, takeResumeNotice } from "./resume-stores.js";
-import { runSharded, ShardedLayout, shardedScripts } from "./sharded-layout.js";
+import { slotLayout } from "./session-layout.js";
+import { isCluster, runSharded, ShardedLayout, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, SequenceGaps, unframe, WireKind } from "./sharded-wire.js";
 import { startError, untilReady, within } from "./start.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
@@ -102,22 +103,23 @@ export class ShardedRedisAdapter implements RedisAdapter {
   }
 
   /**
-   * Resumable sessions across nodes on one Redis, as in the classic mode. On a Redis Cluster it
-   * throws `TSWS_REDIS_RESUME_ON_CLUSTER` (at `createServer`) rather than fall back to stores in
-   * this process's memory, which would resume nothing on another node.
+   * Resumable sessions across nodes, on a Redis Cluster or one Redis: the stores keep each
+   * session's keys in the slot of its bucket (`slotLayout`), and their notices to a node (`moved`,
+   * `inbox`, `reply`) leave on this adapter's publishing connection once a script has answered,
+   * since a script may not SPUBLISH on another slot's channel.
    */
   [resumeBackend](options: ResolvedResumeOptions, logger: Logger): ResumeBackend {
-    const template = this.#template;
-    if (isCluster(template)) {
-      throw new AdapterError(
-        AdapterErrors.resumeOnCluster,
-        "Redis adapter (sharded): resumable sessions are not supported on a Redis Cluster yet (the session store spans two hash slots); use one Redis, or createServer without `resume`",
-      );
-    }
     const direct = this.#layout.direct("");
     const at = direct.indexOf("}");
-    const channels: DirectChannels = { me: () => this.#me, prefix: direct.slice(0, at), suffix: direct.slice(at), command: "SPUBLISH" };
-    const stores = redisResumeStores(template, this.#options.prefix, options, logger, channels);
+    const channels: DirectChannels = {
+      me: () => this.#me,
+      prefix: direct.slice(0, at),
+      suffix: direct.slice(at),
+      command: "SPUBLISH",
+      send: (node, notice) => void this.#send(this.#layout.direct(node), notice, undefined),
+    };
+    const prefix = this.#options.prefix;
+    const stores = redisResumeStores(this.#template, prefix, options, logger, channels, slotLayout(prefix));
     this.#resume = stores;
     return stores;
   }
@@ -531,11 +533,6 @@ export class ShardedRedisAdapter implements RedisAdapter {
   #failed = (error: unknown): void => {
     if (this.#healthy) this.#node?.logger.error({ err: error }, `Redis adapter (sharded): a command failed: ${messageOf(error)}`);
   };
-}
-
-/** Whether an ioredis client is a `Redis.Cluster`. */
-export function isCluster(client: Redis | Cluster): client is Cluster {
-  return (client as { isCluster?: boolean }).isCluster === true;
 }
 
 function groupBy<T>(items: T[], key: (item: T) => number): Map<number, T[]> {

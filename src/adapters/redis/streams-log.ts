@@ -1,20 +1,22 @@
 /**
  * A {@link HistoryLog} over Redis Streams, shared by every node: one Lua script appends (XADD with
  * an exact MAXLEN), numbers (a counter in a meta hash) and, when asked, PUBLISHes in one atomic
- * step, so live and replayed messages carry the same numbers. Keys per stream, under the prefix P
- * and one hash tag so both land in one Redis Cluster slot:
- *   P:hist:{<stream>}:meta   hash: e = epoch, s = last seq, x = expired through, a = last append (Redis ms)
- *   P:hist:{<stream>}:log    stream: entry id `<seq>-1`, fields b = body, t = append time (Redis ms),
- *                            and e = the `except()` socket ids as a JSON array, when there are any
+ * step, so live and replayed messages carry the same numbers. Keys per stream, under a base the
+ * layout gives (session-layout.ts: `P:hist:{<stream>}`, or a session's inbox in its bucket's slot
+ * `{P:s<b>}:hist:inbox:<sid>`), one hash tag so both land in one Redis Cluster slot:
+ *   <base>:meta   hash: e = epoch, s = last seq, x = expired through, a = last append (Redis ms)
+ *   <base>:log    stream: entry id `<seq>-1`, fields b = body, t = append time (Redis ms),
+ *                 and e = the `except()` socket ids as a JSON array, when there are any
  * The meta hash lives `metaTtl` after the last append, the log `ttl` after it: an idle stream's
  * entries vanish with their age while its numbering stays. A meta hash that vanished (restart
  * without persistence, FLUSHALL, eviction) or a log that vanished while it should still hold
  * entries starts a new epoch: readers then get gap "reset", never a replay of another epoch.
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { HistoryEntry, HistoryLog, HistoryWindow, StreamName, StreamPosition } from "../../resume/history-log.js";
 import { type LuaScript, runScript } from "./scripts.js";
+import { oneRedisLayout, type SessionLayout } from "./session-layout.js";
 
 const NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)";
 
@@ -125,6 +127,8 @@ export interface RedisHistoryOptions {
   prefix?: string;
   /** How long a stream's numbering outlives its last append, in ms; default 24 hours. */
   metaTtl?: number;
+  /** Where a stream's keys are; default `oneRedisLayout(prefix)` (`P:hist:{<stream>}`). */
+  layout?: Pick<SessionLayout, "stream">;
 }
 
 /**
@@ -134,18 +138,18 @@ export interface RedisHistoryOptions {
  * const { seq, epoch } = await log.append("room:lobby", pushBody("message", { text: "hi" }));
  */
 export class RedisHistory implements HistoryLog {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #size: number;
   readonly #ttl: number;
-  readonly #prefix: string;
+  readonly #layout: Pick<SessionLayout, "stream">;
   readonly #metaTtl: number;
 
   /** @param redis a connection the caller owns (not a subscriber); it is never closed here */
-  constructor(redis: Redis, options: RedisHistoryOptions) {
+  constructor(redis: Redis | Cluster, options: RedisHistoryOptions) {
     this.#redis = redis;
     this.#size = options.size;
     this.#ttl = options.ttl;
-    this.#prefix = options.prefix ?? "tsws";
+    this.#layout = options.layout ?? oneRedisLayout(options.prefix ?? "tsws");
     this.#metaTtl = options.metaTtl ?? 86_400_000;
   }
 
@@ -231,7 +235,7 @@ export class RedisHistory implements HistoryLog {
   }
 
   #keys(stream: StreamName): [string, string] {
-    const base = `${this.#prefix}:hist:{${stream}}`;
+    const base = this.#layout.stream(stream);
     return [`${base}:meta`, `${base}:log`];
   }
 
