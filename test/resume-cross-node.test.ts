@@ -8,35 +8,21 @@
 // answered once, on the new node, from that run.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
 import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
 import { RedisHistory } from "../src/adapters/redis/streams-log.js";
 import { pushBody } from "../src/resume/history-log.js";
-import { CrossNodes, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
-import { RedisServer } from "./helpers/redis-server.js";
+import { type CrossNodes, crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
 import { until } from "./helpers.js";
 
 describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, () => {
-  let redis: RedisServer;
-  let admin: Redis;
-  let x: CrossNodes;
-  before(async () => {
-    redis = await RedisServer.launch();
-    admin = new Redis(redis.port, "127.0.0.1");
-    x = new CrossNodes(redis, admin);
-  });
-  after(async () => {
-    await x.close();
-    admin.disconnect();
-    await redis.stop();
-  });
-  const startNode = (prefix: string, sharded: boolean) => x.startNode(prefix, sharded);
-  const peer = (url: string) => x.peer(url);
-  const clone = (p: Parameters<CrossNodes["clone"]>[0], url: string) => x.clone(p, url);
-  const numbered = (prefix: string, sid: string, seq: number) => x.numbered(prefix, sid, seq);
-  const sessionOnA = (prefix: string, sharded: boolean) => x.sessionOnA(prefix, sharded);
+  const env = crossNodesSuite();
+  const startNode = (prefix: string, sharded: boolean) => env.x.startNode(prefix, sharded);
+  const peer = (url: string) => env.x.peer(url);
+  const clone = (p: Parameters<CrossNodes["clone"]>[0], url: string) => env.x.clone(p, url);
+  const numbered = (prefix: string, sid: string, seq: number) => env.x.numbered(prefix, sid, seq);
+  const sessionOnA = (prefix: string, sharded: boolean) => env.x.sessionOnA(prefix, sharded);
 
   for (const sharded of [false, true]) {
     const mode = sharded ? "sharded" : "classic";
@@ -149,7 +135,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       // A node whose notice to a reaches nobody (as when a's subscriber connection is down): the
       // message is kept in the inbox, and a does not hear of it.
       const layout = layoutOf(prefix);
-      const history = new RedisHistory(admin, { size: 100, ttl: 60_000, layout });
+      const history = new RedisHistory(env.admin, { size: 100, ttl: 60_000, layout });
       const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
       const delivery = await new RedisInboxRoute(history, ghost, layout).deliver(sid, pushBody("dm", { n: 2 }), false);
       assert.equal(delivery.kind, "appended", "kept in the inbox");
@@ -186,7 +172,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await until(() => a.closes.includes(sid), "onClose on node a");
       await sleep(300); // whatever a's close writes has reached Redis
       // The session on b is untouched: its record is there, attached (no detach), and it keeps working.
-      assert.equal(await admin.exists(layoutOf(prefix).hash(sid)), 1, "the session record is still there");
+      assert.equal(await env.admin.exists(layoutOf(prefix).hash(sid)), 1, "the session record is still there");
       b.view?.to("r").emit("message", { n: 1 });
       await q.next((f) => f[0] === 4 && f[1] === "room:r", 10_000);
       a.server.sendTo(sid, dm(9));
@@ -222,7 +208,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await sleep(300);
       assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
       assert.equal(q.frames.filter((f) => f[0] === 2 || f[0] === 3).length, 1, "one answer");
-      assert.equal(await admin.exists(layoutOf(prefix).hash(sid)), 1, "the session lives on");
+      assert.equal(await env.admin.exists(layoutOf(prefix).hash(sid)), 1, "the session lives on");
     });
   }
 });

@@ -9,34 +9,20 @@
 // every node runs every ttl / 3.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
 import { parseReply } from "../src/adapters/redis/direct-channels.js";
 import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
 import { RedisHistory } from "../src/adapters/redis/streams-log.js";
 import { pushBody } from "../src/resume/history-log.js";
-import { CrossNodes, dm, dms, isAnswer, layoutOf } from "./helpers/cross-nodes.js";
-import { RedisServer } from "./helpers/redis-server.js";
+import { crossNodesSuite, dm, dms, isAnswer, layoutOf } from "./helpers/cross-nodes.js";
 import { until } from "./helpers.js";
 
 /** How long a cut subscriber waits before it reconnects, in ms: the window in which notices to its node are lost. */
 const RETRY_MS = 2_000;
 
 describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => {
-  let redis: RedisServer;
-  let admin: Redis;
-  let x: CrossNodes;
-  before(async () => {
-    redis = await RedisServer.launch();
-    admin = new Redis(redis.port, "127.0.0.1");
-    x = new CrossNodes(redis, admin);
-  });
-  after(async () => {
-    await x.close();
-    admin.disconnect();
-    await redis.stop();
-  });
+  const env = crossNodesSuite();
 
   for (const sharded of [false, true]) {
     const mode = sharded ? "sharded" : "classic";
@@ -44,22 +30,22 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
     it(`${mode}: a direct message whose notice was lost while its node's subscriber was cut reaches the connected client, once, in order, without any action of its own`, async () => {
       const prefix = `n1${mode}`;
       const name = `${prefix}-a`;
-      const { a, b, p, sid } = await x.sessionOnA(prefix, sharded, { name, retryMs: RETRY_MS });
+      const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded, { name, retryMs: RETRY_MS });
       // A second session on a that has had no direct message yet (its inbox begins with the lost one).
-      const fresh = x.peer(a.url);
+      const fresh = env.x.peer(a.url);
       await fresh.connect();
       const freshSid = fresh.sid as string;
       a.sockets.get(sid)?.emit("dm", { n: 1 });
       await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
 
-      assert.ok((await x.cutSubscriber(name)) >= 1, "node a's subscriber was cut");
+      assert.ok((await env.x.cutSubscriber(name)) >= 1, "node a's subscriber was cut");
       const cutAt = Date.now();
       b.server.sendTo(sid, dm(2));
       b.server.sendTo(freshSid, dm(1));
-      await x.numbered(prefix, sid, 2);
-      await x.numbered(prefix, freshSid, 1);
+      await env.x.numbered(prefix, sid, 2);
+      await env.x.numbered(prefix, freshSid, 1);
       // The notices went out while a was not subscribed: lost, not late.
-      assert.deepEqual(await x.subscribers(name), [], "a was still cut when both were numbered");
+      assert.deepEqual(await env.x.subscribers(name), [], "a was still cut when both were numbered");
       assert.equal(dms(p).length, 1, "not handed to a's socket while cut");
 
       await until(() => dms(p).length >= 2 && dms(fresh).length >= 1, "the missed direct messages, with no client action", 15_000);
@@ -91,8 +77,8 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
     it(`${mode}: a direct message whose notice reached nobody (no cut) reaches the connected client at the next periodic check, once`, async () => {
       const prefix = `n3${mode}`;
       // ttl 3 s: the node checks its sessions' inboxes every second.
-      const a = await x.startNode(prefix, sharded, { ttl: 3_000 });
-      const p = x.peer(a.url);
+      const a = await env.x.startNode(prefix, sharded, { ttl: 3_000 });
+      const p = env.x.peer(a.url);
       await p.connect();
       const sid = p.sid as string;
       await until(() => a.sockets.has(sid), "the session's socket on node a");
@@ -100,7 +86,7 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
       // Appended by a node whose notice to a reaches nobody, as a notice dropped on the way would.
       const layout = layoutOf(prefix);
-      const history = new RedisHistory(admin, { size: 100, ttl: 60_000, layout });
+      const history = new RedisHistory(env.admin, { size: 100, ttl: 60_000, layout });
       const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
       const sentAt = Date.now();
       const delivery = await new RedisInboxRoute(history, ghost, layout).deliver(sid, pushBody("dm", { n: 2 }), false);
@@ -122,14 +108,14 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       const prefix = `n2${mode}`;
       const name = `${prefix}-a`;
       // A long ttl: the lease renewal (every ttl / 3 = 40 s), which also finds a newer generation, does not come into it.
-      const { a, b, p, sid } = await x.sessionOnA(prefix, sharded, { name, retryMs: RETRY_MS, ttl: 120_000 });
+      const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded, { name, retryMs: RETRY_MS, ttl: 120_000 });
       const oldClosed = once(p.ws, "close");
-      assert.ok((await x.cutSubscriber(name)) >= 1, "node a's subscriber was cut");
-      const q = x.clone(p, b.url);
+      assert.ok((await env.x.cutSubscriber(name)) >= 1, "node a's subscriber was cut");
+      const q = env.x.clone(p, b.url);
       await q.connect();
       const takenAt = Date.now();
       assert.equal(q.sid, sid, "resumed on b with the same id");
-      assert.deepEqual(await x.subscribers(name), [], "a was still cut when the session was taken");
+      assert.deepEqual(await env.x.subscribers(name), [], "a was still cut when the session was taken");
       assert.equal(p.ws.readyState, p.ws.OPEN, "the half-open socket is still open on a");
 
       const [code, reason] = (await Promise.race([oldClosed, sleep(15_000).then(() => [0, Buffer.from("still open after 15 s")])])) as [
@@ -141,7 +127,7 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       await until(() => a.closes.includes(sid), "onClose on node a");
       await sleep(300);
       // The session on b is untouched and keeps working.
-      assert.equal(await admin.exists(layoutOf(prefix).hash(sid)), 1, "the session record is still there");
+      assert.equal(await env.admin.exists(layoutOf(prefix).hash(sid)), 1, "the session record is still there");
       a.server.sendTo(sid, dm(1));
       await q.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 1, 10_000);
       assert.deepEqual(q.gaps, []);
@@ -150,19 +136,19 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
 
     it(`${mode}: a request retried on the new node is answered by the reply notice soon after the old node's handler settles, without polling the store`, async () => {
       const prefix = `n4${mode}`;
-      const a = await x.startNode(prefix, sharded);
-      const b = await x.startNode(prefix, sharded);
-      const p = x.peer(a.url);
+      const a = await env.x.startNode(prefix, sharded);
+      const b = await env.x.startNode(prefix, sharded);
+      const p = env.x.peer(a.url);
       await p.connect();
       const sid = p.sid as string;
       p.send([1, 1, "slow", { ms: 2_500 }]);
       await sleep(200); // the run is marked running in the session hash
-      const q = x.clone(p, b.url);
+      const q = env.x.clone(p, b.url);
       await q.connect();
       // Every read of the request's mark, as Redis sees them (MONITOR).
       let reads = 0;
       const read = `"hget" "${layoutOf(prefix).hash(sid)}" "q:1"`;
-      const stop = await x.monitor((line) => {
+      const stop = await env.x.monitor((line) => {
         if (line.toLowerCase().endsWith(read.toLowerCase())) reads++;
       });
       const askedAt = Date.now();
@@ -198,22 +184,22 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
     it(`${mode}: a reply whose notice was lost while the new node's subscriber was cut still answers the retry, once (the slow poll)`, async () => {
       const prefix = `n5${mode}`;
       const name = `${prefix}-b`;
-      const a = await x.startNode(prefix, sharded);
-      const b = await x.startNode(prefix, sharded, { name, retryMs: RETRY_MS });
-      const p = x.peer(a.url);
+      const a = await env.x.startNode(prefix, sharded);
+      const b = await env.x.startNode(prefix, sharded, { name, retryMs: RETRY_MS });
+      const p = env.x.peer(a.url);
       await p.connect();
       p.send([1, 1, "slow", { ms: 1_500 }]);
       await sleep(200);
-      const q = x.clone(p, b.url);
+      const q = env.x.clone(p, b.url);
       await q.connect();
       q.send([1, 1, "slow", { ms: 1_500 }]);
       await sleep(300); // the retry waits on b
-      assert.ok((await x.cutSubscriber(name)) >= 1, "node b's subscriber was cut");
+      assert.ok((await env.x.cutSubscriber(name)) >= 1, "node b's subscriber was cut");
       const reply = await q.next(isAnswer, 15_000);
       const answeredAt = Date.now();
       assert.deepEqual(reply, [2, 1, 1], "answered with a's run");
       console.log(JSON.stringify({ mode, test: "reply notice lost", answeredAfterSettleMs: answeredAt - a.settledAt }));
-      await x.subscribedAgain(name);
+      await env.x.subscribedAgain(name);
       assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
       assert.equal(q.frames.filter(isAnswer).length, 1, "one answer");
     });

@@ -6,6 +6,7 @@
 // and cuts its subscriber.
 import { once } from "node:events";
 import { connect } from "node:net";
+import { after, before } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { z } from "zod";
@@ -15,7 +16,7 @@ import { defineContract, event, request } from "../../src/contract/index.js";
 import { createServer, type EventSocket, events, handle, type Logger, Namespace, type Server } from "../../src/index.js";
 import { inboxStream } from "../../src/resume/history-log.js";
 import { until } from "../helpers.js";
-import type { RedisServer } from "./redis-server.js";
+import { RedisServer } from "./redis-server.js";
 import { ResumePeer } from "./resume-peer.js";
 
 const contract = defineContract({
@@ -232,4 +233,37 @@ export class CrossNodes {
 /** The direct messages `p` received, in arrival order. */
 export function dms(p: ResumePeer): ResumePeer["pushes"] {
   return p.pushes.filter((x) => x.stream === `inbox:${p.sid}`);
+}
+
+/**
+ * The hooks of a describe block whose tests use {@link CrossNodes}: one Redis launched before them,
+ * every node, peer and connection stopped after them. Read `x` and `admin` inside the tests.
+ * @example
+ * const env = crossNodesSuite();
+ * it("…", async () => { const { sid } = await env.x.sessionOnA("p1", false); await env.admin.exists(sid); });
+ */
+export function crossNodesSuite(): { readonly x: CrossNodes; readonly admin: Redis } {
+  let redis: RedisServer | undefined;
+  let admin: Redis | undefined;
+  let x: CrossNodes | undefined;
+  before(async () => {
+    redis = await RedisServer.launch();
+    admin = new Redis(redis.port, "127.0.0.1");
+    x = new CrossNodes(redis, admin);
+  });
+  after(async () => {
+    await x?.close();
+    admin?.disconnect();
+    await redis?.stop();
+  });
+  return {
+    get x() {
+      if (x === undefined) throw new Error("crossNodesSuite: read x inside a test, after the before hook");
+      return x;
+    },
+    get admin() {
+      if (admin === undefined) throw new Error("crossNodesSuite: read admin inside a test, after the before hook");
+      return admin;
+    },
+  };
 }
