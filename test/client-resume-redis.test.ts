@@ -10,6 +10,7 @@ import { Redis } from "ioredis";
 import { WebSocket } from "ws";
 import { createRedisAdapter } from "../src/adapters/redis/index.js";
 import { connect } from "../src/client/index.js";
+import { LoadBalancer } from "./helpers/load-balancer.js";
 import { freePort, RedisServer } from "./helpers/redis-server.js";
 import { made, range, resumer, settled, startNode } from "./helpers/resume-client.js";
 import { until } from "./helpers.js";
@@ -33,19 +34,12 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
     return createRedisAdapter(template, sharded ? { prefix: "cr", sharded: true } : { prefix: "cr" });
   };
 
-  /** Two nodes and a resuming client on `a` whose WebSocket goes wherever `route.port` says (a load balancer); `links` are its WebSockets. */
+  /** Two nodes and a resuming client on `a` whose WebSocket goes wherever `route.port` says (a load balancer); `route.links` are its WebSockets. */
   async function setup(room: string, sharded = false) {
     const a = await startNode({ ttl: 30_000 }, 0, adapter(sharded));
     const b = await startNode({ ttl: 30_000 }, 0, adapter(sharded));
-    const route = { port: a.port };
-    const links: WebSocket[] = [];
-    class Routed extends WebSocket {
-      constructor(url: string, protocols: string[]) {
-        super(url.replace(/:\d+\//, `:${route.port}/`), protocols);
-        links.push(this);
-      }
-    }
-    const c = resumer(a.url, { WebSocket: Routed });
+    const route = new LoadBalancer(a.port);
+    const c = resumer(a.url, { WebSocket: route.WebSocket });
     await settled(c);
     await c.request("join", { room });
     const observer = connect(b.url, { WebSocket }); // gives node b a socket, so b.say has a server view
@@ -53,7 +47,7 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
     await until(() => observer.state === "open", "the observer");
     b.say(room, 0);
     await until(() => c.got.messages.length === 1, "the first message, from node b through Redis");
-    return { a, b, c, route, links };
+    return { a, b, c, route };
   }
 
   /** Resolves once the session's record in Redis holds a settled reply (the reply cache crosses nodes in it). */
@@ -72,15 +66,8 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
   it("gets a gap for what history trimmed of a room it joined but had not heard from, resuming on the other node", async () => {
     const a = await startNode({ ttl: 30_000, history: { size: 3 } }, 0, adapter());
     const b = await startNode({ ttl: 30_000, history: { size: 3 } }, 0, adapter());
-    const route = { port: a.port };
-    const links: WebSocket[] = [];
-    class Routed extends WebSocket {
-      constructor(url: string, protocols: string[]) {
-        super(url.replace(/:\d+\//, `:${route.port}/`), protocols);
-        links.push(this);
-      }
-    }
-    const c = resumer(a.url, { WebSocket: Routed });
+    const route = new LoadBalancer(a.port);
+    const c = resumer(a.url, { WebSocket: route.WebSocket });
     await settled(c);
     await c.request("join", { room: "quiet-r" });
     const observer = connect(b.url, { WebSocket });
@@ -97,7 +84,7 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
       record = (await admin.hget(`cr:sess:{${c.id}}`, "r")) ?? "";
     }
     route.port = b.port;
-    (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    route.breakLink();
     for (let i = 0; i < 6; i++) b.say("quiet-r", i); // history keeps the last 3
     await until(() => c.got.states.includes("reconnecting"), "the client to notice");
     await settled(c);
@@ -112,10 +99,10 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
   });
 
   it("moves to the other node with the sharded adapter on one Redis: same id, missed messages once and in order", async () => {
-    const { b, c, route, links } = await setup("moving-sharded", true);
+    const { b, c, route } = await setup("moving-sharded", true);
     const id = c.id as string;
     route.port = b.port;
-    (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy(); // the network breaks
+    route.breakLink(); // the network breaks
     for (let i = 1; i <= 5; i++) b.say("moving-sharded", i);
     await until(() => c.got.states.includes("reconnecting"), "the client to notice");
     await settled(c);
@@ -129,12 +116,12 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
   });
 
   it("moves to the other node after its connection broke: same id, missed messages once and in order, the request answered from the first run", async () => {
-    const { a, b, c, route, links } = await setup("moving");
+    const { a, b, c, route } = await setup("moving");
     const id = c.id as string;
     const answer = c.request("slow", { ms: 150 });
     await new Promise((r) => setTimeout(r, 50));
     route.port = await freePort(); // nobody listens there: attempts fail until the load balancer moves it
-    (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy(); // the network breaks
+    route.breakLink(); // the network breaks
     for (let i = 1; i <= 5; i++) b.say("moving", i);
     await until(() => a.runs === 1, "the first run to settle");
     await replyRecorded(id);
@@ -170,11 +157,11 @@ describe("tswebsockets/client resuming on another node (real Redis)", { timeout:
   });
 
   it("does not run a request twice that was still running on the old node when the client resumed on another", async () => {
-    const { a, b, c, route, links } = await setup("early");
+    const { a, b, c, route } = await setup("early");
     const answer = c.request("slow", { ms: 300 });
     await new Promise((r) => setTimeout(r, 50));
     route.port = b.port;
-    (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    route.breakLink();
     await answer;
     assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
   });

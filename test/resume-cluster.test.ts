@@ -18,6 +18,7 @@ import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis/ind
 import { slotLayout } from "../src/adapters/redis/session-layout.js";
 import { connect } from "../src/client/index.js";
 import { inboxStream, roomStream } from "../src/resume/history-log.js";
+import { LoadBalancer } from "./helpers/load-balancer.js";
 import { RedisCluster } from "./helpers/redis-cluster.js";
 import { freePort } from "./helpers/redis-server.js";
 import { range as from, made, settled as open, resumer, startNode as startChat } from "./helpers/resume-client.js";
@@ -249,15 +250,8 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
     const layout = slotLayout(prefix);
     const a = await startChat({ ttl: 30_000 }, 0, adapterOn(prefix));
     const b = await startChat({ ttl: 30_000 }, 0, adapterOn(prefix));
-    const route = { port: a.port };
-    const links: WebSocket[] = [];
-    class Routed extends WebSocket {
-      constructor(url: string, protocols: string[]) {
-        super(url.replace(/:\d+\//, `:${route.port}/`), protocols);
-        links.push(this);
-      }
-    }
-    const c = resumer(a.url, { WebSocket: Routed });
+    const route = new LoadBalancer(a.port);
+    const c = resumer(a.url, { WebSocket: route.WebSocket });
     await open(c);
     await c.request("join", { room: "moving" });
     const observer = connect(b.url, { WebSocket }); // gives node b a socket, so b.say has a server view
@@ -273,7 +267,7 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
     const answer = c.request("slow", { ms: 150, dm: "after the break" });
     await sleep(50);
     route.port = await freePort(); // nobody listens there: attempts fail until the load balancer moves it
-    (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    route.breakLink();
     for (let i = 1; i <= 5; i++) b.say("moving", i);
     await until(() => a.runs === 1, "the first run to settle");
     const deadline = Date.now() + 10_000;

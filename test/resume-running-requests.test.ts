@@ -11,6 +11,7 @@ import { RedisSessions } from "../src/adapters/redis/session-store.js";
 import { connect } from "../src/client/index.js";
 import { remoteReply } from "../src/resume/remote-reply.js";
 import type { SessionRecord } from "../src/resume/session-store.js";
+import { LoadBalancer } from "./helpers/load-balancer.js";
 import { freePort, RedisServer } from "./helpers/redis-server.js";
 import { made, resumer, settled, startNode } from "./helpers/resume-client.js";
 import { until } from "./helpers.js";
@@ -108,17 +109,10 @@ describe("requests running while their session moves (real Redis)", { timeout: 6
     async function setup(prefix: string) {
       const a = await startNode({ ttl: 30_000 }, 0, adapter(prefix));
       const b = await startNode({ ttl: 30_000 }, 0, adapter(prefix));
-      const route = { port: a.port };
-      const links: WebSocket[] = [];
-      class Routed extends WebSocket {
-        constructor(url: string, protocols: string[]) {
-          super(url.replace(/:\d+\//, `:${route.port}/`), protocols);
-          links.push(this);
-        }
-      }
-      const c = resumer(a.url, { WebSocket: Routed, requestTimeoutMs: 20_000 });
+      const route = new LoadBalancer(a.port);
+      const c = resumer(a.url, { WebSocket: route.WebSocket, requestTimeoutMs: 20_000 });
       await settled(c);
-      return { a, b, c, route, links };
+      return { a, b, c, route };
     }
 
     it("lets a running handler settle before a graceful shutdown closes the store; the retry on the other node gets its reply", async () => {
@@ -139,14 +133,14 @@ describe("requests running while their session moves (real Redis)", { timeout: 6
     });
 
     it("answers a retry on the new node from the old node's run when the client moved while it ran (shutdown)", async () => {
-      const { a, b, c, route, links } = await setup("n2");
+      const { a, b, c, route } = await setup("n2");
       const observer = connect(b.url, { WebSocket });
       made.clients.push(observer);
       const answer = c.request("slow", { ms: 1_500 });
       await sleep(100);
       route.port = b.port; // the load balancer sends the client to b at once
       const closing = a.server.close();
-      (links.at(-1) as unknown as { _socket: { destroy(): void } })._socket.destroy();
+      route.breakLink();
       await until(() => b.connects.some((k) => k.resumed), "the resume on b", 10_000);
       assert.equal(a.runs, 0, "still running on a when the client resumed on b");
       assert.equal(await answer, 1, "a's run, through the session hash");
