@@ -10,9 +10,6 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
-import { RedisHistory } from "../src/adapters/redis/streams-log.js";
-import { pushBody } from "../src/resume/history-log.js";
 import { type CrossNodes, crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
 import { until } from "./helpers.js";
 
@@ -134,10 +131,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
       // A node whose notice to a reaches nobody (as when a's subscriber connection is down): the
       // message is kept in the inbox, and a does not hear of it.
-      const layout = layoutOf(prefix);
-      const history = new RedisHistory(env.admin, { size: 100, ttl: 60_000, layout });
-      const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
-      const delivery = await new RedisInboxRoute(history, ghost, layout).deliver(sid, pushBody("dm", { n: 2 }), false);
+      const delivery = await env.x.deliverUnheard(prefix, sharded, sid, 2);
       assert.equal(delivery.kind, "appended", "kept in the inbox");
       await sleep(200);
       assert.equal(dms(p).length, 1, "a did not hear of it");

@@ -12,9 +12,6 @@ import { once } from "node:events";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseReply } from "../src/adapters/redis/direct-channels.js";
-import { RedisInboxRoute } from "../src/adapters/redis/inbox-route.js";
-import { RedisHistory } from "../src/adapters/redis/streams-log.js";
-import { pushBody } from "../src/resume/history-log.js";
 import { crossNodesSuite, dm, dms, isAnswer, layoutOf } from "./helpers/cross-nodes.js";
 import { until } from "./helpers.js";
 
@@ -85,11 +82,8 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       a.sockets.get(sid)?.emit("dm", { n: 1 });
       await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
       // Appended by a node whose notice to a reaches nobody, as a notice dropped on the way would.
-      const layout = layoutOf(prefix);
-      const history = new RedisHistory(env.admin, { size: 100, ttl: 60_000, layout });
-      const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
       const sentAt = Date.now();
-      const delivery = await new RedisInboxRoute(history, ghost, layout).deliver(sid, pushBody("dm", { n: 2 }), false);
+      const delivery = await env.x.deliverUnheard(prefix, sharded, sid, 2);
       assert.equal(delivery.kind, "appended", "kept in the inbox");
       await until(() => dms(p).length >= 2, "the direct message, with no further message and no client action", 10_000);
       console.log(JSON.stringify({ mode, test: "notice to nobody", deliveredAfterMs: Date.now() - sentAt, checkEveryMs: 1_000 }));

@@ -10,11 +10,13 @@ import { after, before } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { z } from "zod";
+import { RedisInboxRoute } from "../../src/adapters/redis/inbox-route.js";
 import { createRedisAdapter } from "../../src/adapters/redis/index.js";
 import { oneRedisLayout, type SessionLayout, slotLayout } from "../../src/adapters/redis/session-layout.js";
+import { RedisHistory } from "../../src/adapters/redis/streams-log.js";
 import { defineContract, event, request } from "../../src/contract/index.js";
 import { createServer, type EventSocket, events, handle, type Logger, Namespace, type Server } from "../../src/index.js";
-import { inboxStream } from "../../src/resume/history-log.js";
+import { inboxStream, pushBody } from "../../src/resume/history-log.js";
 import { until } from "../helpers.js";
 import { RedisServer } from "./redis-server.js";
 import { ResumePeer } from "./resume-peer.js";
@@ -148,6 +150,18 @@ export class CrossNodes {
     await this.peer(nodeB.url).connect();
     await until(() => nodeB.view !== undefined && nodeA.sockets.has(sid), "sockets on both nodes");
     return { a: nodeA, b: nodeB, p, sid };
+  }
+
+  /**
+   * Appends direct message `{ n }` to session `sid`'s inbox as a node would whose notice to the
+   * holder reaches nobody (a notice dropped on the way, or a holder whose subscriber is down): the
+   * message is kept in Redis, and the holder does not hear of it.
+   */
+  async deliverUnheard(prefix: string, sharded: boolean, sid: string, n: number): Promise<Awaited<ReturnType<RedisInboxRoute["deliver"]>>> {
+    const layout = layoutOf(prefix);
+    const history = new RedisHistory(this.#admin, { size: 100, ttl: 60_000, layout });
+    const ghost = { me: () => "ghost", prefix: "nowhere:", suffix: "", command: sharded ? "SPUBLISH" : "PUBLISH" } as const;
+    return new RedisInboxRoute(history, ghost, layout).deliver(sid, pushBody("dm", { n }), false);
   }
 
   /** The last seq Redis gave the session's inbox (0 before any). */
