@@ -230,7 +230,7 @@ export class ResumeRuntime {
     const old = this.#node.get(record.sid) as ResumableSocket | undefined;
     if (old !== undefined && !old.closed) {
       // A half-open connection of the same session: the new one wins, the old one's close leaves the session alone.
-      if (old.resume instanceof SocketSession) old.resume.superseded = true;
+      if (old.resume instanceof SocketSession) old.resume.supersede();
       old.close(1001, "resumed elsewhere");
     }
     const socket = make({ ...init, id: record.sid, resumed: true });

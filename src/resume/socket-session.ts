@@ -101,6 +101,20 @@ function keepsSession(reason: string | undefined): boolean {
   return reason === undefined || reason.startsWith("peer closed") || reason === "heartbeat timeout" || reason === "server shutting down";
 }
 
+/**
+ * Where a session stands for one socket:
+ * - `held`: this socket holds it; its close keeps the session or ends it by the close's reason
+ *   (a close by the peer or the network keeps it, one by the app or a limit ends it);
+ * - `resuming`: this node closed the socket so that the client resumes (an inbox hole it could
+ *   not read): its close keeps the session;
+ * - `moved`: another node took the session and this socket is half-open: its close keeps the
+ *   session (what it writes is fenced by the newer generation; replies still reach their running
+ *   marks for that node), and this node keeps no reply cache of it for a later resume here;
+ * - `superseded`: another socket of this node took it: this socket's close and changes touch nothing;
+ * - `ended`: closed by the app or a limit; nothing of it is written any more.
+ */
+type Standing = "held" | "resuming" | "moved" | "superseded" | "ended";
+
 /** Set by SocketSession's static block: the batch write reaches a private method without a closure per session. */
 let writeSession: (session: SocketSession) => void;
 /** Sessions changed in this event-loop turn, written by one setImmediate. */
@@ -141,21 +155,10 @@ export class SocketSession implements ResumeHandle {
   #dirty = false;
   #buffer: Buffered[] | undefined;
   #positions: ((pos: Record<string, unknown> | undefined) => void) | undefined;
-  /** Another socket took over this session (a half-open connection): its close must not touch the session. */
-  superseded = false;
-  /**
-   * This socket's close keeps the session whatever its reason, as a network close does: another
-   * node took the session (this socket is half-open; what it writes then is fenced by the newer
-   * generation, and replies still reach their running marks for that node), or the socket is
-   * closed so that the client resumes.
-   */
-  keepOnClose = false;
-  /** Another node holds this session now: this node keeps no reply cache of it for a later resume here. */
-  #elsewhere = false;
+  /** Where the session stands for this socket (see {@link Standing}). */
+  #standing: Standing = "held";
   /** Inbox messages waiting while a hole in the inbox is read from history (see {@link appended}). */
   #filling: Buffered[] | undefined;
-  /** The session ended (closed by the app or a limit): nothing of it is written any more. */
-  #ended = false;
 
   /**
    * @param base the session's id, owner, path and generation (kept as given)
@@ -181,7 +184,7 @@ export class SocketSession implements ResumeHandle {
   get replies(): ReplyCache {
     // An ended session's cache is not kept for a resume (there is none): not registered on the node.
     // Nor one that moved to another node: a resume here later takes the record's replies, not a stale cache.
-    this.#replies ??= this.#ended || this.#elsewhere ? new ReplyCache() : this.#services.cacheOf(this.#base.sid);
+    this.#replies ??= this.#standing === "ended" || this.#standing === "moved" ? new ReplyCache() : this.#services.cacheOf(this.#base.sid);
     return this.#replies;
   }
 
@@ -190,8 +193,12 @@ export class SocketSession implements ResumeHandle {
    * replies settling here still go to the store (fenced there: to their running marks).
    */
   movedAway(): void {
-    this.keepOnClose = true;
-    this.#elsewhere = true;
+    if (this.#standing !== "ended" && this.#standing !== "superseded") this.#standing = "moved";
+  }
+
+  /** Another socket of this node took the session (this one is half-open): its close and changes touch nothing. */
+  supersede(): void {
+    this.#standing = "superseded";
   }
 
   /** The session's generation on this socket (a resume elsewhere makes a newer one). */
@@ -344,7 +351,7 @@ export class SocketSession implements ResumeHandle {
         { err: error, socket: this.#base.sid },
         "resume: could not read a hole in an inbox; closing so the client resumes",
       );
-      this.keepOnClose = true;
+      if (this.#standing === "held") this.#standing = "resuming";
       this.#socket.close(1011, "inbox read failed");
     } finally {
       this.#filling = undefined;
@@ -361,7 +368,7 @@ export class SocketSession implements ResumeHandle {
   changed(): void {
     // After the close, only a kept session is still written (a request that settled while the
     // client was away: its reply must reach the record for a resume on another node).
-    if (this.#ended || this.superseded) return;
+    if (this.#standing === "ended" || this.#standing === "superseded") return;
     // A store in this process reads an attached session's record from it when it needs one.
     if (this.#services.sessions.readsLive === true && !this.#socket.closed) return;
     this.#dirty = true;
@@ -377,7 +384,7 @@ export class SocketSession implements ResumeHandle {
   /** The write `changed()` scheduled, after the turn it was called in. */
   #writeChanged(): void {
     this.#scheduled = false;
-    if (this.#ended || this.superseded || !this.#dirty) return;
+    if (this.#standing === "ended" || this.#standing === "superseded" || !this.#dirty) return;
     this.#queue(() => (this.#dirty ? this.#services.sessions.update(this.#record(), this.#settled()) : undefined));
   }
 
@@ -556,15 +563,15 @@ export class SocketSession implements ResumeHandle {
   /** Its socket has closed (told by the runtime, as the socket's protocol hears of it). */
   socketClosed(): void {
     this.#positions?.(undefined);
-    if (this.superseded) return;
+    if (this.#standing === "superseded") return;
     const { sid, generation } = this.#base;
-    if (this.keepOnClose || keepsSession(this.#socket.closeReason)) {
+    if (this.#standing === "moved" || this.#standing === "resuming" || keepsSession(this.#socket.closeReason)) {
       const record = this.#record();
       const settled = this.#settled();
       const sessions = this.#services.sessions;
       this.#queue(() => then(sessions.update(record, settled), () => sessions.detach(sid, generation)));
     } else {
-      this.#ended = true;
+      this.#standing = "ended";
       this.#services.forget(sid);
       const { sessions, history } = this.#services;
       this.#queue(() => then(sessions.end(sid), () => history.drop(inboxStream(sid))));
