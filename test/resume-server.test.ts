@@ -5,6 +5,7 @@
 // `onExpire` once, the app's middleware deciding the owner.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { WebSocket } from "ws";
 import { z } from "zod";
 import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
@@ -68,9 +69,11 @@ class Chat extends events(chat, HttpMiddlewareMixin) {
 class Lobby extends events(chat) {}
 
 // The "user" is the x-user header, set by the app's middleware: a resume must come from the same user.
+// x-slow: the middleware answers 300 ms later (an async step, during which the client may give up).
 const identify = (req: { headers: Record<string, unknown>; user?: unknown }, _res: unknown, next: () => void) => {
   if (typeof req.headers["x-user"] === "string") req.user = { id: req.headers["x-user"] };
-  next();
+  if (req.headers["x-slow"] === "1") setTimeout(next, 300);
+  else next();
 };
 
 describe("resumable sessions on one node", () => {
@@ -271,6 +274,57 @@ describe("resumable sessions on one node", () => {
     await until(() => expired.some((e) => e.id === sid), "onExpire of the /chat session", 5000);
     assert.equal(expired.filter((e) => e.id === sid).length, 1);
     ivy.close();
+  });
+
+  it("resumes a session whose old connection is still open (half-open): rooms and data set after the open carried over, the old socket closed", async () => {
+    const before = connects.length;
+    const old = new ResumePeer(url);
+    await old.connect();
+    old.send([1, 1, "join", { room: "late-room" }]);
+    await old.next((f) => f[0] === 2 && f[1] === 1);
+    let oldClosed: [number, string] | undefined;
+    old.ws.once("close", (code, reason) => (oldClosed = [code, String(reason)]));
+    const again = new ResumePeer(url);
+    again.token = old.token;
+    await again.connect(); // the old connection is still open: the store reads its record live
+    assert.equal(again.sid, old.sid);
+    assert.deepEqual(connects[before + 1], { id: old.sid, resumed: true, rooms: ["late-room"], data: { joinedAt: 1 } });
+    await until(() => oldClosed !== undefined, "the old connection's close", 5000);
+    assert.deepEqual(oldClosed, [1001, "resumed elsewhere"]);
+    again.close();
+  });
+
+  it("lets a taken session go when its upgrade is abandoned during the app's middleware (onExpire once)", async () => {
+    const jay = new ResumePeer(url);
+    await jay.connect();
+    const sid = jay.sid as string;
+    jay.drop();
+    await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
+    // The token is taken at once; the middleware then waits 300 ms, and the client leaves after 100.
+    const gone = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
+    gone.on("error", () => {});
+    setTimeout(() => gone.terminate(), 100);
+    await until(() => expired.some((e) => e.id === sid), "onExpire of the abandoned take's session", 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(expired.filter((e) => e.id === sid).length, 1);
+  });
+
+  it("closes the old connection when its token is spent on another path, and lets the session expire once", async () => {
+    const kim = new ResumePeer(url);
+    await kim.connect();
+    const sid = kim.sid as string;
+    let kimClosed: [number, string] | undefined;
+    kim.ws.once("close", (code, reason) => (kimClosed = [code, String(reason)]));
+    const other = new ResumePeer(url.replace(/\/chat$/, "/lobby"));
+    other.token = kim.token;
+    await other.connect();
+    assert.notEqual(other.sid, sid, "a fresh session on /lobby");
+    // Spent on /lobby: the /chat connection no longer holds a session anyone can resume.
+    await until(() => kimClosed !== undefined, "the /chat connection's close", 5000);
+    assert.deepEqual(kimClosed, [1001, "resumed elsewhere"]);
+    await until(() => expired.some((e) => e.id === sid), "onExpire of the /chat session", 5000);
+    assert.equal(expired.filter((e) => e.id === sid).length, 1);
+    other.close();
   });
 
   it("ends the session when the server closes the socket, and runs onExpire once when a window ends", async () => {

@@ -51,6 +51,12 @@ interface ResumableSocket extends Socket {
 
 const runtimes = new WeakMap<object, ResumeRuntime>();
 
+/** A token's outcome kept for its upgrade, and what runs if the upgrade is abandoned before its socket is made. */
+interface KeptTake {
+  readonly result: TakeResult;
+  readonly abandoned: () => void;
+}
+
 /** How long a graceful shutdown waits for running handlers of sessions in a shared store, in ms. */
 export const SHUTDOWN_REPLY_WAIT_MS = 10_000;
 
@@ -65,7 +71,7 @@ export class ResumeRuntime {
   readonly #backend: ResumeBackend;
   readonly #node: LocalNode;
   readonly #logger: Logger;
-  readonly #takes = new WeakMap<IncomingMessage, TakeResult>();
+  readonly #takes = new WeakMap<IncomingMessage, KeptTake>();
   /** Entries put in `#takes` and not taken out yet: while none, a handshake looks nothing up there. */
   #takesKept = 0;
   readonly #expireHooks = new Map<string, (session: ExpiredSession) => unknown>();
@@ -191,8 +197,12 @@ export class ResumeRuntime {
    * way) when the token was taken, else a fresh one (after gap "expired" when a token was refused).
    */
   createSocket<S extends ResumableSocket>(init: SocketInit, req: IncomingMessage, make: (init: SocketInit) => S): S {
-    const taken = this.#takesKept === 0 ? undefined : this.#takes.get(req);
-    if (taken !== undefined && this.#takes.delete(req)) this.#takesKept--;
+    const kept = this.#takesKept === 0 ? undefined : this.#takes.get(req);
+    if (kept !== undefined && this.#takes.delete(req)) {
+      this.#takesKept--;
+      req.socket.off("close", kept.abandoned);
+    }
+    const taken = kept?.result;
     if (taken?.ok === true && init.ws.protocol === SUBPROTOCOL && taken.record.path === init.path) {
       return this.#resumed(init, taken.record, taken.token, make);
     }
@@ -211,8 +221,13 @@ export class ResumeRuntime {
     return socket;
   }
 
-  /** Detaches a taken session no socket will hold: it expires after `ttl`, as if its socket had closed. */
+  /**
+   * Detaches a taken session no socket will hold: it expires after `ttl`, as if its socket had
+   * closed. Its token is spent, so a socket of it still open here is half-open: closed, as a
+   * resume closes one (the store's newer generation fences what that socket would write).
+   */
   #release(record: SessionRecord): void {
+    this.#closeHalfOpen(record.sid);
     when(
       this.#backend.sessions.detach(record.sid, record.generation),
       () => {},
@@ -220,19 +235,38 @@ export class ResumeRuntime {
     );
   }
 
-  /** A token's outcome, for the socket made at the end of the same upgrade. */
+  /**
+   * A token's outcome, for the socket made at the end of the same upgrade. An upgrade that never
+   * gets there (the client left during the app's async middleware, a shutdown refused it, ws found
+   * the socket gone) lets its taken session go when its TCP socket closes.
+   */
   #keepTake(req: IncomingMessage, result: TakeResult): void {
-    if (!this.#takes.has(req)) this.#takesKept++;
-    this.#takes.set(req, result);
+    const before = this.#takes.get(req);
+    if (before === undefined) this.#takesKept++;
+    else req.socket.off("close", before.abandoned);
+    const kept: KeptTake = {
+      result,
+      abandoned: () => {
+        if (this.#takes.get(req) !== kept) return;
+        this.#takes.delete(req);
+        this.#takesKept--;
+        if (result.ok) this.#release(result.record);
+      },
+    };
+    this.#takes.set(req, kept);
+    req.socket.once("close", kept.abandoned);
+  }
+
+  /** Closes a socket of session `sid` still open on this node (half-open: its session is held by a newer connection now), leaving the session alone. */
+  #closeHalfOpen(sid: SocketId): void {
+    const old = this.#node.get(sid) as ResumableSocket | undefined;
+    if (old === undefined || old.closed) return;
+    if (old.resume instanceof SocketSession) old.resume.supersede();
+    old.close(1001, "resumed elsewhere");
   }
 
   #resumed<S extends ResumableSocket>(init: SocketInit, record: SessionRecord, token: string, make: (init: SocketInit) => S): S {
-    const old = this.#node.get(record.sid) as ResumableSocket | undefined;
-    if (old !== undefined && !old.closed) {
-      // A half-open connection of the same session: the new one wins, the old one's close leaves the session alone.
-      if (old.resume instanceof SocketSession) old.resume.supersede();
-      old.close(1001, "resumed elsewhere");
-    }
+    this.#closeHalfOpen(record.sid); // a half-open connection of the same session: the new one wins
     const socket = make({ ...init, id: record.sid, resumed: true });
     try {
       socket.data = JSON.parse(record.data) as Socket["data"];
