@@ -19,7 +19,7 @@ interface Held {
   secret: string;
   /** The open socket's session, while attached and it was given: the current record comes from it. */
   source: RecordSource | undefined;
-  /** When the detached session expires (ms since the epoch); 0 while attached. */
+  /** When the detached session expires (ms on the monotonic clock, `performance.now()`); 0 while attached. */
   expires: number;
 }
 
@@ -79,7 +79,7 @@ export class MemorySessions implements SessionStore {
     const held = this.#held.get(sid);
     if (held === undefined || generation < held.record.generation || this.#closed) return;
     held.source = undefined; // the close's update wrote the last record
-    held.expires = Date.now() + this.#ttl;
+    held.expires = performance.now() + this.#ttl;
     this.#waiting.push(held);
     this.#due.push(held.expires);
     if (this.#timer === undefined) this.#arm(this.#ttl);
@@ -103,7 +103,7 @@ export class MemorySessions implements SessionStore {
    * The socket of `sid`'s current generation gives the store its record from now on (after a take:
    * the resumed socket, once it is made).
    */
-  attach(sid: string, generation: number, source: RecordSource): void {
+  readFrom(sid: string, generation: number, source: RecordSource): void {
     const held = this.#held.get(sid);
     if (held !== undefined && held.record.generation === generation && held.expires === 0) held.source = source;
   }
@@ -141,8 +141,9 @@ export class MemorySessions implements SessionStore {
   #expireDue(): void {
     this.#timer = undefined;
     const fired = this.#due[this.#next] as number;
-    // The timer fired for `fired`: that much time has passed, even under mock timers that leave Date alone.
-    const now = Math.max(fired, Date.now());
+    // The timer fired for `fired`: that much time has passed, even under mock timers that leave the
+    // clock alone. A monotonic clock: a step of the wall clock (NTP) expires nothing early.
+    const now = Math.max(fired, performance.now());
     while (this.#next < this.#due.length && (this.#due[this.#next] as number) <= now) {
       const held = this.#waiting[this.#next] as Held;
       const due = this.#due[this.#next] as number;

@@ -285,7 +285,7 @@ export class ResumeRuntime {
     }
     const session = new SocketSession(this.#services, socket, sessionBase(record), record, cache);
     socket.resume = session;
-    this.#backend.sessions.attach?.(record.sid, record.generation, session);
+    this.#backend.sessions.readFrom?.(record.sid, record.generation, session);
     session.beginReplay();
     for (const room of record.rooms) socket.join(room);
     void session.replay(record, token);

@@ -95,12 +95,12 @@ export interface SessionStore {
   open(record: SessionRecord, source?: RecordSource): Awaitable<string>;
   /**
    * True for a store in this process's memory: it reads an attached session's current record from
-   * its source (given to `open` or `attach`) when it needs one, so a session writes nothing to it
+   * its source (given to `open` or `readFrom`) when it needs one, so a session writes nothing to it
    * between its open and its close (its joins, leaves and replies cost no record each).
    */
   readonly readsLive?: boolean;
   /** With {@link readsLive}: the socket of a taken session's `generation` gives its record from now on. */
-  attach?(sid: string, generation: number, source: RecordSource): void;
+  readFrom?(sid: string, generation: number, source: RecordSource): void;
   /**
    * Replaces the record's content; ignored (false) if the session is gone or `record.generation`
    * is older than the stored one. `settled` are the replies settled since the last update: a
