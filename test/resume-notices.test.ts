@@ -27,7 +27,8 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
     it(`${mode}: a direct message whose notice was lost while its node's subscriber was cut reaches the connected client, once, in order, without any action of its own`, async () => {
       const prefix = `n1${mode}`;
       const name = `${prefix}-a`;
-      const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded, { name, retryMs: RETRY_MS });
+      // A long ttl: the check every ttl / 3 (40 s) cannot be what delivers them, only the resubscription.
+      const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded, { name, retryMs: RETRY_MS, ttl: 120_000 });
       // A second session on a that has had no direct message yet (its inbox begins with the lost one).
       const fresh = env.x.peer(a.url);
       await fresh.connect();
@@ -45,7 +46,11 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       assert.deepEqual(await env.x.subscribers(name), [], "a was still cut when both were numbered");
       assert.equal(dms(p).length, 1, "not handed to a's socket while cut");
 
-      await until(() => dms(p).length >= 2 && dms(fresh).length >= 1, "the missed direct messages, with no client action", 15_000);
+      await until(
+        () => dms(p).length >= 2 && dms(fresh).length >= 1,
+        "the missed direct messages, with no client action",
+        RETRY_MS + 8_000,
+      );
       console.log(JSON.stringify({ mode, test: "lost inbox notice", deliveredAfterCutMs: Date.now() - cutAt, reconnectDelayMs: RETRY_MS }));
       // Live again afterwards, from both nodes, and nothing twice.
       b.server.sendTo(sid, dm(3));
@@ -170,6 +175,12 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       // A poll every 25 ms would read the mark ~90 times over this wait; the notice needs none but
       // the first read and the slow fallback poll's (every second).
       assert.ok(reads >= 1 && reads <= 8, `the wait read the mark ${reads} times`);
+      // a settles ~2.3 s into b's wait, whose fallback reads come at 0, 1, 2 and 3 s: without the
+      // notice the answer would come ~0.7 s after the settle; with it, within a few ms.
+      assert.ok(
+        answeredAt - a.settledAt < 300,
+        `answered ${answeredAt - a.settledAt} ms after a's handler settled: by the notice, not the 1 s poll`,
+      );
       await sleep(300);
       assert.equal(a.runs + b.runs, 1, `ran on a ${a.runs}, on b ${b.runs} time(s)`);
       assert.equal(q.frames.filter(isAnswer).length, 1, "one answer");
