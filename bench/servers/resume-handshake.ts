@@ -100,8 +100,13 @@ function handChat(sessions: boolean): WebSocketServer {
       ws.send(JSON.stringify([9, "welcome", { sid: id, token: `${id}.${secret}` }]));
     }
     ws.on("message", (data: Buffer) => {
-      const message = JSON.parse(data.toString()) as { text?: unknown };
-      if (typeof message.text !== "string") return;
+      let message: { text?: unknown };
+      try {
+        message = JSON.parse(data.toString()) as { text?: unknown };
+      } catch {
+        return; // not JSON: ignored, as the chat's contract refuses it
+      }
+      if (typeof message?.text !== "string") return;
       const out = JSON.stringify({ from: id, text: message.text });
       for (const peer of members) peer.send(out);
     });

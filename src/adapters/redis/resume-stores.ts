@@ -84,6 +84,7 @@ export function redisResumeStores(
   channels: DirectChannels,
   layout: SessionLayout = oneRedisLayout(prefix),
 ): RedisResumeStores {
+  // The same call on both sides, narrowed: TypeScript cannot call `duplicate` on the union (TS2349).
   const redis = isCluster(template) ? template.duplicate() : template.duplicate();
   redis.on("error", (error: Error) => logger.debug({ err: error }, `Redis resume store: ${error.message}`));
   const history = new RedisHistory(redis, { size: options.history.size, ttl: options.history.ttl, layout });

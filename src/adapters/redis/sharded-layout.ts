@@ -156,7 +156,7 @@ export async function runSharded(
 /**
  * Whether an ioredis client is a `Redis.Cluster`.
  * @example
- * const copy = isCluster(client) ? client.duplicate() : client.duplicate();
+ * const where = isCluster(client) ? "a Redis Cluster" : "one Redis";
  */
 export function isCluster(client: Redis | Cluster): client is Cluster {
   return (client as { isCluster?: boolean }).isCluster === true;
