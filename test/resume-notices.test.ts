@@ -133,6 +133,24 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       assert.deepEqual([...a.expired, ...b.expired], [], "no onExpire");
     });
 
+    it(`${mode}: room broadcasts reach a node again once its cut subscriber is back (the adapter subscribes again itself)`, async () => {
+      const prefix = `n7${mode}`;
+      const name = `${prefix}-a`;
+      const { b, p } = await env.x.sessionOnA(prefix, sharded, { name, retryMs: RETRY_MS, ttl: 120_000 });
+      const say = (n: number) => b.view?.to("r").emit("message", { n });
+      say(1);
+      await until(() => p.seqs("room:r").length === 1, "the first broadcast on a");
+      assert.ok((await env.x.cutSubscriber(name)) >= 1, "node a's subscriber was cut");
+      await env.x.subscribedAgain(name);
+      await sleep(100); // the SSUBSCRIBE/SUBSCRIBE of every channel, sent together, answered
+      say(2);
+      say(3);
+      await until(() => p.seqs("room:r").length === 3, "the broadcasts after the resubscription, live", 10_000);
+      const seqs = p.seqs("room:r");
+      assert.deepEqual(seqs, [seqs[0], (seqs[0] as number) + 1, (seqs[0] as number) + 2], "once, in order");
+      assert.deepEqual(p.gaps, []);
+    });
+
     it(`${mode}: a request retried on the new node is answered by the reply notice soon after the old node's handler settles, without polling the store`, async () => {
       const prefix = `n4${mode}`;
       const a = await env.x.startNode(prefix, sharded);

@@ -145,7 +145,10 @@ export class ShardedRedisAdapter implements RedisAdapter {
       this.#sub = template.duplicate([], { ...own, shardedSubscribers: true, redisOptions });
     } else {
       this.#pub = template.duplicate({ ...own, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
-      this.#sub = template.duplicate({ ...own, autoResendUnfulfilledCommands: false });
+      // Subscribed again by this adapter on "ready" (below), not by ioredis: ioredis 6.0 sends its
+      // own SSUBSCRIBEs after a reconnect with no rejection handler, so a connection that drops
+      // again before they are answered ends in an unhandled rejection (a process exit on Node >= 15).
+      this.#sub = template.duplicate({ ...own, autoResubscribe: false, autoResendUnfulfilledCommands: false });
     }
     const pub = this.#pub;
     const sub = this.#sub;
@@ -166,11 +169,15 @@ export class ShardedRedisAdapter implements RedisAdapter {
     pub.on("ready", () => {
       if (this.#heartbeat !== undefined) this.#restore().catch(this.#failed);
     });
-    // ioredis subscribes again by itself; this SSUBSCRIBE, sent after its own, is answered once
-    // the direct channel is heard again: the resume stores' notices sent meanwhile are lost.
+    // After a reconnect: on one Redis this SSUBSCRIBE of the direct channel and every partition
+    // with members here is the resubscription itself; on a Cluster ioredis subscribes each shard
+    // again by itself, and this one, sent after its own, is answered once the direct channel is
+    // heard again. Either way its answer tells the resume stores that notices sent meanwhile were lost.
     sub.on("ready", () => {
-      if (this.#heartbeat === undefined || this.#resume === undefined) return;
-      sub.ssubscribe(this.#layout.direct(node.nodeId)).then(() => this.#resume?.resubscribed(), this.#failed);
+      if (this.#heartbeat === undefined) return;
+      const direct = this.#layout.direct(node.nodeId);
+      const channels = isCluster(sub) ? [direct] : [direct, ...[...this.#interest.keys()].map((p) => this.#layout.channel(p))];
+      sub.ssubscribe(...channels).then(() => this.#resume?.resubscribed(), this.#failed);
     });
     sub.on("smessageBuffer", this.#onMessage);
     try {
