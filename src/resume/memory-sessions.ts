@@ -11,6 +11,7 @@
  *   closes: one queue and one timer for the whole store, not a timer per detached session.
  */
 import { consoleLogger, type Logger } from "../logger.js";
+import { Listeners } from "./listeners.js";
 import type { RecordSource, SessionRecord, SessionStore, TakeResult } from "./session-store.js";
 import { issueSecret, sameSecret, splitToken } from "./session-token.js";
 
@@ -35,7 +36,7 @@ export class MemorySessions implements SessionStore {
   readonly #ttl: number;
   readonly #logger: Logger;
   readonly #held = new Map<string, Held>();
-  readonly #listeners: ((record: SessionRecord) => void)[] = [];
+  readonly #expired: Listeners<[SessionRecord]>;
   /**
    * Detached sessions in the order of their deadlines (`#due[i]` for `#waiting[i]`), from `#next`
    * on. An entry whose session was taken, ended or detached again since is stale: its held entry
@@ -54,6 +55,7 @@ export class MemorySessions implements SessionStore {
   constructor(options: { ttl: number; logger?: Logger }) {
     this.#ttl = options.ttl;
     this.#logger = options.logger ?? consoleLogger;
+    this.#expired = new Listeners(this.#logger, "an onExpire listener threw");
   }
 
   /** Sessions held (attached or detached). */
@@ -120,7 +122,7 @@ export class MemorySessions implements SessionStore {
   }
 
   onExpire(listener: (record: SessionRecord) => void): void {
-    this.#listeners.push(listener);
+    this.#expired.add(listener);
   }
 
   close(): void {
@@ -168,13 +170,6 @@ export class MemorySessions implements SessionStore {
   #expire(held: Held): void {
     const sid = held.record.sid;
     this.#held.delete(sid);
-    for (const listener of this.#listeners) {
-      try {
-        listener(held.record);
-      } catch (error) {
-        // Reported, and the other listeners still run: one faulty hook must not hide an expiry from the rest.
-        this.#logger.error({ err: error, sid }, "an onExpire listener threw");
-      }
-    }
+    this.#expired.run({ sid }, held.record);
   }
 }

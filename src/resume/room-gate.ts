@@ -13,7 +13,7 @@ import type { Socket } from "../socket/socket.js";
 import type { Room, SocketId } from "../types.js";
 import { admitLive, planStream } from "./gap-plan.js";
 import { type HistoryLog, pushFrame, roomStream, type StreamName, type StreamPosition } from "./history-log.js";
-import { when } from "./when.js";
+import { isThenable, when } from "./when.js";
 
 /** A live message of a room with history. */
 interface Live {
@@ -241,10 +241,6 @@ export class RoomGate implements StreamGate {
     const except = [...this.#replaying.keys()].map((s) => s.id);
     deliverLocal(this.#node.rooms, [room], except, frame);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** The seq of a push frame of a room's stream, read after its head (`[4,"room:<name>",<seq>,`). */

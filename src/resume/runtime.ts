@@ -276,9 +276,9 @@ export class ResumeRuntime {
     const cache = this.#cacheOf(record.sid, record.replies);
     // Requests that were still running when the session was taken: on this node the cache awaits
     // its own runs; a run on another node writes its reply to the store, awaited here (bounded).
+    const notices = this.#backend.sessions.onReplied === undefined ? undefined : this.#replyNotices;
     for (const id of record.running ?? []) {
       if (cache.has(id)) continue; // this node runs or ran it
-      const notices = this.#backend.sessions.onReplied === undefined ? undefined : this.#replyNotices;
       const frame = remoteReply(this.#backend.sessions, record.sid, id, { notices, stopped: () => this.#stopping });
       // Once settled here, the reply goes into this node's record (and its mark goes).
       void cache.adopt(id, frame).then((adopted) => adopted && this.#services.current(record.sid)?.changed());

@@ -25,7 +25,7 @@ import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import type { RoomGate } from "./room-gate.js";
 import type { SessionRecord, SessionStore } from "./session-store.js";
-import { when } from "./when.js";
+import { isThenable, when } from "./when.js";
 
 /** What every session of a server shares. */
 export interface SessionServices {
@@ -219,7 +219,7 @@ export class SocketSession implements ResumeHandle {
     const sid = this.#base.sid;
     let token: Awaitable<string>;
     try {
-      token = this.#services.sessions.open(this.#record(), this);
+      token = this.#services.sessions.open(this.record(), this);
     } catch (error) {
       this.#services.logger.error({ err: error, socket: this.#base.sid }, "resume: a session store write failed");
       return;
@@ -314,11 +314,18 @@ export class SocketSession implements ResumeHandle {
       void this.#fillInbox(item);
       return;
     }
-    // The inbox's history was lost (a new epoch): the client hears of it before the message, as
-    // room members do, else its position would pair the new seqs with the old epoch.
-    if (verdict === "reset") this.#socket.send(encodeControl(ControlKind.GAP, { stream, reason: "reset", epoch: pos.epoch }));
-    this.#inbox = pos;
-    this.#socket.send(frame);
+    this.#writeInbox(item, verdict === "reset");
+  }
+
+  /**
+   * Writes an inbox message that is next in line. After a reset (the inbox's history was lost: a
+   * new epoch) the client hears of it before the message, as room members do, else its position
+   * would pair the new seqs with the old epoch.
+   */
+  #writeInbox(item: Buffered, reset: boolean): void {
+    if (reset) this.#socket.send(encodeControl(ControlKind.GAP, { stream: item.stream, reason: "reset", epoch: item.epoch }));
+    this.#inbox = { seq: item.seq, epoch: item.epoch };
+    this.#socket.send(item.frame);
   }
 
   /** Reads the inbox's hole before `first` from history, writes it (or its gap), then what arrived meanwhile, in order. */
@@ -332,10 +339,7 @@ export class SocketSession implements ResumeHandle {
         const verdict = admitLive(at, item.seq, item.epoch);
         if (verdict === "duplicate") continue;
         if (verdict !== "hole") {
-          if (verdict === "reset")
-            this.#socket.send(encodeControl(ControlKind.GAP, { stream: item.stream, reason: "reset", epoch: item.epoch }));
-          this.#inbox = { seq: item.seq, epoch: item.epoch };
-          this.#socket.send(item.frame);
+          this.#writeInbox(item, verdict === "reset");
           continue;
         }
         // Read after `item` was appended: the window holds it too (or a gap covers it).
@@ -385,7 +389,7 @@ export class SocketSession implements ResumeHandle {
   #writeChanged(): void {
     this.#scheduled = false;
     if (this.#standing === "ended" || this.#standing === "superseded" || !this.#dirty) return;
-    this.#queue(() => (this.#dirty ? this.#services.sessions.update(this.#record(), this.#settled()) : undefined));
+    this.#queue(() => (this.#dirty ? this.#services.sessions.update(this.record(), this.#settled()) : undefined));
   }
 
   /** Replies settled since the last write; none (and no cache made) for a session that never had a request. */
@@ -505,12 +509,8 @@ export class SocketSession implements ResumeHandle {
     });
   }
 
-  /** The session's record as it stands now (what a store that reads live sessions asks for). */
+  /** The session's record as it stands now (also what a store that reads live sessions asks for). */
   record(): SessionRecord {
-    return this.#record();
-  }
-
-  #record(): SessionRecord {
     this.#dirty = false;
     const joined = this.#socket.rooms;
     // Empty parts are one shared frozen value (a fresh session's first record has only empty ones).
@@ -566,7 +566,7 @@ export class SocketSession implements ResumeHandle {
     if (this.#standing === "superseded") return;
     const { sid, generation } = this.#base;
     if (this.#standing === "moved" || this.#standing === "resuming" || keepsSession(this.#socket.closeReason)) {
-      const record = this.#record();
+      const record = this.record();
       const settled = this.#settled();
       const sessions = this.#services.sessions;
       this.#queue(() => then(sessions.update(record, settled), () => sessions.detach(sid, generation)));
@@ -626,10 +626,6 @@ function writeChanged(): void {
   const batch = changedInTurn;
   changedInTurn = []; // a session changed while writing schedules the next batch
   for (const session of batch) writeSession(session);
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** Runs `next` after `value`: at once when it is not a promise (a store in memory), else once it resolves. */

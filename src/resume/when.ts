@@ -11,10 +11,8 @@ import type { Awaitable } from "./history-log.js";
  * when(history.append(stream, body), (pos) => dispatch(pos), (err) => log(err));
  */
 export function when<T>(value: Awaitable<T>, next: (value: T) => void, failed: (error: unknown) => void): void {
-  if (value !== null && typeof value === "object" && typeof (value as PromiseLike<T>).then === "function") {
-    Promise.resolve(value as PromiseLike<T>)
-      .then(next)
-      .catch(failed);
+  if (isThenable(value)) {
+    Promise.resolve(value).then(next).catch(failed);
     return;
   }
   try {
@@ -22,4 +20,13 @@ export function when<T>(value: Awaitable<T>, next: (value: T) => void, failed: (
   } catch (error) {
     failed(error);
   }
+}
+
+/**
+ * Whether a store's answer is a promise (a store over the network) rather than the value itself (one in memory).
+ * @example
+ * if (!isThenable(position)) primeNow(position);
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
 }

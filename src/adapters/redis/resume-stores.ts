@@ -13,6 +13,7 @@ import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import type { ResumeBackend } from "../../resume/backend.js";
+import { Listeners } from "../../resume/listeners.js";
 import { type DirectChannels, parseMoved, parseReply } from "./direct-channels.js";
 import { RedisInboxRoute } from "./inbox-route.js";
 import { oneRedisLayout, type SessionLayout } from "./session-layout.js";
@@ -89,16 +90,8 @@ export function redisResumeStores(
   redis.on("error", (error: Error) => logger.debug({ err: error }, `Redis resume store: ${error.message}`));
   const history = new RedisHistory(redis, { size: options.history.size, ttl: options.history.ttl, layout });
   const sessions = new RedisSessions(redis, { ttl: options.ttl, layout, logger, channels });
-  const listeners: (() => void)[] = [];
-  const resync = () => {
-    for (const listener of listeners) {
-      try {
-        listener();
-      } catch (error) {
-        logger.error({ err: error }, "resume: a resync listener threw");
-      }
-    }
-  };
+  const listeners = new Listeners<[]>(logger, "resume: a resync listener threw");
+  const resync = () => listeners.run({});
   // Now and then too, at the leases' pace: a notice can also be lost without this node's
   // subscriber being cut (a shard's failover on a Cluster), and one HMGET per session held here is
   // cheap next to the lease renewal's script per session.
@@ -108,9 +101,7 @@ export function redisResumeStores(
     history,
     sessions,
     inbox: new RedisInboxRoute(history, channels, layout),
-    onResync: (listener) => {
-      listeners.push(listener);
-    },
+    onResync: (listener) => listeners.add(listener),
     resubscribed: () => {
       void sessions.renew().then(resync, resync);
     },

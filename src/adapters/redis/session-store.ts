@@ -18,6 +18,7 @@
  */
 import type { Cluster, Redis } from "ioredis";
 import { consoleLogger, type Logger } from "../../logger.js";
+import { Listeners } from "../../resume/listeners.js";
 import type { ReplyState, SessionRecord, SessionStore, TakeResult } from "../../resume/session-store.js";
 import { issueToken, parseToken, sameDigest } from "../../resume/session-token.js";
 import type { DirectChannels } from "./direct-channels.js";
@@ -68,9 +69,9 @@ export class RedisSessions implements SessionStore {
   readonly #ttl: number;
   readonly #layout: SessionLayout;
   readonly #logger: Logger;
-  readonly #listeners: ((record: SessionRecord) => void)[] = [];
-  readonly #movedListeners: ((sid: string, generation: number) => void)[] = [];
-  readonly #replyListeners: ((sid: string, id: number, frame: string) => void)[] = [];
+  readonly #expired: Listeners<[SessionRecord]>;
+  readonly #moved: Listeners<[string, number]>;
+  readonly #replied: Listeners<[string, number, string]>;
   readonly #channels: DirectChannels | undefined;
   /** Sessions attached on this node, by sid, with their generation: their leases are renewed here. */
   readonly #attached = new Map<string, number>();
@@ -82,6 +83,9 @@ export class RedisSessions implements SessionStore {
     this.#ttl = options.ttl;
     this.#layout = options.layout ?? oneRedisLayout(options.prefix ?? "tsws");
     this.#logger = options.logger ?? consoleLogger;
+    this.#expired = new Listeners(this.#logger, "an onExpire listener threw");
+    this.#moved = new Listeners(this.#logger, "resume: a moved listener threw");
+    this.#replied = new Listeners(this.#logger, "resume: a reply listener threw");
     this.#channels = options.channels;
     const poll = setInterval(() => void this.claimExpired(), options.pollEvery ?? Math.min(1_000, options.ttl / 4));
     const renew = setInterval(() => void this.#renew(), options.ttl / 3);
@@ -174,11 +178,11 @@ export class RedisSessions implements SessionStore {
   }
 
   onExpire(listener: (record: SessionRecord) => void): void {
-    this.#listeners.push(listener);
+    this.#expired.add(listener);
   }
 
   onMoved(listener: (sid: string, generation: number) => void): void {
-    this.#movedListeners.push(listener);
+    this.#moved.add(listener);
   }
 
   /**
@@ -188,17 +192,11 @@ export class RedisSessions implements SessionStore {
    */
   moved(sid: string, generation: number): void {
     if ((this.#attached.get(sid) ?? Number.POSITIVE_INFINITY) < generation) this.#attached.delete(sid);
-    for (const listener of this.#movedListeners) {
-      try {
-        listener(sid, generation);
-      } catch (error) {
-        this.#logger.error({ err: error, sid }, "resume: a moved listener threw");
-      }
-    }
+    this.#moved.run({ sid }, sid, generation);
   }
 
   onReplied(listener: (sid: string, id: number, frame: string) => void): void {
-    this.#replyListeners.push(listener);
+    this.#replied.add(listener);
   }
 
   /**
@@ -207,13 +205,7 @@ export class RedisSessions implements SessionStore {
    * on this node's direct channel.
    */
   replied(sid: string, id: number, frame: string): void {
-    for (const listener of this.#replyListeners) {
-      try {
-        listener(sid, id, frame);
-      } catch (error) {
-        this.#logger.error({ err: error, sid }, "resume: a reply listener threw");
-      }
-    }
+    this.#replied.run({ sid }, sid, id, frame);
   }
 
   /**
@@ -242,13 +234,7 @@ export class RedisSessions implements SessionStore {
     for (let i = 0; i < reply.length; i += 2) {
       const record = this.#record(reply[i]!, reply[i + 1]!);
       this.#attached.delete(record.sid);
-      for (const listener of this.#listeners) {
-        try {
-          listener(record);
-        } catch (error) {
-          this.#logger.error({ err: error, sid: record.sid }, "an onExpire listener threw");
-        }
-      }
+      this.#expired.run({ sid: record.sid }, record);
     }
     return reply.length / 2;
   }

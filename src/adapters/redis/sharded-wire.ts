@@ -8,7 +8,8 @@
  */
 
 /**
- * Three kinds serve resumable sessions, published by the resume stores' scripts: `moved` tells a node
+ * Three kinds serve resumable sessions, published by the resume stores (from inside their scripts
+ * in the classic mode, right after them in the sharded mode): `moved` tells a node
  * that a session it held was taken by another node (body `<generation>:<sid>`, session-store.ts);
  * `inbox` hands it a direct message another node numbered into the inbox of a session it holds
  * (inbox-route.ts); `reply` hands it the reply of a request that ran on the session's previous node
