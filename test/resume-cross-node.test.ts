@@ -28,12 +28,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       const prefix = `x1${mode}`;
       const a = await startNode(prefix, sharded);
       const b = await startNode(prefix, sharded);
-      const p = peer(a.url);
-      await p.connect();
-      const sid = p.sid as string;
-      await until(() => a.sockets.has(sid), "the session's socket on node a");
-      a.sockets.get(sid)?.emit("dm", { n: 1 });
-      await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+      const { p, sid } = await env.x.firstDm(a);
       // b needs a socket of its own for a server view (its sendTo); any client will do.
       await peer(b.url).connect();
       await until(() => b.view !== undefined, "a socket on node b");
@@ -123,12 +118,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
     it(`${mode}: a direct message its node did not hear is read from history before the next one, in order, once`, async () => {
       const prefix = `x4${mode}`;
       const a = await startNode(prefix, sharded);
-      const p = peer(a.url);
-      await p.connect();
-      const sid = p.sid as string;
-      await until(() => a.sockets.has(sid), "the session's socket on node a");
-      a.sockets.get(sid)?.emit("dm", { n: 1 });
-      await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+      const { p, sid } = await env.x.firstDm(a);
       // A node whose notice to a reaches nobody (as when a's subscriber connection is down): the
       // message is kept in the inbox, and a does not hear of it.
       const delivery = await env.x.deliverUnheard(prefix, sharded, sid, 2);

@@ -80,12 +80,7 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       const prefix = `n3${mode}`;
       // ttl 3 s: the node checks its sessions' inboxes every second.
       const a = await env.x.startNode(prefix, sharded, { ttl: 3_000 });
-      const p = env.x.peer(a.url);
-      await p.connect();
-      const sid = p.sid as string;
-      await until(() => a.sockets.has(sid), "the session's socket on node a");
-      a.sockets.get(sid)?.emit("dm", { n: 1 });
-      await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+      const { p, sid } = await env.x.firstDm(a);
       // Appended by a node whose notice to a reaches nobody, as a notice dropped on the way would.
       const sentAt = Date.now();
       const delivery = await env.x.deliverUnheard(prefix, sharded, sid, 2);

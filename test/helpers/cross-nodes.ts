@@ -164,6 +164,17 @@ export class CrossNodes {
     return new RedisInboxRoute(history, ghost, layout).deliver(sid, pushBody("dm", { n }), false);
   }
 
+  /** A fresh session on `node` whose first direct message (`{ n: 1 }`, inbox seq 1) has reached its peer. */
+  async firstDm(node: XNode): Promise<{ p: ResumePeer; sid: string }> {
+    const p = this.peer(node.url);
+    await p.connect();
+    const sid = p.sid as string;
+    await until(() => node.sockets.has(sid), "the session's socket on its node");
+    node.sockets.get(sid)?.emit("dm", { n: 1 });
+    await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+    return { p, sid };
+  }
+
   /** The last seq Redis gave the session's inbox (0 before any). */
   async inboxTop(prefix: string, sid: string): Promise<number> {
     return Number((await this.#admin.hget(`${layoutOf(prefix).stream(inboxStream(sid))}:meta`, "s")) ?? 0);
