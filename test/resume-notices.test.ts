@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseReply } from "../src/adapters/redis/direct-channels.js";
+import { inboxNotice, movedNotice, parseInbox, parseMoved, parseReply, replyNotice } from "../src/adapters/redis/resume-notices.js";
+import { unframe, WireKind } from "../src/adapters/redis/sharded-wire.js";
 import { crossNodesSuite, dm, dms, isAnswer, layoutOf } from "./helpers/cross-nodes.js";
 import { until } from "./helpers.js";
 
@@ -224,7 +225,26 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
   }
 });
 
-describe("reply notice bodies", () => {
+describe("notice bodies", () => {
+  it("reads back what the sharded mode sends, sids of any characters included (lengths count bytes)", () => {
+    const sid = "s:ü:1"; // a colon and a two-byte character
+    const moved = unframe(movedNotice(3, sid));
+    assert.equal(moved?.kind, WireKind.moved);
+    assert.deepEqual(parseMoved(moved?.body as Buffer), { generation: 3, sid });
+    const frame = JSON.stringify([2, 7, { text: "héllo: ü" }]);
+    const reply = unframe(replyNotice(7, sid, frame));
+    assert.equal(reply?.kind, WireKind.reply);
+    assert.deepEqual(parseReply(reply?.body as Buffer), { id: 7, sid, frame });
+    const body = '"dm",{"n":"ü:2"}';
+    const inbox = unframe(inboxNotice({ seq: 2, epoch: "k3" }, sid, body));
+    assert.equal(inbox?.kind, WireKind.inbox);
+    assert.deepEqual(parseInbox(inbox?.body as Buffer), { sid, pos: { seq: 2, epoch: "k3" }, body });
+    for (const bad of ["", "2", "2:k3", "2:k3:4", ":k3:4:0f8e", "x:k3:4:0f8e", "2:k3:x:0f8e", "2:k3:9:0f8e"]) {
+      assert.equal(parseInbox(Buffer.from(bad)), undefined, JSON.stringify(bad));
+    }
+    for (const bad of ["", "3", ":0f8e", "x:0f8e"]) assert.equal(parseMoved(Buffer.from(bad)), undefined, JSON.stringify(bad));
+  });
+
   it("reads what the update script writes, byte lengths and all, and refuses malformed bodies", () => {
     const frame = JSON.stringify([2, 7, { text: "héllo: ü" }]);
     assert.deepEqual(parseReply(Buffer.from(`7:4:0f8e${frame}`)), { id: 7, sid: "0f8e", frame });

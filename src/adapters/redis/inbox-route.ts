@@ -11,12 +11,14 @@
  * subscription is back or at its check every ttl / 3 (it compares its sessions with {@link
  * RedisInboxRoute.tops}), or the client gets it at the resume.
  */
+import { consoleLogger, type Logger } from "../../logger.js";
 import type { InboxDelivery, InboxRoute } from "../../resume/backend.js";
 import { inboxStream, type StreamPosition } from "../../resume/history-log.js";
+import { Listeners } from "../../resume/listeners.js";
 import type { DirectChannels } from "./direct-channels.js";
+import { INBOX_HEAD, inboxNotice, parseInbox } from "./resume-notices.js";
 import { script } from "./scripts.js";
 import type { SessionLayout } from "./session-layout.js";
-import { frame, WireKind } from "./sharded-wire.js";
 import { APPEND_STEPS, type RedisHistory } from "./streams-log.js";
 
 /**
@@ -41,8 +43,6 @@ return { epoch, top, away, n or '' }`;
 const routeScript = script(ROUTE);
 
 const NONE: InboxDelivery = { kind: "none" };
-/** The head of an `inbox` notice: the frame of the adapters' direct channels, kind `inbox`, no sequence number. */
-const INBOX_HEAD = frame(WireKind.inbox, 0, Buffer.alloc(0));
 
 /**
  * Direct messages of resumable sessions over Redis, for every node.
@@ -54,13 +54,17 @@ export class RedisInboxRoute implements InboxRoute {
   readonly #history: RedisHistory;
   readonly #channels: DirectChannels;
   readonly #layout: SessionLayout;
-  readonly #listeners: ((sid: string, pos: StreamPosition, body: string) => void)[] = [];
+  readonly #forwarded: Listeners<[string, StreamPosition, string]>;
 
-  /** @param layout where the session hashes are: the same layout as `history`'s */
-  constructor(history: RedisHistory, channels: DirectChannels, layout: SessionLayout) {
+  /**
+   * @param layout where the session hashes are: the same layout as `history`'s
+   * @param logger where a throwing `onForwarded` listener is reported (default: stderr)
+   */
+  constructor(history: RedisHistory, channels: DirectChannels, layout: SessionLayout, logger: Logger = consoleLogger) {
     this.#history = history;
     this.#channels = channels;
     this.#layout = layout;
+    this.#forwarded = new Listeners(logger, "resume: an inbox listener threw");
   }
 
   async deliver(sid: string, body: string, own: boolean): Promise<InboxDelivery> {
@@ -72,13 +76,13 @@ export class RedisInboxRoute implements InboxRoute {
     const pos = { seq: Number(reply[1]), epoch: String(reply[0]) };
     if (reply[2] === 1 && send !== undefined) {
       // The holder's channel is in another slot than the inbox: told now, in the order the appends were answered.
-      send(reply[3], Buffer.concat([INBOX_HEAD, Buffer.from(`${pos.seq}:${pos.epoch}:${Buffer.byteLength(sid)}:${sid}${body}`)]));
+      send(reply[3], inboxNotice(pos, sid, body));
     }
     return { kind: "appended", pos, elsewhere: reply[2] === 1 };
   }
 
   onForwarded(listener: (sid: string, pos: StreamPosition, body: string) => void): void {
-    this.#listeners.push(listener);
+    this.#forwarded.add(listener);
   }
 
   tops(sids: readonly string[]): Promise<(StreamPosition | undefined)[]> {
@@ -90,17 +94,9 @@ export class RedisInboxRoute implements InboxRoute {
    * another node appended to the inbox of a session this node holds. False when malformed.
    */
   forwarded(notice: Buffer): boolean {
-    // `<seq>:<epoch>:<sid bytes>:<sid><body>`, read as bytes: the sid's length counts bytes.
-    const a = notice.indexOf(58);
-    const b = a < 0 ? -1 : notice.indexOf(58, a + 1);
-    const c = b < 0 ? -1 : notice.indexOf(58, b + 1);
-    const seq = Number(notice.toString("latin1", 0, a));
-    const length = Number(notice.toString("latin1", b + 1, c));
-    if (a < 1 || c < 0 || !Number.isSafeInteger(seq) || !Number.isSafeInteger(length) || c + 1 + length > notice.length) return false;
-    const pos = { seq, epoch: notice.toString("utf8", a + 1, b) };
-    const sid = notice.toString("utf8", c + 1, c + 1 + length);
-    const body = notice.toString("utf8", c + 1 + length);
-    for (const listener of this.#listeners) listener(sid, pos, body);
+    const inbox = parseInbox(notice);
+    if (inbox === undefined) return false;
+    this.#forwarded.run({ sid: inbox.sid }, inbox.sid, inbox.pos, inbox.body);
     return true;
   }
 }

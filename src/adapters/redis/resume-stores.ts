@@ -14,8 +14,9 @@ import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import type { ResumeBackend } from "../../resume/backend.js";
 import { Listeners } from "../../resume/listeners.js";
-import { type DirectChannels, parseMoved, parseReply } from "./direct-channels.js";
+import type { DirectChannels } from "./direct-channels.js";
 import { RedisInboxRoute } from "./inbox-route.js";
+import { parseMoved, parseReply } from "./resume-notices.js";
 import { oneRedisLayout, type SessionLayout } from "./session-layout.js";
 import { RedisSessions } from "./session-store.js";
 import { isCluster } from "./sharded-layout.js";
@@ -100,7 +101,7 @@ export function redisResumeStores(
   return {
     history,
     sessions,
-    inbox: new RedisInboxRoute(history, channels, layout),
+    inbox: new RedisInboxRoute(history, channels, layout, logger),
     onResync: (listener) => listeners.add(listener),
     resubscribed: () => {
       void sessions.renew().then(resync, resync);

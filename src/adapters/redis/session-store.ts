@@ -22,10 +22,10 @@ import { Listeners } from "../../resume/listeners.js";
 import type { ReplyState, SessionRecord, SessionStore, TakeResult } from "../../resume/session-store.js";
 import { issueToken, parseToken, sameDigest } from "../../resume/session-token.js";
 import type { DirectChannels } from "./direct-channels.js";
+import { MOVED_HEAD, movedNotice, REPLY_HEAD, replyNotice } from "./resume-notices.js";
 import { runScript } from "./scripts.js";
 import { oneRedisLayout, type SessionLayout } from "./session-layout.js";
 import { sessionScripts as scripts } from "./session-scripts.js";
-import { frame, WireKind } from "./sharded-wire.js";
 
 /** Hashes outlive their deadline by this much, so a cluster that was down a while can still claim (and announce) them. */
 const KEEP = 86_400_000;
@@ -52,11 +52,6 @@ export interface RedisSessionsOptions {
    */
   channels?: DirectChannels;
 }
-
-/** The head of a `moved` notice: the frame of the adapters' direct channels, kind `moved`, no sequence number. */
-const MOVED_HEAD = frame(WireKind.moved, 0, Buffer.alloc(0));
-/** The head of a `reply` notice, likewise. */
-const REPLY_HEAD = frame(WireKind.reply, 0, Buffer.alloc(0));
 
 /**
  * Resumable sessions in Redis.
@@ -129,8 +124,7 @@ export class RedisSessions implements SessionStore {
     if (holder !== "" && told.length > 0) {
       const frames = new Map(settled);
       for (const id of told) {
-        const body = `${id}:${Buffer.byteLength(record.sid)}:${record.sid}${frames.get(Number(id)) ?? ""}`;
-        channels?.send?.(holder, Buffer.concat([REPLY_HEAD, Buffer.from(body)]));
+        channels?.send?.(holder, replyNotice(id, record.sid, frames.get(Number(id)) ?? ""));
       }
     }
     return written === 1;
@@ -165,7 +159,7 @@ export class RedisSessions implements SessionStore {
     const taken = (await runScript(this.#redis, scripts.take, this.#keys(parsed.sid), args)) as [number, string, string[], string] | null;
     if (taken === null) return { ok: false, reason: "unknown" }; // taken or expired meanwhile
     // Where the script could not publish (a Redis Cluster), the previous holder is told now.
-    if (taken[3] !== "") channels?.send?.(taken[3], Buffer.concat([MOVED_HEAD, Buffer.from(`${taken[0]}:${parsed.sid}`)]));
+    if (taken[3] !== "") channels?.send?.(taken[3], movedNotice(taken[0], parsed.sid));
     const record = this.#withMarks(this.#record(taken[0], taken[1]), taken[2]);
     this.#attached.set(record.sid, record.generation);
     return { ok: true, record, token: next.token };
