@@ -6,6 +6,7 @@ import type { Traffic } from "../observe/traffic.js";
 import { noteCloseReason, type Socket, serverOf, trafficFor } from "../socket/socket.js";
 import { decodeText } from "../socket/text-bytes.js";
 import type { EventQueue } from "./event-queue.js";
+import { quietRedundantEnds } from "./redundant-end.js";
 
 /**
  * Says whether an inbound message of `size` bytes may be handled (the rate limit's check).
@@ -71,6 +72,7 @@ export class Connection extends WebSocket {
     this.#claim = claim;
     this.#closed = closed;
     this.#traffic = trafficFor(socket);
+    quietRedundantEnds(this);
   }
 
   /**
