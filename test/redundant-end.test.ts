@@ -6,7 +6,7 @@
 // with their codes and run onClose once.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { connect as tcpConnect, createServer as tcpServer, type Socket as TcpSocket } from "node:net";
+import { type Socket as TcpSocket, connect as tcpConnect, createServer as tcpServer } from "node:net";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";

@@ -42,6 +42,12 @@ describe("resume tokens", () => {
     assert.ok(!sameSecret(parts.secret, a.secret.slice(0, 21)));
   });
 
+  it("draw distinct secrets of 22 base64url characters, also across refills of the pool", () => {
+    const secrets = Array.from({ length: 300 }, () => issueSecret("s").secret);
+    for (const secret of secrets) assert.match(secret, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(new Set(secrets).size, secrets.length);
+  });
+
   it("go out in a welcome frame written as encodeControl would, also for an id that needs escaping", () => {
     for (const sid of ["0f8e-11", 'a"b\\c', "é\u2028"]) {
       const { token } = issueSecret(sid);
