@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type { Logger } from "../src/logger.js";
 import { ControlKind, encodeControl } from "../src/protocol/index.js";
 import { MemorySessions } from "../src/resume/memory-sessions.js";
+import { packedGeneration, packedSid, packRecord, unpackRecord } from "../src/resume/packed-record.js";
 import { ownerKey, type SessionRecord } from "../src/resume/session-store.js";
 import { issueSecret, issueToken, parseToken, resumeTokenOf, sameDigest, sameSecret, splitToken } from "../src/resume/session-token.js";
 import { welcomeFrame } from "../src/resume/socket-session.js";
@@ -244,6 +245,37 @@ describe("MemorySessions", () => {
     assert.equal(r.sid, "s1");
     assert.ok(Date.now() - started >= 25);
     store.close();
+  });
+});
+
+describe("packed records (a detached session in memory)", () => {
+  it("unpack to what was packed, whatever fields and positions the record has", () => {
+    const records: SessionRecord[] = [
+      { sid: "s1", owner: "", path: "/chat/lobby", rooms: [], data: "{}", positions: {}, generation: 0, replies: [] },
+      {
+        sid: "s2",
+        owner: "user:42",
+        path: "/chat/a",
+        namespace: "/chat/:room",
+        rooms: ["a", "b:c", "é"],
+        data: '{"name":"ann"}',
+        positions: { "room:a": { seq: 3, epoch: "k1" }, "inbox:s2": { seq: 12, epoch: "k2" }, "room:é": { seq: 2 ** 40, epoch: "" } },
+        starts: { "room:a": { seq: 0, epoch: "k1" } },
+        generation: 7,
+        replies: [
+          [1, "[2,1,true]"],
+          [4, '[3,4,"TIMEOUT"]'],
+        ],
+        running: [5, 6],
+      },
+      { sid: "s3", owner: "o", path: "/p", rooms: ["r"], data: "{}", positions: {}, starts: {}, generation: 1, replies: [] },
+    ];
+    for (const record of records) {
+      const packed = packRecord(record);
+      assert.deepEqual(unpackRecord(packed), record);
+      assert.equal(packedSid(packed), record.sid);
+      assert.equal(packedGeneration(packed), record.generation);
+    }
   });
 });
 
