@@ -10,6 +10,11 @@
  *     also runs the chat's connect and close written by hand on `ws` (a second baseline: the same
  *     job without the library) and the chat on the built package (it runs `npm run build` first).
  * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes,server] [--before DIR]
+ *   [--rounds=N] [--close=clean] [--kinds=ws,built-resume,...]
+ * The server part: `--rounds` (default 9) rounds of 1,000 handshakes per server; `--close=clean`
+ * ends each connection with a closing handshake (close frame both ways, then the TCP close) instead
+ * of dropping it at once (`terminate()`, a TCP FIN without a close frame); `--kinds` runs only those
+ * servers (always with `ws`, the baseline of every ratio).
  * `--before DIR` (the server part): also runs DIR's bench/servers/resume-handshake.ts (another
  * checkout, e.g. `git archive main`, with a node_modules) with resume on and off, interleaved with
  * this checkout's, so a change is measured against the same load.
@@ -30,6 +35,10 @@ const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".
 const parts = new Set(only === undefined ? ["latency", "broadcast", "handshakes", "server"] : only.split(","));
 const beforeAt = process.argv.indexOf("--before");
 const beforeDir = beforeAt > 0 ? process.argv[beforeAt + 1] : undefined;
+const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const serverRounds = Number(option("rounds") ?? 9);
+const cleanClose = option("close") === "clean";
+const onlyKinds = option("kinds")?.split(",");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function serve(resume: boolean): Promise<{ server: Server; base: string }> {
@@ -223,7 +232,10 @@ async function handshakesTo(server: ServerChild, count: number, concurrency: num
         started++;
         const ws = new WebSocket(url, server.kind.startsWith("ws") ? undefined : ["tsws.v1"]);
         await once(ws, server.kind.endsWith("resume") || server.kind === "ws-session" ? "message" : "open");
-        ws.terminate();
+        if (cleanClose) {
+          ws.close();
+          await once(ws, "close");
+        } else ws.terminate();
       }
     }),
   );
@@ -302,7 +314,7 @@ if (parts.has("handshakes")) {
   );
 }
 if (parts.has("server")) {
-  const [count, rounds] = quick ? [300, 1] : [1000, 9];
+  const [count, rounds] = quick ? [300, 1] : [1000, serverRounds];
   // "before-*": the same servers from the `--before` checkout, in the same rotation.
   // The built package (what an application runs), built now from this checkout's src/.
   const built = spawnSync("npm", ["run", "--silent", "build"], {
@@ -319,7 +331,7 @@ if (parts.has("server")) {
     "built-plain",
     "built-resume",
     ...(beforeDir === undefined ? [] : ["before-plain", "before-resume"]),
-  ];
+  ].filter((kind) => kind === "ws" || onlyKinds === undefined || onlyKinds.includes(kind));
   const children = new Map<string, ServerChild>();
   for (const kind of kinds) {
     const before = kind.startsWith("before-");
@@ -337,8 +349,12 @@ if (parts.has("server")) {
     }
   }
   for (const child of children.values()) child.stop();
+  console.log(`server part: ${cleanClose ? "closing handshakes" : "connections dropped (terminate)"}, kinds ${kinds.join(", ")}`);
   const m = (xs: number[] | undefined) => median(xs ?? []);
   const per = (a: number[] | undefined, b: number[] | undefined) => m((a ?? []).map((x, i) => x / (b?.[i] as number))).toFixed(2);
+  // Every server against bare ws: CPU per handshake and, as a rate, the per-round median of ws / kind.
+  console.log(`  ${kinds.map((k) => `${k} ${m(cpu[k]).toFixed(0)} µs (${per(cpu.ws, cpu[k])})`).join(", ")}`);
+  if (onlyKinds !== undefined) process.exit(0);
   console.log(
     `handshakes, server in its own process (median of ${rounds} rounds of ${count}): server CPU per handshake resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
       `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}, off / raw ws ${per(cpu.ws, cpu.plain)}`,
