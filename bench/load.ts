@@ -20,6 +20,8 @@ export interface Job {
   readonly type: "run";
   readonly scenario: ScenarioName;
   readonly protocol: Protocol;
+  /** The server keeps resumable sessions: handshakes offer tsws.v1 on /rpc and wait for the welcome frame. */
+  readonly resume?: boolean;
   readonly port: number;
   readonly params: Partial<Params>;
   /** This generator's share when several drive one job: it opens connections index, index + of, … */
@@ -319,14 +321,20 @@ async function handshakes(job: Job): Promise<LoadResult> {
   let measuring = false;
   let count = 0;
   let errors = 0;
-  const path = pathFor(job.protocol, "echo");
+  // A resumable session is usable once its welcome frame (id and token) arrived, not at the 101.
+  const path = job.resume ? "/rpc" : pathFor(job.protocol, "echo");
+  const subprotocols = job.resume ? ["tsws.v1"] : undefined;
   const loop = async (i: number) => {
     for (let k = 0; running; k++) {
       const t = now();
-      const conn = open({ port: job.port, path, protocol: job.protocol, localAddress: source(i + k * 50), onMessage: () => {} });
+      let welcomed: () => void = () => {};
+      const welcome = new Promise<void>((resolve) => (welcomed = resolve));
+      const onMessage = () => welcomed();
+      const conn = open({ port: job.port, path, protocol: job.protocol, subprotocols, localAddress: source(i + k * 50), onMessage });
       const closed = new Promise((resolve) => conn.tcp.once("close", resolve));
       try {
         await conn.ready;
+        if (job.resume) await welcome;
         if (measuring) {
           count++;
           latency.add(now() - t);

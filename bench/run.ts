@@ -22,6 +22,9 @@ import type { Protocol } from "./wire.js";
  *   npm run bench -- --scale            the full run plus idle connections at the descriptor limit
  *   npm run bench -- --quick            tiny counts and durations, 1 run (CI checks it still works)
  *   npm run bench -- --only echo --servers tswebsockets,ws --runs 1
+ *   npm run bench -- --only handshakes --servers tswebsockets,tswebsockets-resume,ws
+ *                                       "tswebsockets-resume" (only when named): handshakes that
+ *                                       open resumable sessions
  *   npm run bench -- --busy-retries 0   never replay a job that other processes disturbed (full: 2)
  *   npm run bench -- --profile          writes server CPU profiles to bench/results/profiles/
  *   npm run bench -- --before ../old    adds "tswebsockets-before": the same server file in another
@@ -37,6 +40,8 @@ interface ServerSpec {
   readonly name: string;
   readonly file: string;
   readonly protocol: Protocol;
+  /** Handshakes open resumable sessions (tsws.v1 on /rpc, usable once the welcome frame arrived). */
+  readonly resume?: boolean;
 }
 
 const SERVERS: readonly ServerSpec[] = [
@@ -103,8 +108,12 @@ const BEFORE: readonly ServerSpec[] =
   args.before === undefined
     ? []
     : [{ name: "tswebsockets-before", file: resolve(args.before, "bench/servers/tswebsockets.ts"), protocol: "ws" }];
+/** Run only when `--servers` names them: "tswebsockets-resume" is for the handshakes scenario. */
+const ON_REQUEST: readonly ServerSpec[] = [
+  { name: "tswebsockets-resume", file: "bench/servers/tswebsockets-resume.ts", protocol: "ws", resume: true },
+];
 const known = [...SERVERS, ...BEFORE];
-const servers = args.servers === undefined ? known : known.filter((s) => args.servers?.split(",").includes(s.name));
+const servers = args.servers === undefined ? known : [...known, ...ON_REQUEST].filter((s) => args.servers?.split(",").includes(s.name));
 /** Above this share of a pinned CPU taken by other processes, a job is played again (full mode). */
 const BUSY = 20;
 const busyRetries = Number(args["busy-retries"] ?? (args.quick ? 0 : 2));
@@ -200,7 +209,7 @@ async function runJob(server: ServerSpec, scenario: ScenarioName): Promise<Recor
       load.on("message", onMark);
       const result = nextMessage<{ result: LoadResult }>(load, "result");
       const part = { index, of: loads.length };
-      load.send({ type: "run", scenario, protocol: server.protocol, port, params: jobParams, part } satisfies Job);
+      load.send({ type: "run", scenario, protocol: server.protocol, resume: server.resume, port, params: jobParams, part } satisfies Job);
       return result.then((r) => r.result);
     });
     const raw = merge(await Promise.all(results));

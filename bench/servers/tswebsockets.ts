@@ -54,7 +54,10 @@ class Rpc extends events(rpc) {
 }
 
 const handlers: (typeof BaseHandler)[] = [Echo, Room, Rpc];
+// With TSWS_BENCH_RESUME=1 (tswebsockets-resume.ts), resumable sessions with their defaults: a
+// tsws.v1 connection to /rpc then opens a session and gets its welcome frame.
+const resume = process.env.TSWS_BENCH_RESUME === "1" ? { resume: {} } : {};
 // The default cap (10,000 connections) would refuse part of the idle-at-scale scenario.
-const server = createServer({ handlers, host: "127.0.0.1", port: 0, maxConnections: 1_000_000 });
+const server = createServer({ handlers, host: "127.0.0.1", port: 0, maxConnections: 1_000_000, ...resume });
 const { port } = await server.listen();
 serveControl(port, () => server.close());
