@@ -118,19 +118,36 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     const roomOf = (i: number) => rooms[i % rooms.length] as string;
     const home = (i: number) => nodes[i % 3] as ClusterChatNode;
 
-    // A dozen sessions, 4 per node, every room on every node; more until 3 have their bucket on the doomed master.
+    // A dozen sessions, 4 per node, every room on every node; more until 4 have their bucket on the doomed master.
     const sids: string[] = [];
     const onDoomed: number[] = [];
     let directOnDoomed = 0;
     for (const a of adapters) if ((await masterOf(partitions.direct(a.nodeId as string))) === doomed) directOnDoomed++;
-    for (let i = 0; i < 12 || (onDoomed.length < 3 && i < 40); i++) {
+    for (let i = 0; i < 12 || (onDoomed.length < 4 && i < 48); i++) {
       const p = new ResumePeer(home(i).url(roomOf(i)));
       peers.push(p);
       await p.connect();
       sids.push(p.sid as string);
       if ((await masterOf(layout.hash(p.sid as string))) === doomed) onDoomed.push(i);
     }
-    assert.ok(onDoomed.length >= 3, "three sessions with their bucket on the master to kill");
+    assert.ok(onDoomed.length >= 4, "four sessions with their bucket on the master to kill");
+    // A client closed by the server (1011: a hole its node could not read during the failover)
+    // resumes on the same node, as the bundled client would.
+    let reconnects = 0;
+    const refused: string[] = [];
+    const reconnecting = (i: number) => {
+      const p = peers[i] as ResumePeer;
+      p.onDrop = () => {
+        reconnects++;
+        sleep(100)
+          .then(() => p.connect())
+          .then(
+            () => p.sid !== sids[i] && refused.push(`session ${i} came back as ${p.sid}`),
+            (error: Error) => refused.push(`session ${i}: ${error.message}`),
+          );
+      };
+    };
+    for (const i of sids.keys()) reconnecting(i);
     await until(() => sids.every((sid, i) => home(i).sockets.has(sid)) && nodes.every((n) => n.view !== undefined), "every socket");
     await until(() => adapters.every((a) => a.stats.inFlight === 0), "the adapters' writes");
     await sleep(300);
@@ -169,12 +186,19 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     await numbered();
 
     // Six clients drop: three whose bucket is on the doomed master, three of the others. The last
-    // of each three never comes back (its session must expire, once).
+    // of each three never comes back (its session must expire, once). One more, whose bucket is on
+    // the doomed master, drops just after the kill: its detach meets the failover.
     const others = sids.map((_, i) => i).filter((i) => !onDoomed.includes(i));
     const dropped = [...onDoomed.slice(0, 3), ...others.slice(0, 3)];
-    const resuming = [dropped[0], dropped[1], dropped[3], dropped[4]] as number[];
+    const late = onDoomed[3] as number;
+    const resuming = [dropped[0], dropped[1], dropped[3], dropped[4], late] as number[];
     const abandoned = [dropped[2], dropped[5]] as number[];
-    for (const i of dropped) peers[i]?.drop();
+    const drop = (i: number) => {
+      const p = peers[i] as ResumePeer;
+      p.onDrop = undefined;
+      p.drop();
+    };
+    for (const i of dropped) drop(i);
     const droppedAt = Date.now();
     for (const i of dropped) {
       const deadline = Date.now() + 10_000;
@@ -185,7 +209,7 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     }
     for (let k = 0; k < 3; k++, await sleep(50)) round();
     await numbered();
-    const connected = sids.map((_, i) => i).filter((i) => !dropped.includes(i));
+    const connected = sids.map((_, i) => i).filter((i) => !dropped.includes(i) && i !== late);
     const epochsBefore = new Map<string, string | null>();
     for (const stream of [...rooms.map(roomStream), ...sids.map(inboxStream)]) {
       epochsBefore.set(stream, await admin.hget(`${layout.stream(stream)}:meta`, "e"));
@@ -210,6 +234,8 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
         await sleep(100);
       }
     })();
+    await sleep(200);
+    drop(late);
     const live = cluster.ports.filter((port) => port !== doomed);
     for (;;) {
       const promoted = (await replication(replicaPort)).role === "master";
@@ -228,6 +254,7 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
       await p.connect();
       assert.equal(p.sid, sids[i], `session ${i} resumed with its id`);
       assert.ok(!p.gaps.some((g) => g.stream === undefined), `session ${i} was not refused (no session-wide gap)`);
+      reconnecting(i);
     }
     await sleep(2_000);
     pumping = false;
@@ -251,6 +278,8 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
       while (ledger.waiting(stream, history, members.map(asReceiver)) > 0 && Date.now() < deadline) await sleep(50);
     }
     await sleep(300); // a duplicate would arrive by now
+    for (const p of peers) p.onDrop = undefined;
+    assert.deepEqual(refused, [], "every client the server closed resumed its session");
 
     const failures = (key: "room" | "socket", value: string) =>
       nodes.flatMap((node) => node.entries).filter((e) => e.fields[key] === value && /not sent|without history/.test(e.message)).length;
@@ -288,6 +317,7 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
         onDoomed: onDoomed.length,
         directChannelsOnDoomed: directOnDoomed,
         resumed: resuming.length,
+        reconnects,
         expired: abandoned.length,
         sentDuringFailover: ledger.sentBetween(killedAt, completedAt),
         sentAfter: ledger.sentBetween(completedAt, Date.now()),
