@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { WebSocket } from "ws";
 import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis/index.js";
+import { runScript, script } from "../src/adapters/redis/scripts.js";
 import { ShardedLayout } from "../src/adapters/redis/sharded-layout.js";
 import { eventually, startNode } from "./helpers/cluster-chat.js";
 import { RedisCluster } from "./helpers/redis-cluster.js";
@@ -85,6 +86,41 @@ describe("the sharded Redis adapter when a shard's master dies", () => {
       ws.close();
       await Promise.all([a.server.close(), b.server.close()]);
       for (const c of clients) c.disconnect();
+    }
+  });
+
+  it("a script whose retries run out on the promoted replica's NOSCRIPT is sent again with its text", { timeout: 60_000 }, async () => {
+    // The promoted replica lacks its old master's script cache. A client that still routes the key
+    // to the old master gets MOVED, then NOSCRIPT from the new one: with its redirections used up
+    // (one here; during a failover the 16 of the default run out this way), ioredis reports
+    // "Too many Cluster redirections. Last error: ReplyError: NOSCRIPT ...", which runScript must
+    // still answer with EVAL (a failover test saw sends dropped this way once the new master was up).
+    const client = new Redis.Cluster(cluster.nodes, { maxRedirections: 1 });
+    try {
+      // A key on a master that still has a replica (the test above killed one master).
+      let key = "";
+      let master = 0;
+      let replica = 0;
+      const slots = (await client.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
+      for (let k = 0; replica === 0; k++) {
+        assert.ok(k < 100, "a master with a replica");
+        key = `ns:{k${k}}`;
+        const slot = Number(await client.cluster("KEYSLOT", key));
+        master = slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1] ?? 0;
+        replica = Number(/slave0:ip=[^,]*,port=(\d+)/.exec(await cluster.cli(master, "info", "replication"))?.[1] ?? 0);
+      }
+      const incr = script(`return redis.call('INCR', KEYS[1]) -- ${Date.now()}`);
+      assert.equal(await runScript(client, incr, [key], []), 1, "run on the master (loaded there by EVAL)");
+      await cluster.cli(replica, "cluster", "failover");
+      await eventually(async () => {
+        const info = await cluster.cli(replica, "info", "replication");
+        const states = await Promise.all(cluster.ports.map((port) => cluster.cli(port, "cluster", "info").catch(() => "")));
+        return info.includes("role:master") && states.filter((s) => s !== "").every((s) => s.includes("cluster_state:ok"));
+      }, "the replica takes over");
+      assert.equal(await runScript(client, incr, [key], []), 2, "run once on the new master");
+      assert.equal(await client.get(key), "2");
+    } finally {
+      client.disconnect();
     }
   });
 });

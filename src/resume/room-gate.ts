@@ -15,6 +15,15 @@ import { admitLive, planStream } from "./gap-plan.js";
 import { type HistoryLog, pushFrame, roomStream, type StreamName, type StreamPosition } from "./history-log.js";
 import { isThenable, when } from "./when.js";
 
+/**
+ * How long a node waits before it reads a room's hole again after a failed read, in ms, one delay
+ * per retry. The room's later messages wait meanwhile; after the last retry, its resumable members
+ * on this node are closed (1011 "room read failed", sessions kept) so that they resume.
+ * @example
+ * HOLE_READ_RETRIES_MS.reduce((a, b) => a + b); // 2_500: at most this long (plus the reads) before they resume
+ */
+export const HOLE_READ_RETRIES_MS: readonly number[] = [500, 2_000];
+
 /** A live message of a room with history. */
 interface Live {
   readonly seq: number;
@@ -59,6 +68,11 @@ export class RoomGate implements StreamGate {
   onMembership: ((socket: Socket) => void) | undefined;
   /** Told where a socket began in a room it joined: the position after which this node delivers to it. */
   onStart: ((socket: Socket, room: Room, pos: StreamPosition) => void) | undefined;
+  /**
+   * Told of each local member of a room whose hole could not be read from history (after the
+   * retries): a resumable one is closed so that its resume replays the hole; set by the runtime.
+   */
+  onUnreadable: ((socket: Socket, room: Room) => void) | undefined;
   /** Takes `sendTo` operations for resumable sessions (their inboxes); set by the runtime. */
   onSendTo: ((op: SendToOp, origin: "local" | "remote") => boolean) | undefined;
   /** Counters for tests and docs: holes filled from history, gaps announced. */
@@ -177,8 +191,11 @@ export class RoomGate implements StreamGate {
     this.#fill(room, state, state.pos);
   }
 
-  /** Reads what the node missed after `after` and delivers it (a gap first where history lost some). */
-  #fill(room: Room, state: RoomState, after: StreamPosition): void {
+  /**
+   * Reads what the node missed after `after` and delivers it (a gap first where history lost
+   * some); a failed read is tried again after each of {@link HOLE_READ_RETRIES_MS}.
+   */
+  #fill(room: Room, state: RoomState, after: StreamPosition, attempt = 0): void {
     const stream = roomStream(room);
     when(
       this.#history.read(stream, after, this.#size),
@@ -200,8 +217,23 @@ export class RoomGate implements StreamGate {
         this.#drain(room, state);
       },
       (error) => {
-        // History unreachable: deliver what arrived rather than hold the room; the hole stays a hole.
-        this.#logger.warn({ err: error, room }, "resume: could not read a room's history to fill a hole");
+        if (this.#states.get(room) !== state) return; // every member left meanwhile
+        const delay = HOLE_READ_RETRIES_MS[attempt];
+        if (delay !== undefined) {
+          // Later messages wait: delivered now, they would skip the hole for good (the client's
+          // position would pass it, and its next resume would not replay it).
+          this.#logger.warn({ err: error, room }, `resume: could not read a room's history to fill a hole; reading again in ${delay} ms`);
+          const retry = setTimeout(() => this.#states.get(room) === state && this.#fill(room, state, after, attempt + 1), delay);
+          retry.unref();
+          return;
+        }
+        // Still unreadable: its resumable members here are closed (their sessions kept) so that
+        // their resumes replay the hole from their own positions; what arrived goes to the rest.
+        this.#logger.error(
+          { err: error, room },
+          "resume: could not read a room's history to fill a hole; its resumable members here resume",
+        );
+        for (const socket of [...(this.#node.rooms.local(room) ?? [])]) this.onUnreadable?.(socket, room);
         state.pos = undefined;
         this.#drain(room, state);
       },

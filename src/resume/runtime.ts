@@ -110,6 +110,10 @@ export class ResumeRuntime {
       if (session instanceof SocketSession) session.started(room, pos);
     };
     this.gate.onSendTo = (op, origin) => this.#sendTo(op, origin);
+    this.gate.onUnreadable = (socket) => {
+      const session = (socket as ResumableSocket).resume;
+      if (session instanceof SocketSession) session.closeToResume("room read failed");
+    };
     node.setStreamGate(this.gate);
     this.#backend.sessions.onExpire((record) => this.#expired(record));
     this.#backend.sessions.onMoved?.((sid, generation) => this.#movedAway(sid, generation));

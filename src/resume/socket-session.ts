@@ -196,6 +196,16 @@ export class SocketSession implements ResumeHandle {
     if (this.#standing !== "ended" && this.#standing !== "superseded") this.#standing = "moved";
   }
 
+  /**
+   * This node cannot write the session's messages in order (a hole in a stream it could not read):
+   * the socket is closed with 1011 `reason` and the session kept, so that the client resumes and
+   * its resume replays what it missed from its own positions.
+   */
+  closeToResume(reason: string): void {
+    if (this.#standing === "held") this.#standing = "resuming";
+    this.#socket.close(1011, reason);
+  }
+
   /** Another socket of this node took the session (this one is half-open): its close and changes touch nothing. */
   supersede(): void {
     this.#standing = "superseded";
@@ -355,8 +365,7 @@ export class SocketSession implements ResumeHandle {
         { err: error, socket: this.#base.sid },
         "resume: could not read a hole in an inbox; closing so the client resumes",
       );
-      if (this.#standing === "held") this.#standing = "resuming";
-      this.#socket.close(1011, "inbox read failed");
+      this.closeToResume("inbox read failed");
     } finally {
       this.#filling = undefined;
     }

@@ -20,8 +20,19 @@ export interface ClusterChatNode {
   readonly expired: string[];
   /** What the server logged at warn and error level. */
   readonly logged: string[];
+  /** The same, with the fields the server logged beside the message (`room`, `socket`, ...). */
+  readonly entries: LoggedEntry[];
   /** The server view of a socket here (set by the first connection): `view.to(room).emit(...)`. */
   view: ClusterChatSocket["server"] | undefined;
+}
+
+/** One warning or error the server logged: its message and the fields logged with it. */
+export interface LoggedEntry {
+  readonly level: "warn" | "error";
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+  /** When it was logged (Date.now()). */
+  readonly at: number;
 }
 
 /** Starts a node of the app on a loopback port; sessions wait `ttl` ms for a resume. */
@@ -29,10 +40,15 @@ export async function startClusterChat(adapter: Adapter, ttl: number): Promise<C
   const sockets = new Map<string, ClusterChatSocket>();
   const expired: string[] = [];
   const logged: string[] = [];
-  const node = { sockets, expired, logged, view: undefined } as { -readonly [K in keyof ClusterChatNode]: ClusterChatNode[K] };
+  const entries: LoggedEntry[] = [];
+  const node = { sockets, expired, logged, entries, view: undefined } as { -readonly [K in keyof ClusterChatNode]: ClusterChatNode[K] };
+  const log = (level: "warn" | "error") => (o: object, m?: string) => {
+    logged.push(`${level}: ${m ?? ""} ${(o as { err?: Error }).err?.message ?? ""}`);
+    entries.push({ level, message: m ?? "", fields: o as Record<string, unknown>, at: Date.now() });
+  };
   const logger: Logger = {
-    error: (o, m) => logged.push(`error: ${m ?? ""} ${(o as { err?: Error }).err?.message ?? ""}`),
-    warn: (o, m) => logged.push(`warn: ${m ?? ""} ${(o as { err?: Error }).err?.message ?? ""}`),
+    error: log("error"),
+    warn: log("warn"),
     info: () => {},
     debug: () => {},
   };

@@ -91,6 +91,20 @@ export const script = (lua: string): LuaScript => ({ lua, sha: createHash("sha1"
 export const scripts = { heartbeat: script(HEARTBEAT), members: script(MEMBERS), route: script(ROUTE) };
 
 /**
+ * Whether an EVALSHA failed because Redis does not know the script: "NOSCRIPT ...", or, on a Redis
+ * Cluster, ioredis' "Too many Cluster redirections. Last error: ReplyError: NOSCRIPT ..." when a
+ * command's retries through a failover ran out on the promoted replica, which has not its old
+ * master's script cache (Redis replicates a script's effects, not the script): the node answers
+ * again, and the script's text gets it run there.
+ * @example
+ * if (!unknownScript(error)) throw error; return connection.eval(s.lua, keys.length, ...keys, ...args);
+ */
+export function unknownScript(error: unknown): boolean {
+  const message = messageOf(error);
+  return message.startsWith("NOSCRIPT") || message.includes("Last error: ReplyError: NOSCRIPT");
+}
+
+/**
  * Runs a Lua script by its digest, sending its text only when Redis does not know it yet.
  * @example
  * const holders = (await runScript(pub, scripts.members, [nodesKey], [nodePrefix, room, directPrefix, question, nodeId])) as string[];
@@ -99,7 +113,7 @@ export async function runScript(connection: Redis | Cluster, s: LuaScript, keys:
   try {
     return await connection.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (error) {
-    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
+    if (!unknownScript(error)) throw error;
     return connection.eval(s.lua, keys.length, ...keys, ...args);
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
-import { messageOf } from "../../errors.js";
 import type { Room } from "../../types.js";
+import { unknownScript } from "./scripts.js";
 
 /**
  * FNV-1a (32 bits) of a name's UTF-16 code units: how the sharded mode spreads rooms, entries and
@@ -148,7 +148,7 @@ export async function runSharded(
   try {
     return await connection.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (error) {
-    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
+    if (!unknownScript(error)) throw error;
     return connection.eval(s.lua, keys.length, ...keys, ...args);
   }
 }

@@ -1,0 +1,154 @@
+// A hole in a room's sequence that a node cannot read from history, on a real Redis (both adapter
+// modes): message 2 of room "r" is in Redis but no node was handed it, and the next message, 3,
+// makes each node read 2 first. That read fails (here: an entry the node cannot parse, a fault put
+// into the room's history by the test; in production, a Redis that does not answer, such as a
+// Cluster master failing over). The members must never get 3 without 2 (their position would pass
+// the hole, and their next resume would not replay it): the node holds the room's later messages
+// and reads again; once the read works, 2 and 3 arrive in order. If it still fails after the
+// retries, its resumable members there are closed with 1011 "room read failed", their sessions
+// kept, and their resume replays the hole once history can be read.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { createRedisAdapter } from "../src/adapters/redis/index.js";
+import { oneRedisLayout, slotLayout } from "../src/adapters/redis/session-layout.js";
+import { pushBody, roomStream } from "../src/resume/history-log.js";
+import { HOLE_READ_RETRIES_MS } from "../src/resume/room-gate.js";
+import { RedisServer } from "./helpers/redis-server.js";
+import { type ClusterChatNode, startClusterChat } from "./helpers/resume-cluster-app.js";
+import { ResumePeer } from "./helpers/resume-peer.js";
+import { until } from "./helpers.js";
+
+const ROOM = roomStream("r");
+const ns = (p: ResumePeer) => p.pushes.filter((x) => x.stream === ROOM).map((x) => [x.seq, (x.data as { n: number }).n]);
+
+describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  const templates: Redis[] = [];
+  const nodes: ClusterChatNode[] = [];
+  const peers: ResumePeer[] = [];
+  before(async () => {
+    redis = await RedisServer.launch();
+    admin = new Redis(redis.port, "127.0.0.1");
+  });
+  after(async () => {
+    for (const p of peers) p.ws?.terminate();
+    await Promise.all(nodes.map((n) => n.server.close()));
+    for (const t of [...templates, admin]) t.disconnect();
+    await redis.stop();
+  });
+
+  /** Nodes a and b, a member of "r" on each, and message 1 delivered to both. */
+  async function roomOnTwoNodes(prefix: string, sharded: boolean) {
+    const start = async () => {
+      const template = new Redis(redis.port, "127.0.0.1");
+      templates.push(template);
+      const node = await startClusterChat(createRedisAdapter(template, { prefix, sharded }), 120_000);
+      nodes.push(node);
+      return node;
+    };
+    const [a, b] = [await start(), await start()];
+    const [p, q] = [new ResumePeer(a.url("r")), new ResumePeer(b.url("r"))];
+    peers.push(p, q);
+    await p.connect();
+    await q.connect();
+    await until(() => a.view !== undefined && b.view !== undefined, "a socket on each node");
+    // Both nodes listen to the room: a message from a reaches b's member.
+    const deadline = Date.now() + 10_000;
+    for (let tries = 0; ns(q).length === 0; tries++) {
+      assert.ok(Date.now() < deadline, "the room's first message reaches both nodes");
+      if (tries === 0) a.view?.to("r").emit("message", { n: 1 });
+      await sleep(20);
+    }
+    await until(() => ns(p).length === 1, "message 1 on a");
+    const base = (sharded ? slotLayout(prefix) : oneRedisLayout(prefix)).stream(ROOM);
+    return { a, b, p, q, base };
+  }
+
+  /** Message 2 in the room's history, as if its live hop had been lost, with an except list that is not JSON: reads past 1 fail. */
+  async function unreadable(base: string): Promise<void> {
+    const now = String(Date.now());
+    await admin.xadd(`${base}:log`, "2-1", "b", pushBody("message", { n: 2 }), "t", now, "e", "{not json");
+    await admin.hset(`${base}:meta`, "s", "2", "a", now);
+  }
+
+  /** The entries again, without the unparsable field. */
+  async function mend(base: string): Promise<void> {
+    const entries = await admin.xrange(`${base}:log`, "-", "+");
+    await admin.del(`${base}:log`);
+    for (const [id, fields] of entries) {
+      const kept: string[] = [];
+      for (let i = 0; i < fields.length; i += 2) if (fields[i] !== "e") kept.push(fields[i] as string, fields[i + 1] as string);
+      await admin.xadd(`${base}:log`, id, ...kept);
+    }
+    await admin.pexpire(`${base}:log`, 60_000);
+  }
+
+  for (const sharded of [false, true]) {
+    const mode = sharded ? "sharded" : "classic";
+
+    it(`${mode}: a read that fails once is read again; the members get 2 and then 3, still connected`, async () => {
+      const { a, b, p, q, base } = await roomOnTwoNodes(`rr1${mode}`, sharded);
+      await unreadable(base);
+      a.view?.to("r").emit("message", { n: 3 });
+      const retrying = (n: ClusterChatNode) => n.entries.some((e) => e.message.includes("could not read a room's history to fill a hole"));
+      await until(() => retrying(a) && retrying(b), "both nodes' first read to fail");
+      assert.deepEqual([ns(p), ns(q)], [[[1, 1]], [[1, 1]]], "3 waits while 2 cannot be read");
+      await mend(base);
+      await until(() => ns(p).length === 3 && ns(q).length === 3, "2 and 3", 10_000);
+      await sleep(200); // a duplicate would arrive by now
+      const all = [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ];
+      assert.deepEqual([ns(p), ns(q)], [all, all], "in order, once each");
+      assert.deepEqual([...p.gaps, ...q.gaps], []);
+      assert.equal(p.ws.readyState, p.ws.OPEN, "still connected");
+      assert.equal(q.ws.readyState, q.ws.OPEN, "still connected");
+    });
+
+    it(`${mode}: a hole still unreadable after the retries closes the members 1011 "room read failed"; their resume replays 2 and 3 once, in order`, async () => {
+      const { a, b, p, q, base } = await roomOnTwoNodes(`rr2${mode}`, sharded);
+      await unreadable(base);
+      const bound = HOLE_READ_RETRIES_MS.reduce((x, y) => x + y, 0) + 10_000;
+      const open = sleep(bound).then(() => [0, Buffer.from(`still open after ${bound} ms`)]);
+      const closed = [p, q].map((x) => Promise.race([once(x.ws, "close"), open]) as Promise<[number, Buffer]>);
+      a.view?.to("r").emit("message", { n: 3 });
+      const [[pc, pr], [qc, qr]] = (await Promise.all(closed)) as [[number, Buffer], [number, Buffer]];
+      assert.deepEqual(
+        [
+          [pc, pr.toString()],
+          [qc, qr.toString()],
+        ],
+        [
+          [1011, "room read failed"],
+          [1011, "room read failed"],
+        ],
+      );
+      assert.deepEqual([ns(p), ns(q)], [[[1, 1]], [[1, 1]]], "nothing past the hole was written");
+
+      await mend(base);
+      // Each resumes on the other node.
+      [p.url, q.url] = [b.url("r"), a.url("r")];
+      await p.connect();
+      await q.connect();
+      await until(() => ns(p).length === 3 && ns(q).length === 3, "the hole and what followed it, replayed");
+      a.view?.to("r").emit("message", { n: 4 });
+      await until(() => ns(p).length === 4 && ns(q).length === 4, "message 4, live");
+      await sleep(200);
+      const all = [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        [4, 4],
+      ];
+      assert.deepEqual([ns(p), ns(q)], [all, all], "in order, once each, across the resume");
+      assert.deepEqual([...p.gaps, ...q.gaps], []);
+      assert.deepEqual([...a.expired, ...b.expired], [], "no onExpire: the sessions did not end");
+    });
+  }
+});
