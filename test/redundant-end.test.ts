@@ -25,7 +25,10 @@ function slowWritable(): { stream: Writable; events: string[]; release: () => vo
     },
   });
   for (const name of ["finish", "close", "error"]) stream.on(name, (e?: Error) => events.push(e ? `${name}:${e.message}` : name));
-  return { stream, events, release: () => pending.splice(0).forEach((done) => done()) };
+  const release = () => {
+    for (const done of pending.splice(0)) done();
+  };
+  return { stream, events, release };
 }
 
 /** What one can observe of a stream and its events. */
