@@ -327,4 +327,116 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
       }),
     );
   });
+  it("a node whose direct channel's master failed over hears, once the shard's subscriber is replaced, of the direct messages whose notices were lost", async () => {
+    const prefix = "cs";
+    // ttl 120 s: the check every node runs every ttl / 3 (40 s) cannot be what delivers it here.
+    const ttl = 120_000;
+    const partitions = new ShardedLayout(prefix, 64);
+    const start = async () => {
+      const client = new Redis.Cluster(cluster.nodes);
+      clients.push(client);
+      const adapter = createRedisAdapter(client, { prefix, sharded: true });
+      const node = await startClusterChat(adapter, ttl);
+      nodes.push(node);
+      return { adapter, node };
+    };
+    const sender = await start();
+    // A node whose direct channel is on a master that still has a replica (the first test killed one).
+    let holder: Awaited<ReturnType<typeof start>> | undefined;
+    let doomed = 0;
+    let replicaPort = 0;
+    for (let tries = 0; holder === undefined; tries++) {
+      assert.ok(tries < 20, "a node whose direct channel's master has a replica");
+      const candidate = await start();
+      const master = await masterOf(partitions.direct(candidate.adapter.nodeId as string));
+      const replica = Number(/port=(\d+)/.exec((await replication(master)).slave0 ?? "")?.[1]);
+      if (replica > 0) [holder, doomed, replicaPort] = [candidate, master, replica];
+    }
+    const p = new ResumePeer(holder.node.url("d0"));
+    peers.push(p);
+    await p.connect();
+    const sid = p.sid as string;
+    await until(() => holder.node.sockets.has(sid), "the session on its node");
+    sender.node.server.sendTo(sid, dm(1));
+    await p.next((f) => f[0] === 4 && f[1] === inboxStream(sid), 10_000);
+    const offset = Number((await replication(doomed)).master_repl_offset);
+    const caughtUp = Date.now() + 10_000;
+    while (Number((await replication(replicaPort)).slave_repl_offset) < offset) {
+      assert.ok(Date.now() < caughtUp, "the replica reached the master's offset");
+      await sleep(20);
+    }
+
+    // The Redis processes still up (the first test killed one), but the one to kill now.
+    const answering = await Promise.all(
+      cluster.ports.map((port) =>
+        cluster.cli(port, "ping").then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    const live = cluster.ports.filter((port, k) => answering[k] && port !== doomed);
+    await cluster.kill(doomed);
+    const killedAt = Date.now();
+    // Direct messages every 20 ms from the kill until the failover completed: those sent while the
+    // cluster is down fail and their sender says so; those kept in the inbox around the promotion
+    // may have their notice published before the holder's subscriber of that shard is replaced.
+    let n = 1;
+    let sending = true;
+    const sends = (async () => {
+      while (sending) {
+        sender.node.server.sendTo(sid, dm(++n));
+        await sleep(20);
+      }
+    })();
+    for (;;) {
+      const promoted = (await replication(replicaPort)).role === "master";
+      const infos = await Promise.all(live.map((port) => cluster.cli(port, "cluster", "info")));
+      if (promoted && infos.every((info) => info.includes("cluster_state:ok"))) break;
+      assert.ok(Date.now() - killedAt < 30_000, "the replica took over within 30 s");
+      await sleep(50);
+    }
+    const completedAt = Date.now();
+    // None after: the last ones' notices may be the lost ones, and no later message makes their
+    // node read the hole.
+    sending = false;
+    await sends;
+    // What the inbox kept, in seq order: every one of them reaches the client, with no further
+    // message and no client action, well before the check every ttl / 3 would find it.
+    // Sends retried through the failover land late: the inbox is read once it has stopped growing.
+    const logKey = `${slotLayout(prefix).stream(inboxStream(sid))}:log`;
+    for (let last = -1, settleBy = Date.now() + 10_000; ; await sleep(500)) {
+      const length = await retrying(() => admin.xlen(logKey));
+      if (length === last || Date.now() > settleBy) break;
+      last = length;
+    }
+    const log = await retrying(() => admin.xrange(logKey, "-", "+"));
+    const kept = log.map(([id, fields]) => [
+      Number(id.split("-")[0]),
+      Number(/"n":(\d+)/.exec(fields[fields.indexOf("b") + 1] ?? "")?.[1]),
+    ]);
+    assert.ok(kept.length >= 2, "direct messages were kept after the first");
+    const dms = () => p.pushes.filter((x) => x.stream === inboxStream(sid));
+    await until(() => dms().length >= kept.length, `the ${kept.length} direct messages the inbox kept`, 10_000);
+    const deliveredAt = Date.now();
+    await sleep(300); // a duplicate would arrive by now
+    assert.deepEqual(
+      dms().map((x) => [x.seq, (x.data as { n: number }).n]),
+      kept,
+      "every kept one once, in seq order",
+    );
+    assert.deepEqual(p.gaps, []);
+    assert.equal(p.ws?.readyState, p.ws?.OPEN, "the client stayed connected");
+    assert.deepEqual(unhandled, [], "no unhandled rejection");
+    console.log(
+      JSON.stringify({
+        test: "direct channel failover",
+        failoverMs: completedAt - killedAt,
+        sent: n - 1,
+        kept: kept.length,
+        deliveredAfterFailoverMs: deliveredAt - completedAt,
+        checkEveryMs: ttl / 3,
+      }),
+    );
+  });
 });

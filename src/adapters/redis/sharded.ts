@@ -30,6 +30,9 @@ type Command = (pub: Redis | Cluster) => Promise<unknown>;
  * @example
  * const adapter = createRedisAdapter(new Redis.Cluster(nodes), { sharded: true });
  */
+/** Delays before a refused notice of the resume stores is sent again, in ms (see `#notify`). */
+const NOTICE_RETRIES_MS: readonly number[] = [250, 1_000, 4_000];
+
 export class ShardedRedisAdapter implements RedisAdapter {
   readonly #template: Redis | Cluster;
   readonly #options: Required<RedisAdapterOptions>;
@@ -116,7 +119,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
       prefix: direct.slice(0, at),
       suffix: direct.slice(at),
       command: "SPUBLISH",
-      send: (node, notice) => void this.#send(this.#layout.direct(node), notice, undefined),
+      send: (node, notice) => this.#notify(this.#layout.direct(node), notice, 0),
     };
     const prefix = this.#options.prefix;
     const stores = redisResumeStores(this.#template, prefix, options, logger, channels, slotLayout(prefix));
@@ -173,12 +176,32 @@ export class ShardedRedisAdapter implements RedisAdapter {
     // with members here is the resubscription itself; on a Cluster ioredis subscribes each shard
     // again by itself, and this one, sent after its own, is answered once the direct channel is
     // heard again. Either way its answer tells the resume stores that notices sent meanwhile were lost.
-    sub.on("ready", () => {
+    // One at a time: asked for while one is under way, one more runs after it (a failover makes
+    // ioredis say "subscribersReady" at each of its many attempts).
+    let again: "idle" | "running" | "queued" = "idle";
+    const subscribeAgain = () => {
       if (this.#heartbeat === undefined) return;
+      if (again !== "idle") {
+        again = "queued";
+        return;
+      }
+      again = "running";
       const direct = this.#layout.direct(node.nodeId);
       const channels = isCluster(sub) ? [direct] : [direct, ...[...this.#interest.keys()].map((p) => this.#layout.channel(p))];
-      sub.ssubscribe(...channels).then(() => this.#resume?.resubscribed(), this.#failed);
-    });
+      sub
+        .ssubscribe(...channels)
+        .then(() => this.#resume?.resubscribed(), this.#failed)
+        .finally(() => {
+          const queued = again === "queued";
+          again = "idle";
+          if (queued) subscribeAgain();
+        });
+    };
+    sub.on("ready", subscribeAgain);
+    // On a Cluster the connection stays ready while ioredis replaces the subscriber of a shard whose
+    // master failed over (its subscriber group then says "subscribersReady"): the direct channel
+    // may be on that shard, and notices sent to it meanwhile lost.
+    if (isCluster(sub)) sub.on("subscribersReady", subscribeAgain);
     sub.on("smessageBuffer", this.#onMessage);
     try {
       await within(Promise.all([untilReady(pub), untilReady(sub)]), this.#options.startTimeout, "no answer within startTimeout");
@@ -382,26 +405,45 @@ export class ShardedRedisAdapter implements RedisAdapter {
     this.#send(this.#layout.direct(question.from), frame(WireKind.answer, 0, Buffer.from(JSON.stringify(answer))), undefined);
   }
 
-  /** SPUBLISH within the in-flight bounds; `sentAt` given for operations (counted), undefined for answers. */
-  #send(channel: string, bytes: Buffer, sentAt: number | undefined): Promise<void> {
+  /**
+   * SPUBLISH within the in-flight bounds; `sentAt` given for operations (counted), undefined for
+   * answers. Resolves false when it was not sent (over the bounds, or Redis refused it).
+   */
+  #send(channel: string, bytes: Buffer, sentAt: number | undefined): Promise<boolean> {
     const pub = this.#pub;
     const counted = sentAt !== undefined;
     const ticket = pub === undefined ? undefined : this.#inFlight.admit(bytes.length, counted);
     if (pub === undefined || ticket === undefined) {
       if (counted) this.#drop("overflowed");
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     return pub.spublish(channel, bytes).then(
       () => {
-        if (!this.#inFlight.release(ticket, bytes.length, counted) || !counted) return;
+        if (!this.#inFlight.release(ticket, bytes.length, counted) || !counted) return true;
         if (Date.now() - sentAt > this.#options.maxOpAge) this.#drop("late");
         else this.#counts.published++;
+        return true;
       },
       (error: unknown) => {
         if (this.#inFlight.release(ticket, bytes.length, counted) && counted) this.#counts.dropped++;
         this.#failed(error);
+        return false;
       },
     );
+  }
+
+  /**
+   * Sends a resume stores' notice to a node's direct channel, and again after each of
+   * {@link NOTICE_RETRIES_MS} while Redis refuses it (a shard failing over): what it tells (a direct
+   * message kept in an inbox, a take, a reply) is in Redis already, and the receiver drops what it
+   * has; unsent, it would wait for the receiver's check every ttl / 3.
+   */
+  #notify(channel: string, notice: Buffer, attempt: number): void {
+    void this.#send(channel, notice, undefined).then((sent) => {
+      const delay = NOTICE_RETRIES_MS[attempt];
+      if (sent || delay === undefined || this.#heartbeat === undefined) return;
+      setTimeout(() => this.#notify(channel, notice, attempt + 1), delay).unref();
+    });
   }
 
   #drop(why: "overflowed" | "late"): void {
