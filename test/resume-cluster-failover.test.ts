@@ -82,6 +82,27 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     return Object.fromEntries(info.split(/\r?\n/).flatMap((line) => (line.includes(":") ? [line.split(/:(.*)/s).slice(0, 2)] : [])));
   }
 
+  /** Waits until `replica` has everything its master acknowledged (its offset reached the master's). */
+  async function caughtUp(master: number, replica: number): Promise<void> {
+    const offset = Number((await replication(master)).master_repl_offset);
+    const deadline = Date.now() + 10_000;
+    while (Number((await replication(replica)).slave_repl_offset) < offset) {
+      assert.ok(Date.now() < deadline, "the replica reached the master's offset");
+      await sleep(20);
+    }
+  }
+
+  /** Waits until `replica` is a master and every `live` Redis says the cluster is ok; when that was. */
+  async function failedOver(replica: number, live: readonly number[], killedAt: number): Promise<number> {
+    for (;;) {
+      const promoted = (await replication(replica)).role === "master";
+      const infos = await Promise.all(live.map((port) => cluster.cli(port, "cluster", "info")));
+      if (promoted && infos.every((info) => info.includes("cluster_state:ok"))) return Date.now();
+      assert.ok(Date.now() - killedAt < 30_000, "the replica took over within 30 s");
+      await sleep(50);
+    }
+  }
+
   async function historyOf(stream: string, layout: ReturnType<typeof slotLayout>): Promise<HistoryRead> {
     const base = layout.stream(stream);
     const epoch = await retrying(() => admin.hget(`${base}:meta`, "e"));
@@ -218,12 +239,7 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     // The replica has everything the master acknowledged: nothing is lost to asynchronous replication.
     const replicaPort = Number(/port=(\d+)/.exec((await replication(doomed)).slave0 ?? "")?.[1]);
     assert.ok(replicaPort > 0, "the doomed master has a replica");
-    const offset = Number((await replication(doomed)).master_repl_offset);
-    const caughtUp = Date.now() + 10_000;
-    while (Number((await replication(replicaPort)).slave_repl_offset) < offset) {
-      assert.ok(Date.now() < caughtUp, "the replica reached the master's offset");
-      await sleep(20);
-    }
+    await caughtUp(doomed, replicaPort);
 
     await cluster.kill(doomed);
     const killedAt = Date.now();
@@ -237,14 +253,7 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     await sleep(200);
     drop(late);
     const live = cluster.ports.filter((port) => port !== doomed);
-    for (;;) {
-      const promoted = (await replication(replicaPort)).role === "master";
-      const infos = await Promise.all(live.map((port) => cluster.cli(port, "cluster", "info")));
-      if (promoted && infos.every((info) => info.includes("cluster_state:ok"))) break;
-      assert.ok(Date.now() - killedAt < 30_000, "the replica took over within 30 s");
-      await sleep(50);
-    }
-    const completedAt = Date.now();
+    const completedAt = await failedOver(replicaPort, live, killedAt);
 
     // Messages go on; the detached clients resume, each on another node than before.
     await sleep(1_000);
@@ -359,12 +368,7 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     await until(() => holder.node.sockets.has(sid), "the session on its node");
     sender.node.server.sendTo(sid, dm(1));
     await p.next((f) => f[0] === 4 && f[1] === inboxStream(sid), 10_000);
-    const offset = Number((await replication(doomed)).master_repl_offset);
-    const caughtUp = Date.now() + 10_000;
-    while (Number((await replication(replicaPort)).slave_repl_offset) < offset) {
-      assert.ok(Date.now() < caughtUp, "the replica reached the master's offset");
-      await sleep(20);
-    }
+    await caughtUp(doomed, replicaPort);
 
     // The Redis processes still up (the first test killed one), but the one to kill now.
     const answering = await Promise.all(
@@ -389,14 +393,7 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
         await sleep(20);
       }
     })();
-    for (;;) {
-      const promoted = (await replication(replicaPort)).role === "master";
-      const infos = await Promise.all(live.map((port) => cluster.cli(port, "cluster", "info")));
-      if (promoted && infos.every((info) => info.includes("cluster_state:ok"))) break;
-      assert.ok(Date.now() - killedAt < 30_000, "the replica took over within 30 s");
-      await sleep(50);
-    }
-    const completedAt = Date.now();
+    const completedAt = await failedOver(replicaPort, live, killedAt);
     // None after: the last ones' notices may be the lost ones, and no later message makes their
     // node read the hole.
     sending = false;
