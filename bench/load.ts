@@ -20,8 +20,8 @@ export interface Job {
   readonly type: "run";
   readonly scenario: ScenarioName;
   readonly protocol: Protocol;
-  /** The server keeps resumable sessions: handshakes offer tsws.v1 on /rpc and wait for the welcome frame. */
-  readonly resume?: boolean;
+  /** What handshakes open (see run.ts' ServerSpec): tsws.v1 on /rpc, for "resume" usable once the welcome frame arrived. */
+  readonly handshake?: "rpc" | "resume";
   readonly port: number;
   readonly params: Partial<Params>;
   /** This generator's share when several drive one job: it opens connections index, index + of, … */
@@ -322,8 +322,8 @@ async function handshakes(job: Job): Promise<LoadResult> {
   let count = 0;
   let errors = 0;
   // A resumable session is usable once its welcome frame (id and token) arrived, not at the 101.
-  const path = job.resume ? "/rpc" : pathFor(job.protocol, "echo");
-  const subprotocols = job.resume ? ["tsws.v1"] : undefined;
+  const path = job.handshake === undefined ? pathFor(job.protocol, "echo") : "/rpc";
+  const subprotocols = job.handshake === undefined ? undefined : ["tsws.v1"];
   const loop = async (i: number) => {
     for (let k = 0; running; k++) {
       const t = now();
@@ -334,7 +334,7 @@ async function handshakes(job: Job): Promise<LoadResult> {
       const closed = new Promise((resolve) => conn.tcp.once("close", resolve));
       try {
         await conn.ready;
-        if (job.resume) await welcome;
+        if (job.handshake === "resume") await welcome;
         if (measuring) {
           count++;
           latency.add(now() - t);

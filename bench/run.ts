@@ -22,9 +22,10 @@ import type { Protocol } from "./wire.js";
  *   npm run bench -- --scale            the full run plus idle connections at the descriptor limit
  *   npm run bench -- --quick            tiny counts and durations, 1 run (CI checks it still works)
  *   npm run bench -- --only echo --servers tswebsockets,ws --runs 1
- *   npm run bench -- --only handshakes --servers tswebsockets,tswebsockets-resume,ws
- *                                       "tswebsockets-resume" (only when named): handshakes that
- *                                       open resumable sessions
+ *   npm run bench -- --only handshakes --servers tswebsockets,tswebsockets-rpc,tswebsockets-resume,ws
+ *                                       "tswebsockets-rpc", "tswebsockets-resume" (only when named):
+ *                                       handshakes to the contract namespace, without and with
+ *                                       resumable sessions
  *   npm run bench -- --busy-retries 0   never replay a job that other processes disturbed (full: 2)
  *   npm run bench -- --profile          writes server CPU profiles to bench/results/profiles/
  *   npm run bench -- --before ../old    adds "tswebsockets-before": the same server file in another
@@ -40,8 +41,12 @@ interface ServerSpec {
   readonly name: string;
   readonly file: string;
   readonly protocol: Protocol;
-  /** Handshakes open resumable sessions (tsws.v1 on /rpc, usable once the welcome frame arrived). */
-  readonly resume?: boolean;
+  /**
+   * What a handshake opens: "rpc" a socket of the contract namespace (tsws.v1 on /rpc, usable at
+   * the 101), "resume" one with a resumable session (the same, usable once the welcome frame
+   * arrived); by default a socket of the raw /echo namespace.
+   */
+  readonly handshake?: "rpc" | "resume";
 }
 
 const SERVERS: readonly ServerSpec[] = [
@@ -108,9 +113,13 @@ const BEFORE: readonly ServerSpec[] =
   args.before === undefined
     ? []
     : [{ name: "tswebsockets-before", file: resolve(args.before, "bench/servers/tswebsockets.ts"), protocol: "ws" }];
-/** Run only when `--servers` names them: "tswebsockets-resume" is for the handshakes scenario. */
+/**
+ * Run only when `--servers` names them, for the handshakes scenario: "tswebsockets-resume" opens
+ * resumable sessions, "tswebsockets-rpc" the same sockets of the contract namespace without them.
+ */
 const ON_REQUEST: readonly ServerSpec[] = [
-  { name: "tswebsockets-resume", file: "bench/servers/tswebsockets-resume.ts", protocol: "ws", resume: true },
+  { name: "tswebsockets-resume", file: "bench/servers/tswebsockets-resume.ts", protocol: "ws", handshake: "resume" },
+  { name: "tswebsockets-rpc", file: "bench/servers/tswebsockets.ts", protocol: "ws", handshake: "rpc" },
 ];
 const known = [...SERVERS, ...BEFORE];
 const servers = args.servers === undefined ? known : [...known, ...ON_REQUEST].filter((s) => args.servers?.split(",").includes(s.name));
@@ -209,7 +218,15 @@ async function runJob(server: ServerSpec, scenario: ScenarioName): Promise<Recor
       load.on("message", onMark);
       const result = nextMessage<{ result: LoadResult }>(load, "result");
       const part = { index, of: loads.length };
-      load.send({ type: "run", scenario, protocol: server.protocol, resume: server.resume, port, params: jobParams, part } satisfies Job);
+      load.send({
+        type: "run",
+        scenario,
+        protocol: server.protocol,
+        handshake: server.handshake,
+        port,
+        params: jobParams,
+        part,
+      } satisfies Job);
       return result.then((r) => r.result);
     });
     const raw = merge(await Promise.all(results));
