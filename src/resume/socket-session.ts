@@ -139,15 +139,15 @@ export class SocketSession implements ResumeHandle {
   readonly #socket: Socket;
   readonly #base: SessionBase;
   #inbox: StreamPosition | undefined;
-  /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`). */
-  readonly #starts: Map<StreamName, StreamPosition>;
+  /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`); made on the first. */
+  #starts: Map<StreamName, StreamPosition> | undefined;
   /**
    * The last position recorded for each room. The node forgets a room once its last local member
    * left, which a closing socket has done by the time its record is written: without this, a room
    * the client never heard from would be recorded without a position, and a resume could not tell
-   * what it missed there (no gap for what history trimmed meanwhile).
+   * what it missed there (no gap for what history trimmed meanwhile). Made on the first.
    */
-  readonly #recorded = new Map<Room, StreamPosition>();
+  #recorded: Map<Room, StreamPosition> | undefined;
   /** The store writes under way, in order; none yet for most of a session's life (a promise made on the first write). */
   #chain: Promise<unknown> | undefined;
   #scheduled = false;
@@ -170,13 +170,12 @@ export class SocketSession implements ResumeHandle {
     this.#socket = socket;
     this.#replies = replies;
     this.#base = base;
-    if (record === undefined) this.#starts = new Map();
-    else {
+    if (record !== undefined) {
       this.#inbox = record.positions[inboxStream(base.sid)];
-      this.#starts = record.starts === undefined ? new Map() : new Map(Object.entries(record.starts));
+      if (record.starts !== undefined) this.#starts = new Map(Object.entries(record.starts));
       for (const room of record.rooms) {
         const pos = record.positions[roomStream(room)];
-        if (pos !== undefined) this.#recorded.set(room, pos);
+        if (pos !== undefined) (this.#recorded ??= new Map()).set(room, pos);
       }
     }
   }
@@ -293,8 +292,8 @@ export class SocketSession implements ResumeHandle {
   /** The node's position in `room` when this socket joined it (a resumed session keeps its first start). */
   started(room: string, pos: StreamPosition): void {
     const stream = roomStream(room);
-    if (this.#starts.has(stream)) return;
-    this.#starts.set(stream, pos);
+    if (this.#starts?.has(stream)) return;
+    (this.#starts ??= new Map()).set(stream, pos);
     // Where a resume starts when the client never heard from the room: with a history read over
     // the network, the record written at the join did not have it yet.
     this.changed();
@@ -373,8 +372,8 @@ export class SocketSession implements ResumeHandle {
 
   /** The inbox begins with its first message: a client that heard nothing of it is replayed from there (a reset if it was lost meanwhile). */
   #inboxStarts(stream: StreamName, pos: StreamPosition): void {
-    if (this.#starts.has(stream)) return;
-    this.#starts.set(stream, { seq: pos.seq - 1, epoch: pos.epoch });
+    if (this.#starts?.has(stream)) return;
+    (this.#starts ??= new Map()).set(stream, { seq: pos.seq - 1, epoch: pos.epoch });
     this.changed();
   }
 
@@ -525,17 +524,21 @@ export class SocketSession implements ResumeHandle {
     // Empty parts are one shared frozen value (a fresh session's first record has only empty ones).
     let positions: Record<StreamName, StreamPosition> | undefined;
     for (const room of joined) {
-      const pos = this.#services.gate.positionOf(room) ?? this.#recorded.get(room);
+      const pos = this.#services.gate.positionOf(room) ?? this.#recorded?.get(room);
       if (pos === undefined) continue;
-      this.#recorded.set(room, pos);
+      (this.#recorded ??= new Map()).set(room, pos);
       (positions ??= {})[roomStream(room)] = pos;
     }
-    if (this.#recorded.size > 0) for (const room of this.#recorded.keys()) if (!joined.has(room)) this.#recorded.delete(room);
+    const recorded = this.#recorded;
+    if (recorded !== undefined && recorded.size > 0) for (const room of recorded.keys()) if (!joined.has(room)) recorded.delete(room);
     if (this.#inbox !== undefined) (positions ??= {})[inboxStream(this.#base.sid)] = this.#inbox;
     let starts: Record<StreamName, StreamPosition> | undefined;
-    for (const [stream, pos] of this.#starts) {
-      if (!stream.startsWith("room:") || joined.has(stream.slice(5))) (starts ??= {})[stream] = pos;
-      else this.#starts.delete(stream); // left: a later join starts again
+    const began = this.#starts;
+    if (began !== undefined && began.size > 0) {
+      for (const [stream, pos] of began) {
+        if (!stream.startsWith("room:") || joined.has(stream.slice(5))) (starts ??= {})[stream] = pos;
+        else began.delete(stream); // left: a later join starts again
+      }
     }
     let data = "{}"; // socket.data never made: not made now
     try {
