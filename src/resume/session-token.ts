@@ -1,5 +1,5 @@
 /**
- * Resume tokens: `<sid>.<secret>`, the secret 22 base64url characters (132 random bits). A store outside the
+ * Resume tokens: `<sid>.<secret>`, the secret 128 random bits in base64url. A store outside the
  * process (Redis) keeps only the secret's SHA-256 digest, so a leaked dump, replica or backup
  * resumes nobody, and compares digests in constant time ({@link issueToken}, {@link parseToken}).
  * The in-memory store keeps the secret itself and compares it in constant time
@@ -8,7 +8,7 @@
  * digest would cost a SHA-256 per handshake and protect nothing.
  * The token travels as the subprotocol `tsws-resume.<token>`, never in a URL.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomFillSync, timingSafeEqual } from "node:crypto";
 import { RESUME_SUBPROTOCOL_PREFIX } from "../protocol/index.js";
 
 /**
@@ -96,26 +96,22 @@ export function resumeTokenOf(header: string | readonly string[] | undefined): s
 
 /** Secrets drawn per refill of {@link pool}. */
 const POOL_SECRETS = 128;
-/** Characters per secret: 22 base64url characters carry 132 random bits. */
-const SECRET_CHARS = 22;
-/** 2,112 random bytes encode to exactly 128 × 22 base64url characters (a multiple of 3 bytes: no padding). */
-const POOL_BYTES = (POOL_SECRETS * SECRET_CHARS * 6) / 8;
+const SECRET_BYTES = 16;
 /**
- * The next secrets as one base64url string, drawn {@link POOL_SECRETS} at a time: one call into the
- * CSPRNG and one encoding cost about as much for 2 KiB as for 16 bytes, and a handshake with resume
- * on draws one secret (as node's `randomUUID` keeps a cache of its random bytes). Each secret is a
- * slice of it, handed out once; every character is 6 bits of the CSPRNG's output.
+ * Random bytes for the next secrets, filled {@link POOL_SECRETS} at a time: one call into the CSPRNG
+ * costs about as much for 2 KiB as for 16 bytes, and a handshake with resume on draws one secret
+ * (as node's `randomUUID` keeps a cache of its random bytes). Each byte is handed out once.
  */
-let pool = "";
+const pool = Buffer.alloc(POOL_SECRETS * SECRET_BYTES);
 let drawn = POOL_SECRETS;
 
 function nextSecret(): string {
   if (drawn === POOL_SECRETS) {
-    pool = randomBytes(POOL_BYTES).toString("base64url");
+    randomFillSync(pool);
     drawn = 0;
   }
-  const start = drawn++ * SECRET_CHARS;
-  return pool.slice(start, start + SECRET_CHARS);
+  const start = drawn++ * SECRET_BYTES;
+  return pool.toString("base64url", start, start + SECRET_BYTES);
 }
 
 function digestOf(secret: string): Buffer {
