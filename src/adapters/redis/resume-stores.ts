@@ -98,13 +98,28 @@ export function redisResumeStores(
   // cheap next to the lease renewal's script per session.
   const check = setInterval(resync, options.ttl / 3);
   check.unref();
-  return {
+  let renewing: "idle" | "running" | "again" = "idle";
+  const stores: RedisResumeStores = {
     history,
     sessions,
     inbox: new RedisInboxRoute(history, channels, layout, logger),
     onResync: (listener) => listeners.add(listener),
     resubscribed: () => {
-      void sessions.renew().then(resync, resync);
+      // One renewal at a time (a Cluster's failover can report several resubscriptions): asked
+      // for while one runs, one more runs after it.
+      if (renewing !== "idle") {
+        renewing = "again";
+        return;
+      }
+      renewing = "running";
+      void sessions
+        .renew()
+        .then(resync, resync)
+        .finally(() => {
+          const again = renewing === "again";
+          renewing = "idle";
+          if (again) stores.resubscribed();
+        });
     },
     close: async () => {
       clearInterval(check);
@@ -112,4 +127,5 @@ export function redisResumeStores(
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+  return stores;
 }

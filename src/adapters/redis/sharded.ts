@@ -433,15 +433,17 @@ export class ShardedRedisAdapter implements RedisAdapter {
   }
 
   /**
-   * Sends a resume stores' notice to a node's direct channel, and again after each of
-   * {@link NOTICE_RETRIES_MS} while Redis refuses it (a shard failing over): what it tells (a direct
-   * message kept in an inbox, a take, a reply) is in Redis already, and the receiver drops what it
-   * has; unsent, it would wait for the receiver's check every ttl / 3.
+   * Sends a resume stores' notice to a node's direct channel. A `moved` or `reply` notice Redis
+   * refuses (a shard failing over) is sent again after each of {@link NOTICE_RETRIES_MS}: what it
+   * tells is in Redis already, and a late or second one changes nothing at the receiver (fenced by
+   * the generation; no retry waiting). An `inbox` notice is not: a late one could arrive after the
+   * inbox's epoch changed and move the client back to the old one; the receiver reads what it missed
+   * when its subscription is back (`resubscribed`) and at its check every ttl / 3.
    */
   #notify(channel: string, notice: Buffer, attempt: number): void {
     void this.#send(channel, notice, undefined).then((sent) => {
       const delay = NOTICE_RETRIES_MS[attempt];
-      if (sent || delay === undefined || this.#heartbeat === undefined) return;
+      if (sent || delay === undefined || this.#heartbeat === undefined || notice[0] === WireKind.inbox) return;
       setTimeout(() => this.#notify(channel, notice, attempt + 1), delay).unref();
     });
   }
