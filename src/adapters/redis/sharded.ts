@@ -22,6 +22,9 @@ type Counter = Exclude<keyof RedisAdapterStats, "inFlight" | "inFlightBytes" | "
 /** One Redis command: a membership write is two of them, sent in this order on one connection. */
 type Command = (pub: Redis | Cluster) => Promise<unknown>;
 
+/** Delays before a refused notice of the resume stores is sent again, in ms (see `#notify`). */
+const NOTICE_RETRIES_MS: readonly number[] = [250, 1_000, 4_000];
+
 /**
  * The sharded mode of the Redis adapter (`{ sharded: true }`): rooms are spread over partitions
  * whose keys and sharded channel share one hash slot; a node listens (SSUBSCRIBE) only to the
@@ -30,9 +33,6 @@ type Command = (pub: Redis | Cluster) => Promise<unknown>;
  * @example
  * const adapter = createRedisAdapter(new Redis.Cluster(nodes), { sharded: true });
  */
-/** Delays before a refused notice of the resume stores is sent again, in ms (see `#notify`). */
-const NOTICE_RETRIES_MS: readonly number[] = [250, 1_000, 4_000];
-
 export class ShardedRedisAdapter implements RedisAdapter {
   readonly #template: Redis | Cluster;
   readonly #options: Required<RedisAdapterOptions>;
