@@ -10,6 +10,7 @@ import type { LocalNode } from "../cluster/local-node.js";
 import type { Logger } from "../logger.js";
 import type { InboxRoute } from "./backend.js";
 import type { StreamPosition } from "./history-log.js";
+import { oneAtATime } from "./one-at-a-time.js";
 import { SocketSession } from "./socket-session.js";
 
 /** Sessions whose inbox tops are asked for in one batch: a node with many sessions sends its look-ups a batch at a time. */
@@ -26,26 +27,13 @@ export class InboxResync {
   readonly #node: LocalNode;
   readonly #route: InboxRoute;
   readonly #logger: Logger;
-  #state: "idle" | "running" | "again" = "idle";
+  /** Reads the inbox tops of every open resumable socket on the node and lets each read what it missed. */
+  readonly request = oneAtATime(() => this.#run());
 
   constructor(node: LocalNode, route: InboxRoute, logger: Logger) {
     this.#node = node;
     this.#route = route;
     this.#logger = logger;
-  }
-
-  /** Reads the inbox tops of every open resumable socket on the node and lets each read what it missed. */
-  request(): void {
-    if (this.#state !== "idle") {
-      this.#state = "again";
-      return;
-    }
-    this.#state = "running";
-    void this.#run().finally(() => {
-      const again = this.#state === "again";
-      this.#state = "idle";
-      if (again) this.request();
-    });
   }
 
   async #run(): Promise<void> {

@@ -14,6 +14,7 @@ import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import type { ResumeBackend } from "../../resume/backend.js";
 import { Listeners } from "../../resume/listeners.js";
+import { oneAtATime } from "../../resume/one-at-a-time.js";
 import type { DirectChannels } from "./direct-channels.js";
 import { RedisInboxRoute } from "./inbox-route.js";
 import { parseMoved, parseReply } from "./resume-notices.js";
@@ -98,34 +99,18 @@ export function redisResumeStores(
   // cheap next to the lease renewal's script per session.
   const check = setInterval(resync, options.ttl / 3);
   check.unref();
-  let renewing: "idle" | "running" | "again" = "idle";
-  const stores: RedisResumeStores = {
+  // One renewal at a time (a Cluster's failover can report several resubscriptions).
+  const renewThenResync = oneAtATime(() => sessions.renew().then(resync, resync));
+  return {
     history,
     sessions,
     inbox: new RedisInboxRoute(history, channels, layout, logger),
     onResync: (listener) => listeners.add(listener),
-    resubscribed: () => {
-      // One renewal at a time (a Cluster's failover can report several resubscriptions): asked
-      // for while one runs, one more runs after it.
-      if (renewing !== "idle") {
-        renewing = "again";
-        return;
-      }
-      renewing = "running";
-      void sessions
-        .renew()
-        .then(resync, resync)
-        .finally(() => {
-          const again = renewing === "again";
-          renewing = "idle";
-          if (again) stores.resubscribed();
-        });
-    },
+    resubscribed: renewThenResync,
     close: async () => {
       clearInterval(check);
       sessions.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };
-  return stores;
 }

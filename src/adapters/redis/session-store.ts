@@ -83,7 +83,7 @@ export class RedisSessions implements SessionStore {
     this.#replied = new Listeners(this.#logger, "resume: a reply listener threw");
     this.#channels = options.channels;
     const poll = setInterval(() => void this.claimExpired(), options.pollEvery ?? Math.min(1_000, options.ttl / 4));
-    const renew = setInterval(() => void this.#renew(), options.ttl / 3);
+    const renew = setInterval(() => void this.renew(), options.ttl / 3);
     poll.unref();
     renew.unref();
     this.#timers = [poll, renew];
@@ -236,19 +236,10 @@ export class RedisSessions implements SessionStore {
   /**
    * Renews the leases of the sessions attached here now, as every `ttl / 3`: a session a newer
    * generation holds (its take's `moved` notice was lost) is reported to the moved listeners. Run
-   * when this node's subscriber is back after a cut. Never rejects (a failure is logged).
+   * when this node's subscriber is back after a cut. One pipeline per bucket (one slot each, for
+   * a Redis Cluster). Never rejects (a failure is logged).
    */
-  renew(): Promise<void> {
-    return this.#renew();
-  }
-
-  close(): void {
-    for (const timer of this.#timers) clearInterval(timer);
-    this.#attached.clear();
-  }
-
-  /** Renews the leases of the sessions attached here: one pipeline per bucket (one slot each, for a Redis Cluster). */
-  async #renew(): Promise<void> {
+  async renew(): Promise<void> {
     const buckets = new Map<number, [string, number][]>();
     for (const entry of this.#attached) {
       const bucket = this.#layout.bucketOf(entry[0]);
@@ -260,6 +251,11 @@ export class RedisSessions implements SessionStore {
       (r) => r.status === "rejected",
     );
     if (failed.length > 0) this.#logger.warn({ err: failed[0]?.reason }, "resume: could not renew attached sessions (will retry)");
+  }
+
+  close(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#attached.clear();
   }
 
   async #renewIn(renewed: [string, number][]): Promise<void> {

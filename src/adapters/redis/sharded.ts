@@ -5,6 +5,7 @@ import { messageOf } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { ResolvedResumeOptions } from "../../options/resume.js";
 import { type ResumeBackend, resumeBackend } from "../../resume/backend.js";
+import { oneAtATime } from "../../resume/one-at-a-time.js";
 import type { Room, SocketId } from "../../types.js";
 import type { DirectChannels } from "./direct-channels.js";
 import { InFlight } from "./in-flight.js";
@@ -176,27 +177,13 @@ export class ShardedRedisAdapter implements RedisAdapter {
     // with members here is the resubscription itself; on a Cluster ioredis subscribes each shard
     // again by itself, and this one, sent after its own, is answered once the direct channel is
     // heard again. Either way its answer tells the resume stores that notices sent meanwhile were lost.
-    // One at a time: asked for while one is under way, one more runs after it (a failover makes
-    // ioredis say "subscribersReady" at each of its many attempts).
-    let again: "idle" | "running" | "queued" = "idle";
-    const subscribeAgain = () => {
+    // One at a time (a failover makes ioredis say "subscribersReady" at each of its many attempts).
+    const subscribeAgain = oneAtATime(async () => {
       if (this.#heartbeat === undefined) return;
-      if (again !== "idle") {
-        again = "queued";
-        return;
-      }
-      again = "running";
       const direct = this.#layout.direct(node.nodeId);
       const channels = isCluster(sub) ? [direct] : [direct, ...[...this.#interest.keys()].map((p) => this.#layout.channel(p))];
-      sub
-        .ssubscribe(...channels)
-        .then(() => this.#resume?.resubscribed(), this.#failed)
-        .finally(() => {
-          const queued = again === "queued";
-          again = "idle";
-          if (queued) subscribeAgain();
-        });
-    };
+      await sub.ssubscribe(...channels).then(() => this.#resume?.resubscribed(), this.#failed);
+    });
     sub.on("ready", subscribeAgain);
     // On a Cluster the connection stays ready while ioredis replaces the subscriber of a shard whose
     // master failed over (its subscriber group then says "subscribersReady"): the direct channel
