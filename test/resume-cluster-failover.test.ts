@@ -25,6 +25,7 @@ import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis/ind
 import { slotLayout } from "../src/adapters/redis/session-layout.js";
 import { ShardedLayout } from "../src/adapters/redis/sharded-layout.js";
 import { inboxStream, roomStream } from "../src/resume/history-log.js";
+import { dm, dms } from "./helpers/cross-nodes.js";
 import { RedisCluster } from "./helpers/redis-cluster.js";
 import { type ClusterChatNode, startClusterChat } from "./helpers/resume-cluster-app.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
@@ -32,7 +33,6 @@ import { type HistoryRead, type StreamCount, StreamLedger } from "./helpers/stre
 import { until } from "./helpers.js";
 
 const TTL = 15_000;
-const dm = (n: number) => JSON.stringify([0, "dm", { n }]);
 
 describe("resumable sessions across the failover of a Redis Cluster master (sharded Redis adapter)", { timeout: 150_000 }, () => {
   let cluster: RedisCluster;
@@ -413,12 +413,11 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
       Number(/"n":(\d+)/.exec(fields[fields.indexOf("b") + 1] ?? "")?.[1]),
     ]);
     assert.ok(kept.length >= 2, "direct messages were kept after the first");
-    const dms = () => p.pushes.filter((x) => x.stream === inboxStream(sid));
-    await until(() => dms().length >= kept.length, `the ${kept.length} direct messages the inbox kept`, 10_000);
+    await until(() => dms(p).length >= kept.length, `the ${kept.length} direct messages the inbox kept`, 10_000);
     const deliveredAt = Date.now();
     await sleep(300); // a duplicate would arrive by now
     assert.deepEqual(
-      dms().map((x) => [x.seq, (x.data as { n: number }).n]),
+      dms(p).map((x) => [x.seq, (x.data as { n: number }).n]),
       kept,
       "every kept one once, in seq order",
     );

@@ -113,10 +113,10 @@ describe("lost notices between nodes (real Redis)", { timeout: 120_000 }, () => 
       assert.deepEqual(await env.x.subscribers(name), [], "a was still cut when the session was taken");
       assert.equal(p.ws.readyState, p.ws.OPEN, "the half-open socket is still open on a");
 
-      const [code, reason] = (await Promise.race([oldClosed, sleep(15_000).then(() => [0, Buffer.from("still open after 15 s")])])) as [
-        number,
-        Buffer,
-      ];
+      const [code, reason] = (await Promise.race([
+        oldClosed,
+        sleep(15_000, undefined, { ref: false }).then(() => [0, Buffer.from("still open after 15 s")]),
+      ])) as [number, Buffer];
       assert.deepEqual([code, reason.toString()], [1001, "resumed elsewhere"], "node a closed its half-open socket");
       console.log(JSON.stringify({ mode, test: "lost moved notice", closedAfterTakeMs: Date.now() - takenAt, reconnectDelayMs: RETRY_MS }));
       await until(() => a.closes.includes(sid), "onClose on node a");

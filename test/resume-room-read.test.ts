@@ -19,6 +19,7 @@ import { HOLE_READ_RETRIES_MS } from "../src/resume/room-gate.js";
 import { RedisServer } from "./helpers/redis-server.js";
 import { type ClusterChatNode, startClusterChat } from "./helpers/resume-cluster-app.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
+import { appendUnparsable, mendUnparsable } from "./helpers/unparsable-entry.js";
 import { until } from "./helpers.js";
 
 const ROOM = roomStream("r");
@@ -68,36 +69,17 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
     return { a, b, p, q, base };
   }
 
-  /** Message 2 in the room's history, as if its live hop had been lost, with an except list that is not JSON: reads past 1 fail. */
-  async function unreadable(base: string): Promise<void> {
-    const now = String(Date.now());
-    await admin.xadd(`${base}:log`, "2-1", "b", pushBody("message", { n: 2 }), "t", now, "e", "{not json");
-    await admin.hset(`${base}:meta`, "s", "2", "a", now);
-  }
-
-  /** The entries again, without the unparsable field. */
-  async function mend(base: string): Promise<void> {
-    const entries = await admin.xrange(`${base}:log`, "-", "+");
-    await admin.del(`${base}:log`);
-    for (const [id, fields] of entries) {
-      const kept: string[] = [];
-      for (let i = 0; i < fields.length; i += 2) if (fields[i] !== "e") kept.push(fields[i] as string, fields[i + 1] as string);
-      await admin.xadd(`${base}:log`, id, ...kept);
-    }
-    await admin.pexpire(`${base}:log`, 60_000);
-  }
-
   for (const sharded of [false, true]) {
     const mode = sharded ? "sharded" : "classic";
 
     it(`${mode}: a read that fails once is read again; the members get 2 and then 3, still connected`, async () => {
       const { a, b, p, q, base } = await roomOnTwoNodes(`rr1${mode}`, sharded);
-      await unreadable(base);
+      await appendUnparsable(admin, base, 2, pushBody("message", { n: 2 })); // as if its live hop had been lost
       a.view?.to("r").emit("message", { n: 3 });
       const retrying = (n: ClusterChatNode) => n.entries.some((e) => e.message.includes("could not read a room's history to fill a hole"));
       await until(() => retrying(a) && retrying(b), "both nodes' first read to fail");
       assert.deepEqual([ns(p), ns(q)], [[[1, 1]], [[1, 1]]], "3 waits while 2 cannot be read");
-      await mend(base);
+      await mendUnparsable(admin, base);
       await until(() => ns(p).length === 3 && ns(q).length === 3, "2 and 3", 10_000);
       await sleep(200); // a duplicate would arrive by now
       const all = [
@@ -113,9 +95,9 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
 
     it(`${mode}: a hole still unreadable after the retries closes the members 1011 "room read failed"; their resume replays 2 and 3 once, in order`, async () => {
       const { a, b, p, q, base } = await roomOnTwoNodes(`rr2${mode}`, sharded);
-      await unreadable(base);
+      await appendUnparsable(admin, base, 2, pushBody("message", { n: 2 })); // as if its live hop had been lost
       const bound = HOLE_READ_RETRIES_MS.reduce((x, y) => x + y, 0) + 10_000;
-      const open = sleep(bound).then(() => [0, Buffer.from(`still open after ${bound} ms`)]);
+      const open = sleep(bound, undefined, { ref: false }).then(() => [0, Buffer.from(`still open after ${bound} ms`)]);
       const closed = [p, q].map((x) => Promise.race([once(x.ws, "close"), open]) as Promise<[number, Buffer]>);
       a.view?.to("r").emit("message", { n: 3 });
       const [[pc, pr], [qc, qr]] = (await Promise.all(closed)) as [[number, Buffer], [number, Buffer]];
@@ -131,7 +113,7 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
       );
       assert.deepEqual([ns(p), ns(q)], [[[1, 1]], [[1, 1]]], "nothing past the hole was written");
 
-      await mend(base);
+      await mendUnparsable(admin, base);
       // Each resumes on the other node.
       [p.url, q.url] = [b.url("r"), a.url("r")];
       await p.connect();
