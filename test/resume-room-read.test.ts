@@ -133,4 +133,82 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
       assert.deepEqual([...a.expired, ...b.expired], [], "no onExpire: the sessions did not end");
     });
   }
+
+  // A room's position read when its first member joins a node fails the same way (here: its
+  // history's meta key holds a string, so Redis answers WRONGTYPE; in production, a Redis that
+  // does not answer). The member's start there must still be known, or told to be unknown: a
+  // client that leaves before it hears from the room would otherwise resume past what it missed.
+  /** Node(s), a key that fails the room's reads, and a member of "r" on a that joined while they failed. */
+  async function joinWhileUnreadable(prefix: string, sharded: boolean, logged: string) {
+    const base = (sharded ? slotLayout(prefix) : oneRedisLayout(prefix)).stream(ROOM);
+    await admin.set(`${base}:meta`, "not a hash");
+    const start = async () => {
+      const template = new Redis(redis.port, "127.0.0.1");
+      templates.push(template);
+      const node = await startClusterChat(createRedisAdapter(template, { prefix, sharded }), 120_000);
+      nodes.push(node);
+      return node;
+    };
+    const [a, b] = [await start(), await start()];
+    const p = new ResumePeer(a.url("r"));
+    peers.push(p);
+    await p.connect();
+    await until(() => a.entries.some((e) => e.message.includes(logged)), `a's log: ${logged}`, 10_000);
+    return { a, b, p, base };
+  }
+
+  /** p drops, a sends 1 and 2 to "r" while it is away, and p resumes on b (saying its positions, or not). */
+  async function missTwoAndResume(a: ClusterChatNode, b: ClusterChatNode, p: ResumePeer, sendPositions: boolean) {
+    const closed = once(p.ws, "close");
+    p.drop();
+    await closed;
+    a.view?.to("r").emit("message", { n: 1 });
+    a.view?.to("r").emit("message", { n: 2 });
+    p.url = b.url("r");
+    await p.connect({ sendPositions });
+    await until(() => ns(p).length >= 2, "1 and 2 after the resume");
+    a.view?.to("r").emit("message", { n: 3 });
+    await until(() => ns(p).length >= 3, "message 3, live");
+    await sleep(200); // a duplicate would arrive by now
+  }
+
+  it("classic: a room's position read that fails once is read again; a member that left before hearing from the room gets what it missed on resume, without a gap", async () => {
+    const { a, b, p, base } = await joinWhileUnreadable("rp1", false, "could not read a room's history position; reading again");
+    await admin.del(`${base}:meta`);
+    const readAgain = "read a room's history position again after failed reads";
+    await until(() => a.entries.some((e) => e.message.includes(readAgain)), `a's log: ${readAgain}`, 10_000);
+    // It says it heard nothing of "r": read from where it started there.
+    await missTwoAndResume(a, b, p, true);
+    assert.deepEqual(
+      ns(p),
+      [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ],
+      "replayed from where p started, then live",
+    );
+    assert.deepEqual(p.gaps, [], "the start was read: nothing unknown");
+  });
+
+  it('sharded: a room\'s position still unreadable after the retries: the member starts in an unknown epoch, and its resume answers gap "reset" before what history holds', async () => {
+    const { a, b, p, base } = await joinWhileUnreadable("rp2", true, "its members here start in an unknown epoch");
+    await admin.del(`${base}:meta`);
+    // It says nothing: the record has no position in "r" (a never read one), so its start counts.
+    await missTwoAndResume(a, b, p, false);
+    assert.deepEqual(
+      p.gaps.map((g) => [g.stream, g.reason]),
+      [[ROOM, "reset"]],
+      "where p stood is unknown: told, not passed over",
+    );
+    assert.deepEqual(
+      ns(p),
+      [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ],
+      "what history holds, then live",
+    );
+  });
 });

@@ -25,6 +25,15 @@ export interface StreamPosition {
 }
 
 /**
+ * Where a socket started in a room whose position its node could not read (history unreachable
+ * past the retries): an epoch no history has (real ones are base64url), so that a resume from it
+ * answers gap `reset` and replays what history holds, rather than passing over what was missed.
+ * @example
+ * planStream("room:lobby", UNKNOWN_START, window, 100).gap; // { stream: "room:lobby", reason: "reset", epoch: window.epoch }
+ */
+export const UNKNOWN_START: StreamPosition = Object.freeze({ seq: 0, epoch: "?" });
+
+/**
  * One message kept in history: its sequence number and its body, the encoded `event, data` part of
  * a `[4, stream, seq, event, data?]` frame (see {@link pushBody}), so live sends and replays write
  * the same bytes and a broadcast is still encoded once.

@@ -12,7 +12,7 @@ import { ControlKind, encodeControl } from "../protocol/index.js";
 import type { Socket } from "../socket/socket.js";
 import type { Room, SocketId } from "../types.js";
 import { admitLive, planStream } from "./gap-plan.js";
-import { type HistoryLog, pushFrame, roomStream, type StreamName, type StreamPosition } from "./history-log.js";
+import { type HistoryLog, pushFrame, roomStream, type StreamName, type StreamPosition, UNKNOWN_START } from "./history-log.js";
 import { isThenable, when } from "./when.js";
 
 /**
@@ -103,7 +103,9 @@ export class RoomGate implements StreamGate {
   joined(socket: Socket, room: Room): void {
     const state = this.#state(room);
     if (state.pos !== undefined) this.onStart?.(socket, room, state.pos);
-    else state.starting.push(socket);
+    else if (state.busy) state.starting.push(socket);
+    // Unprimed and idle: its position could not be read (or a hole's read failed for good).
+    else this.onStart?.(socket, room, UNKNOWN_START);
     this.onMembership?.(socket);
   }
 
@@ -140,7 +142,7 @@ export class RoomGate implements StreamGate {
   }
 
   #state(room: Room): RoomState {
-    let state = this.#states.get(room);
+    const state = this.#states.get(room);
     if (state !== undefined) return state;
     const stream = roomStream(room);
     const position = this.#history.position(stream);
@@ -153,20 +155,51 @@ export class RoomGate implements StreamGate {
       fresh.busy = false;
       return fresh;
     }
-    state = fresh;
+    this.#prime(room, fresh, position, 0);
+    return fresh;
+  }
+
+  /**
+   * Waits for the room's position, reading it again after each of {@link HOLE_READ_RETRIES_MS}
+   * when a read fails (the room's messages wait meanwhile). Still unreadable: the sockets waiting
+   * for their start get {@link UNKNOWN_START}, and the room's next message starts the count.
+   */
+  #prime(room: Room, state: RoomState, position: PromiseLike<StreamPosition>, attempt: number): void {
     when(
       position,
       (pos) => {
-        fresh.pos = pos;
-        for (const socket of fresh.starting.splice(0)) this.onStart?.(socket, room, pos);
-        this.#drain(room, fresh);
+        if (attempt > 0) this.#logger.info({ room, attempt }, "resume: read a room's history position again after failed reads");
+        state.pos = pos;
+        for (const socket of state.starting.splice(0)) this.onStart?.(socket, room, pos);
+        this.#drain(room, state);
       },
       (error) => {
-        this.#logger.warn({ err: error, room }, "resume: could not read a room's history position; its next message starts the count");
-        this.#drain(room, fresh);
+        if (this.#states.get(room) !== state) return; // every member left meanwhile
+        const delay = HOLE_READ_RETRIES_MS[attempt];
+        if (delay !== undefined) {
+          this.#logger.warn({ err: error, room }, `resume: could not read a room's history position; reading again in ${delay} ms`);
+          const retry = setTimeout(() => {
+            if (this.#states.get(room) !== state) return;
+            this.#prime(
+              room,
+              state,
+              Promise.resolve().then(() => this.#history.position(roomStream(room))),
+              attempt + 1,
+            );
+          }, delay);
+          retry.unref();
+          return;
+        }
+        // A socket that leaves before it hears from the room would otherwise have no start there,
+        // and its resume would pass over what it missed without a gap.
+        this.#logger.error(
+          { err: error, room },
+          "resume: could not read a room's history position; its members here start in an unknown epoch (gap reset on resume)",
+        );
+        for (const socket of state.starting.splice(0)) this.onStart?.(socket, room, UNKNOWN_START);
+        this.#drain(room, state);
       },
     );
-    return state;
   }
 
   #offer(room: Room, state: RoomState, live: Live): void {

@@ -25,7 +25,7 @@ import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import type { RoomGate } from "./room-gate.js";
 import type { SessionRecord, SessionStore } from "./session-store.js";
-import { isThenable, when } from "./when.js";
+import { andThen, isThenable, when } from "./when.js";
 
 /** What every session of a server shares. */
 export interface SessionServices {
@@ -442,7 +442,8 @@ export class SocketSession implements ResumeHandle {
         // session: read from where the session began (a room's start, an inbox's first message), not
         // from what the node wrote, which may include messages lost in the dying connection.
         const unheard = told !== undefined && said === undefined;
-        const kept = unheard ? record.starts?.[stream] : record.positions[stream];
+        // Without a recorded position (its node could not read the room's), where it began.
+        const kept = unheard ? record.starts?.[stream] : (record.positions[stream] ?? record.starts?.[stream]);
         // The client's word wins: it says what it received (the record may be ahead of what the
         // dying connection delivered). Without an epoch, the record's is assumed, else the current one.
         const after: StreamPosition | undefined =
@@ -581,12 +582,12 @@ export class SocketSession implements ResumeHandle {
       const record = this.record();
       const settled = this.#settled();
       const sessions = this.#services.sessions;
-      this.#queue(() => then(sessions.update(record, settled), () => sessions.detach(sid, generation)));
+      this.#queue(() => andThen(sessions.update(record, settled), () => sessions.detach(sid, generation)));
     } else {
       this.#standing = "ended";
       this.#services.forget(sid);
       const { sessions, history } = this.#services;
-      this.#queue(() => then(sessions.end(sid), () => history.drop(inboxStream(sid))));
+      this.#queue(() => andThen(sessions.end(sid), () => history.drop(inboxStream(sid))));
     }
   }
 
@@ -638,11 +639,6 @@ function writeChanged(): void {
   const batch = changedInTurn;
   changedInTurn = []; // a session changed while writing schedules the next batch
   for (const session of batch) writeSession(session);
-}
-
-/** Runs `next` after `value`: at once when it is not a promise (a store in memory), else once it resolves. */
-function then(value: unknown, next: () => unknown): unknown {
-  return isThenable(value) ? Promise.resolve(value).then(next) : next();
 }
 
 /** `[seq, epoch?]` (or a bare seq) from a client's `pos` frame, when it is well formed; an empty epoch counts as none. */

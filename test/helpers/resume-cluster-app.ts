@@ -20,15 +20,15 @@ export interface ClusterChatNode {
   readonly expired: string[];
   /** What the server logged at warn and error level. */
   readonly logged: string[];
-  /** The same, with the fields the server logged beside the message (`room`, `socket`, ...). */
+  /** What the server logged at info level and above, with the fields logged beside each message (`room`, `socket`, ...). */
   readonly entries: LoggedEntry[];
   /** The server view of a socket here (set by the first connection): `view.to(room).emit(...)`. */
   view: ClusterChatSocket["server"] | undefined;
 }
 
-/** One warning or error the server logged: its message and the fields logged with it. */
+/** One line the server logged at info level or above: its message and the fields logged with it. */
 export interface LoggedEntry {
-  readonly level: "warn" | "error";
+  readonly level: "info" | "warn" | "error";
   readonly message: string;
   readonly fields: Record<string, unknown>;
   /** When it was logged (Date.now()). */
@@ -42,14 +42,14 @@ export async function startClusterChat(adapter: Adapter, ttl: number): Promise<C
   const logged: string[] = [];
   const entries: LoggedEntry[] = [];
   const node = { sockets, expired, logged, entries, view: undefined } as { -readonly [K in keyof ClusterChatNode]: ClusterChatNode[K] };
-  const log = (level: "warn" | "error") => (o: object, m?: string) => {
-    logged.push(`${level}: ${m ?? ""} ${(o as { err?: Error }).err?.message ?? ""}`);
+  const log = (level: LoggedEntry["level"]) => (o: object, m?: string) => {
+    if (level !== "info") logged.push(`${level}: ${m ?? ""} ${(o as { err?: Error }).err?.message ?? ""}`);
     entries.push({ level, message: m ?? "", fields: o as Record<string, unknown>, at: Date.now() });
   };
   const logger: Logger = {
     error: log("error"),
     warn: log("warn"),
-    info: () => {},
+    info: log("info"),
     debug: () => {},
   };
   @Namespace("/x/:room")
