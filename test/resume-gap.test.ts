@@ -74,7 +74,7 @@ describe("planStream", () => {
 });
 
 describe("planResume", () => {
-  it("shares one replay budget across streams in order", () => {
+  it("shares one replay budget across streams fairly: each cut stream keeps its newest", () => {
     const windows = new Map([
       ["a", window(1, 3)],
       ["b", window(1, 3)],
@@ -87,9 +87,44 @@ describe("planResume", () => {
       windows,
       4,
     );
-    assert.equal(plans[0]!.entries.length, 3);
-    assert.equal(plans[1]!.entries.length, 1);
-    assert.deepEqual(plans[1]!.gap, { stream: "b", reason: "too many", from: 1, to: 2, epoch: "e" });
+    assert.deepEqual(
+      plans.map((p) => p.entries.map((e) => e.seq)),
+      [
+        [2, 3],
+        [2, 3],
+      ],
+    );
+    assert.deepEqual(
+      plans.map((p) => p.gap),
+      [
+        { stream: "a", reason: "too many", from: 1, to: 1, epoch: "e" },
+        { stream: "b", reason: "too many", from: 1, to: 1, epoch: "e" },
+      ],
+    );
+  });
+
+  it("does not let a flooded room crowd out a few direct messages (the budget a small stream leaves goes to the others)", () => {
+    const plans = planResume(
+      [
+        ["room:lobby", { seq: 0, epoch: "e" }],
+        ["room:quiet", { seq: 0, epoch: "e" }],
+        ["inbox:s1", { seq: 0, epoch: "e" }],
+      ],
+      new Map([
+        ["room:lobby", window(1, 1_100)],
+        ["room:quiet", window(1, 10)],
+        ["inbox:s1", window(1, 2)],
+      ]),
+      1_000,
+    );
+    assert.deepEqual(
+      plans.map((p) => [p.stream, p.entries.length, p.entries[0]?.seq, p.gap?.reason]),
+      [
+        ["room:lobby", 988, 113, "too many"],
+        ["room:quiet", 10, 1, undefined],
+        ["inbox:s1", 2, 1, undefined],
+      ],
+    );
   });
 
   it("refuses to plan a stream whose window was not read", () => {

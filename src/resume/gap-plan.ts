@@ -82,7 +82,9 @@ function lossReason(from: number, window: HistoryWindow): GapReason {
 
 /**
  * Plans a whole resume: every stream of the session in the order given, sharing `maxReplay`
- * entries (older missed messages beyond it become a `too many` gap, the newest are kept).
+ * entries fairly (max-min: a stream that missed fewer than its share gets them all, and what it
+ * leaves goes to the others). A stream cut by the budget keeps its newest entries; its older ones
+ * become a `too many` gap. So a few direct messages are not crowded out by a flooded room.
  * @example
  * const plans = planResume([["room:lobby", { seq: 10, epoch: "k3" }]], new Map([["room:lobby", window]]));
  */
@@ -91,16 +93,34 @@ export function planResume(
   windows: ReadonlyMap<StreamName, HistoryWindow>,
   maxReplay = DEFAULT_MAX_REPLAY,
 ): StreamPlan[] {
-  const plans: StreamPlan[] = [];
-  let budget = maxReplay;
-  for (const [stream, after] of positions) {
+  const streams = [...positions].map(([stream, after]) => {
     const window = windows.get(stream);
     if (window === undefined) throw new Error(`planResume: no history window read for stream ${JSON.stringify(stream)}`);
-    const plan = planStream(stream, after, window, budget);
-    budget -= plan.entries.length;
-    plans.push(plan);
-  }
-  return plans;
+    return { stream, after, window };
+  });
+  const shares = fairShares(
+    streams.map((s) => s.window.entries.length),
+    maxReplay,
+  );
+  return streams.map(({ stream, after, window }, i) => planStream(stream, after, window, shares[i] ?? 0));
+}
+
+/**
+ * Splits `total` among `wanted` amounts, max-min fair: in order of the smallest wish, each gets
+ * what it wants or an equal part of what is left, whichever is less.
+ * @example
+ * fairShares([1_100, 2], 1_000); // [998, 2]
+ */
+function fairShares(wanted: readonly number[], total: number): number[] {
+  const shares = wanted.map(() => 0);
+  const order = wanted.map((_, i) => i).sort((a, b) => (wanted[a] ?? 0) - (wanted[b] ?? 0));
+  let left = Math.max(0, total);
+  order.forEach((i, k) => {
+    const share = Math.min(wanted[i] ?? 0, Math.floor(left / (order.length - k)));
+    shares[i] = share;
+    left -= share;
+  });
+  return shares;
 }
 
 /**
