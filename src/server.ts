@@ -329,7 +329,12 @@ export class Server implements ServerApi<Socket> {
         ...fromMixins.map((s) => s.step),
       ];
       const queue: QueuePolicy = { chain, maxPending: this.#options.maxPendingMessages, onHookError, onFinished: this.#onFinished };
-      const protocol = socketProtocolOf(cls, { logger: this.#logger, server: this, resume: this.#options.resume });
+      const protocol = socketProtocolOf(cls, {
+        logger: this.#logger,
+        server: this,
+        resume: this.#options.resume,
+        closeTimeout: this.#options.closeTimeout,
+      });
       const prepare = protocol?.prepare;
       if (prepare !== undefined) steps.push(({ req }) => prepare(req) as undefined | Promise<undefined>);
       const pipeline = new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger, { server: this, namespace: path });

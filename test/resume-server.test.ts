@@ -30,6 +30,7 @@ const chat = defineContract({
 
 const connects: { id: string; resumed: boolean; rooms: string[]; data: unknown }[] = [];
 const expired: ExpiredSession[] = [];
+const closes: { id: string; reason: string | undefined; at: number }[] = [];
 let runs = 0;
 
 @Namespace("/chat")
@@ -37,6 +38,9 @@ class Chat extends events(chat, HttpMiddlewareMixin) {
   static onConnect(socket: EventSocket<typeof chat>) {
     connects.push({ id: socket.id, resumed: socket.resumed, rooms: [...socket.rooms], data: { ...socket.data } });
     if (!socket.resumed) socket.data = { joinedAt: 1 };
+  }
+  static onClose(socket: EventSocket<typeof chat>) {
+    closes.push({ id: socket.id, reason: socket.closeReason, at: Date.now() });
   }
   static onExpire(session: ExpiredSession) {
     expired.push(session);
@@ -86,6 +90,7 @@ describe("resumable sessions on one node", () => {
       port: 0,
       middleware: [identify],
       resume: { ttl: 1000, history: { size: 50 } },
+      closeTimeout: 500,
     });
     url = `${await start(server)}/chat`;
   });
@@ -292,6 +297,26 @@ describe("resumable sessions on one node", () => {
     await until(() => oldClosed !== undefined, "the old connection's close", 5000);
     assert.deepEqual(oldClosed, [1001, "resumed elsewhere"]);
     again.close();
+  });
+
+  it("terminates a replaced connection that does not finish its closing handshake after closeTimeout: its onClose says 'resumed elsewhere' and leaves the new socket in place", async () => {
+    const old = new ResumePeer(url);
+    await old.connect();
+    const sid = old.sid as string;
+    (old.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // it reads nothing more: no close frame back
+    const again = new ResumePeer(url);
+    again.token = old.token;
+    const resumedAt = Date.now();
+    await again.connect();
+    await until(() => closes.some((c) => c.id === sid), "onClose of the replaced connection", 5000);
+    const closed = closes.find((c) => c.id === sid);
+    assert.equal(closed?.reason, "resumed elsewhere", "onClose can tell a replaced connection from a client that left");
+    assert.ok((closed?.at ?? Infinity) - resumedAt < 4000, `onClose ${(closed?.at ?? 0) - resumedAt} ms after the resume (ws alone: 30 s)`);
+    assert.equal(server.getSocket(sid)?.closed, false, "the resumed socket is still the one registered, open");
+    again.send([1, 1, "join", { room: "after-replace" }]);
+    assert.deepEqual(await again.next((f) => f[0] === 2 && f[1] === 1), [2, 1, null], "and it still works");
+    again.close();
+    old.ws.terminate();
   });
 
   it("lets a taken session go when its upgrade is abandoned during the app's middleware (onExpire once)", async () => {

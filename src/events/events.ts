@@ -64,7 +64,7 @@ export function events<C extends AnyContract>(contract: C, ...list: MixinClass[]
       }
       const resume =
         context.resume !== undefined && context.server !== undefined
-          ? ResumeRuntime.of(context.server, context.resume, context.logger)
+          ? ResumeRuntime.of(context.server, context.resume, context.logger, context.closeTimeout)
           : undefined;
       const layer = new EventLayer(contract, table as HandlerTable | undefined, mixinsOf(cls), context.logger, resume);
       const make = (init: SocketInit) => new EventSocketImpl(init, layer); // one per namespace, not per socket

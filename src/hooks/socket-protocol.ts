@@ -56,6 +56,8 @@ export interface ProtocolContext {
   readonly server?: object | undefined;
   /** `createServer({ resume })`, validated, when resumable sessions are on. */
   readonly resume?: ResolvedResumeOptions | undefined;
+  /** The server's `closeTimeout` (ms): how long a close the protocol forces waits for the closing handshake before it terminates. */
+  readonly closeTimeout?: number | undefined;
 }
 
 /** The static key under which a handler class offers its {@link SocketProtocol} factory. */

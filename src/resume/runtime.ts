@@ -15,7 +15,7 @@ import { type LocalNode, localNodeOf, type SendToOp } from "../cluster/local-nod
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
 import { ControlKind, encodeControl, SUBPROTOCOL } from "../protocol/index.js";
-import type { Socket, SocketInit } from "../socket/socket.js";
+import { type Socket, type SocketInit, terminate } from "../socket/socket.js";
 import type { Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
@@ -63,7 +63,7 @@ export const SHUTDOWN_REPLY_WAIT_MS = 10_000;
 /**
  * The resumable sessions of a server.
  * @example
- * const runtime = ResumeRuntime.of(server, options, logger); runtime.addNamespace("/chat/:room", Chat);
+ * const runtime = ResumeRuntime.of(server, options, logger, 10_000); runtime.addNamespace("/chat/:room", Chat);
  */
 export class ResumeRuntime {
   readonly options: ResolvedResumeOptions;
@@ -85,21 +85,27 @@ export class ResumeRuntime {
   /** Replies other nodes handed this node for requests retried here (with a store that sends them). */
   readonly #replyNotices = new ReplyNotices();
   #stopping = false;
+  readonly #closeTimeout: number;
 
-  /** The runtime of `server`, made on first use. */
-  static of(server: object, options: ResolvedResumeOptions, logger: Logger): ResumeRuntime {
+  /**
+   * The runtime of `server`, made on first use.
+   * @param closeTimeout how long a connection a resume replaced gets to finish its closing handshake
+   * before it is terminated, in ms (the server's `closeTimeout`; default 10 000)
+   */
+  static of(server: object, options: ResolvedResumeOptions, logger: Logger, closeTimeout = 10_000): ResumeRuntime {
     let runtime = runtimes.get(server);
     if (runtime === undefined) {
       const node = localNodeOf(server);
       if (node === undefined) throw new Error("resume: the server has no node (internal error)");
-      runtime = new ResumeRuntime(node, options, logger);
+      runtime = new ResumeRuntime(node, options, logger, closeTimeout);
       runtimes.set(server, runtime);
     }
     return runtime;
   }
 
-  private constructor(node: LocalNode, options: ResolvedResumeOptions, logger: Logger) {
+  private constructor(node: LocalNode, options: ResolvedResumeOptions, logger: Logger, closeTimeout: number) {
     this.options = options;
+    this.#closeTimeout = closeTimeout;
     this.#node = node;
     this.#logger = logger;
     this.#backend = backendFor(node.adapter, options, logger);
@@ -266,7 +272,19 @@ export class ResumeRuntime {
     const old = this.#node.get(sid) as ResumableSocket | undefined;
     if (old === undefined || old.closed) return;
     if (old.resume instanceof SocketSession) old.resume.supersede();
-    old.close(1001, "resumed elsewhere");
+    this.#closeReplaced(old);
+  }
+
+  /**
+   * Closes the connection of a session a newer one holds (1001 "resumed elsewhere"). Its client
+   * has left it, so it is terminated if the closing handshake has not finished within
+   * `closeTimeout`, as forced closes are: ws alone would wait 30 s, and the app's `onClose` for it
+   * with it. Nothing queued there is lost: the resume replays from what the client says it got.
+   */
+  #closeReplaced(socket: Socket): void {
+    socket.close(1001, "resumed elsewhere");
+    // A connection that finished closing meanwhile is not touched again (ws ignores it).
+    setTimeout(() => terminate(socket, "resumed elsewhere"), this.#closeTimeout).unref();
   }
 
   #resumed<S extends ResumableSocket>(init: SocketInit, record: SessionRecord, token: string, make: (init: SocketInit) => S): S {
@@ -383,7 +401,7 @@ export class ResumeRuntime {
     if (socket === undefined || socket.closed || !(session instanceof SocketSession) || session.generation >= generation) return;
     session.movedAway();
     this.forget(sid); // a resume here later builds its reply cache from the record (the new holder's replies)
-    socket.close(1001, "resumed elsewhere");
+    this.#closeReplaced(socket);
   }
 
   /** The reply cache this node keeps for session `sid`, made (from `replies`) when it has none. */
