@@ -51,6 +51,33 @@ describe("tswebsockets/client with resume", () => {
     assert.deepEqual(node.connects.at(-1), { id, resumed: true, rooms: ["r1"] });
   });
 
+  it("reports open once the welcome arrived: id is set by then", async () => {
+    const node = await startNode({ ttl: 10_000, history: { size: 100 } });
+    const c = resumer(node.url);
+    const idAtOpen = await new Promise<string | undefined>((resolve) => c.on("state", (s) => s === "open" && resolve(c.id)));
+    assert.equal(typeof idAtOpen, "string");
+    assert.equal(idAtOpen, node.connects.at(-1)?.id);
+  });
+
+  it("against a server without resume: a token offered there gets gap 'expired' after waitMs, then the client goes on as a fresh connection (no hang)", async () => {
+    const on = await startNode({ ttl: 10_000, history: { size: 100 } });
+    const c = resumer(on.url, { resume: { waitMs: 300 } });
+    await settled(c);
+    await on.server.close();
+    const off = await startNode(undefined, on.port); // the same port, resume off: a rollback
+    const opened = Date.now();
+    await until(() => c.got.gaps.length === 1 && c.state === "open", "gap, then open", 5000);
+    assert.deepEqual(c.got.gaps, [{ reason: "expired" }], "told its session is gone");
+    assert.equal(c.id, undefined, "no session id from a server without resume");
+    assert.ok(Date.now() - opened < 4000, "not stuck reconnecting");
+    assert.equal(await c.request("join", { room: "r" }), null, "and requests work");
+    // A fresh client there waits waitMs for a welcome that never comes, then opens without a gap.
+    const fresh = resumer(off.url, { resume: { waitMs: 300 } });
+    await until(() => fresh.state === "open", "the fresh client open", 5000);
+    assert.deepEqual(fresh.got.gaps, []);
+    assert.equal(await fresh.request("join", { room: "r" }), null);
+  });
+
   it("resumes after its TCP connection vanished (no close frame either way) and a retried request is not run twice", async () => {
     const node = await startNode({ ttl: 10_000, history: { size: 100 } });
     const links: WebSocket[] = [];

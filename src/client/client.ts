@@ -90,10 +90,12 @@ class TswsClient {
   readonly #handlers = new Map<string, Handler>();
   readonly #pending = new Map<number, Pending>();
   readonly #session = new ResumeSession();
-  readonly #resume: boolean;
+  /** With `resume`: how long a link waits for `welcome` or `resumed` (ms); undefined without. */
+  readonly #waitMs: number | undefined;
   #link: Link | undefined;
-  /** The link that offered a token and waits for `resumed` or `welcome` before it counts as open. */
+  /** The link (with `resume`) that waits for `welcome` or `resumed` before it counts as open. */
   #resuming: Link | undefined;
+  #waiting: ReturnType<typeof setTimeout> | undefined;
   #state: ClientState = "connecting";
   #lastClose: CloseInfo | undefined;
   #attempt = 0;
@@ -113,7 +115,13 @@ class TswsClient {
     this.#WebSocket = WebSocket;
     this.#protocols = [...(options.protocols ?? [])];
     const { reconnect, liveness, buffer = {} } = options;
-    this.#resume = options.resume === true;
+    const resume = options.resume;
+    this.#waitMs =
+      resume === true
+        ? WELCOME_WAIT_MS
+        : typeof resume === "object" && resume !== null
+          ? positive("resume.waitMs", resume.waitMs, WELCOME_WAIT_MS)
+          : undefined;
     this.#baseMs = reconnect === false ? -1 : positive("reconnect.baseMs", reconnect?.baseMs, 500);
     this.#maxMs = reconnect === false ? -1 : positive("reconnect.maxMs", reconnect?.maxMs, 10_000);
     this.#timeoutMs = positive("requestTimeoutMs", options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
@@ -197,7 +205,7 @@ class TswsClient {
 
   #open(first = false): void {
     let link: Link;
-    const token = this.#resume ? this.#session.token : undefined;
+    const token = this.#waitMs !== undefined ? this.#session.token : undefined;
     try {
       // The token rides in the subprotocol list (never the URL), right after tsws.v1; the server only reads it.
       const offer = token === undefined ? [] : [RESUME_SUBPROTOCOL_PREFIX + token];
@@ -211,14 +219,15 @@ class TswsClient {
     link.onopen = () => {
       this.#attempt = 0;
       this.#liveness?.touch();
-      if (token === undefined) {
-        this.#session.reset(); // a fresh session: positions of an earlier one mean nothing to it
+      if (this.#waitMs === undefined) {
         this.#ready(link, false);
-      } else {
-        // The positions go first: the server replays from them, then says `resumed`.
-        link.send(this.#session.positions());
-        this.#resuming = link;
+        return;
       }
+      // The positions go first: the server replays from them, then says `resumed`.
+      if (token !== undefined) link.send(this.#session.positions());
+      else this.#session.reset(); // a fresh session: positions of an earlier one mean nothing to it
+      this.#resuming = link;
+      this.#waiting = setTimeout(() => this.#unwelcomed(link, token !== undefined), this.#waitMs);
     };
     link.onmessage = ({ data }) => {
       if (this.#link !== link) return;
@@ -235,6 +244,7 @@ class TswsClient {
    */
   #ready(link: Link, resumed: boolean): void {
     this.#resuming = undefined;
+    clearTimeout(this.#waiting);
     for (const [id, pending] of this.#pending) {
       if (!pending.held) continue;
       if (!resumed) this.#settle(id, new RequestError(ErrorCode.DISCONNECTED, undefined, "the session could not be resumed"));
@@ -256,6 +266,8 @@ class TswsClient {
   #closed(link: Link | undefined, close: CloseInfo, byUser = false): void {
     if (link !== this.#link || this.#state === "closed") return;
     this.#link = undefined;
+    this.#resuming = undefined;
+    clearTimeout(this.#waiting);
     this.#liveness?.stop();
     if (link !== undefined) {
       link.onopen = link.onmessage = link.onclose = null;
@@ -263,7 +275,7 @@ class TswsClient {
     }
     const final = byUser || this.#baseMs < 0 || close.code === CloseCode.SESSION_ENDED || close.code === CloseCode.POLICY;
     // With a session to resume, requests in flight wait for it instead of failing.
-    const hold = !final && this.#resume && this.#session.token !== undefined;
+    const hold = !final && this.#waitMs !== undefined && this.#session.token !== undefined;
     for (const [id, pending] of this.#pending) {
       if (byUser || (final && pending.held) || (link !== undefined && pending.link === link)) {
         if (hold) {
@@ -283,6 +295,20 @@ class TswsClient {
     const delay = Math.random() * Math.min(this.#maxMs, this.#baseMs * 2 ** this.#attempt++);
     this.#retry = setTimeout(() => this.#open(), delay);
     this.#setState("reconnecting", close, delay);
+  }
+
+  /**
+   * No `welcome` or `resumed` within `waitMs`: the server does not keep sessions (its `resume`
+   * option is off) or cannot now. The link goes on as a fresh session that nothing will resume;
+   * a token it offered is let go (after a `gap` "expired", as for a refused resume; `id` goes with
+   * it), so the next reconnect does not wait again. A `welcome` that still comes later sets both.
+   */
+  #unwelcomed(link: Link, offered: boolean): void {
+    if (this.#link !== link || this.#resuming !== link) return;
+    this.#session.reset();
+    this.#session.id = this.#session.token = undefined;
+    if (offered) this.#emitLocal("gap", { reason: "expired" });
+    this.#ready(link, false);
   }
 
   #frame(link: Link, text: string): void {
@@ -353,6 +379,9 @@ class TswsClient {
     for (const listener of this.#listeners.get(key) ?? []) (listener as (...a: unknown[]) => void)(...args);
   }
 }
+
+/** How long a link with `resume` waits for `welcome` or `resumed` by default, in ms (the default request timeout). */
+const WELCOME_WAIT_MS = 10_000;
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -120,9 +120,12 @@ export interface ClientOptions {
    * the same id and answered once (the server keeps their replies); during a reconnect nothing is
    * sent before the session is back (`open` is reported then). The token travels as the
    * subprotocol `tsws-resume.<token>`, never in the URL. Positions live in memory: a page reload
-   * starts a fresh session. Default false.
+   * starts a fresh session. Every (re)connection waits for the server's `welcome` or `resumed`
+   * before it reports `open` (so `id` is set by then), at most `waitMs` (default 10 000): a server
+   * without `resume` sends neither, and the client then goes on without a resumable session (after
+   * a `gap` "expired" when it offered a token). `true` is `{}`. Default false.
    */
-  readonly resume?: boolean;
+  readonly resume?: boolean | { readonly waitMs?: number };
 }
 
 /**

@@ -42,7 +42,8 @@ export interface Node {
 /** Every node and client made here, for the test file's `after` to stop. */
 export const made = { nodes: [] as Node[], clients: [] as Client[] };
 
-export async function startNode(resume: ResumeOptions, port = 0, adapter?: Adapter): Promise<Node> {
+/** Starts the chat node; `resume` undefined: the same server without resumable sessions. */
+export async function startNode(resume: ResumeOptions | undefined, port = 0, adapter?: Adapter): Promise<Node> {
   const node = { connects: [], sockets: new Map(), runs: 0 } as unknown as { -readonly [K in keyof Node]: Node[K] };
   let view: ChatSocket["server"] | undefined;
   @Namespace("/chat")
