@@ -31,6 +31,8 @@ const chat = defineContract({
 const connects: { id: string; resumed: boolean; rooms: string[]; data: unknown }[] = [];
 const expired: ExpiredSession[] = [];
 const closes: { id: string; reason: string | undefined; at: number }[] = [];
+/** What the server logged at warn level: its fields and message. */
+const warnings: { fields: Record<string, unknown>; message: string }[] = [];
 let runs = 0;
 
 @Namespace("/chat")
@@ -91,6 +93,12 @@ describe("resumable sessions on one node", () => {
       middleware: [identify],
       resume: { ttl: 1000, history: { size: 50 } },
       closeTimeout: 500,
+      logger: {
+        error: () => {},
+        warn: (fields: object, message?: string) => warnings.push({ fields: fields as Record<string, unknown>, message: message ?? "" }),
+        info: () => {},
+        debug: () => {},
+      },
     });
     url = `${await start(server)}/chat`;
   });
@@ -275,6 +283,9 @@ describe("resumable sessions on one node", () => {
       [9, "gap", { reason: "expired" }],
     );
     assert.notEqual(ivy.sid, sid, "a fresh session on /lobby");
+    const said = warnings.find((w) => w.fields.socket === sid);
+    assert.match(said?.message ?? "", /token was presented on another path; it is spent/, "the operator is told why");
+    assert.deepEqual([said?.fields.path, said?.fields.sessionPath], ["/lobby", "/chat"]);
     // The token was consumed on /lobby, where it resumed nothing: the /chat session's window still ends.
     await until(() => expired.some((e) => e.id === sid), "onExpire of the /chat session", 5000);
     assert.equal(expired.filter((e) => e.id === sid).length, 1);

@@ -218,7 +218,15 @@ export class ResumeRuntime {
     }
     // A session taken for an upgrade that cannot resume it (another path, or no tsws.v1): its
     // token is spent, so nothing will resume it; it is let go to expire (its onExpire runs).
-    if (taken?.ok === true) this.#release(taken.record);
+    if (taken?.ok === true) {
+      this.#logger.warn(
+        { socket: taken.record.sid, path: init.path, sessionPath: taken.record.path },
+        init.ws.protocol === SUBPROTOCOL
+          ? "resume: a session's token was presented on another path; it is spent, and the session is left to expire"
+          : "resume: a session's token was presented without tsws.v1; it is spent, and the session is left to expire",
+      );
+      this.#release(taken.record);
+    }
     if (init.ws.protocol !== SUBPROTOCOL) return make(init); // a raw client of an events namespace: nothing to resume
     const socket = make(init);
     if (taken !== undefined) socket.send(encodeControl(ControlKind.GAP, SESSION_EXPIRED));
