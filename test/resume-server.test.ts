@@ -33,11 +33,14 @@ const expired: ExpiredSession[] = [];
 const closes: { id: string; reason: string | undefined; at: number }[] = [];
 /** What the server logged at warn level: its fields and message. */
 const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+/** The namespace's server view (set by the first connection). */
+let view: EventSocket<typeof chat>["server"] | undefined;
 let runs = 0;
 
 @Namespace("/chat")
 class Chat extends events(chat, HttpMiddlewareMixin) {
   static onConnect(socket: EventSocket<typeof chat>) {
+    view ??= socket.server;
     connects.push({ id: socket.id, resumed: socket.resumed, rooms: [...socket.rooms], data: { ...socket.data } });
     if (!socket.resumed) socket.data = { joinedAt: 1 };
   }
@@ -328,6 +331,36 @@ describe("resumable sessions on one node", () => {
     assert.deepEqual(await again.next((f) => f[0] === 2 && f[1] === 1), [2, 1, null], "and it still works");
     again.close();
     old.ws.terminate();
+  });
+
+  it("warns once per kind of broadcast history does not keep (several rooms at once, a raw frame), which still goes out live, once per member", async () => {
+    const kim = new ResumePeer(url);
+    await kim.connect();
+    kim.send([1, 1, "join", { room: "k1" }]);
+    kim.send([1, 2, "join", { room: "k2" }]);
+    await kim.next((f) => f[0] === 2 && f[1] === 2);
+    for (let i = 0; i < 2; i++) {
+      view
+        ?.to("k1")
+        .to("k2")
+        .emit("message", { text: `both ${i}` });
+      view?.to("k1").send(`[0,"message",{"text":"raw ${i}"}]`);
+    }
+    await until(() => kim.frames.filter((f) => f[0] === 0).length >= 4, "the four live events");
+    await new Promise((r) => setTimeout(r, 100)); // a second copy would arrive by now
+    assert.deepEqual(
+      kim.frames.filter((f) => f[0] === 0).map((f) => (f[2] as { text: string }).text),
+      ["both 0", "raw 0", "both 1", "raw 1"],
+      "live, once each, not numbered",
+    );
+    const notKept = warnings.filter((w) => w.message.includes("not kept in history"));
+    assert.deepEqual(
+      notKept.map((w) => w.fields.broadcast),
+      ["to(a).to(b).emit(), several rooms at once", "to(...).send(), a raw frame"],
+      "each kind warned once, saying what to do instead",
+    );
+    assert.match(notKept[0]?.message ?? "", /emit to one room at a time/);
+    kim.close();
   });
 
   it("lets a taken session go when its upgrade is abandoned during the app's middleware (onExpire once)", async () => {

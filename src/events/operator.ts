@@ -17,10 +17,15 @@ import type { EventBroadcaster } from "./types.js";
  * Where an events namespace's room broadcasts are numbered when the server has `resume`: the
  * resume layer's runtime. `fallback` sends the plain event when history cannot be written.
  * @example
- * const history: RoomHistory = { emitToRoom: (room, except, body, fallback) => fallback() };
+ * const history: RoomHistory = { emitToRoom: (room, except, body, fallback) => fallback(), notKept: () => {} };
  */
 export interface RoomHistory {
   emitToRoom(room: Room, except: readonly SocketId[], body: string, fallback: () => void): void;
+  /**
+   * A broadcast that history does not keep went out (`what` names its kind): a resumable client
+   * away at the time misses it without a gap. The runtime warns once per kind.
+   */
+  notKept(what: string): void;
 }
 
 /**
@@ -63,6 +68,7 @@ export class EventOperator implements EventBroadcaster<AnyContract> {
   }
 
   send(data: Message): void {
+    this.#history?.notKept("to(...).send(), a raw frame");
     this.#inner.send(data);
   }
 
@@ -80,7 +86,10 @@ export class EventOperator implements EventBroadcaster<AnyContract> {
       // broadcast (a message in two streams would reach a member of both twice).
       if (this.#history !== undefined && this.#rooms.length === 1 && room !== undefined) {
         this.#history.emitToRoom(room, this.#except, pushBody(event, data), plain);
-      } else plain();
+      } else {
+        this.#history?.notKept("to(a).to(b).emit(), several rooms at once");
+        plain();
+      }
     });
   }
 }

@@ -339,6 +339,23 @@ export class ResumeRuntime {
     );
   }
 
+  /** The first broadcast of each kind history does not keep, warned about once (see {@link notKept}). */
+  readonly #warnedNotKept = new Set<string>();
+
+  /**
+   * A broadcast of a resumable namespace that history does not keep (several rooms at once, a
+   * raw frame): live only, so a client away then misses it without a `gap`.
+   * Warned once per kind, with what to do instead.
+   */
+  notKept(what: string): void {
+    if (this.#warnedNotKept.has(what)) return;
+    this.#warnedNotKept.add(what);
+    this.#logger.warn(
+      { broadcast: what },
+      `resume: ${what} is sent live only, not kept in history: a client away at the time misses it without a gap; emit to one room at a time (to(room).emit) to keep it (warned once)`,
+    );
+  }
+
   /**
    * `server.sendTo(id, frame)` of a tsws.v1 event frame to a resumable session: numbered in the
    * session's inbox as `socket.emit` is, so a resume replays it, also while the session is away.
