@@ -36,7 +36,10 @@ export {
   type ObservedSocket,
   type RefuseMessage,
 } from "./observe/channels.js";
+export type { HistoryOptions, ResumeOptions } from "./options/resume.js";
 export { RequestError } from "./protocol/request-error.js";
+export type { Gap, GapReason } from "./resume/gap-plan.js";
+export type { ExpiredSession } from "./resume/runtime.js";
 export { Namespace, namespace } from "./routing/namespace.js";
 export { createServer, Server } from "./server.js";
 export type { ServerOptions } from "./server-options.js";

@@ -60,9 +60,10 @@ export interface ServerOptions {
   maxConnectionsPerAddress?: number | undefined;
   /**
    * Resumable sessions for namespaces of the message layer (`events()`): `{ ttl, history: { size, ttl } }`,
-   * times in ms (defaults 120 000; 100 messages, 300 000). Off unless given. See docs/resume.md.
+   * times in ms, each from 1 000 to 86 400 000 (defaults 120 000; 100 messages, 300 000). `true`
+   * is `{}` (the defaults); off when absent or `false`. See docs/resume.md.
    */
-  resume?: ResumeOptions | undefined;
+  resume?: ResumeOptions | boolean | undefined;
 }
 
 /** Options after defaults and environment variables were applied. */
@@ -102,7 +103,10 @@ const checks: Checks<ServerOptions> = {
   maxConnections: [isInt(1), "an integer of 1 or more"],
   maxConnectionsPerAddress: [isInt(0), "an integer, 0 (off) or more"],
   // Checked in depth by resolveResumeOptions, which names the nested option in its TypeError.
-  resume: [(v) => typeof v === "object" && v !== null && !Array.isArray(v), "an object { ttl?, history? }"],
+  resume: [
+    (v) => typeof v === "boolean" || (typeof v === "object" && v !== null && !Array.isArray(v)),
+    "true, false or an object { ttl?, history? }",
+  ],
 };
 
 /** Validates options and applies defaults; throws a TypeError naming the faulty option. */
@@ -134,7 +138,10 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     rateLimit: options.rateLimit,
     maxConnections: options.maxConnections ?? 10_000,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 0,
-    resume: options.resume === undefined ? undefined : resolveResumeOptions(options.resume),
+    resume:
+      options.resume === undefined || options.resume === false
+        ? undefined
+        : resolveResumeOptions(options.resume === true ? {} : options.resume),
   };
   if (!checks.port[0](resolved.port)) throw new TypeError(`WEBSOCKET_PORT must be an integer from 0 to 65535, got ${envPort}`);
   if (!checks.baseUri[0](resolved.baseUri)) throw new TypeError(`WEBSOCKET_BASE_URI must be ${checks.baseUri[1]}`);

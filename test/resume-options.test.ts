@@ -3,12 +3,23 @@ import { describe, it } from "node:test";
 import { encodeError, encodeReply } from "../src/protocol/index.js";
 import { RESUME_DEFAULTS, resolveResumeOptions } from "../src/resume/options.js";
 import { REPLY_CACHE_SIZE, ReplyCache } from "../src/resume/reply-cache.js";
+import { resolveOptions } from "../src/server-options.js";
 
 describe("resume options", () => {
   it("default to a 2-minute window and 100 messages or 5 minutes of history per stream", () => {
     assert.deepEqual(resolveResumeOptions({}), { ttl: 120_000, history: { size: 100, ttl: 300_000 } });
     assert.deepEqual(RESUME_DEFAULTS, { ttl: 120_000, history: { size: 100, ttl: 300_000 } });
     assert.deepEqual(resolveResumeOptions({ ttl: 5_000, history: { size: 7 } }), { ttl: 5_000, history: { size: 7, ttl: 300_000 } });
+  });
+
+  it("take true for the defaults and false for off in createServer, as the client's { resume: true } does", () => {
+    assert.deepEqual(resolveOptions({ resume: true }, {}).resume, RESUME_DEFAULTS);
+    assert.equal(resolveOptions({ resume: false }, {}).resume, undefined);
+    assert.equal(resolveOptions({}, {}).resume, undefined);
+    assert.throws(
+      () => resolveOptions({ resume: "yes" as never }, {}),
+      /option "resume" must be true, false or an object \{ ttl\?, history\? \}/,
+    );
   });
 
   it("throw a TypeError naming the nested option, what it accepts and what it got", () => {
