@@ -25,6 +25,7 @@ import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis/ind
 import { slotLayout } from "../src/adapters/redis/session-layout.js";
 import { ShardedLayout } from "../src/adapters/redis/sharded-layout.js";
 import { inboxStream, roomStream } from "../src/resume/history-log.js";
+import { eventually } from "./helpers/cluster-chat.js";
 import { dm, dms } from "./helpers/cross-nodes.js";
 import { RedisCluster } from "./helpers/redis-cluster.js";
 import { type ClusterChatNode, startClusterChat } from "./helpers/resume-cluster-app.js";
@@ -68,15 +69,6 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     }
   }
 
-  /** The port of the master serving `key`, by CLUSTER SLOTS. */
-  async function masterOf(key: string): Promise<number> {
-    const slot = Number(await admin.cluster("KEYSLOT", key));
-    const slots = (await admin.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
-    const range = slots.find(([from, to]) => slot >= from && slot <= to);
-    assert.ok(range !== undefined, `a master serves slot ${slot}`);
-    return range[2][1];
-  }
-
   async function replication(port: number): Promise<Record<string, string>> {
     const info = await cluster.cli(port, "info", "replication");
     return Object.fromEntries(info.split(/\r?\n/).flatMap((line) => (line.includes(":") ? [line.split(/:(.*)/s).slice(0, 2)] : [])));
@@ -85,22 +77,25 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
   /** Waits until `replica` has everything its master acknowledged (its offset reached the master's). */
   async function caughtUp(master: number, replica: number): Promise<void> {
     const offset = Number((await replication(master)).master_repl_offset);
-    const deadline = Date.now() + 10_000;
-    while (Number((await replication(replica)).slave_repl_offset) < offset) {
-      assert.ok(Date.now() < deadline, "the replica reached the master's offset");
-      await sleep(20);
-    }
+    await eventually(
+      async () => Number((await replication(replica)).slave_repl_offset) >= offset,
+      "the replica reached the master's offset",
+      10_000,
+    );
   }
 
   /** Waits until `replica` is a master and every `live` Redis says the cluster is ok; when that was. */
   async function failedOver(replica: number, live: readonly number[], killedAt: number): Promise<number> {
-    for (;;) {
-      const promoted = (await replication(replica)).role === "master";
-      const infos = await Promise.all(live.map((port) => cluster.cli(port, "cluster", "info")));
-      if (promoted && infos.every((info) => info.includes("cluster_state:ok"))) return Date.now();
-      assert.ok(Date.now() - killedAt < 30_000, "the replica took over within 30 s");
-      await sleep(50);
-    }
+    await eventually(
+      async () => {
+        const promoted = (await replication(replica)).role === "master";
+        const infos = await Promise.all(live.map((port) => cluster.cli(port, "cluster", "info")));
+        return promoted && infos.every((info) => info.includes("cluster_state:ok"));
+      },
+      "the replica took over within 30 s",
+      Math.max(0, killedAt + 30_000 - Date.now()),
+    );
+    return Date.now();
   }
 
   async function historyOf(stream: string, layout: ReturnType<typeof slotLayout>): Promise<HistoryRead> {
@@ -132,8 +127,8 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     let doomed = 0;
     for (let k = 0; rooms.length === 0; k++) {
       const room = `r${k}`;
-      const history = await masterOf(`${layout.stream(roomStream(room))}:meta`);
-      if (history === (await masterOf(partitions.channel(partitions.partitionOf(room))))) [rooms[0], doomed] = [room, history];
+      const history = await cluster.masterOf(`${layout.stream(roomStream(room))}:meta`);
+      if (history === (await cluster.masterOf(partitions.channel(partitions.partitionOf(room))))) [rooms[0], doomed] = [room, history];
     }
     rooms.push("s1", "s2", "s3");
     const roomOf = (i: number) => rooms[i % rooms.length] as string;
@@ -143,13 +138,13 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     const sids: string[] = [];
     const onDoomed: number[] = [];
     let directOnDoomed = 0;
-    for (const a of adapters) if ((await masterOf(partitions.direct(a.nodeId as string))) === doomed) directOnDoomed++;
+    for (const a of adapters) if ((await cluster.masterOf(partitions.direct(a.nodeId as string))) === doomed) directOnDoomed++;
     for (let i = 0; i < 12 || (onDoomed.length < 4 && i < 48); i++) {
       const p = new ResumePeer(home(i).url(roomOf(i)));
       peers.push(p);
       await p.connect();
       sids.push(p.sid as string);
-      if ((await masterOf(layout.hash(p.sid as string))) === doomed) onDoomed.push(i);
+      if ((await cluster.masterOf(layout.hash(p.sid as string))) === doomed) onDoomed.push(i);
     }
     assert.ok(onDoomed.length >= 4, "four sessions with their bucket on the master to kill");
     // A client closed by the server (1011: a hole its node could not read during the failover)
@@ -195,11 +190,11 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
       const streams = [...rooms.map(roomStream), ...sids.map(inboxStream)];
       for (const stream of streams) {
         const key = `${layout.stream(stream)}:meta`;
-        const deadline = Date.now() + 10_000;
-        while (Number(await admin.hget(key, "s")) < ledger.count(stream)) {
-          assert.ok(Date.now() < deadline, `${stream}: every message numbered`);
-          await sleep(20);
-        }
+        await eventually(
+          async () => Number(await admin.hget(key, "s")) >= ledger.count(stream),
+          `${stream}: every message numbered`,
+          10_000,
+        );
       }
     };
 
@@ -222,11 +217,11 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     for (const i of dropped) drop(i);
     const droppedAt = Date.now();
     for (const i of dropped) {
-      const deadline = Date.now() + 10_000;
-      while ((await admin.hget(layout.hash(sids[i] as string), "n")) !== "") {
-        assert.ok(Date.now() < deadline, `session ${i} detached in Redis`);
-        await sleep(20);
-      }
+      await eventually(
+        async () => (await admin.hget(layout.hash(sids[i] as string), "n")) === "",
+        `session ${i} detached in Redis`,
+        10_000,
+      );
     }
     for (let k = 0; k < 3; k++, await sleep(50)) round();
     await numbered();
@@ -237,8 +232,8 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     }
 
     // The replica has everything the master acknowledged: nothing is lost to asynchronous replication.
-    const replicaPort = Number(/port=(\d+)/.exec((await replication(doomed)).slave0 ?? "")?.[1]);
-    assert.ok(replicaPort > 0, "the doomed master has a replica");
+    const replicaPort = await cluster.replicaOf(doomed);
+    assert.ok(replicaPort !== undefined, "the doomed master has a replica");
     await caughtUp(doomed, replicaPort);
 
     await cluster.kill(doomed);
@@ -357,9 +352,9 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     for (let tries = 0; holder === undefined; tries++) {
       assert.ok(tries < 20, "a node whose direct channel's master has a replica");
       const candidate = await start();
-      const master = await masterOf(partitions.direct(candidate.adapter.nodeId as string));
-      const replica = Number(/port=(\d+)/.exec((await replication(master)).slave0 ?? "")?.[1]);
-      if (replica > 0) [holder, doomed, replicaPort] = [candidate, master, replica];
+      const master = await cluster.masterOf(partitions.direct(candidate.adapter.nodeId as string));
+      const replica = await cluster.replicaOf(master);
+      if (replica !== undefined) [holder, doomed, replicaPort] = [candidate, master, replica];
     }
     const p = new ResumePeer(holder.node.url("d0"));
     peers.push(p);

@@ -18,6 +18,7 @@ import { createRedisAdapter, type RedisAdapter } from "../src/adapters/redis/ind
 import { slotLayout } from "../src/adapters/redis/session-layout.js";
 import { connect } from "../src/client/index.js";
 import { inboxStream, roomStream } from "../src/resume/history-log.js";
+import { eventually } from "./helpers/cluster-chat.js";
 import { dm, dms } from "./helpers/cross-nodes.js";
 import { LoadBalancer } from "./helpers/load-balancer.js";
 import { RedisCluster } from "./helpers/redis-cluster.js";
@@ -94,18 +95,6 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
     await sleep(300);
   }
 
-  /** The master port serving each key. */
-  async function mastersOf(keys: string[]): Promise<Set<number>> {
-    const slots = (await admin.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
-    const found = new Set<number>();
-    for (const key of keys) {
-      const slot = Number(await admin.cluster("KEYSLOT", key));
-      const range = slots.find(([from, to]) => slot >= from && slot <= to);
-      if (range !== undefined) found.add(range[2][1]);
-    }
-    return found;
-  }
-
   it("a client resumes on another node and gets every room and direct message it missed, in order, exactly once", async () => {
     const prefix = "rc1";
     const layout = slotLayout(prefix);
@@ -118,7 +107,7 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
     const sids = ps.map((p) => p.sid as string);
     await until(() => sids.every((sid, i) => all[i % 3]!.sockets.has(sid)) && all.every((n) => n.view !== undefined), "every socket");
     await settled();
-    const spread = await mastersOf(sids.map((sid) => layout.hash(sid)));
+    const spread = new Set(await Promise.all(sids.map((sid) => cluster.masterOf(layout.hash(sid)))));
     assert.ok(spread.size >= 2, `the sessions' keys are on ${spread.size} master(s): the test spans slots and shards`);
 
     const roomSent = new Map<string, number>(rooms.map((r) => [r, 0]));
@@ -270,15 +259,11 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
     route.breakLink();
     for (let i = 1; i <= 5; i++) b.say("moving", i);
     await until(() => a.runs === 1, "the first run to settle");
-    const deadline = Date.now() + 10_000;
     const replyKept = async () => {
       const record = await admin.hget(layout.hash(id), "r");
       return record !== null && (JSON.parse(record) as { replies: unknown[] }).replies.length > 0;
     };
-    while (!(await replyKept())) {
-      assert.ok(Date.now() < deadline, "the reply reached the session record");
-      await sleep(10);
-    }
+    await eventually(replyKept, "the reply reached the session record", 10_000);
     route.port = b.port;
 
     assert.equal(await answer, 1, "node a's run, answered from the session's reply cache");
@@ -306,9 +291,7 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
     await Promise.all([...onKilled, ...onClosed].map((p) => p.connect()));
     const sids = [...onKilled, ...onClosed].map((p) => p.sid as string);
     const stored = async () => (await Promise.all(sids.map((sid) => admin.exists(layout.hash(sid))))).every((e) => e === 1);
-    const deadline = Date.now() + 10_000;
-    while (!(await stored()) && Date.now() < deadline) await sleep(50);
-    assert.ok(await stored(), "every session is in Redis");
+    await eventually(stored, "every session is in Redis", 10_000);
 
     killed.child.kill("SIGKILL");
     await once(killed.child, "exit");

@@ -60,11 +60,56 @@ export class RedisCluster {
 
   /** The ports of the nodes that are masters right now. */
   async masters(): Promise<number[]> {
-    const out = await this.cli(this.ports[0] ?? 0, "cluster", "nodes");
-    const found: number[] = [];
+    return (await this.#liveMasters()).map((m) => m.port);
+  }
+
+  /**
+   * The port of the master serving `key`'s hash slot right now (as a running node sees the cluster:
+   * after a failover, the promoted replica). Throws when no live master serves the slot.
+   * @example
+   * const doomed = await cluster.masterOf("{room:r0}:log"); await cluster.kill(doomed);
+   */
+  async masterOf(key: string): Promise<number> {
+    const port = this.#running();
+    const slot = Number((await this.cli(port, "cluster", "keyslot", key)).trim());
+    const master = (await this.#liveMasters()).find((m) => m.slots.some(([from, to]) => slot >= from && slot <= to));
+    if (master === undefined) throw new Error(`no live master serves slot ${slot} (key ${key})`);
+    return master.port;
+  }
+
+  /**
+   * The port of the first replica attached to the master at `master` (INFO replication's `slave0`),
+   * or undefined when it has none (its replica was promoted, or the cluster has no replicas).
+   * @example
+   * const replica = await cluster.replicaOf(await cluster.masterOf(key)); // 30012, or undefined
+   */
+  async replicaOf(master: number): Promise<number | undefined> {
+    const port = /^slave0:ip=[^,]*,port=(\d+)/m.exec(await this.cli(master, "info", "replication"))?.[1];
+    return port === undefined ? undefined : Number(port);
+  }
+
+  /** A node still running (not killed by {@link kill}), to ask about the cluster. */
+  #running(): number {
+    const port = this.ports.find((p) => this.#children.has(p));
+    if (port === undefined) throw new Error("no node of the Redis cluster is running");
+    return port;
+  }
+
+  /** The masters not flagged failed, with their slot ranges (inclusive), from CLUSTER NODES. */
+  async #liveMasters(): Promise<{ port: number; slots: [number, number][] }[]> {
+    const out = await this.cli(this.#running(), "cluster", "nodes");
+    const found: { port: number; slots: [number, number][] }[] = [];
     for (const line of out.split("\n")) {
-      const [, address, flags] = line.split(" ");
-      if (flags?.includes("master") && !flags.includes("fail")) found.push(Number(address?.split(":")[1]?.split("@")[0]));
+      const [, address, flags, , , , , , ...ranges] = line.split(" ");
+      if (!flags?.includes("master") || flags.includes("fail")) continue;
+      const slots: [number, number][] = [];
+      // Ranges read "0-5460" or "42"; entries in brackets are slots being migrated, not served.
+      for (const range of ranges) {
+        if (range.startsWith("[")) continue;
+        const [from, to = from] = range.trim().split("-").map(Number);
+        if (from !== undefined && to !== undefined) slots.push([from, to]);
+      }
+      found.push({ port: Number(address?.split(":")[1]?.split("@")[0]), slots });
     }
     return found;
   }
