@@ -129,15 +129,22 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
       }
       await sleep(30);
     };
+    /** Every message sent so far is numbered in Redis (its stream's top seq reached the count sent), within 10 s. */
     const numbered = async () => {
-      const deadline = Date.now() + 10_000;
       const streams = [
         ...rooms.map((room) => [roomStream(room), roomSent.get(room) ?? 0] as const),
         ...sids.map((sid) => [inboxStream(sid), dmSent.get(sid)?.length ?? 0] as const),
       ];
-      for (const [stream, count] of streams) {
-        while (Date.now() < deadline && Number(await admin.hget(`${layout.stream(stream)}:meta`, "s")) < count) await sleep(20);
-      }
+      let short: string[] = [];
+      await eventually(
+        async () => {
+          const tops = await Promise.all(streams.map(([stream]) => admin.hget(`${layout.stream(stream)}:meta`, "s")));
+          short = streams.flatMap(([stream, count], k) => (Number(tops[k]) < count ? [`${stream}: ${Number(tops[k])} of ${count}`] : []));
+          return short.length === 0;
+        },
+        () => `every message sent was numbered; short of the count sent: ${short.join(", ")}`,
+        10_000,
+      );
     };
     const complete = (p: ResumePeer, i: number) =>
       p.seqs(roomStream(rooms[i % 4]!)).length >= (roomSent.get(rooms[i % 4]!) ?? 0) &&

@@ -139,11 +139,17 @@ export class ChatClient {
   }
 }
 
-/** Polls `check` until it returns true, failing after `ms` (generous: the machine is shared). */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+/**
+ * Polls `check` every 50 ms until it returns true, failing after `ms` (generous: the machine is
+ * shared) with "timed out waiting until <what>"; `what` may be a function, read at the failure, to
+ * say what the last check saw.
+ * @example
+ * await eventually(() => client.received.length === 5, "the 5 messages", 10_000);
+ */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string | (() => string), ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${typeof what === "string" ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
