@@ -43,6 +43,11 @@ export interface StreamCount {
   gapped: number;
 }
 
+/** Whether one of a stream's gaps tells its receiver of `seq`: a reset, or a range from..to holding it. */
+function coveredByGap(gaps: readonly Record<string, unknown>[], seq: number): boolean {
+  return gaps.some((g) => g.reason === "reset" || ((g.from as number) <= seq && seq <= (g.to as number)));
+}
+
 /**
  * The messages a test sent, per stream.
  * @example
@@ -77,7 +82,7 @@ export class StreamLedger {
       const received = new Set(r.pushes.filter((p) => p.stream === stream).map((p) => p.seq));
       const gaps = r.gaps.filter((g) => g.stream === stream);
       for (const { seq } of history.entries) {
-        if (!received.has(seq) && !gaps.some((g) => g.reason === "reset" || ((g.from as number) <= seq && seq <= (g.to as number)))) left++;
+        if (!received.has(seq) && !coveredByGap(gaps, seq)) left++;
       }
     }
     return left;
@@ -121,8 +126,7 @@ export class StreamLedger {
       for (const g of gaps) assert.equal(typeof g.reason, "string", `${r.name}, ${stream}: a gap with a reason`);
       for (const { seq, n } of history.entries) {
         if (received.has(seq)) continue;
-        const covered = gaps.some((g) => g.reason === "reset" || ((g.from as number) <= seq && seq <= (g.to as number)));
-        assert.ok(covered, `${r.name}, ${stream}: message ${n} (seq ${seq}) neither delivered nor covered by a gap`);
+        assert.ok(coveredByGap(gaps, seq), `${r.name}, ${stream}: message ${n} (seq ${seq}) neither delivered nor covered by a gap`);
         assert.ok(
           (sentAt.get(n) ?? 0) < window.completedAt,
           `${r.name}, ${stream}: message ${n}, sent after the failover completed, only covered by a gap`,
