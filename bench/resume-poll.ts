@@ -11,6 +11,7 @@ import { oneRedisLayout, type SessionLayout, slotLayout } from "../src/adapters/
 import { RedisSessions } from "../src/adapters/redis/session-store.js";
 import { RedisCluster } from "../test/helpers/redis-cluster.js";
 import { RedisServer } from "../test/helpers/redis-server.js";
+import { Samples } from "./stats.js";
 
 const POLLS = 200;
 
@@ -19,14 +20,14 @@ async function poll(connection: Redis | InstanceType<typeof Redis.Cluster>, layo
   const store = new RedisSessions(connection, { ttl: 1e9, layout, pollEvery: 1e9 });
   try {
     for (let i = 0; i < 20; i++) await store.claimExpired();
-    const times: number[] = [];
+    const times = new Samples();
     for (let i = 0; i < POLLS; i++) {
       const start = process.hrtime.bigint();
       await store.claimExpired();
-      times.push(Number(process.hrtime.bigint() - start) / 1e6);
+      times.add(Number(process.hrtime.bigint() - start) / 1e6);
     }
-    times.sort((a, b) => a - b);
-    return { p50: times[Math.floor(POLLS / 2)] ?? 0, p90: times[Math.floor(POLLS * 0.9)] ?? 0 };
+    const [p50, p90] = times.percentiles(50, 90) as [number, number];
+    return { p50, p90 };
   } finally {
     store.close();
   }
