@@ -18,9 +18,7 @@ export interface ClusterChatNode {
   readonly sockets: Map<string, ClusterChatSocket>;
   /** Sessions whose `onExpire` ran here, in order. */
   readonly expired: string[];
-  /** What the server logged at warn and error level. */
-  readonly logged: string[];
-  /** What the server logged at info level and above, with the fields logged beside each message (`room`, `socket`, ...). */
+  /** What the server logged at info level and above, with the fields logged beside each message (`room`, `socket`, `err`, ...). */
   readonly entries: LoggedEntry[];
   /** The server view of a socket here (set by the first connection): `view.to(room).emit(...)`. */
   view: ClusterChatSocket["server"] | undefined;
@@ -39,11 +37,9 @@ export interface LoggedEntry {
 export async function startClusterChat(adapter: Adapter, ttl: number): Promise<ClusterChatNode> {
   const sockets = new Map<string, ClusterChatSocket>();
   const expired: string[] = [];
-  const logged: string[] = [];
   const entries: LoggedEntry[] = [];
-  const node = { sockets, expired, logged, entries, view: undefined } as { -readonly [K in keyof ClusterChatNode]: ClusterChatNode[K] };
+  const node = { sockets, expired, entries, view: undefined } as { -readonly [K in keyof ClusterChatNode]: ClusterChatNode[K] };
   const log = (level: LoggedEntry["level"]) => (o: object, m?: string) => {
-    if (level !== "info") logged.push(`${level}: ${m ?? ""} ${(o as { err?: Error }).err?.message ?? ""}`);
     entries.push({ level, message: m ?? "", fields: o as Record<string, unknown>, at: Date.now() });
   };
   const logger: Logger = {
