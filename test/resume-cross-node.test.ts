@@ -10,27 +10,22 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type CrossNodes, crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
+import { crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
 import { until } from "./helpers.js";
 
 describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, () => {
   const env = crossNodesSuite();
-  const startNode = (prefix: string, sharded: boolean) => env.x.startNode(prefix, sharded);
-  const peer = (url: string) => env.x.peer(url);
-  const clone = (p: Parameters<CrossNodes["clone"]>[0], url: string) => env.x.clone(p, url);
-  const numbered = (prefix: string, sid: string, seq: number) => env.x.numbered(prefix, sid, seq);
-  const sessionOnA = (prefix: string, sharded: boolean) => env.x.sessionOnA(prefix, sharded);
 
   for (const sharded of [false, true]) {
     const mode = sharded ? "sharded" : "classic";
 
     it(`${mode}: a sendTo to a session away from every node is kept and replayed once, in order, on another node; then sent live from either node`, async () => {
       const prefix = `x1${mode}`;
-      const a = await startNode(prefix, sharded);
-      const b = await startNode(prefix, sharded);
+      const a = await env.x.startNode(prefix, sharded);
+      const b = await env.x.startNode(prefix, sharded);
       const { p, sid } = await env.x.firstDm(a);
       // b needs a socket of its own for a server view (its sendTo); any client will do.
-      await peer(b.url).connect();
+      await env.x.peer(b.url).connect();
       await until(() => b.view !== undefined, "a socket on node b");
 
       p.drop();
@@ -38,13 +33,13 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       await sleep(300); // the detach reaches Redis
       // Away from every node: sent from the node that held it, from the other one, and by the old socket object.
       b.server.sendTo(sid, dm(2));
-      await numbered(prefix, sid, 2);
+      await env.x.numbered(prefix, sid, 2);
       a.server.sendTo(sid, dm(3));
-      await numbered(prefix, sid, 3);
+      await env.x.numbered(prefix, sid, 3);
       b.server.sendTo(sid, dm(4));
-      await numbered(prefix, sid, 4);
+      await env.x.numbered(prefix, sid, 4);
       a.sockets.get(sid)?.emit("dm", { n: 5 });
-      await numbered(prefix, sid, 5);
+      await env.x.numbered(prefix, sid, 5);
 
       p.url = b.url;
       await p.connect();
@@ -80,7 +75,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
 
     it(`${mode}: direct messages from both nodes before, during and after a resume elsewhere: each once, gapless seqs, in seq order`, async () => {
       const prefix = `x2${mode}`;
-      const { a, b, p, sid } = await sessionOnA(prefix, sharded);
+      const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded);
       p.drop();
       await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
       const total = 240;
@@ -117,7 +112,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
 
     it(`${mode}: a direct message its node did not hear is read from history before the next one, in order, once`, async () => {
       const prefix = `x4${mode}`;
-      const a = await startNode(prefix, sharded);
+      const a = await env.x.startNode(prefix, sharded);
       const { p, sid } = await env.x.firstDm(a);
       // A node whose notice to a reaches nobody (as when a's subscriber connection is down): the
       // message is kept in the inbox, and a does not hear of it.
@@ -142,10 +137,10 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
 
     it(`${mode}: a half-open socket of a session resumed on another node is closed there, and the session lives on`, async () => {
       const prefix = `x3${mode}`;
-      const { a, b, p, sid } = await sessionOnA(prefix, sharded);
+      const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded);
       const oldClosed = once(p.ws, "close");
       // The client moved to b; its connection to a still looks open to a (no close, no heartbeat).
-      const q = clone(p, b.url);
+      const q = env.x.clone(p, b.url);
       await q.connect();
       assert.equal(q.sid, sid, "resumed on b with the same id");
       const [code, reason] = (await Promise.race([oldClosed, sleep(10_000).then(() => [0, Buffer.from("still open after 10 s")])])) as [
@@ -173,15 +168,15 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
 
     it(`${mode}: a request running on the node of the half-open socket is answered once, on the other node, after that socket was closed`, async () => {
       const prefix = `x5${mode}`;
-      const a = await startNode(prefix, sharded);
-      const b = await startNode(prefix, sharded);
-      const p = peer(a.url);
+      const a = await env.x.startNode(prefix, sharded);
+      const b = await env.x.startNode(prefix, sharded);
+      const p = env.x.peer(a.url);
       await p.connect();
       const sid = p.sid as string;
       p.send([1, 1, "slow", { ms: 1_500 }]);
       await sleep(200); // the run is marked running in the session hash
       const oldClosed = once(p.ws, "close");
-      const q = clone(p, b.url);
+      const q = env.x.clone(p, b.url);
       await q.connect();
       const [code] = (await Promise.race([oldClosed, sleep(10_000).then(() => [0])])) as [number];
       assert.equal(code, 1001, "node a closed its half-open socket while the request still ran there");
