@@ -8,7 +8,8 @@
  *     bare `ws` server: handshakes per second and CPU per handshake, clients and server in this
  *     process ("handshakes"), then the server alone in a child process ("server"). The server part
  *     also runs the chat's connect and close written by hand on `ws` (a second baseline: the same
- *     job without the library) and the chat on the built package (it runs `npm run build` first).
+ *     job without the library) and the chat on the built package (it runs `npm run build` first,
+ *     unless `--kinds` leaves out every built-* server).
  * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes,server] [--before DIR]
  *   [--rounds=N] [--close=clean] [--kinds=ws,built-resume,...]
  * The server part: `--rounds` (default 9) rounds of 1,000 handshakes per server; `--close=clean`
@@ -316,12 +317,6 @@ if (parts.has("handshakes")) {
 if (parts.has("server")) {
   const [count, rounds] = quick ? [300, 1] : [1000, serverRounds];
   // "before-*": the same servers from the `--before` checkout, in the same rotation.
-  // The built package (what an application runs), built now from this checkout's src/.
-  const built = spawnSync("npm", ["run", "--silent", "build"], {
-    cwd: fileURLToPath(new URL("..", import.meta.url)),
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  if (built.status !== 0) throw new Error("bench/resume.ts: `npm run build` failed; the built package's servers cannot run");
   const kinds = [
     "ws",
     "ws-chat",
@@ -332,6 +327,14 @@ if (parts.has("server")) {
     "built-resume",
     ...(beforeDir === undefined ? [] : ["before-plain", "before-resume"]),
   ].filter((kind) => kind === "ws" || onlyKinds === undefined || onlyKinds.includes(kind));
+  if (kinds.some((kind) => kind.startsWith("built-"))) {
+    // The built package (what an application runs), built now from this checkout's src/.
+    const built = spawnSync("npm", ["run", "--silent", "build"], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    if (built.status !== 0) throw new Error("bench/resume.ts: `npm run build` failed; the built package's servers cannot run");
+  }
   const children = new Map<string, ServerChild>();
   for (const kind of kinds) {
     const before = kind.startsWith("before-");
@@ -354,32 +357,34 @@ if (parts.has("server")) {
   const per = (a: number[] | undefined, b: number[] | undefined) => m((a ?? []).map((x, i) => x / (b?.[i] as number))).toFixed(2);
   // Every server against bare ws: CPU per handshake and, as a rate, the per-round median of ws / kind.
   console.log(`  ${kinds.map((k) => `${k} ${m(cpu[k]).toFixed(0)} µs (${per(cpu.ws, cpu[k])})`).join(", ")}`);
-  if (onlyKinds !== undefined) process.exit(0);
-  console.log(
-    `handshakes, server in its own process (median of ${rounds} rounds of ${count}): server CPU per handshake resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
-      `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}, off / raw ws ${per(cpu.ws, cpu.plain)}`,
-  );
-  console.log(
-    `  the built package (dist/, no tsx): resume on ${m(cpu["built-resume"]).toFixed(0)} µs, resume off ${m(cpu["built-plain"]).toFixed(0)} µs; ` +
-      `as a rate, resume on / raw ws ${per(cpu.ws, cpu["built-resume"])}, resume on / off ${per(cpu["built-plain"], cpu["built-resume"])}, off / raw ws ${per(cpu.ws, cpu["built-plain"])}`,
-  );
-  console.log(
-    `  the chat's connect and close by hand on ws: ${m(cpu["ws-chat"]).toFixed(0)} µs; as a rate, resume on / ws chat ${per(cpu["ws-chat"], cpu.resume)} (built ${per(cpu["ws-chat"], cpu["built-resume"])}), ` +
-      `off / ws chat ${per(cpu["ws-chat"], cpu.plain)} (built ${per(cpu["ws-chat"], cpu["built-plain"])})`,
-  );
-  console.log(
-    `  that chat made resumable by hand on ws (a secret and a first frame each, kept 60 s): ${m(cpu["ws-session"]).toFixed(0)} µs; ` +
-      `as a rate, resume on / ws session ${per(cpu["ws-session"], cpu.resume)} (built ${per(cpu["ws-session"], cpu["built-resume"])}); ws session / raw ws ${per(cpu.ws, cpu["ws-session"])}`,
-  );
-  if (beforeDir !== undefined) {
+  // The summaries compare every kind: with `--kinds`, the line above is the part's whole answer.
+  if (onlyKinds === undefined) {
     console.log(
-      `  before (${beforeDir}): resume on ${m(cpu["before-resume"]).toFixed(0)} µs, resume off ${m(cpu["before-plain"]).toFixed(0)} µs; ` +
-        `as a rate, resume on / raw ws ${per(cpu.ws, cpu["before-resume"])}, off / raw ws ${per(cpu.ws, cpu["before-plain"])}; ` +
-        `after / before: resume on ${per(cpu["before-resume"], cpu.resume)}, off ${per(cpu["before-plain"], cpu.plain)} (as rates)`,
+      `handshakes, server in its own process (median of ${rounds} rounds of ${count}): server CPU per handshake resume on ${m(cpu.resume).toFixed(0)} µs, resume off ${m(cpu.plain).toFixed(0)} µs, raw ws ${m(cpu.ws).toFixed(0)} µs; ` +
+        `as a rate, resume on / raw ws ${per(cpu.ws, cpu.resume)}, resume on / off ${per(cpu.plain, cpu.resume)}, off / raw ws ${per(cpu.ws, cpu.plain)}`,
+    );
+    console.log(
+      `  the built package (dist/, no tsx): resume on ${m(cpu["built-resume"]).toFixed(0)} µs, resume off ${m(cpu["built-plain"]).toFixed(0)} µs; ` +
+        `as a rate, resume on / raw ws ${per(cpu.ws, cpu["built-resume"])}, resume on / off ${per(cpu["built-plain"], cpu["built-resume"])}, off / raw ws ${per(cpu.ws, cpu["built-plain"])}`,
+    );
+    console.log(
+      `  the chat's connect and close by hand on ws: ${m(cpu["ws-chat"]).toFixed(0)} µs; as a rate, resume on / ws chat ${per(cpu["ws-chat"], cpu.resume)} (built ${per(cpu["ws-chat"], cpu["built-resume"])}), ` +
+        `off / ws chat ${per(cpu["ws-chat"], cpu.plain)} (built ${per(cpu["ws-chat"], cpu["built-plain"])})`,
+    );
+    console.log(
+      `  that chat made resumable by hand on ws (a secret and a first frame each, kept 60 s): ${m(cpu["ws-session"]).toFixed(0)} µs; ` +
+        `as a rate, resume on / ws session ${per(cpu["ws-session"], cpu.resume)} (built ${per(cpu["ws-session"], cpu["built-resume"])}); ws session / raw ws ${per(cpu.ws, cpu["ws-session"])}`,
+    );
+    if (beforeDir !== undefined) {
+      console.log(
+        `  before (${beforeDir}): resume on ${m(cpu["before-resume"]).toFixed(0)} µs, resume off ${m(cpu["before-plain"]).toFixed(0)} µs; ` +
+          `as a rate, resume on / raw ws ${per(cpu.ws, cpu["before-resume"])}, off / raw ws ${per(cpu.ws, cpu["before-plain"])}; ` +
+          `after / before: resume on ${per(cpu["before-resume"], cpu.resume)}, off ${per(cpu["before-plain"], cpu.plain)} (as rates)`,
+      );
+    }
+    console.log(
+      `  handshakes/s: resume on ${m(rate.resume).toFixed(0)}, resume off ${m(rate.plain).toFixed(0)}, raw ws ${m(rate.ws).toFixed(0)}; resume on / raw ws ${per(rate.resume, rate.ws)} (the clients, in this process, bound these)`,
     );
   }
-  console.log(
-    `  handshakes/s: resume on ${m(rate.resume).toFixed(0)}, resume off ${m(rate.plain).toFixed(0)}, raw ws ${m(rate.ws).toFixed(0)}; resume on / raw ws ${per(rate.resume, rate.ws)} (the clients, in this process, bound these)`,
-  );
 }
 process.exit(0);
