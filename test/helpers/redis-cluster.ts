@@ -148,6 +148,10 @@ export class RedisCluster {
       // A replica takes over whatever the age of its data: a test's replica has had seconds to sync, not minutes.
       "--cluster-replica-validity-factor",
       "0",
+      // A master sends its first full sync to a new replica at once, not after the default 5 s wait for
+      // more replicas to share it: launch() waits for every replica's first sync.
+      "--repl-diskless-sync-delay",
+      "0",
       "--dir",
       this.#dir,
     ];
