@@ -42,8 +42,8 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
     await redis.stop();
   });
 
-  /** Nodes a and b, a member of "r" on each, and message 1 delivered to both. */
-  async function roomOnTwoNodes(prefix: string, sharded: boolean) {
+  /** Two nodes of the chat app on the test's Redis, with keys under `prefix`. */
+  async function twoNodes(prefix: string, sharded: boolean): Promise<[ClusterChatNode, ClusterChatNode]> {
     const start = async () => {
       const template = new Redis(redis.port, "127.0.0.1");
       templates.push(template);
@@ -51,7 +51,12 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
       nodes.push(node);
       return node;
     };
-    const [a, b] = [await start(), await start()];
+    return [await start(), await start()];
+  }
+
+  /** Nodes a and b, a member of "r" on each, and message 1 delivered to both. */
+  async function roomOnTwoNodes(prefix: string, sharded: boolean) {
+    const [a, b] = await twoNodes(prefix, sharded);
     const [p, q] = [new ResumePeer(a.url("r")), new ResumePeer(b.url("r"))];
     peers.push(p, q);
     await p.connect();
@@ -142,14 +147,7 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
   async function joinWhileUnreadable(prefix: string, sharded: boolean, logged: string) {
     const base = (sharded ? slotLayout(prefix) : oneRedisLayout(prefix)).stream(ROOM);
     await admin.set(`${base}:meta`, "not a hash");
-    const start = async () => {
-      const template = new Redis(redis.port, "127.0.0.1");
-      templates.push(template);
-      const node = await startClusterChat(createRedisAdapter(template, { prefix, sharded }), 120_000);
-      nodes.push(node);
-      return node;
-    };
-    const [a, b] = [await start(), await start()];
+    const [a, b] = await twoNodes(prefix, sharded);
     const p = new ResumePeer(a.url("r"));
     peers.push(p);
     await p.connect();
