@@ -1,0 +1,138 @@
+// Resumable sessions attacked from outside, as a hostile or broken client would: malformed and
+// oversized `[9, "pos", ...]` frames, forged and raced tokens, retried requests, a client that
+// stops reading during a replay. Real TCP against a real server (in memory; Redis where the
+// store matters), with raw protocol peers (test/helpers/resume-peer.ts).
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { WebSocket } from "ws";
+import { z } from "zod";
+import { defineContract, event, request } from "../src/contract/index.js";
+import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
+import { ResumePeer } from "./helpers/resume-peer.js";
+import { start, until } from "./helpers.js";
+
+const contract = defineContract({
+  client: {
+    join: request(z.object({ room: z.string() }), z.null()),
+    say: request(z.object({ room: z.string(), text: z.string() }), z.null()),
+    dm: request(z.object({ text: z.string() }), z.null()),
+    slow: request(z.object({ ms: z.number() }), z.number()),
+  },
+  server: {
+    message: event(z.object({ text: z.string() })),
+  },
+});
+
+let runs = 0;
+
+@Namespace("/h")
+class Hostile extends events(contract, HttpMiddlewareMixin) {
+  static events = handle(contract, {
+    join(socket, { room }) {
+      socket.join(room);
+      return null;
+    },
+    say(socket, { room, text }) {
+      socket.server.to(room).emit("message", { text });
+      return null;
+    },
+    dm(socket, { text }) {
+      (socket as EventSocket<typeof contract>).emit("message", { text });
+      return null;
+    },
+    async slow(_socket, { ms }) {
+      await new Promise((r) => setTimeout(r, ms));
+      return ++runs;
+    },
+  });
+}
+
+interface Logged {
+  readonly level: "error" | "warn";
+  readonly msg: string;
+}
+
+/** A server of the namespace above with resume on (sessions and history in memory), on loopback. */
+async function serve(extra: Partial<Parameters<typeof createServer>[0]> = {}): Promise<{ server: Server; url: string; logs: Logged[] }> {
+  const logs: Logged[] = [];
+  const server = createServer({
+    handlers: [Hostile],
+    host: "127.0.0.1",
+    port: 0,
+    heartbeatInterval: 0,
+    logger: {
+      error: (_o, msg) => logs.push({ level: "error", msg: String(msg) }),
+      warn: (_o, msg) => logs.push({ level: "warn", msg: String(msg) }),
+      info: () => {},
+      debug: () => {},
+    },
+    resume: { ttl: 5000, history: { size: 1000 } },
+    ...extra,
+  });
+  return { server, url: `${await start(server)}/h`, logs };
+}
+
+/** Sends request `name` and waits for its answer. */
+async function ask(peer: ResumePeer, id: number, name: string, data: unknown): Promise<unknown[]> {
+  const answer = peer.next((f) => (f[0] === 2 || f[0] === 3) && f[1] === id);
+  peer.send([1, id, name, data]);
+  return answer;
+}
+
+/**
+ * A hand-written upgrade request to `/h` offering `protocols` (each one Sec-WebSocket-Protocol
+ * header line, written byte for byte), as a client ws would refuse to build; resolves with what
+ * the server answered once it closed the connection, or within `ms`.
+ */
+function rawUpgrade(url: string, protocols: readonly string[], ms = 300): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(new URL(url).port), "127.0.0.1");
+    let got = "";
+    socket.on("data", (chunk: Buffer) => (got += chunk.toString("latin1")));
+    socket.on("error", () => {});
+    socket.on("close", () => resolve(got));
+    const lines = ["GET /h HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade"];
+    lines.push("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13");
+    for (const protocol of protocols) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+    socket.write(Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "utf8"));
+    setTimeout(() => {
+      socket.destroy();
+      resolve(got);
+    }, ms);
+  });
+}
+
+describe("hostile clients of resumable sessions (one node, in memory)", () => {
+  let server: Server;
+  let url: string;
+  let logs: Logged[];
+  before(async () => ({ server, url, logs } = await serve()));
+  after(() => server.close());
+
+  it("a Sec-WebSocket-Protocol header ws refuses (the token offered twice, a non-token character) is refused before the token is taken", async () => {
+    const owner = new ResumePeer(url);
+    await owner.connect();
+    await ask(owner, 1, "join", { room: "kept" });
+    const token = owner.token as string;
+    for (const header of [
+      [`tsws.v1, tsws-resume.${token}, tsws-resume.${token}`],
+      ["tsws.v1", `tsws-resume.${token}`, `tsws-resume.${token}`],
+      [`tsws.v1, tsws-resume.\u00e9${token}`],
+    ]) {
+      const answer = await rawUpgrade(url, header);
+      assert.match(answer, /^HTTP\/1\.1 400 /, `refused: ${JSON.stringify(header).slice(0, 60)}`);
+      assert.match(answer, /Sec-WebSocket-Protocol/);
+    }
+    assert.equal(owner.ws.readyState, WebSocket.OPEN, "the session's connection was left alone");
+    owner.drop();
+    await until(() => server.getSocket(owner.sid as string) === undefined, "the server to see the owner gone");
+    const sid = owner.sid;
+    await owner.connect();
+    assert.equal(owner.sid, sid, "the token was not spent by the refused upgrades");
+    assert.equal(owner.controls.at(-1)?.[1], "resumed");
+    assert.equal(owner.gaps.length, 0);
+    owner.close();
+  });
+});
