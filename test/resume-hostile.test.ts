@@ -10,6 +10,7 @@ import { WebSocket } from "ws";
 import { z } from "zod";
 import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
+import { POSITIONS_WAIT_MS } from "../src/resume/socket-session.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
 import { start, until } from "./helpers.js";
 
@@ -134,5 +135,33 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
     assert.equal(owner.controls.at(-1)?.[1], "resumed");
     assert.equal(owner.gaps.length, 0);
     owner.close();
+  });
+
+  it("a pos frame with JSON whitespace is read as the client's positions, not ignored for the record's", async () => {
+    const peer = new ResumePeer(url);
+    await peer.connect();
+    await ask(peer, 1, "join", { room: "ws" });
+    for (let i = 0; i < 3; i++) await ask(peer, 2 + i, "say", { room: "ws", text: `m${i}` });
+    await until(() => peer.seqs("room:ws").length === 3, "three messages");
+    let id = 10;
+    for (const spacing of [" ", "\n", "\t "]) {
+      const [first] = peer.seqs("room:ws").slice(-3) as [number];
+      peer.drop();
+      await until(() => server.getSocket(peer.sid as string) === undefined, "the server to see the peer gone");
+      const had = peer.seqs("room:ws").length;
+      const started = Date.now();
+      const back = peer.connect({ sendPositions: false });
+      await once(peer.ws, "open");
+      // It says it received only the first of the last three (the other two were lost with the connection).
+      peer.ws.send(`${spacing}[${spacing}9,"pos",{"room:ws":[${first}]}]`);
+      await back;
+      const took = Date.now() - started;
+      assert.deepEqual(peer.seqs("room:ws").slice(had), [first + 1, first + 2], `${JSON.stringify(spacing)}: the two it lacks, replayed`);
+      assert.ok(took < POSITIONS_WAIT_MS / 2, `resumed on its word after ${took} ms, not after the ${POSITIONS_WAIT_MS} ms wait`);
+      await ask(peer, id++, "say", { room: "ws", text: "next" });
+      await ask(peer, id++, "say", { room: "ws", text: "next" });
+    }
+    assert.equal(peer.gaps.length, 0);
+    peer.close();
   });
 });
