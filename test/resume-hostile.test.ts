@@ -6,11 +6,13 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { WebSocket } from "ws";
 import { z } from "zod";
 import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
 import { POSITIONS_WAIT_MS } from "../src/resume/socket-session.js";
+import { crossNodesSuite, dm, dms } from "./helpers/cross-nodes.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
 import { start, until } from "./helpers.js";
 
@@ -164,4 +166,81 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
     assert.equal(peer.gaps.length, 0);
     peer.close();
   });
+
+  it("two resumes racing with one token: exactly one gets the session, the other a fresh one after gap expired, with nothing of the session", async () => {
+    const owner = new ResumePeer(url);
+    await owner.connect();
+    await ask(owner, 1, "join", { room: "race" });
+    const other = new ResumePeer(url);
+    await other.connect();
+    await ask(other, 1, "say", { room: "race", text: "heard" });
+    await until(() => owner.seqs("room:race").length === 1, "the first message");
+    owner.drop();
+    await until(() => server.getSocket(owner.sid as string) === undefined, "the server to see the owner gone");
+    await ask(other, 2, "say", { room: "race", text: "missed" });
+    const racers = [clone(owner, url), clone(owner, url), clone(owner, url)];
+    await Promise.all(racers.map((r) => r.connect()));
+    const winners = racers.filter((r) => r.sid === owner.sid);
+    assert.equal(winners.length, 1, "one resume wins");
+    assert.deepEqual(winners[0]?.seqs("room:race"), [2], "the winner: what it missed, once");
+    for (const loser of racers.filter((r) => r.sid !== owner.sid)) {
+      assert.deepEqual(loser.frames[0], [9, "gap", { reason: "expired" }]);
+      assert.equal(loser.frames[1]?.[1], "welcome");
+      assert.deepEqual(loser.pushes, [], "a loser gets nothing of the session");
+    }
+    await ask(other, 3, "say", { room: "race", text: "live" });
+    await until(() => (winners[0]?.seqs("room:race").length ?? 0) === 2, "the live message");
+    for (const r of racers) r.close();
+    other.close();
+  });
 });
+
+describe("hostile clients of resumable sessions (two nodes, real Redis)", { timeout: 60_000 }, () => {
+  const env = crossNodesSuite();
+
+  for (const sharded of [false, true]) {
+    const mode = sharded ? "sharded" : "classic";
+    it(`${mode}: two resumes racing with one token on two nodes: one gets the session and what it missed once, the other a fresh one with nothing of it`, async () => {
+      const { a, b, p, sid } = await env.x.sessionOnA(`race${mode}`, sharded);
+      p.drop();
+      await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+      a.view?.to("r").emit("message", { n: 1 });
+      b.server.sendTo(sid, dm(1));
+      await env.x.numbered(`race${mode}`, sid, 1);
+      const racers = [env.x.clone(p, a.url), env.x.clone(p, b.url)];
+      await Promise.all(racers.map((r) => r.connect()));
+      const winner = racers.find((r) => r.sid === sid);
+      const loser = racers.find((r) => r.sid !== sid);
+      assert.ok(winner !== undefined && loser !== undefined, "one resume wins, one does not");
+      assert.deepEqual(
+        winner.pushes.map((x) => [x.stream, x.data]),
+        [
+          ["room:r", { n: 1 }],
+          [`inbox:${sid}`, { n: 1 }],
+        ],
+        "the winner: the room and the direct message it missed, once",
+      );
+      assert.deepEqual(winner.gaps, []);
+      assert.deepEqual(loser.frames[0], [9, "gap", { reason: "expired" }]);
+      assert.equal(loser.frames[1]?.[1], "welcome");
+      // Live from now on: the session's direct message reaches the winner only, once.
+      a.server.sendTo(sid, dm(2));
+      await winner.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 2, 10_000);
+      await sleep(100);
+      assert.deepEqual(
+        dms(winner).map((x) => x.seq),
+        [1, 2],
+      );
+      assert.ok(!loser.pushes.some((x) => x.stream === `inbox:${sid}`), "the loser gets nothing of the session");
+    });
+  }
+});
+
+/** A second peer holding `p`'s token and positions (the same client, reconnecting twice at once). */
+function clone(p: ResumePeer, url: string): ResumePeer {
+  const q = new ResumePeer(url);
+  q.token = p.token;
+  q.sid = p.sid;
+  for (const [stream, pos] of p.positions) q.positions.set(stream, pos);
+  return q;
+}
