@@ -195,6 +195,50 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
   });
 });
 
+describe("a resumable client that stops reading (slow-consumer drop policies)", () => {
+  for (const policy of ["drop-newest", "drop-oldest"] as const) {
+    it(`${policy}: a stream message the policy drops closes the socket with the session kept; the resume replays it, so nothing is lost in silence`, async () => {
+      const { server, url, logs } = await serve({ slowConsumer: policy, maxBufferedBytes: 16 * 1024 });
+      try {
+        const reader = new ResumePeer(url);
+        await reader.connect();
+        await ask(reader, 1, "join", { room: "big" });
+        const sender = new ResumePeer(url);
+        await sender.connect();
+        // The reader stops reading: the kernel's buffers fill, then the server's, then the policy drops.
+        const tcp = (reader.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+        tcp.pause();
+        const text = "x".repeat(8000);
+        const sent = 900;
+        for (let i = 0; i < sent; i++) sender.send([1, 10 + i, "say", { room: "big", text }]);
+        await sender.next((f) => f[0] === 2 && f[1] === 10 + sent - 1, 20_000);
+        assert.ok(
+          logs.some((l) => l.msg === "slow consumer: dropping messages"),
+          "the policy dropped messages (else the kernel took them all)",
+        );
+        const closed = once(reader.ws, "close", { signal: AbortSignal.timeout(5000) }) as Promise<[number, Buffer]>;
+        tcp.resume();
+        const [code, reason] = await closed;
+        assert.deepEqual([code, reason.toString()], [1011, "slow consumer: messages dropped"]);
+        const had = reader.seqs("room:big").length;
+        assert.ok(had < sent, `it had ${had} of ${sent} before the close`);
+        await reader.connect();
+        assert.equal(reader.controls.at(-1)?.[1], "resumed", "the session was kept");
+        assert.deepEqual(reader.gaps, []);
+        assert.deepEqual(
+          reader.seqs("room:big"),
+          Array.from({ length: sent }, (_, i) => i + 1),
+          "every message once, in order: what the policy dropped came with the resume",
+        );
+        reader.close();
+        sender.close();
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
 describe("hostile clients of resumable sessions (two nodes, real Redis)", { timeout: 60_000 }, () => {
   const env = crossNodesSuite();
 

@@ -15,8 +15,8 @@ import { type LocalNode, localNodeOf, type SendToOp } from "../cluster/local-nod
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
 import { ControlKind, encodeControl, SUBPROTOCOL } from "../protocol/index.js";
-import type { Socket, SocketInit } from "../socket/socket.js";
-import type { Room, SocketId } from "../types.js";
+import { outboxOf, type Socket, type SocketInit } from "../socket/socket.js";
+import type { Message, Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
 import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream, type StreamPosition } from "./history-log.js";
@@ -194,6 +194,21 @@ export class ResumeRuntime {
   readonly closed = (socket: Socket): void => {
     const session = (socket as ResumableSocket).resume;
     if (session instanceof SocketSession) session.socketClosed();
+  };
+
+  /**
+   * The protocol's `dropped`: the slow-consumer policy dropped a message of `socket`. A push of a
+   * stream or a control frame (gap, resumed) cannot be dropped in silence: the client's position
+   * would pass the lost seq without a gap (or its resume never end). The socket is closed with the
+   * session kept, so the client resumes and gets what it missed from history, or a gap; what
+   * "drop-oldest" still holds back is not sent first (those messages came after the lost one).
+   */
+  readonly dropped = (socket: Socket, data: Message): void => {
+    if (typeof data !== "string" || !(data.startsWith("[4,") || data.startsWith("[9,"))) return;
+    const session = (socket as ResumableSocket).resume;
+    if (!(session instanceof SocketSession) || socket.closed) return;
+    outboxOf(socket).discardQueued();
+    session.closeToResume("slow consumer: messages dropped");
   };
 
   /**

@@ -33,8 +33,8 @@ export interface OutboundLimit<S> {
   readonly policy: SlowConsumerPolicy;
   /** Policy "close": the socket went past its mark (called once per socket; it then closes). */
   readonly onSlow: (socket: S) => void;
-  /** Policies "drop-*": a message was dropped; `total` is the socket's count so far. */
-  readonly onDrop: (socket: S, total: number) => void;
+  /** Policies "drop-*": message `data` was dropped; `total` is the socket's count so far. */
+  readonly onDrop: (socket: S, total: number, data: Message) => void;
   /** The namespace's composed `onOutbound` hooks, if it has any (shared by its sockets: no cost per socket). */
   readonly transform?: OutboundTransform<S> | undefined;
 }
@@ -181,6 +181,14 @@ export class Outbox<S> {
   }
 
   /**
+   * Forgets the messages the "drop-oldest" policy holds back (those after a dropped one): a close
+   * then leaves without them, where `close` would send them first.
+   */
+  discardQueued(): void {
+    this.#pressure?.backlog?.discard();
+  }
+
+  /**
    * Whether anything was written since the last call, and forget it: the heartbeat sends an
    * application-level ping only to sockets that were idle (a busy socket costs nothing).
    */
@@ -209,13 +217,13 @@ export class Outbox<S> {
     }
     const pressure = this.#pressured();
     if (limit.policy === "drop-newest") {
-      limit.onDrop(this.#owner, ++pressure.dropped);
+      limit.onDrop(this.#owner, ++pressure.dropped, data);
     } else {
       pressure.backlog ??= new Backlog(
         this.#ws,
         this.#raw,
         limit.maxBufferedBytes,
-        () => limit.onDrop(this.#owner, ++pressure.dropped),
+        (dropped) => limit.onDrop(this.#owner, ++pressure.dropped, dropped),
         () => {
           pressure.backlog = undefined;
         },
