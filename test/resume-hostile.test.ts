@@ -193,6 +193,29 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
     for (const r of racers) r.close();
     other.close();
   });
+
+  it("a request still running through two resumes in a row, retried on each: run once, answered once per connection with that run's reply", async () => {
+    const peer = new ResumePeer(url);
+    await peer.connect();
+    const before = runs;
+    peer.send([1, 7, "slow", { ms: 400 }]);
+    await sleep(20); // running
+    peer.drop();
+    await until(() => server.getSocket(peer.sid as string) === undefined, "the server to see the peer gone");
+    await peer.connect();
+    peer.send([1, 7, "slow", { ms: 400 }]); // the retry waits for the first run
+    peer.drop(); // and the connection breaks again before it is answered
+    await until(() => server.getSocket(peer.sid as string) === undefined, "the server to see the peer gone again");
+    await peer.connect();
+    assert.equal(peer.controls.at(-1)?.[1], "resumed");
+    const answer = peer.next((f) => f[0] === 2 && f[1] === 7);
+    peer.send([1, 7, "slow", { ms: 400 }]);
+    assert.deepEqual(await answer, [2, 7, before + 1], "the first run's reply");
+    await sleep(450); // a second run would have settled by now
+    assert.equal(runs, before + 1, "run once");
+    assert.equal(peer.frames.filter((f) => f[0] === 2 && f[1] === 7).length, 1, "answered once on this connection");
+    peer.close();
+  });
 });
 
 describe("a resumable client that stops reading (slow-consumer drop policies)", () => {
