@@ -300,6 +300,31 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
       );
       assert.ok(!loser.pushes.some((x) => x.stream === `inbox:${sid}`), "the loser gets nothing of the session");
     });
+
+    it(`${mode}: forged tokens (a 12,000-character sid, a sid of every token special character, the real sid with another secret) get gap expired and a fresh session; the real one still resumes`, async () => {
+      const { a, b, p, sid } = await env.x.sessionOnA(`forged${mode}`, sharded);
+      const secret = (p.token as string).slice(-22);
+      const other = "Q".repeat(22);
+      for (const token of [`${"s".repeat(12_000)}.${secret}`, `!#$%&'*+-.^_|~${sid}.${secret}`, `${sid}.${other}`]) {
+        const forger = env.x.peer(b.url);
+        forger.token = token;
+        await forger.connect();
+        assert.deepEqual(forger.frames[0], [9, "gap", { reason: "expired" }]);
+        assert.notEqual(forger.sid, sid);
+        assert.deepEqual(forger.pushes, []);
+      }
+      p.drop();
+      await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+      a.server.sendTo(sid, dm(1));
+      await env.x.numbered(`forged${mode}`, sid, 1);
+      p.url = b.url;
+      await p.connect();
+      assert.equal(p.sid, sid, "the real token still resumes");
+      assert.deepEqual(
+        dms(p).map((x) => x.seq),
+        [1],
+      );
+    });
   }
 });
 
