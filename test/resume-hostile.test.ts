@@ -218,7 +218,7 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
   });
 });
 
-describe("a resumable client that stops reading (slow-consumer drop policies)", () => {
+describe("a resumable client that reads slowly or stops reading (slow-consumer policies)", () => {
   for (const policy of ["drop-newest", "drop-oldest"] as const) {
     it(`${policy}: a stream message the policy drops closes the socket with the session kept; the resume replays it, so nothing is lost in silence`, async () => {
       const { server, url, logs } = await serve({ slowConsumer: policy, maxBufferedBytes: 16 * 1024 });
@@ -260,6 +260,47 @@ describe("a resumable client that stops reading (slow-consumer drop policies)", 
       }
     });
   }
+
+  it('"close": a replay larger than maxBufferedBytes is not charged to the client: a live message while it still reads the replay does not close it as a slow consumer', async () => {
+    const { server, url, logs } = await serve();
+    try {
+      const reader = new ResumePeer(url);
+      await reader.connect();
+      await ask(reader, 1, "join", { room: "big" });
+      const sender = new ResumePeer(url);
+      await sender.connect();
+      reader.drop();
+      await until(() => server.getSocket(reader.sid as string) === undefined, "the server to see the reader gone");
+      const text = "x".repeat(8000);
+      const missed = 900; // ~7 MB, beyond the default maxBufferedBytes (1 MiB) and what the kernel's buffers take at once
+      for (let i = 0; i < missed; i++) sender.send([1, 10 + i, "say", { room: "big", text }]);
+      await sender.next((f) => f[0] === 2 && f[1] === 10 + missed - 1, 20_000);
+      const back = reader.connect();
+      await once(reader.ws, "open");
+      // It reads slowly: the replay is still in the server's buffer when the next live message comes.
+      const tcp = (reader.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      tcp.pause();
+      await sleep(100);
+      await ask(sender, 5000, "say", { room: "big", text: "live" });
+      await sleep(50);
+      tcp.resume();
+      await back;
+      await until(() => reader.seqs("room:big").length === missed + 1, "the replay and the live message", 5000);
+      assert.equal(reader.ws.readyState, WebSocket.OPEN, "still open");
+      assert.deepEqual(
+        reader.seqs("room:big"),
+        Array.from({ length: missed + 1 }, (_, i) => i + 1),
+      );
+      assert.deepEqual(
+        logs.filter((l) => l.msg.includes("slow consumer")),
+        [],
+      );
+      reader.close();
+      sender.close();
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe("hostile clients of resumable sessions (two nodes, real Redis)", { timeout: 60_000 }, () => {

@@ -469,6 +469,8 @@ export class SocketSession implements ResumeHandle {
       order.sort((a, b) => streams.indexOf(a[0]) - streams.indexOf(b[0]));
       const plans = planResume(order, windows);
       for (const frame of resumeFrames(plans, this.#base.sid)) this.#socket.send(frame);
+      // The replay may be more than the slow-consumer mark: the client is not charged for it.
+      outboxOf(this.#socket).excuse();
       for (const plan of plans) positions.set(plan.stream, plan.position);
       await this.#drainBuffer(positions);
       if (this.#socket.closed) return;
