@@ -216,6 +216,23 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
     assert.equal(peer.frames.filter((f) => f[0] === 2 && f[1] === 7).length, 1, "answered once on this connection");
     peer.close();
   });
+
+  it("a token offered without tsws.v1 is not taken: the upgrade is a raw one, and the session and its open connection are left alone", async () => {
+    const owner = new ResumePeer(url);
+    await owner.connect();
+    await ask(owner, 1, "join", { room: "raw" });
+    const raw = new WebSocket(url, [`tsws-resume.${owner.token}`]);
+    raw.on("error", () => {}); // ws refuses the 101 that selects none of its protocols: the server handled the upgrade
+    await new Promise((resolve) => raw.once("close", resolve));
+    await sleep(50);
+    assert.equal(owner.ws.readyState, WebSocket.OPEN, "the session's connection was left alone");
+    owner.drop();
+    await until(() => server.getSocket(owner.sid as string) === undefined, "the server to see the owner gone");
+    const sid = owner.sid;
+    await owner.connect();
+    assert.equal(owner.sid, sid, "the token was not spent");
+    owner.close();
+  });
 });
 
 describe("a resumable client that reads slowly or stops reading (slow-consumer policies)", () => {
