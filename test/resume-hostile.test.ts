@@ -233,6 +233,64 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
     assert.equal(owner.sid, sid, "the token was not spent");
     owner.close();
   });
+
+  it("pos frames of any shape or size resume the session at once, and replay nothing of a stream it is not in", async () => {
+    const victim = new ResumePeer(url);
+    await victim.connect();
+    await ask(victim, 1, "join", { room: "secret" });
+    await ask(victim, 2, "say", { room: "secret", text: "s" });
+    await ask(victim, 3, "dm", { text: "d" });
+    await until(() => victim.pushes.length === 2, "the victim's own messages");
+    const secretEpoch = victim.positions.get("room:secret")?.[1] ?? "";
+    const peer = new ResumePeer(url);
+    await peer.connect();
+    await ask(peer, 1, "join", { room: "mine" });
+    const foreign = { "room:secret": [0, secretEpoch], [`inbox:${victim.sid}`]: [0], "room:nowhere": [0] };
+    const shapes: unknown[] = [
+      [9, "pos"],
+      [9, "pos", null],
+      [9, "pos", [1, 2, 3]],
+      [9, "pos", "room:mine"],
+      [9, "pos", { ...foreign, "room:mine": "NaN" }],
+      [9, "pos", { ...foreign, "room:mine": [1e300, "x"] }],
+      [9, "pos", { ...foreign, "room:mine": [-5] }],
+      [9, "pos", { ...foreign, "room:mine": [0, { epoch: 1 }] }],
+      [9, "pos", { ...foreign, "room:mine": [0, secretEpoch] }], // another stream's epoch
+      [9, "pos", { __proto__: null, ...foreign }],
+      // ~700 KB: 20,000 streams it is not in
+      [9, "pos", Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`room:r${i}`, [i, "e".repeat(8)]]))],
+    ];
+    let id = 10;
+    for (const shape of shapes) {
+      await ask(victim, id++, "say", { room: "secret", text: "s" });
+      await ask(victim, id++, "dm", { text: "d" });
+      await ask(victim, id++, "say", { room: "mine", text: "m" });
+      peer.drop();
+      await until(() => server.getSocket(peer.sid as string) === undefined, "the server to see the peer gone");
+      await ask(victim, id++, "say", { room: "mine", text: "missed" });
+      const sid = peer.sid;
+      const started = Date.now();
+      const back = peer.connect({ sendPositions: false });
+      await once(peer.ws, "open");
+      peer.ws.send(JSON.stringify(shape));
+      await back;
+      const what = JSON.stringify(shape).slice(0, 40);
+      assert.equal(peer.sid, sid, `${what}: resumed`);
+      assert.ok(Date.now() - started < POSITIONS_WAIT_MS, `${what}: at once, not after the wait for positions`);
+    }
+    const streams = new Set(peer.pushes.map((p) => p.stream));
+    assert.deepEqual([...streams], ["room:mine"], "nothing of another room or another session's inbox");
+    const mine = peer.seqs("room:mine");
+    // A shape that says nothing usable of its room is taken as "received nothing": replayed again (no loss).
+    assert.equal(new Set(mine).size, 2 * shapes.length, "every message of its room reached it");
+    assert.equal(Math.max(...mine), 2 * shapes.length);
+    assert.ok(
+      peer.gaps.every((g) => g.stream === "room:mine"),
+      "gaps of its own room only",
+    );
+    peer.close();
+    victim.close();
+  });
 });
 
 describe("a resumable client that reads slowly or stops reading (slow-consumer policies)", () => {
