@@ -291,6 +291,32 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
     peer.close();
     victim.close();
   });
+
+  it("retries of a request still running after a resume wait in the socket's queue like the run itself: a flood of them is held by backpressure, not kept by the server", async () => {
+    const peer = new ResumePeer(url);
+    await peer.connect();
+    const before = runs;
+    peer.send([1, 7, "slow", { ms: 600 }]);
+    await sleep(20);
+    peer.drop();
+    await until(() => server.getSocket(peer.sid as string) === undefined, "the server to see the peer gone");
+    await peer.connect();
+    const retry = JSON.stringify([1, 7, "slow", { ms: 600 }]);
+    const flood = 10_000;
+    for (let i = 0; i < flood; i++) peer.ws.send(retry);
+    const next = peer.next((f) => f[0] === 2 && f[1] === 8, 10_000);
+    peer.send([1, 8, "join", { room: "after" }]);
+    await next;
+    const answers = peer.frames.filter((f) => f[0] === 2 || f[0] === 3);
+    // In arrival order: every retry (answered from the one run) before the request sent after them.
+    assert.equal(answers.length, flood + 1);
+    assert.ok(
+      answers.slice(0, flood).every((f) => f[1] === 7 && f[2] === before + 1),
+      "the retries first, each with the first run's reply",
+    );
+    assert.equal(runs, before + 1, "run once");
+    peer.close();
+  });
 });
 
 describe("a resumable client that reads slowly or stops reading (slow-consumer policies)", () => {

@@ -201,8 +201,12 @@ export class EventLayer implements SocketLayer {
         return note(traced, "ok");
       }
       if (step.kind === "wait") {
-        void step.frame.then((frame) => socket.send(frame));
-        return note(traced, "ok");
+        // Held in the socket's queue until the run answers, as the run itself would hold it: a
+        // flood of retries then meets the queue's backpressure instead of a waiter kept for each.
+        return step.frame.then((frame) => {
+          socket.send(frame);
+          return note(traced, "ok");
+        });
       }
     }
     const definition = lookup(this.contract, "client", name);
