@@ -11,9 +11,11 @@ import { WebSocket } from "ws";
 import { z } from "zod";
 import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
+import { inboxStream, pushBody } from "../src/resume/history-log.js";
 import { POSITIONS_WAIT_MS } from "../src/resume/socket-session.js";
-import { crossNodesSuite, dm, dms } from "./helpers/cross-nodes.js";
+import { crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
+import { appendUnparsable } from "./helpers/unparsable-entry.js";
 import { start, until } from "./helpers.js";
 
 const contract = defineContract({
@@ -468,6 +470,28 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
       );
     });
   }
+
+  it(`classic: a resume whose replay cannot be read closes 1011 "resume failed" with the session kept: its window ends with onExpire, once`, async () => {
+    const prefix = "rfclassic";
+    const { a, b, p, sid } = await env.x.sessionOnA(prefix, false, { ttl: 1000 });
+    a.sockets.get(sid)?.emit("dm", { n: 1 });
+    await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+    p.drop();
+    await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+    // The inbox holds an entry no node can parse: the replay's read of it fails.
+    await appendUnparsable(env.admin, layoutOf(prefix).stream(inboxStream(sid)), 2, pushBody("dm", { n: 2 }));
+    p.url = b.url;
+    void p.connect().catch(() => {}); // no welcome nor resumed comes
+    const [code, reason] = (await once(p.ws, "close", { signal: AbortSignal.timeout(5000) })) as [number, Buffer];
+    assert.deepEqual([code, reason.toString()], [1011, "resume failed"]);
+    await until(() => [...a.expired, ...b.expired].includes(sid), "onExpire of the session", 5000);
+    await sleep(300);
+    assert.deepEqual(
+      [...a.expired, ...b.expired].filter((x) => x === sid),
+      [sid],
+      "once",
+    );
+  });
 });
 
 /** A second peer holding `p`'s token and positions (the same client, reconnecting twice at once). */
