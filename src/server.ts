@@ -338,7 +338,20 @@ export class Server implements ServerApi<Socket> {
       const prepare = protocol?.prepare;
       if (prepare !== undefined) steps.push(({ req }) => prepare(req) as undefined | Promise<undefined>);
       const pipeline = new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger, { server: this, namespace: path });
-      const outbound = chain.outbound === undefined ? this.#guard.outbound : { ...this.#guard.outbound, transform: chain.outbound };
+      const guarded = this.#guard.outbound;
+      const shaped = chain.outbound === undefined ? guarded : { ...guarded, transform: chain.outbound };
+      // A protocol that must hear of drops (resumable sessions: a stream message dropped) is told after the guard.
+      const dropped = protocol?.dropped;
+      const outbound: OutboundLimit<Socket> =
+        dropped === undefined
+          ? shaped
+          : {
+              ...shaped,
+              onDrop: (socket, total, data) => {
+                guarded.onDrop(socket, total, data);
+                dropped(socket, data);
+              },
+            };
       const endpoint: Endpoint = { namespace: path, pipeline, queue, protocol, outbound };
       this.#router.add(path, endpoint);
       this.#namespaces.push(path);

@@ -69,6 +69,8 @@ describe("resume tokens", () => {
     assert.equal(resumeTokenOf(["tsws.v1", "tsws-resume.s2.x"]), "s2.x");
     assert.equal(resumeTokenOf("tsws.v1"), undefined);
     assert.equal(resumeTokenOf("tsws.v1, tsws-resume."), undefined);
+    assert.equal(resumeTokenOf("tsws-resume.s1.abc"), undefined, "not without tsws.v1: nothing could resume");
+    assert.equal(resumeTokenOf("tsws-resume.s1.abc, tsws.v1"), "s1.abc");
     assert.equal(resumeTokenOf(undefined), undefined);
   });
 });

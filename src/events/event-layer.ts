@@ -92,7 +92,14 @@ export class EventLayer implements SocketLayer {
   /** The Connection's first look at a message: replies are settled here, never queued. */
   readonly claim = (socket: Socket, data: Buffer, isBinary: boolean): boolean => {
     // A resuming client's positions come first and must not wait behind onConnect in the queue.
-    if (!isBinary && data[1] === 0x39 && socket instanceof EventSocketImpl && socket.resume?.wantsPositions) {
+    // `[9,` as most write it, or JSON whitespace before or after the `[` (a byte test on the hot path;
+    // control() reads the frame and gives back what is not a `pos`).
+    if (
+      !isBinary &&
+      (data[1] === 0x39 || data[0] !== 0x5b || (data[1] as number) <= 0x20) &&
+      socket instanceof EventSocketImpl &&
+      socket.resume?.wantsPositions
+    ) {
       return socket.resume.control(data.toString());
     }
     if (isBinary || !looksLikeReply(data) || !(socket instanceof EventSocketImpl) || !socket.negotiated) return false;
@@ -194,8 +201,12 @@ export class EventLayer implements SocketLayer {
         return note(traced, "ok");
       }
       if (step.kind === "wait") {
-        void step.frame.then((frame) => socket.send(frame));
-        return note(traced, "ok");
+        // Held in the socket's queue until the run answers, as the run itself would hold it: a
+        // flood of retries then meets the queue's backpressure instead of a waiter kept for each.
+        return step.frame.then((frame) => {
+          socket.send(frame);
+          return note(traced, "ok");
+        });
       }
     }
     const definition = lookup(this.contract, "client", name);

@@ -77,6 +77,7 @@ export function events<C extends AnyContract>(contract: C, ...list: MixinClass[]
         claim: layer.claim,
         prepare: resume.prepare,
         closed: resume.closed,
+        dropped: resume.dropped,
       };
     }
   }

@@ -7,6 +7,7 @@ import type { IncomingMessage } from "node:http";
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
 import type { Socket, SocketInit } from "../socket/socket.js";
+import type { Message } from "../types.js";
 import type { HandlerClass } from "./handler.js";
 
 /**
@@ -43,6 +44,13 @@ export interface SocketProtocol {
    * before the connection's "close" listeners: what a listener per socket would do, without one.
    */
   readonly closed?: ((socket: Socket) => void) | undefined;
+  /**
+   * Told when the slow-consumer policy ("drop-newest", "drop-oldest") dropped message `data` of a
+   * socket of the namespace, after the server counted and logged it. Resumable sessions close
+   * the socket when the message was one of a stream (a drop would be a silent loss), so that the
+   * client resumes and gets it from history.
+   */
+  readonly dropped?: ((socket: Socket, data: Message) => void) | undefined;
 }
 
 /**

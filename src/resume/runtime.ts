@@ -15,8 +15,8 @@ import { type LocalNode, localNodeOf, type SendToOp } from "../cluster/local-nod
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
 import { ControlKind, encodeControl, SUBPROTOCOL } from "../protocol/index.js";
-import { type Socket, type SocketInit, terminate } from "../socket/socket.js";
-import type { Room, SocketId } from "../types.js";
+import { outboxOf, type Socket, type SocketInit, terminate } from "../socket/socket.js";
+import type { Message, Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
 import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream, type StreamPosition } from "./history-log.js";
@@ -203,6 +203,21 @@ export class ResumeRuntime {
   };
 
   /**
+   * The protocol's `dropped`: the slow-consumer policy dropped a message of `socket`. A push of a
+   * stream or a control frame (gap, resumed) cannot be dropped in silence: the client's position
+   * would pass the lost seq without a gap (or its resume never end). The socket is closed with the
+   * session kept, so the client resumes and gets what it missed from history, or a gap; what
+   * "drop-oldest" still holds back is not sent first (those messages came after the lost one).
+   */
+  readonly dropped = (socket: Socket, data: Message): void => {
+    if (typeof data !== "string" || !(data.startsWith("[4,") || data.startsWith("[9,"))) return;
+    const session = (socket as ResumableSocket).resume;
+    if (!(session instanceof SocketSession) || socket.closed) return;
+    outboxOf(socket).discardQueued();
+    session.closeToResume("slow consumer: messages dropped");
+  };
+
+  /**
    * Makes the socket of an upgrade: the resumed session's (same id, rooms, `data`; replay under
    * way) when the token was taken, else a fresh one (after gap "expired" when a token was refused).
    */
@@ -216,14 +231,13 @@ export class ResumeRuntime {
     if (taken?.ok === true && init.ws.protocol === SUBPROTOCOL && taken.record.path === init.path) {
       return this.#resumed(init, taken.record, taken.token, make);
     }
-    // A session taken for an upgrade that cannot resume it (another path, or no tsws.v1): its
-    // token is spent, so nothing will resume it; it is let go to expire (its onExpire runs).
+    // A session taken for an upgrade that cannot resume it (another path; a token without tsws.v1
+    // is not read, see resumeTokenOf): its token is spent, so nothing will resume it; it is let go
+    // to expire (its onExpire runs).
     if (taken?.ok === true) {
       this.#logger.warn(
         { socket: taken.record.sid, path: init.path, sessionPath: taken.record.path },
-        init.ws.protocol === SUBPROTOCOL
-          ? "resume: a session's token was presented on another path; it is spent, and the session is left to expire"
-          : "resume: a session's token was presented without tsws.v1; it is spent, and the session is left to expire",
+        "resume: a session's token was presented on another path; it is spent, and the session is left to expire",
       );
       this.#release(taken.record);
     }

@@ -9,7 +9,7 @@
  * The token travels as the subprotocol `tsws-resume.<token>`, never in a URL.
  */
 import { createHash, randomFillSync, timingSafeEqual } from "node:crypto";
-import { RESUME_SUBPROTOCOL_PREFIX } from "../protocol/index.js";
+import { RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../protocol/index.js";
 
 /**
  * A fresh token for session `sid` and the digest a store keeps of it.
@@ -77,21 +77,27 @@ export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * The resume token a client offered as the subprotocol `tsws-resume.<token>` in its
- * `Sec-WebSocket-Protocol` header, or undefined. Only offered after `tsws.v1`; the server never selects it.
+ * `Sec-WebSocket-Protocol` header, or undefined. Only read beside `tsws.v1`: an upgrade that does
+ * not offer it cannot resume a session, and a token taken for it would be spent (and the session's
+ * open connection closed) for nothing. The server never selects it.
  * @example
  * resumeTokenOf("tsws.v1, tsws-resume.abc.def"); // "abc.def"
+ * resumeTokenOf("tsws-resume.abc.def"); // undefined
  */
 export function resumeTokenOf(header: string | readonly string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
   const list = typeof header === "string" ? header : header.join(",");
   if (!list.includes(RESUME_SUBPROTOCOL_PREFIX)) return undefined; // most upgrades offer no token: no split
+  let token: string | undefined;
+  let negotiable = false;
   for (const item of list.split(",")) {
     const offered = item.trim();
-    if (offered.startsWith(RESUME_SUBPROTOCOL_PREFIX) && offered.length > RESUME_SUBPROTOCOL_PREFIX.length) {
-      return offered.slice(RESUME_SUBPROTOCOL_PREFIX.length);
+    if (offered === SUBPROTOCOL) negotiable = true;
+    else if (token === undefined && offered.startsWith(RESUME_SUBPROTOCOL_PREFIX) && offered.length > RESUME_SUBPROTOCOL_PREFIX.length) {
+      token = offered.slice(RESUME_SUBPROTOCOL_PREFIX.length);
     }
   }
-  return undefined;
+  return negotiable ? token : undefined;
 }
 
 /** Secrets drawn per refill of {@link pool}. */

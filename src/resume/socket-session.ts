@@ -469,6 +469,8 @@ export class SocketSession implements ResumeHandle {
       order.sort((a, b) => streams.indexOf(a[0]) - streams.indexOf(b[0]));
       const plans = planResume(order, windows);
       for (const frame of resumeFrames(plans, this.#base.sid)) this.#socket.send(frame);
+      // The replay may be more than the slow-consumer mark: the client is not charged for it.
+      outboxOf(this.#socket).excuse();
       for (const plan of plans) positions.set(plan.stream, plan.position);
       await this.#drainBuffer(positions);
       if (this.#socket.closed) return;
@@ -477,8 +479,10 @@ export class SocketSession implements ResumeHandle {
       for (const [stream, pos] of positions) known[stream] = [pos.seq, pos.epoch];
       this.#socket.send(encodeControl(ControlKind.RESUMED, { sid: record.sid, token, positions: known }));
     } catch (error) {
-      this.#services.logger.error({ err: error, socket: record.sid }, "resume: the replay failed; closing so the client resumes again");
-      this.#socket.close(1011, "resume failed");
+      this.#services.logger.error({ err: error, socket: record.sid }, "resume: the replay failed; closing with the session kept");
+      // Kept, not ended: its window then ends with onExpire (the app hears of it), or a later take
+      // resumes it. The client's token was spent by this resume and the next never reached it.
+      this.closeToResume("resume failed");
     } finally {
       this.#buffer = undefined;
       this.#services.gate.endReplay(this.#socket, positions);

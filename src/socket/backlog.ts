@@ -17,13 +17,13 @@ export class Backlog {
   readonly #ws: WebSocket;
   readonly #raw: Duplex;
   readonly #max: number;
-  readonly #onDrop: () => void;
+  readonly #onDrop: (data: Message) => void;
   readonly #onEmpty: () => void;
   readonly #items: Message[] = [];
   #bytes = 0;
   #scheduled = false;
 
-  constructor(ws: WebSocket, raw: Duplex, max: number, onDrop: () => void, onEmpty: () => void) {
+  constructor(ws: WebSocket, raw: Duplex, max: number, onDrop: (data: Message) => void, onEmpty: () => void) {
     this.#ws = ws;
     this.#raw = raw;
     this.#max = max;
@@ -37,8 +37,9 @@ export class Backlog {
     this.#items.push(data);
     this.#bytes += sizeOf(data);
     while (this.#bytes > this.#max && this.#items.length > 1) {
-      this.#bytes -= sizeOf(this.#items.shift() as Message);
-      this.#onDrop();
+      const dropped = this.#items.shift() as Message;
+      this.#bytes -= sizeOf(dropped);
+      this.#onDrop(dropped);
     }
     this.#schedule();
   }
@@ -46,6 +47,11 @@ export class Backlog {
   /** Hands every waiting message to `ws` at once, whatever its mark: the socket is closing. */
   release(): void {
     for (const data of this.#items) this.#ws.send(data);
+    this.#clear();
+  }
+
+  /** Forgets every waiting message (the socket closes without them). */
+  discard(): void {
     this.#clear();
   }
 

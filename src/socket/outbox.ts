@@ -33,8 +33,8 @@ export interface OutboundLimit<S> {
   readonly policy: SlowConsumerPolicy;
   /** Policy "close": the socket went past its mark (called once per socket; it then closes). */
   readonly onSlow: (socket: S) => void;
-  /** Policies "drop-*": a message was dropped; `total` is the socket's count so far. */
-  readonly onDrop: (socket: S, total: number) => void;
+  /** Policies "drop-*": message `data` was dropped; `total` is the socket's count so far. */
+  readonly onDrop: (socket: S, total: number, data: Message) => void;
   /** The namespace's composed `onOutbound` hooks, if it has any (shared by its sockets: no cost per socket). */
   readonly transform?: OutboundTransform<S> | undefined;
 }
@@ -57,6 +57,8 @@ interface Pressure {
   drain: Promise<void> | undefined;
   backlog: Backlog | undefined;
   dropped: number;
+  /** A burst the peer is not charged for (see {@link Outbox.excuse}): the mark sits that much higher until the buffer is back under `maxBufferedBytes`. */
+  excused: number;
 }
 
 /** ws's send options for bytes that are a text message's UTF-8. */
@@ -181,6 +183,25 @@ export class Outbox<S> {
   }
 
   /**
+   * Lets what is buffered now through the slow-consumer mark until the buffer is back under it:
+   * a burst the server wrote of its own accord (a resume's replay, up to its history's bound) is
+   * not charged to the peer, whose next messages are measured against `maxBufferedBytes` on top
+   * of it. Memory per socket stays bounded: the mark plus that burst.
+   */
+  excuse(): void {
+    const buffered = this.#ws.bufferedAmount;
+    if (buffered > this.#limit.maxBufferedBytes) this.#pressured().excused = buffered;
+  }
+
+  /**
+   * Forgets the messages the "drop-oldest" policy holds back (those after a dropped one): a close
+   * then leaves without them, where `close` would send them first.
+   */
+  discardQueued(): void {
+    this.#pressure?.backlog?.discard();
+  }
+
+  /**
    * Whether anything was written since the last call, and forget it: the heartbeat sends an
    * application-level ping only to sockets that were idle (a busy socket costs nothing).
    */
@@ -209,13 +230,13 @@ export class Outbox<S> {
     }
     const pressure = this.#pressured();
     if (limit.policy === "drop-newest") {
-      limit.onDrop(this.#owner, ++pressure.dropped);
+      limit.onDrop(this.#owner, ++pressure.dropped, data);
     } else {
       pressure.backlog ??= new Backlog(
         this.#ws,
         this.#raw,
         limit.maxBufferedBytes,
-        () => limit.onDrop(this.#owner, ++pressure.dropped),
+        (dropped) => limit.onDrop(this.#owner, ++pressure.dropped, dropped),
         () => {
           pressure.backlog = undefined;
         },
@@ -230,7 +251,14 @@ export class Outbox<S> {
     if ((this.#state & CORKED) !== 0) return;
     // Measured once per turn, before this turn's frames: a burst queued within one turn is the
     // handler's own doing and is let through; a peer that has not taken the last turns' is slow.
-    this.#state = (this.#state & PLAIN) | CORKED | ACTIVE | (this.#ws.bufferedAmount > this.#limit.maxBufferedBytes ? CONGESTED : 0);
+    const buffered = this.#ws.bufferedAmount;
+    let mark = this.#limit.maxBufferedBytes;
+    const pressure = this.#pressure;
+    if (pressure !== undefined && pressure.excused > 0) {
+      if (buffered <= mark) pressure.excused = 0;
+      else mark += pressure.excused;
+    }
+    this.#state = (this.#state & PLAIN) | CORKED | ACTIVE | (buffered > mark ? CONGESTED : 0);
     this.#raw.cork();
     if (corked.push(this as Outbox<unknown>) === 1) process.nextTick(uncorkAll);
   }
@@ -257,7 +285,7 @@ export class Outbox<S> {
   }
 
   #pressured(): Pressure {
-    this.#pressure ??= { drain: undefined, backlog: undefined, dropped: 0 };
+    this.#pressure ??= { drain: undefined, backlog: undefined, dropped: 0, excused: 0 };
     return this.#pressure;
   }
 

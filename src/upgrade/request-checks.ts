@@ -6,13 +6,22 @@ import { refuseUpgrade } from "./refuse.js";
 
 /** Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 §4.1). */
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
+/**
+ * A Sec-WebSocket-Protocol value ws accepts: comma-separated tokens (RFC 7230 `tchar`s), spaces or
+ * tabs around each, none empty (duplicates are looked for apart).
+ */
+const PROTOCOLS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*$/;
 /** Versions of the protocol this server speaks, as the 426 answer lists them. */
 const SUPPORTED_VERSIONS = "13";
 
 /**
  * Checks an upgrade request before anything else runs, so each kind of malformed request gets its
  * own status: 405 for a method other than GET, 400 for a missing or malformed key, 426 (with
- * `Sec-WebSocket-Version: 13`) for a version this server does not speak.
+ * `Sec-WebSocket-Version: 13`) for a version this server does not speak, 400 for a
+ * Sec-WebSocket-Protocol header ws would refuse (a name offered twice, a character a token cannot
+ * hold): refused here, before the app's middleware and the resume token's take run, not by ws
+ * after them (a token taken for an upgrade ws then refused was spent, and its session's open
+ * connection closed).
  * @example
  * const bad = checkUpgradeRequest(req);
  * if (bad) refuseUpgrade(raw, bad.kind.status, bad.message, bad.headers);
@@ -31,7 +40,22 @@ export function checkUpgradeRequest(req: IncomingMessage): UpgradeRefusal | unde
       headers: { "Sec-WebSocket-Version": SUPPORTED_VERSIONS },
     };
   }
+  const protocols = req.headers["sec-websocket-protocol"];
+  if (protocols !== undefined && !wellFormedProtocols(protocols)) {
+    return {
+      kind: Refusal.badRequest,
+      message: "malformed Sec-WebSocket-Protocol header (expected distinct subprotocol names separated by commas)",
+    };
+  }
   return undefined;
+}
+
+/** Whether ws will accept this Sec-WebSocket-Protocol value (Node joins repeated headers with ", "). */
+function wellFormedProtocols(value: string): boolean {
+  if (!PROTOCOLS.test(value)) return false;
+  if (!value.includes(",")) return true;
+  const names = value.split(",").map((name) => name.trim());
+  return new Set(names).size === names.length;
 }
 
 /**

@@ -1,0 +1,99 @@
+// Resumable sessions attacked from outside where the Redis stores matter (two nodes on one real
+// Redis, both adapter modes, raw protocol peers): resumes racing with one token on two nodes,
+// forged tokens, a replay whose history read fails. One node in memory: resume-hostile.test.ts.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { inboxStream, pushBody } from "../src/resume/history-log.js";
+import { crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
+import { appendUnparsable } from "./helpers/unparsable-entry.js";
+import { until } from "./helpers.js";
+
+describe("hostile clients of resumable sessions (two nodes, real Redis)", { timeout: 60_000 }, () => {
+  const env = crossNodesSuite();
+
+  for (const sharded of [false, true]) {
+    const mode = sharded ? "sharded" : "classic";
+    it(`${mode}: two resumes racing with one token on two nodes: one gets the session and what it missed once, the other a fresh one with nothing of it`, async () => {
+      const { a, b, p, sid } = await env.x.sessionOnA(`race${mode}`, sharded);
+      p.drop();
+      await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+      a.view?.to("r").emit("message", { n: 1 });
+      b.server.sendTo(sid, dm(1));
+      await env.x.numbered(`race${mode}`, sid, 1);
+      const racers = [env.x.clone(p, a.url), env.x.clone(p, b.url)];
+      await Promise.all(racers.map((r) => r.connect()));
+      const winner = racers.find((r) => r.sid === sid);
+      const loser = racers.find((r) => r.sid !== sid);
+      assert.ok(winner !== undefined && loser !== undefined, "one resume wins, one does not");
+      assert.deepEqual(
+        winner.pushes.map((x) => [x.stream, x.data]),
+        [
+          ["room:r", { n: 1 }],
+          [`inbox:${sid}`, { n: 1 }],
+        ],
+        "the winner: the room and the direct message it missed, once",
+      );
+      assert.deepEqual(winner.gaps, []);
+      assert.deepEqual(loser.frames[0], [9, "gap", { reason: "expired" }]);
+      assert.equal(loser.frames[1]?.[1], "welcome");
+      // Live from now on: the session's direct message reaches the winner only, once.
+      a.server.sendTo(sid, dm(2));
+      await winner.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 2, 10_000);
+      await sleep(100);
+      assert.deepEqual(
+        dms(winner).map((x) => x.seq),
+        [1, 2],
+      );
+      assert.ok(!loser.pushes.some((x) => x.stream === `inbox:${sid}`), "the loser gets nothing of the session");
+    });
+
+    it(`${mode}: forged tokens (a 12,000-character sid, a sid of every token special character, the real sid with another secret) get gap expired and a fresh session; the real one still resumes`, async () => {
+      const { a, b, p, sid } = await env.x.sessionOnA(`forged${mode}`, sharded);
+      const secret = (p.token as string).slice(-22);
+      const other = "Q".repeat(22);
+      for (const token of [`${"s".repeat(12_000)}.${secret}`, `!#$%&'*+-.^_|~${sid}.${secret}`, `${sid}.${other}`]) {
+        const forger = env.x.peer(b.url);
+        forger.token = token;
+        await forger.connect();
+        assert.deepEqual(forger.frames[0], [9, "gap", { reason: "expired" }]);
+        assert.notEqual(forger.sid, sid);
+        assert.deepEqual(forger.pushes, []);
+      }
+      p.drop();
+      await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+      a.server.sendTo(sid, dm(1));
+      await env.x.numbered(`forged${mode}`, sid, 1);
+      p.url = b.url;
+      await p.connect();
+      assert.equal(p.sid, sid, "the real token still resumes");
+      assert.deepEqual(
+        dms(p).map((x) => x.seq),
+        [1],
+      );
+    });
+  }
+
+  it(`classic: a resume whose replay cannot be read closes 1011 "resume failed" with the session kept: its window ends with onExpire, once`, async () => {
+    const prefix = "rfclassic";
+    const { a, b, p, sid } = await env.x.sessionOnA(prefix, false, { ttl: 1000 });
+    a.sockets.get(sid)?.emit("dm", { n: 1 });
+    await p.next((f) => f[0] === 4 && f[1] === `inbox:${sid}`);
+    p.drop();
+    await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+    // The inbox holds an entry no node can parse: the replay's read of it fails.
+    await appendUnparsable(env.admin, layoutOf(prefix).stream(inboxStream(sid)), 2, pushBody("dm", { n: 2 }));
+    p.url = b.url;
+    void p.connect().catch(() => {}); // no welcome nor resumed comes
+    const [code, reason] = (await once(p.ws, "close", { signal: AbortSignal.timeout(5000) })) as [number, Buffer];
+    assert.deepEqual([code, reason.toString()], [1011, "resume failed"]);
+    await until(() => [...a.expired, ...b.expired].includes(sid), "onExpire of the session", 5000);
+    await sleep(300);
+    assert.deepEqual(
+      [...a.expired, ...b.expired].filter((x) => x === sid),
+      [sid],
+      "once",
+    );
+  });
+});
