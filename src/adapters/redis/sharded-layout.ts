@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { Room } from "../../types.js";
-import { unknownScript } from "./scripts.js";
+import { script } from "./scripts.js";
 
 /**
  * FNV-1a (32 bits) of a name's UTF-16 code units: how the sharded mode spreads rooms, entries and
@@ -115,43 +114,11 @@ for _, id in ipairs(expired) do reply[#reply + 1] = id end
 for _, v in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'WITHSCORES')) do reply[#reply + 1] = v end
 return reply`;
 
-/**
- * A Lua script with its SHA-1 digest, for EVALSHA.
- * @example
- * await runSharded(pub, shardedScripts.heartbeat, [layout.nodes], [nodeId, "10000"]);
- */
-export interface ShardedScript {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-const script = (lua: string): ShardedScript => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
-
 /** The sharded mode's scripts: each declares keys of one hash slot only. */
 export const shardedScripts = {
   members: script(MEMBERS),
   heartbeat: script(HEARTBEAT),
 };
-
-/**
- * Runs a script by digest on a Redis or a Redis Cluster (which routes it by its keys' slot),
- * sending its text only when that Redis does not know it yet.
- * @example
- * const nodes = (await runSharded(pub, shardedScripts.members, [roomKey], [channel, question, nodeId])) as string[];
- */
-export async function runSharded(
-  connection: Redis | Cluster,
-  s: ShardedScript,
-  keys: string[],
-  args: (string | Buffer)[],
-): Promise<unknown> {
-  try {
-    return await connection.evalsha(s.sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!unknownScript(error)) throw error;
-    return connection.eval(s.lua, keys.length, ...keys, ...args);
-  }
-}
 
 /**
  * Whether an ioredis client is a `Redis.Cluster`.

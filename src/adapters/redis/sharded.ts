@@ -13,8 +13,9 @@ import { linkAll, Pacer, sweepIndex } from "./index-sets.js";
 import { MembersQuestions } from "./members-questions.js";
 import type { RedisAdapterOptions } from "./options.js";
 import { isResumeNotice, type RedisResumeStores, redisResumeStores, takeResumeNotice } from "./resume-stores.js";
+import { runScript } from "./scripts.js";
 import { slotLayout } from "./session-layout.js";
-import { isCluster, runSharded, ShardedLayout, shardedScripts } from "./sharded-layout.js";
+import { isCluster, ShardedLayout, shardedScripts } from "./sharded-layout.js";
 import { frame, type MembersAnswer, type MembersQuestion, SequenceGaps, unframe, WireKind } from "./sharded-wire.js";
 import { startError, untilReady, within } from "./start.js";
 import type { RedisAdapter, RedisAdapterStats } from "./stats.js";
@@ -306,7 +307,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
       send: (question) =>
         this.#command(
           (pub) =>
-            runSharded(pub, shardedScripts.members, [this.#layout.room(room)], [this.#layout.channel(p), question, this.#me]) as Promise<
+            runScript(pub, shardedScripts.members, [this.#layout.room(room)], [this.#layout.channel(p), question, this.#me]) as Promise<
               string[]
             >,
         ),
@@ -550,7 +551,7 @@ export class ShardedRedisAdapter implements RedisAdapter {
     if (pub === undefined) throw new Error("the adapter is stopped");
     this.#beating = true;
     try {
-      const reply = (await runSharded(pub, shardedScripts.heartbeat, [this.#layout.nodes], [this.#me, String(this.#options.nodeTtl)])) as (
+      const reply = (await runScript(pub, shardedScripts.heartbeat, [this.#layout.nodes], [this.#me, String(this.#options.nodeTtl)])) as (
         | string
         | number
       )[];
