@@ -12,7 +12,15 @@ import { ControlKind, encodeControl } from "../protocol/index.js";
 import type { Socket } from "../socket/socket.js";
 import type { Room, SocketId } from "../types.js";
 import { admitLive, planStream } from "./gap-plan.js";
-import { type HistoryLog, pushFrame, roomStream, type StreamName, type StreamPosition, UNKNOWN_START } from "./history-log.js";
+import {
+  type Awaitable,
+  type HistoryLog,
+  pushFrame,
+  roomStream,
+  type StreamName,
+  type StreamPosition,
+  UNKNOWN_START,
+} from "./history-log.js";
 import { isThenable, when } from "./when.js";
 
 /**
@@ -164,7 +172,7 @@ export class RoomGate implements StreamGate {
    * when a read fails (the room's messages wait meanwhile). Still unreadable: the sockets waiting
    * for their start get {@link UNKNOWN_START}, and the room's next message starts the count.
    */
-  #prime(room: Room, state: RoomState, position: PromiseLike<StreamPosition>, attempt: number): void {
+  #prime(room: Room, state: RoomState, position: Awaitable<StreamPosition>, attempt: number): void {
     when(
       position,
       (pos) => {
@@ -175,21 +183,8 @@ export class RoomGate implements StreamGate {
       },
       (error) => {
         if (this.#states.get(room) !== state) return; // every member left meanwhile
-        const delay = HOLE_READ_RETRIES_MS[attempt];
-        if (delay !== undefined) {
-          this.#logger.warn({ err: error, room }, `resume: could not read a room's history position; reading again in ${delay} ms`);
-          const retry = setTimeout(() => {
-            if (this.#states.get(room) !== state) return;
-            this.#prime(
-              room,
-              state,
-              Promise.resolve().then(() => this.#history.position(roomStream(room))),
-              attempt + 1,
-            );
-          }, delay);
-          retry.unref();
-          return;
-        }
+        const again = () => this.#prime(room, state, this.#history.position(roomStream(room)), attempt + 1);
+        if (this.#retry(room, state, attempt, error, "position", again)) return;
         // A socket that leaves before it hears from the room would otherwise have no start there,
         // and its resume would pass over what it missed without a gap.
         this.#logger.error(
@@ -251,15 +246,9 @@ export class RoomGate implements StreamGate {
       },
       (error) => {
         if (this.#states.get(room) !== state) return; // every member left meanwhile
-        const delay = HOLE_READ_RETRIES_MS[attempt];
-        if (delay !== undefined) {
-          // Later messages wait: delivered now, they would skip the hole for good (the client's
-          // position would pass it, and its next resume would not replay it).
-          this.#logger.warn({ err: error, room }, `resume: could not read a room's history to fill a hole; reading again in ${delay} ms`);
-          const retry = setTimeout(() => this.#states.get(room) === state && this.#fill(room, state, after, attempt + 1), delay);
-          retry.unref();
-          return;
-        }
+        // Later messages wait: delivered now, they would skip the hole for good (the client's
+        // position would pass it, and its next resume would not replay it).
+        if (this.#retry(room, state, attempt, error, "to fill a hole", () => this.#fill(room, state, after, attempt + 1))) return;
         // Still unreadable: its resumable members here are closed (their sessions kept) so that
         // their resumes replay the hole from their own positions; what arrived goes to the rest.
         this.#logger.error(
@@ -271,6 +260,19 @@ export class RoomGate implements StreamGate {
         this.#drain(room, state);
       },
     );
+  }
+
+  /**
+   * After failed history read number `attempt` (from 0) for `room`: runs `again` after the next
+   * delay of {@link HOLE_READ_RETRIES_MS} if the room's state is still this one then, and says
+   * so; false when the retries are spent. `what` the read, for the warning.
+   */
+  #retry(room: Room, state: RoomState, attempt: number, error: unknown, what: string, again: () => void): boolean {
+    const delay = HOLE_READ_RETRIES_MS[attempt];
+    if (delay === undefined) return false;
+    this.#logger.warn({ err: error, room }, `resume: could not read a room's history ${what}; reading again in ${delay} ms`);
+    setTimeout(() => this.#states.get(room) === state && again(), delay).unref();
+    return true;
   }
 
   #drain(room: Room, state: RoomState): void {
