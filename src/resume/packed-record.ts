@@ -18,7 +18,14 @@ declare const packed: unique symbol;
 export type PackedRecord = readonly unknown[] & { readonly [packed]: true };
 
 const SID = 0;
+const OWNER = 1;
+const PATH = 2;
+const NAMESPACE = 3;
+const DATA = 4;
 const GENERATION = 5;
+const REPLIES = 6;
+const RUNNING = 7;
+/** Where the rooms' count is: after the fixed fields above. */
 const FIXED = 8;
 
 function packPositions(out: unknown[], positions: Readonly<Record<StreamName, StreamPosition>>): void {
@@ -67,20 +74,19 @@ export function unpackRecord(p: PackedRecord): SessionRecord {
   const rooms = p.slice(FIXED + 1, FIXED + 1 + roomCount) as string[];
   const [positions, afterPositions] = unpackPositions(p, FIXED + 1 + roomCount);
   const [starts] = unpackPositions(p, afterPositions);
-  const record = {
-    sid: p[0] as string,
-    owner: p[1] as string,
-    path: p[2] as string,
-    ...(p[3] === undefined ? {} : { namespace: p[3] as string }),
+  return {
+    sid: p[SID] as string,
+    owner: p[OWNER] as string,
+    path: p[PATH] as string,
+    ...(p[NAMESPACE] === undefined ? {} : { namespace: p[NAMESPACE] as string }),
     rooms,
-    data: p[4] as string,
+    data: p[DATA] as string,
     positions: positions ?? {},
     ...(starts === undefined ? {} : { starts }),
     generation: p[GENERATION] as number,
-    replies: p[6] as SessionRecord["replies"],
-    ...(p[7] === undefined ? {} : { running: p[7] as readonly number[] }),
+    replies: p[REPLIES] as SessionRecord["replies"],
+    ...(p[RUNNING] === undefined ? {} : { running: p[RUNNING] as readonly number[] }),
   };
-  return record;
 }
 
 /** The packed record's session id. */

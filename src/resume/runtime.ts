@@ -86,6 +86,8 @@ export class ResumeRuntime {
   readonly #replyNotices = new ReplyNotices();
   #stopping = false;
   readonly #closeTimeout: number;
+  /** The kinds of broadcast history does not keep that were warned about (once each; see {@link notKept}). */
+  readonly #warnedNotKept = new Set<string>();
 
   /**
    * The runtime of `server`, made on first use.
@@ -352,9 +354,6 @@ export class ResumeRuntime {
       },
     );
   }
-
-  /** The first broadcast of each kind history does not keep, warned about once (see {@link notKept}). */
-  readonly #warnedNotKept = new Set<string>();
 
   /**
    * A broadcast of a resumable namespace that history does not keep (several rooms at once, a
