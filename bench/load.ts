@@ -334,7 +334,10 @@ async function handshakes(job: Job): Promise<LoadResult> {
       const closed = new Promise((resolve) => conn.tcp.once("close", resolve));
       try {
         await conn.ready;
-        if (job.handshake === "resume") await welcome;
+        // A connection closed before its welcome counts as an error instead of holding the loop for ever.
+        if (job.handshake === "resume" && !(await Promise.race([welcome.then(() => true), closed.then(() => false)]))) {
+          throw new Error("closed before the welcome");
+        }
         if (measuring) {
           count++;
           latency.add(now() - t);

@@ -54,7 +54,9 @@ describe("tswebsockets/client with resume", () => {
   it("reports open once the welcome arrived: id is set by then", async () => {
     const node = await startNode({ ttl: 10_000, history: { size: 100 } });
     const c = resumer(node.url);
-    const idAtOpen = await new Promise<string | undefined>((resolve) => c.on("state", (s) => s === "open" && resolve(c.id)));
+    let idAtOpen: string | undefined | null = null; // null: not open yet
+    c.on("state", (s) => s === "open" && idAtOpen === null && (idAtOpen = c.id));
+    await until(() => idAtOpen !== null, "the client to report open");
     assert.equal(typeof idAtOpen, "string");
     assert.equal(idAtOpen, node.connects.at(-1)?.id);
   });

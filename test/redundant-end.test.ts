@@ -96,17 +96,20 @@ describe("redundant end() calls made quiet", () => {
     const server = tcpServer((peer) => peer.pipe(peer));
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
-    const socket = tcpConnect((server.address() as { port: number }).port, "127.0.0.1");
-    await once(socket, "connect");
-    quietRedundantEnds({ _socket: socket });
-    const echoed: Buffer[] = [];
-    socket.on("data", (chunk: Buffer) => echoed.push(chunk));
-    const finished = new Promise<void>((resolve) => socket.end("bye", () => resolve()));
-    await finished;
-    await once(socket, "close");
-    assert.equal(Buffer.concat(echoed).toString(), "bye", "the data sent with end() arrived and came back");
-    assert.equal(await endWithCallback(socket as unknown as Writable), "ERR_STREAM_ALREADY_FINISHED");
-    server.close();
+    try {
+      const socket = tcpConnect((server.address() as { port: number }).port, "127.0.0.1");
+      await once(socket, "connect");
+      quietRedundantEnds({ _socket: socket });
+      const echoed: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => echoed.push(chunk));
+      const finished = new Promise<void>((resolve) => socket.end("bye", () => resolve()));
+      await finished;
+      await once(socket, "close");
+      assert.equal(Buffer.concat(echoed).toString(), "bye", "the data sent with end() arrived and came back");
+      assert.equal(await endWithCallback(socket as unknown as Writable), "ERR_STREAM_ALREADY_FINISHED");
+    } finally {
+      server.close();
+    }
   });
 });
 

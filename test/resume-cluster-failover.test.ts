@@ -245,24 +245,28 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
         await sleep(100);
       }
     })();
-    await sleep(200);
-    drop(late);
-    const live = cluster.ports.filter((port) => port !== doomed);
-    const completedAt = await failedOver(replicaPort, live, killedAt);
+    let completedAt: number;
+    try {
+      await sleep(200);
+      drop(late);
+      const live = cluster.ports.filter((port) => port !== doomed);
+      completedAt = await failedOver(replicaPort, live, killedAt);
 
-    // Messages go on; the detached clients resume, each on another node than before.
-    await sleep(1_000);
-    for (const i of resuming) {
-      const p = peers[i] as ResumePeer;
-      p.url = (nodes[(i + 1) % 3] as ClusterChatNode).url(roomOf(i));
-      await p.connect();
-      assert.equal(p.sid, sids[i], `session ${i} resumed with its id`);
-      assert.ok(!p.gaps.some((g) => g.stream === undefined), `session ${i} was not refused (no session-wide gap)`);
-      reconnecting(i);
+      // Messages go on; the detached clients resume, each on another node than before.
+      await sleep(1_000);
+      for (const i of resuming) {
+        const p = peers[i] as ResumePeer;
+        p.url = (nodes[(i + 1) % 3] as ClusterChatNode).url(roomOf(i));
+        await p.connect();
+        assert.equal(p.sid, sids[i], `session ${i} resumed with its id`);
+        assert.ok(!p.gaps.some((g) => g.stream === undefined), `session ${i} was not refused (no session-wide gap)`);
+        reconnecting(i);
+      }
+      await sleep(2_000);
+    } finally {
+      pumping = false; // also when a step above failed: the loop would keep the process alive
+      await pump;
     }
-    await sleep(2_000);
-    pumping = false;
-    await pump;
     for (let k = 0; k < 2; k++, await sleep(100)) round();
 
     // Every receiver gets what history holds (the holes filled, the lost notices read at the latest at the check every ttl / 3).
@@ -388,11 +392,15 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
         await sleep(20);
       }
     })();
-    const completedAt = await failedOver(replicaPort, live, killedAt);
-    // None after: the last ones' notices may be the lost ones, and no later message makes their
-    // node read the hole.
-    sending = false;
-    await sends;
+    let completedAt: number;
+    try {
+      completedAt = await failedOver(replicaPort, live, killedAt);
+    } finally {
+      // None after: the last ones' notices may be the lost ones, and no later message makes their
+      // node read the hole. (Also stopped when the failover wait failed: the loop would keep the process alive.)
+      sending = false;
+      await sends;
+    }
     // What the inbox kept, in seq order: every one of them reaches the client, with no further
     // message and no client action, well before the check every ttl / 3 would find it.
     // Sends retried through the failover land late: the inbox is read once it has stopped growing.

@@ -143,10 +143,10 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       const q = env.x.clone(p, b.url);
       await q.connect();
       assert.equal(q.sid, sid, "resumed on b with the same id");
-      const [code, reason] = (await Promise.race([oldClosed, sleep(10_000).then(() => [0, Buffer.from("still open after 10 s")])])) as [
-        number,
-        Buffer,
-      ];
+      const [code, reason] = (await Promise.race([
+        oldClosed,
+        sleep(10_000, undefined, { ref: false }).then(() => [0, Buffer.from("still open after 10 s")]),
+      ])) as [number, Buffer];
       assert.deepEqual([code, reason.toString()], [1001, "resumed elsewhere"], "node a closed its half-open socket");
       await until(() => a.closes.includes(sid), "onClose on node a");
       await sleep(300); // whatever a's close writes has reached Redis
@@ -178,7 +178,7 @@ describe("resumable sessions across nodes (real Redis)", { timeout: 120_000 }, (
       const oldClosed = once(p.ws, "close");
       const q = env.x.clone(p, b.url);
       await q.connect();
-      const [code] = (await Promise.race([oldClosed, sleep(10_000).then(() => [0])])) as [number];
+      const [code] = (await Promise.race([oldClosed, sleep(10_000, undefined, { ref: false }).then(() => [0])])) as [number];
       assert.equal(code, 1001, "node a closed its half-open socket while the request still ran there");
       assert.equal(a.runs, 0, "still running");
       q.send([1, 1, "slow", { ms: 1_500 }]); // the client's retry, same id
