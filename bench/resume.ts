@@ -31,12 +31,12 @@ import { ResumePeer } from "../test/helpers/resume-peer.js";
 import { chatOptions } from "./servers/chat-options.js";
 
 const quick = process.argv.includes("--quick");
+const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 /** `--only latency,handshakes` runs those parts; all three by default. */
-const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+const only = option("only");
 const parts = new Set(only === undefined ? ["latency", "broadcast", "handshakes", "server"] : only.split(","));
 const beforeAt = process.argv.indexOf("--before");
 const beforeDir = beforeAt > 0 ? process.argv[beforeAt + 1] : undefined;
-const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const serverRounds = Number(option("rounds") ?? 9);
 const cleanClose = option("close") === "clean";
 const onlyKinds = option("kinds")?.split(",");

@@ -95,12 +95,15 @@ function rawUpgrade(url: string, protocols: readonly string[], ms = 300): Promis
     let got = "";
     socket.on("data", (chunk: Buffer) => (got += chunk.toString("latin1")));
     socket.on("error", () => {});
-    socket.on("close", () => resolve(got));
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
     const lines = ["GET /h HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade"];
     lines.push("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13");
     for (const protocol of protocols) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
     socket.write(Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "utf8"));
-    setTimeout(() => {
+    const timer = setTimeout(() => {
       socket.destroy();
       resolve(got);
     }, ms);

@@ -29,8 +29,6 @@ export interface LoggedEntry {
   readonly level: "info" | "warn" | "error";
   readonly message: string;
   readonly fields: Record<string, unknown>;
-  /** When it was logged (Date.now()). */
-  readonly at: number;
 }
 
 /** Starts a node of the app on a loopback port; sessions wait `ttl` ms for a resume. */
@@ -40,7 +38,7 @@ export async function startClusterChat(adapter: Adapter, ttl: number): Promise<C
   const entries: LoggedEntry[] = [];
   const node = { sockets, expired, entries, view: undefined } as { -readonly [K in keyof ClusterChatNode]: ClusterChatNode[K] };
   const log = (level: LoggedEntry["level"]) => (o: object, m?: string) => {
-    entries.push({ level, message: m ?? "", fields: o as Record<string, unknown>, at: Date.now() });
+    entries.push({ level, message: m ?? "", fields: o as Record<string, unknown> });
   };
   const logger: Logger = {
     error: log("error"),
