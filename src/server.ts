@@ -313,6 +313,7 @@ export class Server implements ServerApi<Socket> {
       throw new ConfigError(ConfigErrors.noHandlers, "createServer: no handler classes (decorate one with @Namespace or pass `handlers`)");
     }
     const onHookError = hookFailure(this.#logger);
+    const deflate = this.#options.perMessageDeflate ? { maxPayload: this.#options.maxPayload } : undefined;
     const context = { middleware: this.#options.middleware, handshakeTimeout: this.#options.handshakeTimeout, logger: this.#logger };
     for (const cls of handlers) {
       const path = namespaceOf(cls);
@@ -323,7 +324,7 @@ export class Server implements ServerApi<Socket> {
       const fromMixins = mixinSteps(chain.mixins, context);
       const steps: UpgradeStep[] = [
         this.#gate,
-        ({ req }) => checkUpgradeRequest(req),
+        ({ req }) => checkUpgradeRequest(req, deflate),
         ({ req, raw }) => this.#guard.admit(req, raw),
         this.#originStep(fromMixins.some((s) => s.trustsCookies)),
         ...fromMixins.map((s) => s.step),

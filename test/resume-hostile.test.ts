@@ -86,10 +86,10 @@ async function ask(peer: ResumePeer, id: number, name: string, data: unknown): P
 
 /**
  * A hand-written upgrade request to `/h` offering `protocols` (each one Sec-WebSocket-Protocol
- * header line, written byte for byte), as a client ws would refuse to build; resolves with what
- * the server answered once it closed the connection, or within `ms`.
+ * header line, written byte for byte) and the `extra` header lines, as a client ws would refuse to
+ * build; resolves with what the server answered once it closed the connection, or within `ms`.
  */
-function rawUpgrade(url: string, protocols: readonly string[], ms = 300): Promise<string> {
+function rawUpgrade(url: string, protocols: readonly string[], extra: readonly string[] = [], ms = 300): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(Number(new URL(url).port), "127.0.0.1");
     let got = "";
@@ -102,6 +102,7 @@ function rawUpgrade(url: string, protocols: readonly string[], ms = 300): Promis
     const lines = ["GET /h HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade"];
     lines.push("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13");
     for (const protocol of protocols) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+    lines.push(...extra);
     socket.write(Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "utf8"));
     const timer = setTimeout(() => {
       socket.destroy();
@@ -319,6 +320,39 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
     );
     assert.equal(runs, before + 1, "run once");
     peer.close();
+  });
+});
+
+describe("hostile clients of resumable sessions, permessage-deflate on", () => {
+  let server: Server;
+  let url: string;
+  before(async () => ({ server, url } = await serve({ perMessageDeflate: true })));
+  after(() => server.close());
+
+  it("a Sec-WebSocket-Extensions header ws refuses (malformed, or deflate parameters out of range) is refused before the token is taken", async () => {
+    const owner = new ResumePeer(url);
+    await owner.connect();
+    await ask(owner, 1, "join", { room: "kept" });
+    const token = owner.token as string;
+    for (const extensions of [
+      "permessage-deflate;;",
+      "permessage-deflate; client_max_window_bits=99",
+      "permessage-deflate; server_no_context_takeover=yes",
+    ]) {
+      const answer = await rawUpgrade(url, [`tsws.v1, tsws-resume.${token}`], [`Sec-WebSocket-Extensions: ${extensions}`]);
+      assert.match(answer, /^HTTP\/1\.1 400 /, `refused: ${extensions}`);
+      assert.match(answer, /Sec-WebSocket-Extensions/);
+    }
+    assert.equal(owner.ws.readyState, WebSocket.OPEN, "the session's connection was left alone");
+    const fine = await rawUpgrade(url, ["tsws.v1"], ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]);
+    assert.match(fine, /^HTTP\/1\.1 101 [\s\S]*permessage-deflate/, "a well-formed offer is still accepted");
+    owner.drop();
+    await until(() => server.getSocket(owner.sid as string) === undefined, "the server to see the owner gone");
+    const sid = owner.sid;
+    await owner.connect();
+    assert.equal(owner.sid, sid, "the token was not spent by the refused upgrades");
+    assert.equal(owner.controls.at(-1)?.[1], "resumed");
+    owner.close();
   });
 });
 

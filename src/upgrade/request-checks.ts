@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket as NetSocket } from "node:net";
+import * as ws from "ws";
 import { Refusal, type UpgradeRefusal } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { refuseUpgrade } from "./refuse.js";
@@ -21,12 +22,14 @@ const SUPPORTED_VERSIONS = "13";
  * Sec-WebSocket-Protocol header ws would refuse (a name offered twice, a character a token cannot
  * hold): refused here, before the app's middleware and the resume token's take run, not by ws
  * after them (a token taken for an upgrade ws then refused was spent, and its session's open
- * connection closed).
+ * connection closed). With `deflate` (permessage-deflate on, and the server's `maxPayload` in
+ * bytes), a Sec-WebSocket-Extensions header ws would refuse is a 400 here too, found by ws' own
+ * parser and negotiation.
  * @example
- * const bad = checkUpgradeRequest(req);
+ * const bad = checkUpgradeRequest(req, { maxPayload: 1_048_576 });
  * if (bad) refuseUpgrade(raw, bad.kind.status, bad.message, bad.headers);
  */
-export function checkUpgradeRequest(req: IncomingMessage): UpgradeRefusal | undefined {
+export function checkUpgradeRequest(req: IncomingMessage, deflate?: { readonly maxPayload: number }): UpgradeRefusal | undefined {
   if (req.method !== "GET")
     return { kind: Refusal.methodNotAllowed, message: "a WebSocket upgrade must be a GET request", headers: { Allow: "GET" } };
   if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket")
@@ -47,7 +50,35 @@ export function checkUpgradeRequest(req: IncomingMessage): UpgradeRefusal | unde
       message: "malformed Sec-WebSocket-Protocol header (expected distinct subprotocol names separated by commas)",
     };
   }
+  const extensions = req.headers["sec-websocket-extensions"];
+  if (deflate !== undefined && extensions !== undefined && !acceptableExtensions(extensions, deflate.maxPayload)) {
+    return {
+      kind: Refusal.badRequest,
+      message: "malformed or unacceptable Sec-WebSocket-Extensions header (RFC 6455 §9.1; permessage-deflate parameters per RFC 7692 §7.1)",
+    };
+  }
   return undefined;
+}
+
+/** Named exports of ws' ES module that its type declarations leave out (ws 8: `extension`, `PerMessageDeflate`). */
+interface ExtensionNegotiation {
+  readonly extension: { parse(header: string): Record<string, Record<string, unknown>[]> };
+  readonly PerMessageDeflate: {
+    readonly extensionName: string;
+    new (options: { isServer: boolean; maxPayload: number }): { accept(offers: Record<string, unknown>[]): unknown };
+  };
+}
+
+/** Whether ws will accept this Sec-WebSocket-Extensions value: what its server runs, with what it throws on. */
+function acceptableExtensions(value: string, maxPayload: number): boolean {
+  const { extension, PerMessageDeflate } = ws as unknown as ExtensionNegotiation;
+  try {
+    const offers = extension.parse(value)[PerMessageDeflate.extensionName];
+    if (offers !== undefined) new PerMessageDeflate({ isServer: true, maxPayload }).accept(offers);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether ws will accept this Sec-WebSocket-Protocol value (Node joins repeated headers with ", "). */
