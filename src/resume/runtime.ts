@@ -50,6 +50,8 @@ interface ResumableSocket extends Socket {
 }
 
 const runtimes = new WeakMap<object, ResumeRuntime>();
+/** `[9,"ping"]`, the idle probe (limits/guard.ts): the one control frame a resumable socket may lose. */
+const PING = encodeControl(ControlKind.PING);
 
 /** A token's outcome kept for its upgrade, and what runs if the upgrade is abandoned before its socket is made. */
 interface KeptTake {
@@ -207,12 +209,13 @@ export class ResumeRuntime {
   /**
    * The protocol's `dropped`: the slow-consumer policy dropped a message of `socket`. A push of a
    * stream or a control frame (gap, resumed) cannot be dropped in silence: the client's position
-   * would pass the lost seq without a gap (or its resume never end). The socket is closed with the
+   * would pass the lost seq without a gap (or its resume never end); a ping is only a probe, and
+   * losing one costs nothing. The socket is closed with the
    * session kept, so the client resumes and gets what it missed from history, or a gap; what
    * "drop-oldest" still holds back is not sent first (those messages came after the lost one).
    */
   readonly dropped = (socket: Socket, data: Message): void => {
-    if (typeof data !== "string" || !(data.startsWith("[4,") || data.startsWith("[9,"))) return;
+    if (typeof data !== "string" || !(data.startsWith("[4,") || (data.startsWith("[9,") && data !== PING))) return;
     const session = (socket as ResumableSocket).resume;
     if (!(session instanceof SocketSession) || socket.closed) return;
     outboxOf(socket).discardQueued();
