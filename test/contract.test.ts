@@ -171,6 +171,7 @@ describe("protocol: encoders and parseFrame", () => {
       encodeError(3, "RATE_LIMITED", { retryAfterMs: 5 }, "slow down"),
       encodeError(null, "INVALID_FRAME"),
       encodePush("s", 0, "e"),
+      encodePush("room:a", 3, "e", undefined, { id: "Qx3f_k2a.1" }),
       encodeControl("gap", { reason: "expired" }),
       '[9,"some-future-kind"]',
     ];
@@ -207,6 +208,9 @@ describe("protocol: encoders and parseFrame", () => {
     [[3, 1, "X", null, 5], null, /message must be a string/],
     [[3, "1", "X"], null, /positive safe integer or null/],
     [[4, "s", -1, "e"], null, /seq must be a non-negative safe integer/],
+    [[4, "s", 1, "e", null, { id: 5 }], null, /push: meta.id must be a string/],
+    [[4, "s", 1, "e", null, "id"], null, /push: meta must be a JSON object/],
+    [[4, "s", 1, "e", null, { id: "m" }, 7], null, /expected \[4, stream, seq, event, data\?, meta\?\]/],
     [[9, 1], null, /kind must be a string/],
     [[1, 4, "e", nested(40)], 4, /at most 32 levels deep/],
   ];

@@ -27,6 +27,7 @@ import { RequestError } from "../protocol/request-error.js";
 import { Liveness } from "./liveness.js";
 import { type DropReason, type Entry, OfflineBuffer } from "./offline-buffer.js";
 import { ResumeSession } from "./resume-session.js";
+import { SeenIds } from "./seen-ids.js";
 import type { Client, ClientOptions, ClientState, CloseInfo, WebSocketConstructor } from "./types.js";
 
 /** The part of a WebSocket (browser, undici or ws) the client touches. */
@@ -90,6 +91,8 @@ class TswsClient {
   readonly #handlers = new Map<string, Handler>();
   readonly #pending = new Map<number, Pending>();
   readonly #session = new ResumeSession();
+  /** Message ids of pushes to several rooms already delivered (kept across reconnects, as positions are). */
+  readonly #seen = new SeenIds();
   /** With `resume`: how long a link waits for `welcome` or `resumed` (ms); undefined without. */
   readonly #waitMs: number | undefined;
   #link: Link | undefined;
@@ -320,7 +323,8 @@ class TswsClient {
     const f = result.frame;
     if (f[0] === FrameKind.EVENT) this.#emitLocal(`:${f[1]}`, f[2]);
     else if (f[0] === FrameKind.PUSH) {
-      if (this.#session.admit(f[1], f[2])) this.#emitLocal(`:${f[3]}`, f[4]);
+      // Both first: a copy of a message from another room's stream still advances this stream.
+      if (this.#session.admit(f[1], f[2]) && this.#seen.first(f[5])) this.#emitLocal(`:${f[3]}`, f[4]);
     } else if (f[0] === FrameKind.REQUEST) void this.#answer(link, f[1], f[2], f[3]);
     else if (f[0] === FrameKind.REPLY) this.#settle(f[1], undefined, f[2]);
     else if (f[0] === FrameKind.ERROR) {

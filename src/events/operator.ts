@@ -15,12 +15,15 @@ import type { EventBroadcaster } from "./types.js";
 
 /**
  * Where an events namespace's room broadcasts are numbered when the server has `resume`: the
- * resume layer's runtime. `fallback` sends the plain event when history cannot be written.
+ * resume layer's runtime. When history cannot be written, the room gets `plain()` (the event
+ * frame, encoded only then) live instead.
  * @example
- * const history: RoomHistory = { emitToRoom: (room, except, body, fallback) => fallback(), notKept: () => {} };
+ * const history: RoomHistory = { emitToRoom: (room, except, body, plain) => {}, messageId: () => "m1", notKept: () => {} };
  */
 export interface RoomHistory {
-  emitToRoom(room: Room, except: readonly SocketId[], body: string, fallback: () => void): void;
+  emitToRoom(room: Room, except: readonly SocketId[], body: string, plain: () => string): void;
+  /** A fresh id for one emit to several rooms (`PushMeta.id`), unique across nodes. */
+  messageId(): string;
   /**
    * A broadcast that history does not keep went out (`what` names its kind): a resumable client
    * away at the time misses it without a gap. The runtime warns once per kind.
@@ -80,16 +83,17 @@ export class EventOperator implements EventBroadcaster<AnyContract> {
     const definition = lookup(this.#contract, "server", event);
     if (definition?.kind !== "event") throw new TypeError(`to(...).emit("${event}"): the contract declares no server event of that name`);
     checked(validate(definition.schema, data), `to(...).emit("${event}")`, this.#logger, () => {
-      const plain = () => this.#inner.send(encodeEvent(event, data));
-      const room = this.#rooms[0];
-      // One room: numbered in its history (replayable). Several rooms at once stay a plain
-      // broadcast (a message in two streams would reach a member of both twice).
-      if (this.#history !== undefined && this.#rooms.length === 1 && room !== undefined) {
-        this.#history.emitToRoom(room, this.#except, pushBody(event, data), plain);
-      } else {
-        this.#history?.notKept("to(a).to(b).emit(), several rooms at once");
-        plain();
+      const history = this.#history;
+      if (history === undefined) {
+        this.#inner.send(encodeEvent(event, data));
+        return;
       }
+      // Each room numbers the message in its own history. Several rooms: one copy per room, all
+      // with one message id, so a client in several of them delivers it once (PushMeta).
+      const rooms = this.#rooms.length === 1 ? this.#rooms : [...new Set(this.#rooms)];
+      const plain = () => encodeEvent(event, data);
+      const body = pushBody(event, data, rooms.length > 1 ? history.messageId() : undefined);
+      for (const room of rooms) history.emitToRoom(room, this.#except, body, plain);
     });
   }
 }

@@ -98,12 +98,25 @@ export type ReplyFrame = readonly [kind: 2, id: RequestId, data?: unknown];
  */
 export type ErrorFrame = readonly [kind: 3, id: RequestId | null, code: string, data?: unknown, message?: string];
 /**
- * Reserved: `[4, stream, seq, event, data?]`, a durable push numbered per stream for resumable
- * sessions. Nothing sends it yet.
+ * `[4, stream, seq, event, data?, meta?]`: a push numbered `seq` in `stream` (a room's history
+ * `room:<name>`, or a session's inbox), sent to resumable sessions so that a resume replays what
+ * was missed. `meta` is {@link PushMeta}; `data` is written as `null` when meta follows without data.
  * @example
  * const f: PushFrame = [4, "room:lobby", 42, "message", { text: "hi" }];
+ * const copy: PushFrame = [4, "room:b", 7, "message", { text: "hi" }, { id: "Qx3f_k2a.1" }];
  */
-export type PushFrame = readonly [kind: 4, stream: string, seq: number, event: string, data?: unknown];
+export type PushFrame = readonly [kind: 4, stream: string, seq: number, event: string, data?: unknown, meta?: PushMeta];
+
+/**
+ * The optional last element of a push. `id`: the message's id when one emit went to several
+ * rooms (`to(a).to(b).emit`); each room's stream has its own copy, with its own seq and the same
+ * id, so a member of several of them delivers the message once and drops the other copies.
+ * @example
+ * const meta: PushMeta = { id: "Qx3f_k2a.1" };
+ */
+export interface PushMeta {
+  readonly id?: string;
+}
 /** `[9, kind, data?]`: a control frame (see {@link ControlKind}). @example const f: ControlFrame = [9, "ping"]; */
 export type ControlFrame = readonly [kind: 9, control: string, data?: unknown];
 
@@ -159,11 +172,12 @@ export function encodeError(id: RequestId | null, code: string, data?: unknown, 
 }
 
 /**
- * Reserved: encodes `[4, stream, seq, event, data?]`.
+ * Encodes `[4, stream, seq, event, data?, meta?]`; `data` becomes `null` when only meta follows.
  * @example
  * encodePush("room:lobby", 42, "message", { text: "hi" }); // '[4,"room:lobby",42,"message",{"text":"hi"}]'
  */
-export function encodePush(stream: string, seq: number, event: string, data?: unknown): string {
+export function encodePush(stream: string, seq: number, event: string, data?: unknown, meta?: PushMeta): string {
+  if (meta !== undefined) return JSON.stringify([4, stream, seq, event, data === undefined ? null : data, meta]);
   return JSON.stringify(data === undefined ? [4, stream, seq, event] : [4, stream, seq, event, data]);
 }
 

@@ -20,6 +20,7 @@ export {
   FrameKind,
   type FrameMeta,
   type PushFrame,
+  type PushMeta,
   RESUME_SUBPROTOCOL_PREFIX,
   type ReplyFrame,
   type RequestFrame,

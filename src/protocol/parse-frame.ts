@@ -65,6 +65,13 @@ function metaError(meta: unknown): string | undefined {
   return undefined;
 }
 
+/** What is wrong with a push's meta element, if anything (unknown keys are allowed and ignored). */
+function pushMetaError(meta: unknown): string | undefined {
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return "push: meta must be a JSON object";
+  const { id } = meta as Record<string, unknown>;
+  return id !== undefined && typeof id !== "string" ? "push: meta.id must be a string" : undefined;
+}
+
 function fail(id: RequestId | null, message: string): ParseResult {
   return { ok: false, id, message };
 }
@@ -92,11 +99,11 @@ function shapeError(a: unknown[]): string | undefined {
       if (a.length === 5 && typeof a[4] !== "string") return "error: the message must be a string";
       return undefined;
     case FrameKind.PUSH:
-      if (a.length < 4 || a.length > 5) return "push: expected [4, stream, seq, event, data?]";
+      if (a.length < 4 || a.length > 6) return "push: expected [4, stream, seq, event, data?, meta?]";
       if (typeof a[1] !== "string") return "push: the stream must be a string";
       if (typeof a[2] !== "number" || !Number.isSafeInteger(a[2]) || a[2] < 0) return "push: seq must be a non-negative safe integer";
       if (typeof a[3] !== "string") return "push: the event name must be a string";
-      return undefined;
+      return a.length === 6 ? pushMetaError(a[5]) : undefined;
     case FrameKind.CONTROL:
       if (a.length < 2 || a.length > 3) return "control: expected [9, kind, data?]";
       if (typeof a[1] !== "string") return "control: the kind must be a string";

@@ -117,14 +117,16 @@ export function inboxStream(sid: string): StreamName {
 }
 
 /**
- * Encodes the `event, data?` part of a push frame once, before the seq is known (the Redis script
- * assigns it): {@link pushFrame} then builds the whole frame by concatenation.
+ * Encodes the `event, data?, meta?` part of a push frame once, before the seq is known (the Redis
+ * script assigns it): {@link pushFrame} then builds the whole frame by concatenation. `id` is the
+ * message id of an emit to several rooms (see `PushMeta`).
  * @example
  * pushBody("message", { text: "hi" }); // '"message",{"text":"hi"}'
+ * pushBody("message", { text: "hi" }, "Qx3f_k2a.1"); // '"message",{"text":"hi"},{"id":"Qx3f_k2a.1"}'
  */
-export function pushBody(event: string, data?: unknown): string {
-  const json = JSON.stringify(data === undefined ? [event] : [event, data]);
-  return json.slice(1, -1);
+export function pushBody(event: string, data?: unknown, id?: string): string {
+  const parts = id !== undefined ? [event, data === undefined ? null : data, { id }] : data === undefined ? [event] : [event, data];
+  return JSON.stringify(parts).slice(1, -1);
 }
 
 /**

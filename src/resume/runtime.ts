@@ -10,6 +10,7 @@
  * for a backend under the `resumeBackend` symbol, and adds the token step as the protocol's
  * `prepare` (the last upgrade step, after the HTTP middleware).
  */
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { type LocalNode, localNodeOf, type SendToOp } from "../cluster/local-node.js";
 import type { Logger } from "../logger.js";
@@ -88,6 +89,9 @@ export class ResumeRuntime {
   readonly #replyNotices = new ReplyNotices();
   #stopping = false;
   readonly #closeTimeout: number;
+  /** Message ids of emits to several rooms: see {@link messageId}. */
+  readonly #idPrefix = randomBytes(6).toString("base64url");
+  #idCount = 0;
   /** The kinds of broadcast history does not keep that were warned about (once each; see {@link notKept}). */
   readonly #warnedNotKept = new Set<string>();
 
@@ -345,22 +349,31 @@ export class ResumeRuntime {
    * `server.to(room).emit(...)` of a resumable namespace: numbered in the room's history, then
    * broadcast as one push frame (the same bytes for every receiver, on every node).
    */
-  emitToRoom(room: Room, except: readonly SocketId[], body: string, fallback: () => void): void {
+  emitToRoom(room: Room, except: readonly SocketId[], body: string, plain: () => string): void {
     const stream = roomStream(room);
     when(
       this.#backend.history.append(stream, body, except.length > 0 ? except : undefined),
       (pos) => this.#node.dispatch({ type: "broadcast", rooms: [room], except, data: pushFrame(stream, pos.seq, body), epoch: pos.epoch }),
       (error) => {
-        // History unreachable: the message still goes out live, without a number (not replayable).
+        // History unreachable: the message still goes out live, without a number (not replayable;
+        // a member of several rooms of one emit may then get it twice, once without an id).
         this.#logger.warn({ err: error, room }, "resume: could not append to a room's history; sent without history");
-        fallback();
+        this.#node.dispatch({ type: "broadcast", rooms: [room], except, data: plain() });
       },
     );
   }
 
   /**
-   * A broadcast of a resumable namespace that history does not keep (several rooms at once, a
-   * raw frame): live only, so a client away then misses it without a `gap`.
+   * A message id for an emit to several rooms: this runtime's random prefix (48 bits, so ids of
+   * different nodes do not meet) and a counter, e.g. "Qx3f_k2a.1z".
+   */
+  messageId(): string {
+    return `${this.#idPrefix}.${(++this.#idCount).toString(36)}`;
+  }
+
+  /**
+   * A broadcast of a resumable namespace that history does not keep (a raw frame): live only, so
+   * a client away then misses it without a `gap`.
    * Warned once per kind, with what to do instead.
    */
   notKept(what: string): void {
@@ -368,7 +381,7 @@ export class ResumeRuntime {
     this.#warnedNotKept.add(what);
     this.#logger.warn(
       { broadcast: what },
-      `resume: ${what} is sent live only, not kept in history: a client away at the time misses it without a gap; emit to one room at a time (to(room).emit) to keep it (warned once)`,
+      `resume: ${what} is sent live only, not kept in history: a client away at the time misses it without a gap; send events with to(room).emit to keep them (warned once)`,
     );
   }
 

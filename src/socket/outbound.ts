@@ -1,4 +1,4 @@
-import { encodeEvent, encodePush } from "../protocol/frames.js";
+import { encodeEvent, encodePush, type PushFrame } from "../protocol/frames.js";
 import type { Message } from "../types.js";
 import { DROP, type Drop } from "./drop.js";
 
@@ -57,7 +57,7 @@ export function outboundView(data: Message, negotiated: boolean): Outbound | und
   if (kind === "raw") return data;
   if (kind === "protocol") return undefined;
   if (kind === "push") {
-    const push = JSON.parse(data) as [4, string, number, string, unknown?];
+    const push = JSON.parse(data) as PushFrame;
     return { event: push[3], data: push[4] };
   }
   const frame = JSON.parse(data) as [0, string, unknown?];
@@ -76,8 +76,8 @@ export function outboundWire(verdict: Outbound | Drop | undefined, original?: Me
   if (verdict === undefined || verdict === DROP) return verdict;
   if (typeof verdict === "string" || Buffer.isBuffer(verdict)) return verdict;
   if (typeof original === "string" && frameKind(original) === "push") {
-    const [, stream, seq] = JSON.parse(original) as [4, string, number];
-    return encodePush(stream, seq, verdict.event, verdict.data);
+    const [, stream, seq, , , meta] = JSON.parse(original) as PushFrame;
+    return encodePush(stream, seq, verdict.event, verdict.data, meta);
   }
   return encodeEvent(verdict.event, verdict.data);
 }

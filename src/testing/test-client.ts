@@ -9,6 +9,7 @@ import { createServer as createHttpServer } from "node:http";
 import type { Socket as NetSocket } from "node:net";
 import { WebSocket } from "ws";
 import { type Client, type ClientOptions, connect } from "../client/index.js";
+import { SeenIds } from "../client/seen-ids.js";
 import type { AnyContract } from "../contract/index.js";
 import { UpgradeRefused } from "../errors.js";
 import { decodeFrame } from "../protocol/decode-frame.js";
@@ -80,6 +81,7 @@ export async function testClient<C extends AnyContract = AnyContract>(
 
 /** Keeps what arrives on `ws` in `inbox`: events by name, and every message that is no tsws.v1 frame. */
 function tap(ws: WebSocket, inbox: Inbox, tsws: boolean): void {
+  const seen = new SeenIds(); // a message emitted to several rooms is one event, as the client makes it
   ws.on("message", (data: Buffer, isBinary: boolean) => {
     if (isBinary) return inbox.raw(data);
     const text = data.toString();
@@ -87,8 +89,9 @@ function tap(ws: WebSocket, inbox: Inbox, tsws: boolean): void {
     if (result === undefined || !result.ok) return inbox.raw(text);
     const frame = result.frame;
     if (frame[0] === FrameKind.EVENT) inbox.event(frame[1], frame[2]);
-    else if (frame[0] === FrameKind.PUSH) inbox.event(frame[3], frame[4]);
-    else if (frame[0] === FrameKind.REQUEST) inbox.request(frame[2]);
+    else if (frame[0] === FrameKind.PUSH) {
+      if (seen.first(frame[5])) inbox.event(frame[3], frame[4]);
+    } else if (frame[0] === FrameKind.REQUEST) inbox.request(frame[2]);
     // Replies and errors settle the client's own requests; control frames (ping) are the protocol's.
   });
   ws.on("close", (code: number, reason: Buffer) => inbox.end({ code, reason: reason.toString() }));

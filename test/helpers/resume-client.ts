@@ -35,8 +35,8 @@ export interface Node {
   readonly sockets: Map<string, ChatSocket>;
   /** How often `slow` ran. */
   runs: number;
-  /** Broadcasts `{ i }` to `room` (numbered in its history). */
-  say(room: string, i: number): void;
+  /** Broadcasts `{ i }` to `room`, or to several rooms at once (numbered in each one's history). */
+  say(room: string | readonly string[], i: number): void;
 }
 
 /** Every node and client made here, for the test file's `after` to stop. */
@@ -73,7 +73,8 @@ export async function startNode(resume: ResumeOptions | undefined, port = 0, ada
   node.url = `ws://127.0.0.1:${listening.port}/chat`;
   node.say = (room, i) => {
     assert.ok(view, "a socket connected first");
-    view.to(room).emit("message", { i });
+    const [first = "", ...more] = typeof room === "string" ? [room] : room;
+    more.reduce((to, r) => to.to(r), view.to(first)).emit("message", { i });
   };
   made.nodes.push(node);
   return node;
