@@ -56,7 +56,7 @@ export interface SocketProtocol {
 /**
  * What the factory is given: the server's logger, for faults of the protocol layer.
  * @example
- * const context: ProtocolContext = { logger: consoleLogger };
+ * const context: ProtocolContext = { logger: consoleLogger, closeTimeout: 10_000 };
  */
 export interface ProtocolContext {
   readonly logger: Logger;
@@ -65,7 +65,7 @@ export interface ProtocolContext {
   /** `createServer({ resume })`, validated, when resumable sessions are on. */
   readonly resume?: ResolvedResumeOptions | undefined;
   /** The server's `closeTimeout` (ms): how long a close the protocol forces waits for the closing handshake before it terminates. */
-  readonly closeTimeout?: number | undefined;
+  readonly closeTimeout: number;
 }
 
 /** The static key under which a handler class offers its {@link SocketProtocol} factory. */
@@ -75,7 +75,7 @@ export const socketProtocol: unique symbol = Symbol("tswebsockets.socketProtocol
  * The protocol a handler class offers (called with the concrete class, so the factory can read
  * what the subclass declares), or undefined for a raw namespace.
  * @example
- * const protocol = socketProtocolOf(Chat, { logger });
+ * const protocol = socketProtocolOf(Chat, { logger, closeTimeout: 10_000 });
  */
 export function socketProtocolOf(cls: HandlerClass, context: ProtocolContext): SocketProtocol | undefined {
   const make = (cls as { [socketProtocol]?: (cls: HandlerClass, context: ProtocolContext) => SocketProtocol })[socketProtocol];

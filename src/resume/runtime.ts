@@ -98,9 +98,9 @@ export class ResumeRuntime {
   /**
    * The runtime of `server`, made on first use.
    * @param closeTimeout how long a connection a resume replaced gets to finish its closing handshake
-   * before it is terminated, in ms (the server's `closeTimeout`; default 10 000)
+   * before it is terminated, in ms (the server's `closeTimeout`)
    */
-  static of(server: object, options: ResolvedResumeOptions, logger: Logger, closeTimeout = 10_000): ResumeRuntime {
+  static of(server: object, options: ResolvedResumeOptions, logger: Logger, closeTimeout: number): ResumeRuntime {
     let runtime = runtimes.get(server);
     if (runtime === undefined) {
       const node = localNodeOf(server);
