@@ -218,10 +218,8 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
 
     // The client moves to b while its connection to a still looks open to a.
     const oldClosed = once(p.ws, "close");
-    const q = peer(b.url("q"));
-    q.token = p.token;
-    q.sid = p.sid;
-    for (const [stream, pos] of p.positions) q.positions.set(stream, pos);
+    const q = p.clone(b.url("q"));
+    peers.push(q);
     await q.connect();
     assert.equal(q.sid, sid, "resumed on b with the same id");
     const [code, reason] = (await Promise.race([

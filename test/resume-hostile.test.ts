@@ -182,7 +182,7 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
     owner.drop();
     await until(() => server.getSocket(owner.sid as string) === undefined, "the server to see the owner gone");
     await ask(other, 2, "say", { room: "race", text: "missed" });
-    const racers = [clone(owner, url), clone(owner, url), clone(owner, url)];
+    const racers = [owner.clone(url), owner.clone(url), owner.clone(url)];
     await Promise.all(racers.map((r) => r.connect()));
     const winners = racers.filter((r) => r.sid === owner.sid);
     assert.equal(winners.length, 1, "one resume wins");
@@ -440,12 +440,3 @@ describe("a resumable client that reads slowly or stops reading (slow-consumer p
     }
   });
 });
-
-/** A second peer holding `p`'s token and positions (the same client, reconnecting twice at once). */
-function clone(p: ResumePeer, url: string): ResumePeer {
-  const q = new ResumePeer(url);
-  q.token = p.token;
-  q.sid = p.sid;
-  for (const [stream, pos] of p.positions) q.positions.set(stream, pos);
-  return q;
-}

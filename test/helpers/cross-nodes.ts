@@ -133,10 +133,8 @@ export class CrossNodes {
 
   /** A second peer holding `p`'s token and positions: the client, reconnected elsewhere while its old connection still looks open. */
   clone(p: ResumePeer, url: string): ResumePeer {
-    const q = this.peer(url);
-    q.token = p.token;
-    q.sid = p.sid;
-    for (const [stream, pos] of p.positions) q.positions.set(stream, pos);
+    const q = p.clone(url);
+    this.#peers.push(q);
     return q;
   }
 

@@ -34,6 +34,18 @@ export class ResumePeer {
     this.url = url;
   }
 
+  /**
+   * A second peer for `url` holding this one's token, id and positions: the same client
+   * reconnecting (elsewhere, or twice at once) while this connection may still look open.
+   */
+  clone(url: string): ResumePeer {
+    const q = new ResumePeer(url);
+    q.token = this.token;
+    q.sid = this.sid;
+    for (const [stream, pos] of this.positions) q.positions.set(stream, pos);
+    return q;
+  }
+
   /** Connects (offering the token when there is one); resolves on welcome or resumed. */
   async connect(opts: { headers?: Record<string, string>; sendPositions?: boolean } = {}): Promise<void> {
     const protocols = this.token === undefined ? ["tsws.v1"] : ["tsws.v1", `tsws-resume.${this.token}`];
