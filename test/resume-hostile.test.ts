@@ -14,6 +14,7 @@ import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
 import { POSITIONS_WAIT_MS } from "../src/resume/socket-session.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
+import { type LogLine, testLogger } from "./helpers/sessions.js";
 import { start, until } from "./helpers.js";
 
 const contract = defineContract({
@@ -52,29 +53,19 @@ class Hostile extends events(contract, HttpMiddlewareMixin) {
   });
 }
 
-interface Logged {
-  readonly level: "error" | "warn";
-  readonly msg: string;
-}
-
 /** A server of the namespace above with resume on (sessions and history in memory), on loopback. */
-async function serve(extra: Partial<Parameters<typeof createServer>[0]> = {}): Promise<{ server: Server; url: string; logs: Logged[] }> {
-  const logs: Logged[] = [];
+async function serve(extra: Partial<Parameters<typeof createServer>[0]> = {}): Promise<{ server: Server; url: string; logs: LogLine[] }> {
+  const logger = testLogger();
   const server = createServer({
     handlers: [Hostile],
     host: "127.0.0.1",
     port: 0,
     heartbeatInterval: 0,
-    logger: {
-      error: (_o, msg) => logs.push({ level: "error", msg: String(msg) }),
-      warn: (_o, msg) => logs.push({ level: "warn", msg: String(msg) }),
-      info: () => {},
-      debug: () => {},
-    },
+    logger,
     resume: { ttl: 5000, history: { size: 1000 } },
     ...extra,
   });
-  return { server, url: `${await start(server)}/h`, logs };
+  return { server, url: `${await start(server)}/h`, logs: logger.lines };
 }
 
 /** Sends request `name` and waits for its answer. */
@@ -114,8 +105,7 @@ function rawUpgrade(url: string, protocols: readonly string[], extra: readonly s
 describe("hostile clients of resumable sessions (one node, in memory)", () => {
   let server: Server;
   let url: string;
-  let logs: Logged[];
-  before(async () => ({ server, url, logs } = await serve()));
+  before(async () => ({ server, url } = await serve()));
   after(() => server.close());
 
   it("a Sec-WebSocket-Protocol header ws refuses (the token offered twice, a non-token character) is refused before the token is taken", async () => {

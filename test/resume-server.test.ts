@@ -12,6 +12,7 @@ import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Na
 import { encodeEvent } from "../src/protocol/index.js";
 import type { ExpiredSession } from "../src/resume/runtime.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
+import { type LogLine, testLogger } from "./helpers/sessions.js";
 import { start, until } from "./helpers.js";
 
 const chat = defineContract({
@@ -31,8 +32,10 @@ const chat = defineContract({
 const connects: { id: string; resumed: boolean; rooms: string[]; data: unknown }[] = [];
 const expired: ExpiredSession[] = [];
 const closes: { id: string; reason: string | undefined; at: number }[] = [];
-/** What the server logged at warn level: its fields and message. */
-const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+/** What the server logged. */
+const logger = testLogger();
+/** What the server logged at warn level: its fields (`obj`) and message (`msg`). */
+const warnings = () => logger.lines.filter((l) => l.level === "warn") as (LogLine & { obj: Record<string, unknown> })[];
 /** The namespace's server view (set by the first connection). */
 let view: EventSocket<typeof chat>["server"] | undefined;
 let runs = 0;
@@ -96,12 +99,7 @@ describe("resumable sessions on one node", () => {
       middleware: [identify],
       resume: { ttl: 1000, history: { size: 50 } },
       closeTimeout: 500,
-      logger: {
-        error: () => {},
-        warn: (fields: object, message?: string) => warnings.push({ fields: fields as Record<string, unknown>, message: message ?? "" }),
-        info: () => {},
-        debug: () => {},
-      },
+      logger,
     });
     url = `${await start(server)}/chat`;
   });
@@ -286,9 +284,9 @@ describe("resumable sessions on one node", () => {
       [9, "gap", { reason: "expired" }],
     );
     assert.notEqual(ivy.sid, sid, "a fresh session on /lobby");
-    const said = warnings.find((w) => w.fields.socket === sid);
-    assert.match(said?.message ?? "", /token was presented on another path; it is spent/, "the operator is told why");
-    assert.deepEqual([said?.fields.path, said?.fields.sessionPath], ["/lobby", "/chat"]);
+    const said = warnings().find((w) => w.obj.socket === sid);
+    assert.match(said?.msg ?? "", /token was presented on another path; it is spent/, "the operator is told why");
+    assert.deepEqual([said?.obj.path, said?.obj.sessionPath], ["/lobby", "/chat"]);
     // The token was consumed on /lobby, where it resumed nothing: the /chat session's window still ends.
     await until(() => expired.some((e) => e.id === sid), "onExpire of the /chat session", 5000);
     assert.equal(expired.filter((e) => e.id === sid).length, 1);
@@ -369,13 +367,13 @@ describe("resumable sessions on one node", () => {
     assert.equal(ids[0], ids[1], "the copies of one emit share it");
     assert.equal(ids[2], ids[3]);
     assert.notEqual(ids[0], ids[2], "two emits have two");
-    const notKept = warnings.filter((w) => w.message.includes("not kept in history"));
+    const notKept = warnings().filter((w) => w.msg.includes("not kept in history"));
     assert.deepEqual(
-      notKept.map((w) => w.fields.broadcast),
+      notKept.map((w) => w.obj.broadcast),
       ["to(...).send(), a raw frame"],
       "raw frames warned once, saying what to do instead",
     );
-    assert.match(notKept[0]?.message ?? "", /to\(room\)\.emit/);
+    assert.match(notKept[0]?.msg ?? "", /to\(room\)\.emit/);
     kim.close();
   });
 
