@@ -66,7 +66,7 @@ export function events<C extends AnyContract>(contract: C, ...list: MixinClass[]
         context.resume !== undefined && context.server !== undefined
           ? ResumeRuntime.of(context.server, context.resume, context.logger, context.closeTimeout)
           : undefined;
-      const layer = new EventLayer(contract, table as HandlerTable | undefined, mixinsOf(cls), context.logger, resume);
+      const layer = new EventLayer(contract, table as HandlerTable | undefined, mixinsOf(cls), context.logger, resume?.sends);
       const make = (init: SocketInit) => new EventSocketImpl(init, layer); // one per namespace, not per socket
       if (resume === undefined) return { subprotocol: SUBPROTOCOL, createSocket: make, claim: layer.claim };
       const ns = namespaceOf(cls);

@@ -1,8 +1,8 @@
 /**
  * Resumable sessions of one server: made once per server by the first events namespace that sees
  * `createServer({ resume })`, from the adapter's backend (Redis) or in memory. It takes resume
- * tokens during the upgrade, makes fresh or resumed event sockets, numbers room broadcasts into
- * their room's history, and runs the handlers' `onExpire` when a window ends without a resume.
+ * tokens during the upgrade, makes fresh or resumed event sockets, numbers sends into streams
+ * ({@link StreamSends}), and runs the handlers' `onExpire` when a window ends without a resume.
  *
  * Seams (the server does not import this layer): the server hands the validated options and
  * itself to the events layer's socket-protocol factory (`ProtocolContext`); this module finds the
@@ -10,9 +10,8 @@
  * for a backend under the `resumeBackend` symbol, and adds the token step as the protocol's
  * `prepare` (the last upgrade step, after the HTTP middleware).
  */
-import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { type LocalNode, localNodeOf, type SendToOp } from "../cluster/local-node.js";
+import { type LocalNode, localNodeOf } from "../cluster/local-node.js";
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
 import { ControlKind, encodeControl, SUBPROTOCOL } from "../protocol/index.js";
@@ -20,7 +19,7 @@ import { outboxOf, type Socket, type SocketInit, terminate } from "../socket/soc
 import type { Message, Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
-import { type Awaitable, eventPushBody, inboxStream, pushFrame, roomStream, type StreamPosition } from "./history-log.js";
+import { type Awaitable, inboxStream } from "./history-log.js";
 import { InboxResync } from "./inbox-resync.js";
 import { ReplyNotices, remoteReply } from "./remote-reply.js";
 import { REPLY_CACHE_SIZE, ReplyCache } from "./reply-cache.js";
@@ -29,6 +28,7 @@ import { RoomGate } from "./room-gate.js";
 import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.js";
 import { resumeTokenOf } from "./session-token.js";
 import { SocketSession, sessionBase } from "./socket-session.js";
+import { StreamSends } from "./stream-sends.js";
 import { when } from "./when.js";
 
 /**
@@ -89,11 +89,8 @@ export class ResumeRuntime {
   readonly #replyNotices = new ReplyNotices();
   #stopping = false;
   readonly #closeTimeout: number;
-  /** Message ids of emits to several rooms: see {@link messageId}. */
-  readonly #idPrefix = randomBytes(6).toString("base64url");
-  #idCount = 0;
-  /** The kinds of broadcast history does not keep that were warned about (once each; see {@link notKept}). */
-  readonly #warnedNotKept = new Set<string>();
+  /** Where the namespaces' room broadcasts and direct messages are numbered into streams. */
+  readonly sends: StreamSends;
 
   /**
    * The runtime of `server`, made on first use.
@@ -117,13 +114,14 @@ export class ResumeRuntime {
     this.#node = node;
     this.#logger = logger;
     this.#backend = backendFor(node.adapter, options, logger);
+    this.sends = new StreamSends(node, this.#backend, logger, (sid) => this.#current(sid));
     this.gate = new RoomGate(node, this.#backend.history, options.history.size, logger);
     this.gate.onMembership = (socket) => (socket as ResumableSocket).resume?.changed();
     this.gate.onStart = (socket, room, pos) => {
       const session = (socket as ResumableSocket).resume;
       if (session instanceof SocketSession) session.started(room, pos);
     };
-    this.gate.onSendTo = (op, origin) => this.#sendTo(op, origin);
+    this.gate.onSendTo = (op, origin) => this.sends.sendTo(op, origin);
     this.gate.onUnreadable = (socket) => {
       const session = (socket as ResumableSocket).resume;
       if (session instanceof SocketSession) session.closeToResume("room read failed");
@@ -150,16 +148,19 @@ export class ResumeRuntime {
       logger,
       forget: (sid: SocketId) => this.forget(sid),
       cacheOf: (sid: SocketId) => this.#cacheOf(sid, []),
-      current: (sid: SocketId) => {
-        const socket = this.#node.get(sid) as ResumableSocket | undefined;
-        return socket !== undefined && !socket.closed && socket.resume instanceof SocketSession ? socket.resume : undefined;
-      },
-      appendInbox: (sid: SocketId, body: string) => this.#appendInbox(sid, body),
+      current: (sid: SocketId) => this.#current(sid),
+      appendInbox: (sid: SocketId, body: string) => this.sends.appendInbox(sid, body),
       track: (work: Promise<unknown>) => {
         this.#writes.add(work);
         work.finally(() => this.#writes.delete(work));
       },
     };
+  }
+
+  /** The live session of `sid` on this node, if any. */
+  #current(sid: SocketId): SocketSession | undefined {
+    const socket = this.#node.get(sid) as ResumableSocket | undefined;
+    return socket !== undefined && !socket.closed && socket.resume instanceof SocketSession ? socket.resume : undefined;
   }
 
   /** Registers a namespace's `static onExpire(session)`, if its handler class has one. */
@@ -343,105 +344,6 @@ export class ResumeRuntime {
     for (const room of record.rooms) socket.join(room);
     void session.replay(record, token);
     return socket;
-  }
-
-  /**
-   * `server.to(room).emit(...)` of a resumable namespace: numbered in the room's history, then
-   * broadcast as one push frame (the same bytes for every receiver, on every node).
-   */
-  emitToRoom(room: Room, except: readonly SocketId[], body: string, plain: () => string): void {
-    const stream = roomStream(room);
-    when(
-      this.#backend.history.append(stream, body, except.length > 0 ? except : undefined),
-      (pos) => this.#node.dispatch({ type: "broadcast", rooms: [room], except, data: pushFrame(stream, pos.seq, body), epoch: pos.epoch }),
-      (error) => {
-        // History unreachable: the message still goes out live, without a number (not replayable;
-        // a member of several rooms of one emit may then get it twice, once without an id).
-        this.#logger.warn({ err: error, room }, "resume: could not append to a room's history; sent without history");
-        this.#node.dispatch({ type: "broadcast", rooms: [room], except, data: plain() });
-      },
-    );
-  }
-
-  /**
-   * A message id for an emit to several rooms: this runtime's random prefix (48 bits, so ids of
-   * different nodes do not meet) and a counter, e.g. "Qx3f_k2a.1z".
-   */
-  messageId(): string {
-    return `${this.#idPrefix}.${(++this.#idCount).toString(36)}`;
-  }
-
-  /**
-   * A broadcast of a resumable namespace that history does not keep (a raw frame): live only, so
-   * a client away then misses it without a `gap`.
-   * Warned once per kind, with what to do instead.
-   */
-  notKept(what: string): void {
-    if (this.#warnedNotKept.has(what)) return;
-    this.#warnedNotKept.add(what);
-    this.#logger.warn(
-      { broadcast: what },
-      `resume: ${what} is sent live only, not kept in history: a client away at the time misses it without a gap; send events with to(room).emit to keep them (warned once)`,
-    );
-  }
-
-  /**
-   * `server.sendTo(id, frame)` of a tsws.v1 event frame to a resumable session: numbered in the
-   * session's inbox as `socket.emit` is, so a resume replays it, also while the session is away.
-   * With a store shared by nodes (Redis) a session with no socket here is appended in one step with
-   * a look-up of its node (the backend's `inbox` route), which is handed the numbered message; an
-   * id the store does not know goes on as a plain sendTo. In memory it is kept when the store holds
-   * the session. Binary data and other text go as before: live only.
-   */
-  #sendTo(op: SendToOp, origin: "local" | "remote"): boolean {
-    if (typeof op.data !== "string") return false;
-    const socket = this.#node.get(op.id) as ResumableSocket | undefined;
-    const session = socket?.resume;
-    const route = this.#backend.inbox;
-    if (
-      socket !== undefined
-        ? !(session instanceof SocketSession)
-        : route === undefined && (origin !== "local" || this.#backend.sessions.holds?.(op.id) !== true)
-    ) {
-      return false;
-    }
-    const body = eventPushBody(op.data);
-    if (body === undefined) return false;
-    if (session instanceof SocketSession) {
-      session.emit(body);
-      return true;
-    }
-    if (route !== undefined) {
-      when(
-        route.deliver(op.id, body, false),
-        (delivery) => {
-          // Not a session the store knows: a plain sendTo, routed as usual (a remote one was already routed here).
-          if (delivery.kind === "none" && origin === "local") this.#node.adapter.publish(op);
-          // Appended after this node took the session: its socket here may have missed it.
-          else if (delivery.kind === "appended" && !delivery.elsewhere) this.#services.current(op.id)?.appended(delivery.pos, body);
-        },
-        (error) => this.#logger.error({ err: error, socket: op.id }, "resume: a direct message could not be routed or kept; not sent"),
-      );
-      return true;
-    }
-    when(
-      this.#backend.history.append(inboxStream(op.id), body),
-      () => {},
-      (error) => this.#logger.error({ err: error, socket: op.id }, "resume: a direct message could not be kept in the inbox; not sent"),
-    );
-    return true;
-  }
-
-  /**
-   * Appends a direct message of this node's socket of `sid` to the session's inbox; undefined when
-   * another node holds the session now (a store shared by nodes handed it the message).
-   */
-  #appendInbox(sid: SocketId, body: string): Awaitable<StreamPosition | undefined> {
-    const route = this.#backend.inbox;
-    if (route === undefined) return this.#backend.history.append(inboxStream(sid), body);
-    return Promise.resolve(route.deliver(sid, body, true)).then((delivery) =>
-      delivery.kind === "appended" && !delivery.elsewhere ? delivery.pos : undefined,
-    );
   }
 
   /**
