@@ -21,6 +21,7 @@ import {
   type StreamName,
   type StreamPosition,
 } from "./history-log.js";
+import { replayStart } from "./replay-start.js";
 import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import type { RoomGate } from "./room-gate.js";
@@ -437,23 +438,7 @@ export class SocketSession implements ResumeHandle {
       const order: [StreamName, StreamPosition][] = [];
       const streams = [...record.rooms.map(roomStream), inboxStream(record.sid)];
       const reads = streams.map(async (stream) => {
-        const said = seqFrom(told?.[stream]);
-        // A client that sent its positions but none for this stream received nothing of it in this
-        // session: read from where the session began (a room's start, an inbox's first message), not
-        // from what the node wrote, which may include messages lost in the dying connection.
-        const unheard = told !== undefined && said === undefined;
-        // Without a recorded position (its node could not read the room's), where it began.
-        const kept = unheard ? record.starts?.[stream] : (record.positions[stream] ?? record.starts?.[stream]);
-        // The client's word wins: it says what it received (the record may be ahead of what the
-        // dying connection delivered). Without an epoch, the record's is assumed, else the current one.
-        const after: StreamPosition | undefined =
-          said === undefined
-            ? kept
-            : said.epoch !== undefined
-              ? { seq: said.seq, epoch: said.epoch }
-              : kept !== undefined
-                ? { seq: said.seq, epoch: kept.epoch }
-                : undefined;
+        const { after, said } = replayStart(stream, told, record);
         let window = await this.#services.history.read(stream, after, this.#services.size);
         let from: StreamPosition;
         if (after !== undefined) from = after;
@@ -643,11 +628,4 @@ function writeChanged(): void {
   const batch = changedInTurn;
   changedInTurn = []; // a session changed while writing schedules the next batch
   for (const session of batch) writeSession(session);
-}
-
-/** `[seq, epoch?]` (or a bare seq) from a client's `pos` frame, when it is well formed; an empty epoch counts as none. */
-function seqFrom(value: unknown): { seq: number; epoch?: string } | undefined {
-  const [seq, epoch] = Array.isArray(value) ? (value as [unknown, unknown]) : [value, undefined];
-  if (!Number.isSafeInteger(seq) || (seq as number) < 0) return undefined;
-  return typeof epoch === "string" && epoch !== "" ? { seq: seq as number, epoch } : { seq: seq as number };
 }
