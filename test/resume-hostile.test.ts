@@ -13,6 +13,7 @@ import { z } from "zod";
 import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
 import { POSITIONS_WAIT_MS } from "../src/resume/socket-session.js";
+import { outboxOf } from "../src/socket/socket.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
 import { type LogLine, testLogger } from "./helpers/sessions.js";
 import { start, until } from "./helpers.js";
@@ -347,6 +348,32 @@ describe("hostile clients of resumable sessions, permessage-deflate on", () => {
 });
 
 describe("a resumable client that reads slowly or stops reading (slow-consumer policies)", () => {
+  it('drop-newest: an idle probe [9,"ping"] the policy drops leaves the socket open (only stream messages and session frames close it)', async () => {
+    const { server, url, logs } = await serve({ slowConsumer: "drop-newest", maxBufferedBytes: 16 * 1024 });
+    try {
+      const reader = new ResumePeer(url);
+      await reader.connect();
+      const socket = server.getSocket(reader.sid as string);
+      assert.ok(socket);
+      (reader.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      // Raw frames (no stream) fill the kernel's buffers, then the server's, then are dropped.
+      const big = JSON.stringify([0, "raw", "b".repeat(60_000)]);
+      const dropping = () => logs.some((l) => l.msg === "slow consumer: dropping messages");
+      for (let turn = 0; turn < 200 && !dropping(); turn++) {
+        for (let i = 0; i < 20; i++) socket.send(big);
+        await sleep(5);
+      }
+      assert.ok(dropping(), "the policy drops frames");
+      // What the heartbeat sends an idle socket (limits/guard.ts' pingIdle), offered to the full outbox.
+      void outboxOf(socket).send('[9,"ping"]');
+      await sleep(100);
+      assert.equal(socket.closed, false, "not closed for a dropped probe");
+      reader.drop();
+    } finally {
+      await server.close();
+    }
+  });
+
   for (const policy of ["drop-newest", "drop-oldest"] as const) {
     it(`${policy}: a stream message the policy drops closes the socket with the session kept; the resume replays it, so nothing is lost in silence`, async () => {
       const { server, url, logs } = await serve({ slowConsumer: policy, maxBufferedBytes: 16 * 1024 });

@@ -24,6 +24,8 @@ const board = defineContract({
   client: {
     post: request(z.object({ text: z.string(), secret: z.string() }), z.null()),
     poke: request(z.object({ to: z.string() }), z.null()),
+    join: request(z.object({ room: z.string() }), z.null()),
+    postBoth: request(z.object({ text: z.string(), secret: z.string() }), z.null()),
   },
   server: { note: event(z.object({ text: z.string(), secret: z.string().optional() })) },
 });
@@ -49,6 +51,14 @@ class Board extends events(board, Redact) {
   static events = handle(board, {
     post(socket, { text, secret }) {
       socket.server.to("b").emit("note", { text, secret });
+      return null;
+    },
+    join(socket, { room }) {
+      socket.join(room);
+      return null;
+    },
+    postBoth(socket, { text, secret }) {
+      socket.server.to("b").to("c").emit("note", { text, secret });
       return null;
     },
     poke(socket, { to }) {
@@ -113,5 +123,26 @@ describe("onOutbound and the push frames of resumable sessions", () => {
     assert.deepEqual(notes(plain, "room:b")[2], [seq1 + 2, { text: "three" }]);
     assert.deepEqual(notes(muted, "room:b"), []);
     for (const peer of [admin, plain, muted]) peer.close();
+  });
+
+  it("a replacement keeps the message id of an emit to several rooms, so a client in several still delivers it once", async () => {
+    const plain = new ResumePeer(`${url}?role=plain`);
+    await plain.connect();
+    plain.send([1, 1, "join", { room: "c" }]);
+    await plain.next((f) => f[0] === 2 && f[1] === 1);
+    plain.send([1, 2, "postBoth", { text: "both", secret: "x" }]);
+    await until(() => plain.frames.filter((f) => f[0] === 4).length === 2, "a copy from each room");
+    const copies = plain.frames.filter((f) => f[0] === 4);
+    assert.deepEqual(
+      copies.map((f) => [f[1], f[4]]),
+      [
+        ["room:b", { text: "both" }],
+        ["room:c", { text: "both" }],
+      ],
+      "each copy redacted",
+    );
+    const ids = copies.map((f) => (f[5] as { id?: unknown } | undefined)?.id);
+    assert.ok(typeof ids[0] === "string" && ids[0] === ids[1], `one id on both copies: ${JSON.stringify(ids)}`);
+    plain.close();
   });
 });

@@ -7,7 +7,11 @@
 /**
  * How many ids are remembered. Copies of one message arrive close together: live, one per room
  * in the same turn on the server; in a replay, at most one resume's budget apart (1,000 messages,
- * `DEFAULT_MAX_REPLAY` in the server's gap-plan.ts), so 4,096 covers both with room to spare.
+ * `DEFAULT_MAX_REPLAY` in the server's gap-plan.ts). A copy held back longer (a slow Redis shard)
+ * while more than this many other such messages are delivered would come through twice
+ * (docs/resume.md says so).
+ * @example
+ * for (let i = 0; i <= SEEN_IDS; i++) seen.first({ id: `m${i}` }); // m0 is forgotten now
  */
 export const SEEN_IDS = 4096;
 

@@ -34,7 +34,7 @@ export interface RoomHistory {
 /**
  * Wraps a {@link Broadcaster}; `to()` and `except()` return new operators, as the wrapped one does.
  * @example
- * new EventOperator(chat, logger, server.to("lobby")).emit("message", { id: "1", from: "a", text: "hi" });
+ * new EventOperator(chat, logger, server.to("lobby"), history, ["lobby"]).emit("message", { id: "1", from: "a", text: "hi" });
  */
 export class EventOperator implements EventBroadcaster<AnyContract> {
   readonly #contract: AnyContract;
@@ -44,7 +44,7 @@ export class EventOperator implements EventBroadcaster<AnyContract> {
   readonly #rooms: readonly Room[];
   readonly #except: readonly SocketId[];
 
-  /** @param history with `resume`: where a broadcast to one room is numbered (rooms and except mirror `inner`'s) */
+  /** @param history with `resume`: where each room's copy of a broadcast is numbered (rooms and except mirror `inner`'s) */
   constructor(
     contract: AnyContract,
     logger: Logger,

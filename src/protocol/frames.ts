@@ -13,7 +13,7 @@
 export const SUBPROTOCOL = "tsws.v1";
 
 /**
- * Reserved: a client resuming a session offers `tsws-resume.<token>` as a second subprotocol,
+ * A client resuming a session offers `tsws-resume.<token>` as a second subprotocol,
  * after `tsws.v1` (the token uses only RFC 7230 token characters, e.g. base64url). The server never
  * selects it.
  * @example
@@ -31,7 +31,7 @@ export const FrameKind = {
   REQUEST: 1,
   REPLY: 2,
   ERROR: 3,
-  /** Reserved for resumable sessions. */
+  /** A numbered push of a stream, for resumable sessions (see {@link PushFrame}). */
   PUSH: 4,
   CONTROL: 9,
 } as const;
@@ -45,7 +45,7 @@ export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 /**
  * The kinds of control frames. `ping` is sent by the server on idle sockets (no answer needed);
- * the others are reserved for resumable sessions. A receiver ignores kinds it does not know.
+ * the others belong to resumable sessions (docs/protocol.md). A receiver ignores kinds it does not know.
  * @example
  * if (frame[1] === ControlKind.PING) return;
  */

@@ -60,6 +60,14 @@ export function checkUpgradeRequest(req: IncomingMessage, deflate?: { readonly m
   return undefined;
 }
 
+/** Whether ws will accept this Sec-WebSocket-Protocol value (Node joins repeated headers with ", "). */
+function wellFormedProtocols(value: string): boolean {
+  if (!PROTOCOLS.test(value)) return false;
+  if (!value.includes(",")) return true;
+  const names = value.split(",").map((name) => name.trim());
+  return new Set(names).size === names.length;
+}
+
 /** Named exports of ws' ES module that its type declarations leave out (ws 8: `extension`, `PerMessageDeflate`). */
 interface ExtensionNegotiation {
   readonly extension: { parse(header: string): Record<string, Record<string, unknown>[]> };
@@ -69,9 +77,17 @@ interface ExtensionNegotiation {
   };
 }
 
+/**
+ * Looked up once, at load: were they ever missing (another ws), every upgrade offering
+ * permessage-deflate would be refused below, so the server fails to start instead.
+ */
+const { extension, PerMessageDeflate } = ws as unknown as ExtensionNegotiation;
+if (typeof extension?.parse !== "function" || typeof PerMessageDeflate !== "function") {
+  throw new Error("tswebsockets: ws no longer exports extension and PerMessageDeflate (ws 8 does); check the ws version");
+}
+
 /** Whether ws will accept this Sec-WebSocket-Extensions value: what its server runs, with what it throws on. */
 function acceptableExtensions(value: string, maxPayload: number): boolean {
-  const { extension, PerMessageDeflate } = ws as unknown as ExtensionNegotiation;
   try {
     const offers = extension.parse(value)[PerMessageDeflate.extensionName];
     if (offers !== undefined) new PerMessageDeflate({ isServer: true, maxPayload }).accept(offers);
@@ -79,14 +95,6 @@ function acceptableExtensions(value: string, maxPayload: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Whether ws will accept this Sec-WebSocket-Protocol value (Node joins repeated headers with ", "). */
-function wellFormedProtocols(value: string): boolean {
-  if (!PROTOCOLS.test(value)) return false;
-  if (!value.includes(",")) return true;
-  const names = value.split(",").map((name) => name.trim());
-  return new Set(names).size === names.length;
 }
 
 /**
