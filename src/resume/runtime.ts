@@ -147,6 +147,7 @@ export class ResumeRuntime {
       size: options.history.size,
       logger,
       forget: (sid: SocketId) => this.forget(sid),
+      expired: (record: SessionRecord) => this.#expired(record),
       cacheOf: (sid: SocketId) => this.#cacheOf(sid, []),
       current: (sid: SocketId) => this.#current(sid),
       appendInbox: (sid: SocketId, body: string) => this.sends.appendInbox(sid, body),

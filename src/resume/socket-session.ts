@@ -37,6 +37,8 @@ export interface SessionServices {
   readonly logger: Logger;
   /** The session ended: per-node state of it (its reply cache) can go. */
   forget(sid: string): void;
+  /** The session's window ended without a resume (here: its client closed it on purpose): drops its inbox, runs `onExpire`. */
+  expired(record: SessionRecord): void;
   /** The reply cache of session `sid` on this node, made on first use and kept there for a resume on this node. */
   cacheOf(sid: string): ReplyCache;
   /** Keeps track of store writes still running, for a graceful shutdown. */
@@ -97,9 +99,23 @@ function sendWelcome(socket: Socket, frame: string): void {
   else outboxOf(socket).sendFrame([textFrame(frame)], frame);
 }
 
-/** Close reasons that keep the session for its window: the peer or the network went away, or the server is being replaced. */
+/**
+ * Close reasons that keep the session for its window: the network or the peer went away (a close
+ * frame without a code, 1001 going away, a lost connection), or the server is being replaced.
+ */
 function keepsSession(reason: string | undefined): boolean {
-  return reason === undefined || reason.startsWith("peer closed") || reason === "heartbeat timeout" || reason === "server shutting down";
+  if (reason === undefined || reason === "heartbeat timeout" || reason === "server shutting down") return true;
+  return reason.startsWith("peer closed") && !leftOnPurpose(reason);
+}
+
+/**
+ * A close frame whose code the client chose: 1000 (normal closure: the bundled client's `close()`)
+ * or an application code (3000–4999). The client is done with the session, which ends at once, as
+ * Socket.IO keeps no state after `socket.disconnect()`; 1001, 1005 (no code, what the client sends
+ * a link it gives up on) and 1006 (no close frame) keep it for a resume.
+ */
+function leftOnPurpose(reason: string): boolean {
+  return reason.startsWith("peer closed (1000") || /^peer closed \([34]\d{3}[:)]/.test(reason);
 }
 
 /**
@@ -574,9 +590,13 @@ export class SocketSession implements ResumeHandle {
       this.#queue(() => andThen(sessions.update(record, settled), () => sessions.detach(sid, generation)));
     } else {
       this.#standing = "ended";
+      // Closed by its client on purpose: the window ends now, so onExpire runs now (a departure).
+      const left = leftOnPurpose(this.#socket.closeReason ?? "") ? this.record() : undefined;
       this.#services.forget(sid);
-      const { sessions, history } = this.#services;
-      this.#queue(() => andThen(sessions.end(sid), () => history.drop(inboxStream(sid))));
+      const services = this.#services;
+      this.#queue(() =>
+        andThen(services.sessions.end(sid), () => (left === undefined ? services.history.drop(inboxStream(sid)) : services.expired(left))),
+      );
     }
   }
 
