@@ -324,18 +324,21 @@ async function handshakes(job: Job): Promise<LoadResult> {
   // A resumable session is usable once its welcome frame (id and token) arrived, not at the 101.
   const path = job.handshake === undefined ? pathFor(job.protocol, "echo") : "/rpc";
   const subprotocols = job.handshake === undefined ? undefined : ["tsws.v1"];
+  const resumable = job.handshake === "resume";
+  const ignore = () => {};
   const loop = async (i: number) => {
     for (let k = 0; running; k++) {
       const t = now();
+      // Only a resumable handshake waits for a first frame: the others cost the generator nothing more.
       let welcomed: () => void = () => {};
-      const welcome = new Promise<void>((resolve) => (welcomed = resolve));
-      const onMessage = () => welcomed();
+      const welcome = resumable ? new Promise<void>((resolve) => (welcomed = resolve)) : undefined;
+      const onMessage = resumable ? () => welcomed() : ignore;
       const conn = open({ port: job.port, path, protocol: job.protocol, subprotocols, localAddress: source(i + k * 50), onMessage });
       const closed = new Promise((resolve) => conn.tcp.once("close", resolve));
       try {
         await conn.ready;
         // A connection closed before its welcome counts as an error instead of holding the loop for ever.
-        if (job.handshake === "resume" && !(await Promise.race([welcome.then(() => true), closed.then(() => false)]))) {
+        if (welcome !== undefined && !(await Promise.race([welcome.then(() => true), closed.then(() => false)]))) {
           throw new Error("closed before the welcome");
         }
         if (measuring) {
