@@ -337,8 +337,9 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
   });
   it("a node whose direct channel's master failed over hears, once the shard's subscriber is replaced, of the direct messages whose notices were lost", async () => {
     const prefix = "cs";
-    // ttl 120 s: the check every node runs every ttl / 3 (40 s) cannot be what delivers it here.
-    const ttl = 120_000;
+    // ttl 300 s: the check every node runs every ttl / 3 (100 s) cannot be what delivers it here
+    // (asserted below: delivered before the holder's first check could run).
+    const ttl = 300_000;
     const partitions = new ShardedLayout(prefix, 64);
     const start = async () => {
       const client = new Redis.Cluster(cluster.nodes);
@@ -353,8 +354,10 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     let holder: Awaited<ReturnType<typeof start>> | undefined;
     let doomed = 0;
     let replicaPort = 0;
+    let holderStartedAt = 0;
     for (let tries = 0; holder === undefined; tries++) {
       assert.ok(tries < 20, "a node whose direct channel's master has a replica");
+      holderStartedAt = Date.now();
       const candidate = await start();
       const master = await cluster.masterOf(partitions.direct(candidate.adapter.nodeId as string));
       const replica = await cluster.replicaOf(master);
@@ -427,6 +430,10 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     assert.deepEqual(p.gaps, []);
     assert.equal(p.ws?.readyState, p.ws?.OPEN, "the client stayed connected");
     assert.deepEqual(unhandled, [], "no unhandled rejection");
+    assert.ok(
+      deliveredAt - holderStartedAt < ttl / 3,
+      `delivered ${deliveredAt - holderStartedAt} ms after the holder started, before its first check every ${ttl / 3} ms`,
+    );
     console.log(
       JSON.stringify({
         test: "direct channel failover",
