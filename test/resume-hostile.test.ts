@@ -103,6 +103,26 @@ function rawUpgrade(url: string, protocols: readonly string[], extra: readonly s
   });
 }
 
+/**
+ * A session in room "kept"; `refuse(token)` makes upgrades with its token that the server must
+ * refuse. Then the session's connection is untouched, and its token still resumes it.
+ */
+async function tokenSurvives(server: Server, url: string, refuse: (token: string) => Promise<void>): Promise<void> {
+  const owner = new ResumePeer(url);
+  await owner.connect();
+  await ask(owner, 1, "join", { room: "kept" });
+  await refuse(owner.token as string);
+  assert.equal(owner.ws.readyState, WebSocket.OPEN, "the session's connection was left alone");
+  owner.drop();
+  await until(() => server.getSocket(owner.sid as string) === undefined, "the server to see the owner gone");
+  const sid = owner.sid;
+  await owner.connect();
+  assert.equal(owner.sid, sid, "the token was not spent by the refused upgrades");
+  assert.equal(owner.controls.at(-1)?.[1], "resumed");
+  assert.equal(owner.gaps.length, 0);
+  owner.close();
+}
+
 describe("hostile clients of resumable sessions (one node, in memory)", () => {
   let server: Server;
   let url: string;
@@ -110,28 +130,17 @@ describe("hostile clients of resumable sessions (one node, in memory)", () => {
   after(() => server.close());
 
   it("a Sec-WebSocket-Protocol header ws refuses (the token offered twice, a non-token character) is refused before the token is taken", async () => {
-    const owner = new ResumePeer(url);
-    await owner.connect();
-    await ask(owner, 1, "join", { room: "kept" });
-    const token = owner.token as string;
-    for (const header of [
-      [`tsws.v1, tsws-resume.${token}, tsws-resume.${token}`],
-      ["tsws.v1", `tsws-resume.${token}`, `tsws-resume.${token}`],
-      [`tsws.v1, tsws-resume.\u00e9${token}`],
-    ]) {
-      const answer = await rawUpgrade(url, header);
-      assert.match(answer, /^HTTP\/1\.1 400 /, `refused: ${JSON.stringify(header).slice(0, 60)}`);
-      assert.match(answer, /Sec-WebSocket-Protocol/);
-    }
-    assert.equal(owner.ws.readyState, WebSocket.OPEN, "the session's connection was left alone");
-    owner.drop();
-    await until(() => server.getSocket(owner.sid as string) === undefined, "the server to see the owner gone");
-    const sid = owner.sid;
-    await owner.connect();
-    assert.equal(owner.sid, sid, "the token was not spent by the refused upgrades");
-    assert.equal(owner.controls.at(-1)?.[1], "resumed");
-    assert.equal(owner.gaps.length, 0);
-    owner.close();
+    await tokenSurvives(server, url, async (token) => {
+      for (const header of [
+        [`tsws.v1, tsws-resume.${token}, tsws-resume.${token}`],
+        ["tsws.v1", `tsws-resume.${token}`, `tsws-resume.${token}`],
+        [`tsws.v1, tsws-resume.\u00e9${token}`],
+      ]) {
+        const answer = await rawUpgrade(url, header);
+        assert.match(answer, /^HTTP\/1\.1 400 /, `refused: ${JSON.stringify(header).slice(0, 60)}`);
+        assert.match(answer, /Sec-WebSocket-Protocol/);
+      }
+    });
   });
 
   it("a pos frame with JSON whitespace is read as the client's positions, not ignored for the record's", async () => {
@@ -321,29 +330,19 @@ describe("hostile clients of resumable sessions, permessage-deflate on", () => {
   after(() => server.close());
 
   it("a Sec-WebSocket-Extensions header ws refuses (malformed, or deflate parameters out of range) is refused before the token is taken", async () => {
-    const owner = new ResumePeer(url);
-    await owner.connect();
-    await ask(owner, 1, "join", { room: "kept" });
-    const token = owner.token as string;
-    for (const extensions of [
-      "permessage-deflate;;",
-      "permessage-deflate; client_max_window_bits=99",
-      "permessage-deflate; server_no_context_takeover=yes",
-    ]) {
-      const answer = await rawUpgrade(url, [`tsws.v1, tsws-resume.${token}`], [`Sec-WebSocket-Extensions: ${extensions}`]);
-      assert.match(answer, /^HTTP\/1\.1 400 /, `refused: ${extensions}`);
-      assert.match(answer, /Sec-WebSocket-Extensions/);
-    }
-    assert.equal(owner.ws.readyState, WebSocket.OPEN, "the session's connection was left alone");
-    const fine = await rawUpgrade(url, ["tsws.v1"], ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]);
-    assert.match(fine, /^HTTP\/1\.1 101 [\s\S]*permessage-deflate/, "a well-formed offer is still accepted");
-    owner.drop();
-    await until(() => server.getSocket(owner.sid as string) === undefined, "the server to see the owner gone");
-    const sid = owner.sid;
-    await owner.connect();
-    assert.equal(owner.sid, sid, "the token was not spent by the refused upgrades");
-    assert.equal(owner.controls.at(-1)?.[1], "resumed");
-    owner.close();
+    await tokenSurvives(server, url, async (token) => {
+      for (const extensions of [
+        "permessage-deflate;;",
+        "permessage-deflate; client_max_window_bits=99",
+        "permessage-deflate; server_no_context_takeover=yes",
+      ]) {
+        const answer = await rawUpgrade(url, [`tsws.v1, tsws-resume.${token}`], [`Sec-WebSocket-Extensions: ${extensions}`]);
+        assert.match(answer, /^HTTP\/1\.1 400 /, `refused: ${extensions}`);
+        assert.match(answer, /Sec-WebSocket-Extensions/);
+      }
+      const fine = await rawUpgrade(url, ["tsws.v1"], ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]);
+      assert.match(fine, /^HTTP\/1\.1 101 [\s\S]*permessage-deflate/, "a well-formed offer is still accepted");
+    });
   });
 });
 
