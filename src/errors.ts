@@ -127,6 +127,12 @@ export const Refusal = {
   shuttingDown: { code: "TSWS_SHUTTING_DOWN", status: 503 },
   /** The cluster adapter has not started yet, or failed to (attach mode accepts upgrades before `listen()`). */
   adapterDown: { code: "TSWS_ADAPTER_DOWN", status: 503 },
+  /**
+   * Resumable sessions: the session store failed while taking the offered resume token (Redis
+   * unreachable, a Cluster failover). Answered with `Retry-After`: the client retries with the same
+   * token and resumes once the store answers, instead of starting a fresh session.
+   */
+  sessionStoreDown: { code: "TSWS_SESSION_STORE_DOWN", status: 503 },
   forbiddenOrigin: { code: "TSWS_FORBIDDEN_ORIGIN", status: 403 },
   /** A middleware answered `next(err)` or threw; the status is the error's (`status`/`statusCode`), else 500. */
   middlewareRefused: { code: "TSWS_MIDDLEWARE_REFUSED", status: 500 },

@@ -337,7 +337,7 @@ export class Server implements ServerApi<Socket> {
         closeTimeout: this.#options.closeTimeout,
       });
       const prepare = protocol?.prepare;
-      if (prepare !== undefined) steps.push(({ req }) => prepare(req) as undefined | Promise<undefined>);
+      if (prepare !== undefined) steps.push(({ req }) => prepare(req));
       const pipeline = new UpgradePipeline(steps, (u) => this.#handshake(u, endpoint), this.#logger, { server: this, namespace: path });
       const guarded = this.#guard.outbound;
       const shaped = chain.outbound === undefined ? guarded : { ...guarded, transform: chain.outbound };

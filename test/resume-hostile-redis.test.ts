@@ -3,8 +3,10 @@
 // forged tokens, a replay whose history read fails. One node in memory: resume-hostile.test.ts.
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { WebSocket } from "ws";
 import { inboxStream, pushBody } from "../src/resume/history-log.js";
 import { crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
 import { appendUnparsable } from "./helpers/unparsable-entry.js";
@@ -74,6 +76,35 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
       );
     });
   }
+
+  it("classic: a take the session store fails is refused 503 with Retry-After, the token unspent: it resumes the session once the store answers", async () => {
+    const prefix = "sdclassic";
+    const { a, b, p, sid } = await env.x.sessionOnA(prefix, false);
+    p.drop();
+    await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+    b.server.sendTo(sid, dm(1));
+    await env.x.numbered(prefix, sid, 1);
+    // The session's hash becomes a string: the take's first read fails (WRONGTYPE), as a store down would.
+    const key = layoutOf(prefix).hash(sid);
+    const saved = (await env.admin.dumpBuffer(key)) as Buffer;
+    const ttl = await env.admin.pttl(key);
+    await env.admin.set(key, "not a hash");
+    const ws = new WebSocket(b.url, ["tsws.v1", `tsws-resume.${p.token}`]);
+    ws.on("error", () => {});
+    const [, res] = (await once(ws, "unexpected-response", { signal: AbortSignal.timeout(5000) })) as [unknown, IncomingMessage];
+    assert.deepEqual([res.statusCode, res.headers["retry-after"]], [503, "1"]);
+    ws.terminate();
+    await env.admin.restore(key, Math.max(ttl, 0), saved, "REPLACE");
+    p.url = b.url;
+    await p.connect();
+    assert.equal(p.sid, sid, "resumed with the token the refused upgrade offered");
+    assert.deepEqual(p.gaps, []);
+    assert.deepEqual(
+      dms(p).map((x) => (x.data as { n: number }).n),
+      [1],
+      "what it missed, once",
+    );
+  });
 
   it(`classic: a resume whose replay cannot be read closes 1011 "resume failed" with the session kept: its window ends with onExpire, once`, async () => {
     const prefix = "rfclassic";

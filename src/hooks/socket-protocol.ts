@@ -4,6 +4,7 @@
  * factory under the {@link socketProtocol} symbol; the server calls it once per namespace.
  */
 import type { IncomingMessage } from "node:http";
+import type { UpgradeRefusal } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
 import type { Socket, SocketInit } from "../socket/socket.js";
@@ -34,9 +35,10 @@ export interface SocketProtocol {
   createSocket(init: SocketInit, req: IncomingMessage): Socket;
   /**
    * Runs as the last step of the upgrade (after the HTTP middleware, so `req.user` and
-   * `req.session` are set); it cannot refuse. The resumable sessions take their token here.
+   * `req.session` are set). The resumable sessions take their token here; a refusal it returns
+   * answers the upgrade (503 when the session store failed, so that the client retries).
    */
-  readonly prepare?: ((req: IncomingMessage) => void | Promise<void>) | undefined;
+  readonly prepare?: ((req: IncomingMessage) => UpgradeRefusal | undefined | Promise<UpgradeRefusal | undefined>) | undefined;
   /** Sees each inbound message first; see {@link MessageClaim}. */
   readonly claim?: MessageClaim;
   /**

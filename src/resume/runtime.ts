@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { type LocalNode, localNodeOf } from "../cluster/local-node.js";
+import { Refusal, type UpgradeRefusal } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ResolvedResumeOptions } from "../options/resume.js";
 import { ControlKind, encodeControl, SUBPROTOCOL } from "../protocol/index.js";
@@ -173,16 +174,22 @@ export class ResumeRuntime {
   /**
    * The protocol's `prepare`: takes the offered resume token, once the app's middleware has run.
    * Synchronous when no token is offered or the store answers at once (in memory): the upgrade
-   * then goes on in the same turn, without a promise.
+   * then goes on in the same turn, without a promise. When the store fails, the upgrade is refused
+   * 503 with `Retry-After: 1`: the client keeps its token and retries, so a short outage (a Redis
+   * Cluster failover takes seconds) costs it the wait, not its session (a fresh one would).
    */
-  readonly prepare = (req: IncomingMessage): undefined | Promise<undefined> => {
+  readonly prepare = (req: IncomingMessage): UpgradeRefusal | undefined | Promise<UpgradeRefusal | undefined> => {
     const token = resumeTokenOf(req.headers["sec-websocket-protocol"]);
     if (token === undefined) return undefined;
     const r = req as IncomingMessage & { user?: unknown; session?: { id?: unknown } };
     const sessionId = typeof r.session?.id === "string" ? r.session.id : undefined;
-    const failed = (error: unknown) => {
-      this.#logger.error({ err: error }, "resume: the session store failed to take a token; starting a fresh session");
-      this.#keepTake(req, { ok: false, reason: "unknown" });
+    const failed = (error: unknown): UpgradeRefusal => {
+      this.#logger.error({ err: error }, "resume: the session store failed to take a token; refused 503 so that the client retries");
+      return {
+        kind: Refusal.sessionStoreDown,
+        message: "the session store is unavailable; retry to resume",
+        headers: { "Retry-After": "1" },
+      };
     };
     const taken = (result: TakeResult) => {
       if (!result.ok && result.reason === "owner") {
@@ -194,16 +201,16 @@ export class ResumeRuntime {
     try {
       result = this.#backend.sessions.take(token, ownerKey(r.user, sessionId));
     } catch (error) {
-      failed(error);
-      return undefined;
+      return failed(error);
     }
     if (typeof (result as PromiseLike<TakeResult>).then !== "function") {
       taken(result as TakeResult);
       return undefined;
     }
-    return Promise.resolve(result)
-      .then(taken, failed)
-      .then(() => undefined);
+    return Promise.resolve(result).then((outcome) => {
+      taken(outcome);
+      return undefined;
+    }, failed);
   };
 
   /** The protocol's `closed`: the socket's session learns of the close (no listener per socket). */
