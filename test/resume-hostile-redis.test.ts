@@ -106,6 +106,30 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
     );
   });
 
+  it("classic: a take that answers after its client left (Redis stalled) gives the session back: the same token resumes it", async () => {
+    const prefix = "stclassic";
+    const { a, b, p, sid } = await env.x.sessionOnA(prefix, false);
+    p.drop();
+    await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+    b.server.sendTo(sid, dm(1));
+    await env.x.numbered(prefix, sid, 1);
+    // Redis answers nobody for 600 ms: the take waits, and its client gives up after 100.
+    await env.admin.call("CLIENT", "PAUSE", "600", "ALL");
+    const ws = new WebSocket(b.url, ["tsws.v1", `tsws-resume.${p.token}`]);
+    ws.on("error", () => {});
+    setTimeout(() => ws.terminate(), 100);
+    await sleep(900); // the take has answered, for an upgrade that is gone
+    p.url = b.url;
+    await p.connect();
+    assert.equal(p.sid, sid, "resumed with the token the abandoned upgrade offered");
+    assert.deepEqual(p.gaps, []);
+    assert.deepEqual(
+      dms(p).map((x) => (x.data as { n: number }).n),
+      [1],
+      "what it missed, once",
+    );
+  });
+
   it(`classic: a resume whose replay cannot be read closes 1011 "resume failed" with the session kept: its window ends with onExpire, once`, async () => {
     const prefix = "rfclassic";
     const { a, b, p, sid } = await env.x.sessionOnA(prefix, false, { ttl: 1000 });

@@ -377,6 +377,27 @@ describe("resumable sessions on one node", () => {
     kim.close();
   });
 
+  it("gives a taken session back when its upgrade is abandoned during the app's middleware: the same token resumes it", async () => {
+    const jay = new ResumePeer(url);
+    await jay.connect();
+    jay.send([1, 1, "join", { room: "jay-room" }]);
+    await jay.next((f) => f[0] === 2 && f[1] === 1);
+    const sid = jay.sid as string;
+    jay.drop();
+    await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
+    // The token is taken at once; the middleware then waits 300 ms, and the client leaves after 100.
+    const gone = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
+    gone.on("error", () => {});
+    setTimeout(() => gone.terminate(), 100);
+    await new Promise((r) => setTimeout(r, 400)); // the middleware has answered, for an upgrade that is gone
+    await jay.connect();
+    assert.equal(jay.sid, sid, "resumed with the token the abandoned upgrade offered");
+    assert.equal(jay.controls.at(-1)?.[1], "resumed");
+    assert.deepEqual(jay.gaps, []);
+    assert.deepEqual(connects.at(-1), { id: sid, resumed: true, rooms: ["jay-room"], data: { joinedAt: 1 } });
+    jay.close();
+  });
+
   it("lets a taken session go when its upgrade is abandoned during the app's middleware (onExpire once)", async () => {
     const jay = new ResumePeer(url);
     await jay.connect();

@@ -82,9 +82,11 @@ export class MemorySessions implements SessionStore {
     return true;
   }
 
-  detach(sid: string, generation: number): void {
+  detach(sid: string, generation: number, token?: string): void {
     const held = this.#held.get(sid);
     if (held === undefined || generation < generationOf(held) || this.#closed) return;
+    const secret = token === undefined ? undefined : splitToken(token)?.secret;
+    if (secret !== undefined) held.secret = secret;
     held.source = undefined; // the close's update wrote the last record
     if (!isPacked(held.record)) held.record = packRecord(held.record);
     held.expires = performance.now() + this.#ttl;

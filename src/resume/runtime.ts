@@ -195,7 +195,7 @@ export class ResumeRuntime {
       if (!result.ok && result.reason === "owner") {
         this.#logger.warn({ url: req.url }, "resume: a token was presented by another user or session; starting a fresh session");
       }
-      this.#keepTake(req, result);
+      this.#keepTake(req, result, token);
     };
     let result: Awaitable<TakeResult>;
     try {
@@ -273,13 +273,15 @@ export class ResumeRuntime {
 
   /**
    * Detaches a taken session no socket will hold: it expires after `ttl`, as if its socket had
-   * closed. Its token is spent, so a socket of it still open here is half-open: closed, as a
-   * resume closes one (the store's newer generation fences what that socket would write).
+   * closed. A socket of it still open here is half-open: closed, as a resume closes one (the
+   * store's newer generation fences what that socket would write). With `token`, the one that took
+   * it, the session can be taken with that token again (the take's upgrade was abandoned: its new
+   * token reached nobody); without, the token stays spent.
    */
-  #release(record: SessionRecord): void {
+  #release(record: SessionRecord, token?: string): void {
     this.#closeHalfOpen(record.sid);
     when(
-      this.#backend.sessions.detach(record.sid, record.generation),
+      this.#backend.sessions.detach(record.sid, record.generation, token),
       () => {},
       (error) => this.#logger.error({ err: error, sid: record.sid }, "resume: a session store write failed"),
     );
@@ -287,10 +289,11 @@ export class ResumeRuntime {
 
   /**
    * A token's outcome, for the socket made at the end of the same upgrade. An upgrade that never
-   * gets there (the client left during the app's async middleware, a shutdown refused it, ws found
-   * the socket gone) lets its taken session go when its TCP socket closes.
+   * gets there (the client left during the app's async middleware or a stalled store's take, a
+   * shutdown refused it, ws found the socket gone) gives its taken session back when its TCP socket
+   * closes: detached, and resumable again with `token`, which its client still holds.
    */
-  #keepTake(req: IncomingMessage, result: TakeResult): void {
+  #keepTake(req: IncomingMessage, result: TakeResult, token: string): void {
     const before = this.#takes.get(req);
     if (before === undefined) this.#takesKept++;
     else req.socket.off("close", before.abandoned);
@@ -300,11 +303,13 @@ export class ResumeRuntime {
         if (this.#takes.get(req) !== kept) return;
         this.#takes.delete(req);
         this.#takesKept--;
-        if (result.ok) this.#release(result.record);
+        if (result.ok) this.#release(result.record, token);
       },
     };
     this.#takes.set(req, kept);
-    req.socket.once("close", kept.abandoned);
+    // A take that answered after the client left (a slow store): its close was already emitted.
+    if (req.socket.closed) kept.abandoned();
+    else req.socket.once("close", kept.abandoned);
   }
 
   /** Closes a socket of session `sid` still open on this node (half-open: its session is held by a newer connection now), leaving the session alone. */

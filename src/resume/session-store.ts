@@ -117,8 +117,13 @@ export interface SessionStore {
   markRunning?(sid: string, ids: readonly number[]): Awaitable<void>;
   /** Where request `id`, marked running, stands (see {@link ReplyState}). With `markRunning`. */
   replyOf?(sid: string, id: number): Awaitable<ReplyState>;
-  /** The socket of `generation` closed: the session expires `ttl` from now unless taken. Ignored for an older generation. */
-  detach(sid: string, generation: number): Awaitable<void>;
+  /**
+   * The socket of `generation` closed: the session expires `ttl` from now unless taken. Ignored for
+   * an older generation. With `token`: the take of `generation` was abandoned before any socket got
+   * the session (the client left, the handshake timed out), so its new token reached nobody; the
+   * session is resumable again with `token`, the one that took it, which its client still holds.
+   */
+  detach(sid: string, generation: number, token?: string): Awaitable<void>;
   /**
    * Takes a session by token, once: the token is consumed (a new one returned), the generation
    * advances and the session is attached again. Refused if the owner differs (the token stays valid).

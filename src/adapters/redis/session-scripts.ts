@@ -55,15 +55,17 @@ for i = 1, #ARGV do redis.call('HSET', KEYS[1], 'q:' .. ARGV[i], '') end
 return 1`;
 
 /**
- * KEYS: hash, deadlines. ARGV: sid, generation, delay, keep, "1" for a detach ("0": a lease renewal).
- * Sets the deadline unless a newer generation holds the session (then -1: it moved; 0: it is gone);
- * a detach also clears the holder.
+ * KEYS: hash, deadlines. ARGV: sid, generation, delay, keep, "1" for a detach ("0": a lease
+ * renewal), and for a detach of an abandoned take the digest to take the session with again
+ * (absent or "": none). Sets the deadline unless a newer generation holds the session (then -1: it
+ * moved; 0: it is gone); a detach also clears the holder.
  */
 const DEADLINE = `${NOW}
 local g = redis.call('HGET', KEYS[1], 'g')
 if not g then return 0 end
 if tonumber(g) > tonumber(ARGV[2]) then return -1 end
 if ARGV[5] == '1' and redis.call('HEXISTS', KEYS[1], 'n') == 1 then redis.call('HSET', KEYS[1], 'n', '') end
+if ARGV[6] and ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'd', ARGV[6]) end
 redis.call('ZADD', KEYS[2], now + ARGV[3], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3] + ARGV[4])
 return 1`;

@@ -138,9 +138,17 @@ export class RedisSessions implements SessionStore {
     return this.#redis.hget(this.#hash(sid), `q:${id}`);
   }
 
-  async detach(sid: string, generation: number): Promise<void> {
+  async detach(sid: string, generation: number, token?: string): Promise<void> {
     if (this.#attached.get(sid) === generation) this.#attached.delete(sid);
-    await runScript(this.#redis, scripts.deadline, this.#keys(sid), [sid, String(generation), String(this.#ttl), String(KEEP), "1"]);
+    const digest = token === undefined ? "" : (parseToken(token)?.digest.toString("hex") ?? "");
+    await runScript(this.#redis, scripts.deadline, this.#keys(sid), [
+      sid,
+      String(generation),
+      String(this.#ttl),
+      String(KEEP),
+      "1",
+      digest,
+    ]);
   }
 
   async take(token: string, owner: string): Promise<TakeResult> {
