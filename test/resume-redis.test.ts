@@ -176,8 +176,24 @@ describe("resume over Redis", () => {
       const again = await store.take(taken.token, "user:1");
       assert.ok(again.ok);
       assert.deepEqual(again.record.rooms, ["b"]);
-      assert.equal((await store.end("r1"))?.sid, "r1");
+      assert.equal(await store.end("r1", 1), undefined, "an older generation's end leaves the session alone");
+      assert.equal((await store.end("r1", 2))?.sid, "r1");
       assert.equal((await store.take(again.token, "user:1")).ok, false);
+    });
+
+    it("gives an abandoned take's session back: detached with the token that took it, which takes it again", async () => {
+      const store = sessions(60_000, "s1");
+      const token = await store.open(record("g1"));
+      await store.detach("g1", 0);
+      const taken = await store.take(token, "user:1");
+      assert.ok(taken.ok);
+      await store.detach("g1", 1, token);
+      assert.equal((await store.take(taken.token, "user:1")).ok, false, "the new token reached nobody: not valid");
+      const again = await store.take(token, "user:1");
+      assert.ok(again.ok, "the token that took it takes it again");
+      assert.equal(again.record.generation, 2);
+      await store.detach("g1", 1, token);
+      assert.equal((await store.take(token, "user:1")).ok, false, "an older generation's give-back restores nothing");
     });
 
     it("expires a detached session once across two nodes polling the same Redis", slow, async () => {

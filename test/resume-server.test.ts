@@ -385,7 +385,7 @@ describe("resumable sessions on one node", () => {
     const sid = jay.sid as string;
     jay.drop();
     await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
-    // The token is taken at once; the middleware then waits 300 ms, and the client leaves after 100.
+    // The middleware answers after 300 ms and the client leaves after 100: the token is taken after it left.
     const gone = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
     gone.on("error", () => {});
     setTimeout(() => gone.terminate(), 100);
@@ -404,7 +404,7 @@ describe("resumable sessions on one node", () => {
     const sid = jay.sid as string;
     jay.drop();
     await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
-    // The token is taken at once; the middleware then waits 300 ms, and the client leaves after 100.
+    // The middleware answers after 300 ms and the client leaves after 100: the token is taken after it left.
     const gone = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
     gone.on("error", () => {});
     setTimeout(() => gone.terminate(), 100);

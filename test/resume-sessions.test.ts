@@ -176,6 +176,21 @@ describe("MemorySessions", () => {
     assert.equal(store.end("s1"), undefined);
   });
 
+  it("ends a session only for the generation that holds it, and gives an abandoned take's session back with its token", () => {
+    const store = new MemorySessions({ ttl: 60_000 });
+    const token = store.open(record("s1"));
+    store.detach("s1", 0);
+    const taken = store.take(token, "user:1");
+    assert.ok(taken.ok);
+    assert.equal(store.end("s1", 0), undefined, "the older generation's end leaves the session alone");
+    store.detach("s1", 1, token);
+    assert.equal(store.take(taken.token, "user:1").ok, false, "the new token reached nobody: not valid");
+    const again = store.take(token, "user:1");
+    assert.ok(again.ok, "the token that took it takes it again");
+    assert.equal(store.end("s1", 2)?.sid, "s1");
+    store.close();
+  });
+
   it("reports a throwing onExpire listener and still runs the others", (t) => {
     t.mock.timers.enable({ apis: ["setTimeout"] });
     const errors: object[] = [];

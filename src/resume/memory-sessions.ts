@@ -122,9 +122,9 @@ export class MemorySessions implements SessionStore {
     return this.#held.has(sid);
   }
 
-  end(sid: string): SessionRecord | undefined {
+  end(sid: string, generation?: number): SessionRecord | undefined {
     const held = this.#held.get(sid);
-    if (held === undefined) return undefined;
+    if (held === undefined || (generation !== undefined && generationOf(held) !== generation)) return undefined;
     this.#held.delete(sid);
     return held.source?.record() ?? recordOf(held);
   }

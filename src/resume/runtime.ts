@@ -34,7 +34,8 @@ import { when } from "./when.js";
 
 /**
  * What `onExpire` gets: the session's last state, once, when its window ended without a resume
- * (on whichever node noticed, also when the node that held it died).
+ * (on whichever node noticed, also when the node that held it died), or at once when its client
+ * closed it on purpose (close code 1000 or 3000-4999).
  * @example
  * static onExpire(session: ExpiredSession) { presence.remove(session.id, session.rooms); }
  */

@@ -127,10 +127,16 @@ export interface SessionStore {
   /**
    * Takes a session by token, once: the token is consumed (a new one returned), the generation
    * advances and the session is attached again. Refused if the owner differs (the token stays valid).
+   * Rejects only when the store is unavailable (unreachable, failing over: the upgrade is refused
+   * 503 and the client retries); an answer it cannot use (a key of the wrong type) is `unknown`.
    */
   take(token: string, owner: string): Awaitable<TakeResult>;
-  /** Ends a session for good (logout, 4401): no resume, no `onExpire`. Returns its record if it existed. */
-  end(sid: string): Awaitable<SessionRecord | undefined>;
+  /**
+   * Ends a session for good (logout, 4401, its client closed it): no resume. Returns its record if
+   * it existed; with `generation`, only while that generation holds it (a resume elsewhere since
+   * is left alone: undefined).
+   */
+  end(sid: string, generation?: number): Awaitable<SessionRecord | undefined>;
   /**
    * Whether the store holds session `sid` (attached or away), answered at once. Only a store whose
    * sessions all live in this process (in memory) has it; a `sendTo` to a session that is away is

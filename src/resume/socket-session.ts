@@ -594,9 +594,14 @@ export class SocketSession implements ResumeHandle {
       const left = leftOnPurpose(this.#socket.closeReason ?? "") ? this.record() : undefined;
       this.#services.forget(sid);
       const services = this.#services;
-      this.#queue(() =>
-        andThen(services.sessions.end(sid), () => (left === undefined ? services.history.drop(inboxStream(sid)) : services.expired(left))),
-      );
+      // Only while this generation holds it: a resume elsewhere since keeps its session and inbox,
+      // and a session the store already let expire has had its onExpire.
+      const after = (ended: SessionRecord | undefined) =>
+        ended === undefined ? undefined : left !== undefined ? services.expired(left) : services.history.drop(inboxStream(sid));
+      this.#queue(() => {
+        const ended = services.sessions.end(sid, generation);
+        return isThenable(ended) ? Promise.resolve(ended).then(after) : after(ended);
+      });
     }
   }
 

@@ -48,6 +48,8 @@ export interface NodeOptions {
   readonly ttl?: number;
   readonly name?: string;
   readonly retryMs?: number;
+  /** ioredis' `commandTimeout` for the node's Redis clients, in ms (a stalled Redis then fails its commands). */
+  readonly commandTimeout?: number;
 }
 
 const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
@@ -102,10 +104,11 @@ export class CrossNodes {
         },
       });
     }
-    const { name, retryMs } = options;
+    const { name, retryMs, commandTimeout } = options;
     const template = new Redis({
       port: this.#redis.port,
       host: "127.0.0.1",
+      ...(commandTimeout === undefined ? {} : { commandTimeout }),
       ...(name === undefined ? {} : { connectionName: name }),
       ...(retryMs === undefined ? {} : { retryStrategy: () => retryMs }),
     });

@@ -104,8 +104,12 @@ for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
 end
 return { g, redis.call('HGET', KEYS[1], 'r'), q, away }`;
 
-/** KEYS: hash, deadlines. ARGV: sid. { generation, record } or nil; the session is gone after. */
+/**
+ * KEYS: hash, deadlines. ARGV: sid, generation ("" = any). { generation, record } or nil; the
+ * session is gone after, unless another generation holds it (nil, untouched).
+ */
 const END = `local m = redis.call('HMGET', KEYS[1], 'g', 'r')
+if ARGV[2] ~= '' and m[1] and m[1] ~= ARGV[2] then return nil end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if not m[2] then return nil end

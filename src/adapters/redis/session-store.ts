@@ -152,6 +152,16 @@ export class RedisSessions implements SessionStore {
   }
 
   async take(token: string, owner: string): Promise<TakeResult> {
+    try {
+      return await this.#take(token, owner);
+    } catch (error) {
+      if (!lasting(error)) throw error; // unavailable: the upgrade is refused 503, the client retries
+      this.#logger.error({ err: error }, "resume: Redis answered a take with an error retrying cannot clear; the token resumes nothing");
+      return { ok: false, reason: "unknown" };
+    }
+  }
+
+  async #take(token: string, owner: string): Promise<TakeResult> {
     const parsed = parseToken(token);
     if (parsed === undefined) return { ok: false, reason: "unknown" };
     const [digest = null, storedOwner = null] = await this.#redis.hmget(this.#hash(parsed.sid), "d", "o");
@@ -173,9 +183,10 @@ export class RedisSessions implements SessionStore {
     return { ok: true, record, token: next.token };
   }
 
-  async end(sid: string): Promise<SessionRecord | undefined> {
-    this.#attached.delete(sid);
-    const m = (await runScript(this.#redis, scripts.end, this.#keys(sid), [sid])) as [string, string] | null;
+  async end(sid: string, generation?: number): Promise<SessionRecord | undefined> {
+    if (generation === undefined || this.#attached.get(sid) === generation) this.#attached.delete(sid);
+    const args = [sid, generation === undefined ? "" : String(generation)];
+    const m = (await runScript(this.#redis, scripts.end, this.#keys(sid), args)) as [string, string] | null;
     return m === null ? undefined : this.#record(m[0], m[1]);
   }
 
@@ -307,4 +318,17 @@ export class RedisSessions implements SessionStore {
   #keys(sid: string): [string, string] {
     return [this.#layout.hash(sid), this.#layout.deadlines(this.#layout.bucketOf(sid))];
   }
+}
+
+/**
+ * Whether Redis answered with an error that will not clear by retrying (WRONGTYPE on a session's
+ * key, a script error), rather than being unavailable: unreachable, timed out, or answering
+ * CLUSTERDOWN, TRYAGAIN, LOADING, MASTERDOWN, BUSY or READONLY (a failover, a restart) for now.
+ */
+function lasting(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === "ReplyError" &&
+    !/^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|BUSY|READONLY)\b/.test(error.message)
+  );
 }
