@@ -377,7 +377,7 @@ describe("resumable sessions on one node", () => {
     kim.close();
   });
 
-  it("gives a taken session back when its upgrade is abandoned during the app's middleware: the same token resumes it", async () => {
+  it("an upgrade abandoned during the app's middleware leaves the session to its token: the same token resumes it", async () => {
     const jay = new ResumePeer(url);
     await jay.connect();
     jay.send([1, 1, "join", { room: "jay-room" }]);
@@ -385,7 +385,8 @@ describe("resumable sessions on one node", () => {
     const sid = jay.sid as string;
     jay.drop();
     await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
-    // The middleware answers after 300 ms and the client leaves after 100: the token is taken after it left.
+    // The middleware answers after 300 ms and the client leaves after 100: nothing takes the token
+    // for an upgrade that is gone (a take already under way would give the session back).
     const gone = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
     gone.on("error", () => {});
     setTimeout(() => gone.terminate(), 100);
@@ -398,17 +399,17 @@ describe("resumable sessions on one node", () => {
     jay.close();
   });
 
-  it("lets a taken session go when its upgrade is abandoned during the app's middleware (onExpire once)", async () => {
+  it("a session whose resume was abandoned during the app's middleware, never resumed, expires once (onExpire once)", async () => {
     const jay = new ResumePeer(url);
     await jay.connect();
     const sid = jay.sid as string;
     jay.drop();
     await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
-    // The middleware answers after 300 ms and the client leaves after 100: the token is taken after it left.
+    // The middleware answers after 300 ms and the client leaves after 100.
     const gone = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
     gone.on("error", () => {});
     setTimeout(() => gone.terminate(), 100);
-    await until(() => expired.some((e) => e.id === sid), "onExpire of the abandoned take's session", 5000);
+    await until(() => expired.some((e) => e.id === sid), "onExpire of the abandoned resume's session", 5000);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(expired.filter((e) => e.id === sid).length, 1);
   });

@@ -181,7 +181,8 @@ export class ResumeRuntime {
    */
   readonly prepare = (req: IncomingMessage): UpgradeRefusal | undefined | Promise<UpgradeRefusal | undefined> => {
     const token = resumeTokenOf(req.headers["sec-websocket-protocol"]);
-    if (token === undefined) return undefined;
+    // The client already left (during the app's middleware): nothing to take the session for.
+    if (token === undefined || req.socket.destroyed) return undefined;
     const r = req as IncomingMessage & { user?: unknown; session?: { id?: unknown } };
     const sessionId = typeof r.session?.id === "string" ? r.session.id : undefined;
     const failed = (error: unknown): UpgradeRefusal => {
