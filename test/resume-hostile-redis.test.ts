@@ -9,11 +9,35 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { WebSocket } from "ws";
 import { inboxStream, pushBody } from "../src/resume/history-log.js";
 import { crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
+import type { ResumePeer } from "./helpers/resume-peer.js";
 import { appendUnparsable } from "./helpers/unparsable-entry.js";
 import { until } from "./helpers.js";
 
 describe("hostile clients of resumable sessions (two nodes, real Redis)", { timeout: 60_000 }, () => {
   const env = crossNodesSuite();
+
+  /** A session on node a, its connection dropped, and one direct message kept for it while away. */
+  async function awayWithOneDm(prefix: string) {
+    const { a, b, p, sid } = await env.x.sessionOnA(prefix, false);
+    p.drop();
+    await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+    a.server.sendTo(sid, dm(1));
+    await env.x.numbered(prefix, sid, 1);
+    return { a, b, p, sid };
+  }
+
+  /** `p` resumes session `sid` at `url` with the token it holds, and gets the direct message it missed, once. */
+  async function resumesWithTheDm(p: ResumePeer, url: string, sid: string): Promise<void> {
+    p.url = url;
+    await p.connect();
+    assert.equal(p.sid, sid, "resumed with the token the earlier upgrade offered");
+    assert.deepEqual(p.gaps, []);
+    assert.deepEqual(
+      dms(p).map((x) => (x.data as { n: number }).n),
+      [1],
+      "what it missed, once",
+    );
+  }
 
   for (const sharded of [false, true]) {
     const mode = sharded ? "sharded" : "classic";
@@ -79,12 +103,8 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
 
   it("classic: a take Redis cannot answer in time (stalled) is refused 503 with Retry-After, the token unspent: it resumes the session once Redis answers", async () => {
     const prefix = "sdclassic";
-    const { a, p, sid } = await env.x.sessionOnA(prefix, false);
+    const { p, sid } = await awayWithOneDm(prefix);
     const b = await env.x.startNode(prefix, false, { commandTimeout: 200 });
-    p.drop();
-    await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
-    a.server.sendTo(sid, dm(1));
-    await env.x.numbered(prefix, sid, 1);
     // Redis answers nobody for 800 ms: node b's take times out after 200.
     await env.admin.call("CLIENT", "PAUSE", "800", "ALL");
     const ws = new WebSocket(b.url, ["tsws.v1", `tsws-resume.${p.token}`]);
@@ -93,15 +113,7 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
     assert.deepEqual([res.statusCode, res.headers["retry-after"]], [503, "1"]);
     ws.terminate();
     await sleep(800);
-    p.url = b.url;
-    await p.connect();
-    assert.equal(p.sid, sid, "resumed with the token the refused upgrade offered");
-    assert.deepEqual(p.gaps, []);
-    assert.deepEqual(
-      dms(p).map((x) => (x.data as { n: number }).n),
-      [1],
-      "what it missed, once",
-    );
+    await resumesWithTheDm(p, b.url, sid);
   });
 
   it("classic: a take Redis answers with an error retrying cannot clear (a session key of the wrong type) starts a fresh session at once, not 503 for ever", async () => {
@@ -117,27 +129,14 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
   });
 
   it("classic: a take that answers after its client left (Redis stalled) gives the session back: the same token resumes it", async () => {
-    const prefix = "stclassic";
-    const { a, b, p, sid } = await env.x.sessionOnA(prefix, false);
-    p.drop();
-    await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
-    b.server.sendTo(sid, dm(1));
-    await env.x.numbered(prefix, sid, 1);
+    const { b, p, sid } = await awayWithOneDm("stclassic");
     // Redis answers nobody for 600 ms: the take waits, and its client gives up after 100.
     await env.admin.call("CLIENT", "PAUSE", "600", "ALL");
     const ws = new WebSocket(b.url, ["tsws.v1", `tsws-resume.${p.token}`]);
     ws.on("error", () => {});
     setTimeout(() => ws.terminate(), 100);
     await sleep(900); // the take has answered, for an upgrade that is gone
-    p.url = b.url;
-    await p.connect();
-    assert.equal(p.sid, sid, "resumed with the token the abandoned upgrade offered");
-    assert.deepEqual(p.gaps, []);
-    assert.deepEqual(
-      dms(p).map((x) => (x.data as { n: number }).n),
-      [1],
-      "what it missed, once",
-    );
+    await resumesWithTheDm(p, b.url, sid);
   });
 
   it(`classic: a resume whose replay cannot be read closes 1011 "resume failed" with the session kept: its window ends with onExpire, once`, async () => {

@@ -377,7 +377,8 @@ describe("resumable sessions on one node", () => {
     kim.close();
   });
 
-  it("an upgrade abandoned during the app's middleware leaves the session to its token: the same token resumes it", async () => {
+  /** A dropped session whose resume the client abandons during the app's 300 ms middleware, after 100 ms. */
+  async function abandonedResume(): Promise<{ jay: ResumePeer; sid: string }> {
     const jay = new ResumePeer(url);
     await jay.connect();
     jay.send([1, 1, "join", { room: "jay-room" }]);
@@ -385,11 +386,15 @@ describe("resumable sessions on one node", () => {
     const sid = jay.sid as string;
     jay.drop();
     await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
-    // The middleware answers after 300 ms and the client leaves after 100: nothing takes the token
-    // for an upgrade that is gone (a take already under way would give the session back).
     const gone = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
     gone.on("error", () => {});
     setTimeout(() => gone.terminate(), 100);
+    return { jay, sid };
+  }
+
+  it("an upgrade abandoned during the app's middleware leaves the session to its token: the same token resumes it", async () => {
+    // Nothing takes the token for an upgrade that is gone (a take already under way would give the session back).
+    const { jay, sid } = await abandonedResume();
     await new Promise((r) => setTimeout(r, 400)); // the middleware has answered, for an upgrade that is gone
     await jay.connect();
     assert.equal(jay.sid, sid, "resumed with the token the abandoned upgrade offered");
@@ -400,15 +405,7 @@ describe("resumable sessions on one node", () => {
   });
 
   it("a session whose resume was abandoned during the app's middleware, never resumed, expires once (onExpire once)", async () => {
-    const jay = new ResumePeer(url);
-    await jay.connect();
-    const sid = jay.sid as string;
-    jay.drop();
-    await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
-    // The middleware answers after 300 ms and the client leaves after 100.
-    const gone = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
-    gone.on("error", () => {});
-    setTimeout(() => gone.terminate(), 100);
+    const { sid } = await abandonedResume();
     await until(() => expired.some((e) => e.id === sid), "onExpire of the abandoned resume's session", 5000);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(expired.filter((e) => e.id === sid).length, 1);
