@@ -11,6 +11,7 @@
  * while more than this many other such messages are delivered would come through twice
  * (docs/resume.md says so).
  * @example
+ * const seen = new SeenIds();
  * for (let i = 0; i <= SEEN_IDS; i++) seen.first({ id: `m${i}` }); // m0 is forgotten now
  */
 export const SEEN_IDS = 4096;

@@ -225,9 +225,9 @@ export class ResumeRuntime {
    * The protocol's `dropped`: the slow-consumer policy dropped a message of `socket`. A push of a
    * stream or a control frame (gap, resumed) cannot be dropped in silence: the client's position
    * would pass the lost seq without a gap (or its resume never end); a ping is only a probe, and
-   * losing one costs nothing. The socket is closed with the
-   * session kept, so the client resumes and gets what it missed from history, or a gap; what
-   * "drop-oldest" still holds back is not sent first (those messages came after the lost one).
+   * losing one costs nothing. The socket is closed with the session kept, so the client resumes
+   * and gets what it missed from history, or a gap; what "drop-oldest" still holds back is not
+   * sent first (those messages came after the lost one).
    */
   readonly dropped = (socket: Socket, data: Message): void => {
     if (typeof data !== "string" || !(data.startsWith("[4,") || (data.startsWith("[9,") && data !== PING))) return;
