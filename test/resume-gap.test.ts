@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { admitLive, planResume, planStream, resumeFrames, SESSION_EXPIRED } from "../src/resume/gap-plan.js";
-import type { HistoryWindow } from "../src/resume/history-log.js";
+import { type HistoryWindow, pushBody } from "../src/resume/history-log.js";
 
 /** A window of seqs first..top of epoch "e", all read after `after`. */
 function window(first: number, top: number, marks: { trimmed?: number; expired?: number } = {}, after = 0): HistoryWindow {
@@ -138,6 +138,93 @@ describe("planResume", () => {
       '[4,"room:x",2,"m",2]',
       '[4,"room:x",3,"m",3]',
     ]);
+  });
+
+  it("merges streams at the copies of an emit to several rooms: each room's order kept, copies side by side", () => {
+    // Room a: x, y (both to a and b). Room b: its own 1, then x, its own 2, then y. A gap in b first.
+    const body = (text: string, id?: string) => pushBody("m", text, id);
+    const a = {
+      epoch: "e",
+      top: 2,
+      first: 1,
+      trimmedThrough: 0,
+      expiredThrough: 0,
+      entries: [
+        { seq: 1, body: body("x", "X") },
+        { seq: 2, body: body("y", "Y") },
+      ],
+    };
+    const b = {
+      epoch: "e",
+      top: 5,
+      first: 2,
+      trimmedThrough: 1,
+      expiredThrough: 0,
+      entries: [
+        { seq: 2, body: body("b1") },
+        { seq: 3, body: body("x", "X") },
+        { seq: 4, body: body("b2"), except: ["me"] },
+        { seq: 5, body: body("y", "Y") },
+      ],
+    };
+    const plans = planResume(
+      [
+        ["room:a", { seq: 0, epoch: "e" }],
+        ["room:b", { seq: 0, epoch: "e" }],
+      ],
+      new Map([
+        ["room:a", a],
+        ["room:b", b],
+      ]),
+    );
+    const written = resumeFrames(plans, "me").map((f) => JSON.parse(f) as unknown[]);
+    assert.deepEqual(
+      written.map((f) => (f[0] === 9 ? `gap ${(f[2] as { stream: string }).stream}` : `${f[1]}:${f[2]} ${f[4]}`)),
+      ["gap room:b", "room:b:2 b1", "room:a:1 x", "room:b:3 x", "room:a:2 y", "room:b:5 y"],
+      "b's own message first, each copy beside its twin, the excepted one left out",
+    );
+  });
+
+  it("keeps writing when two emits reached two rooms in opposite orders (no order fits both: the first stream's wins)", () => {
+    const body = (text: string, id: string) => pushBody("m", text, id);
+    const w = (entries: { seq: number; body: string }[]) => ({
+      epoch: "e",
+      top: 2,
+      first: 1,
+      trimmedThrough: 0,
+      expiredThrough: 0,
+      entries,
+    });
+    const plans = planResume(
+      [
+        ["room:a", { seq: 0, epoch: "e" }],
+        ["room:b", { seq: 0, epoch: "e" }],
+      ],
+      new Map([
+        [
+          "room:a",
+          w([
+            { seq: 1, body: body("x", "X") },
+            { seq: 2, body: body("y", "Y") },
+          ]),
+        ],
+        [
+          "room:b",
+          w([
+            { seq: 1, body: body("y", "Y") },
+            { seq: 2, body: body("x", "X") },
+          ]),
+        ],
+      ]),
+    );
+    const written = resumeFrames(plans).map((f) => (JSON.parse(f) as unknown[]).slice(1, 3).join(":"));
+    assert.equal(written.length, 4, "every copy written once");
+    assert.deepEqual(new Set(written), new Set(["room:a:1", "room:a:2", "room:b:1", "room:b:2"]));
+    assert.deepEqual(
+      written.filter((f) => f.startsWith("room:a")),
+      ["room:a:1", "room:a:2"],
+      "a's order",
+    );
   });
 
   it("has a session-wide `expired` gap without a stream", () => {

@@ -125,21 +125,85 @@ function fairShares(wanted: readonly number[], total: number): number[] {
 
 /**
  * The frames a resume writes, in order: per stream its gap (if any), then its replayed pushes,
- * without those whose `except` list names `reader` (the resuming socket's id).
+ * without those whose `except` list names `reader` (the resuming socket's id). When one emit to
+ * several rooms has a copy in more than one replayed stream (the same `PushMeta.id`), the streams
+ * are merged instead: all gaps first, then each stream's pushes in its order, a stream's copy
+ * written only once every other stream holding the message has written what came before it
+ * there, the copies side by side. So the message, delivered with its first copy, keeps its place
+ * in each of its rooms (where two emits reached two rooms in opposite orders, no order can, and
+ * the stream written first wins).
  * @example
  * for (const frame of resumeFrames(plans, socket.id)) socket.send(frame);
  */
 export function resumeFrames(plans: readonly StreamPlan[], reader?: string): string[] {
   const frames: string[] = [];
-  for (const plan of plans) {
-    if (plan.gap !== undefined) frames.push(encodeControl(ControlKind.GAP, plan.gap));
-    for (const entry of plan.entries) {
-      // A message its sender excepted the reader from is passed over (its seq still counts as seen).
-      if (reader !== undefined && entry.except?.includes(reader) === true) continue;
-      frames.push(pushFrame(plan.stream, entry.seq, entry.body));
+  const shared = plans.length > 1 ? sharedCopies(plans) : undefined;
+  const write = (plan: StreamPlan, entry: HistoryEntry) => {
+    // A message its sender excepted the reader from is passed over (its seq still counts as seen).
+    if (reader === undefined || entry.except?.includes(reader) !== true) frames.push(pushFrame(plan.stream, entry.seq, entry.body));
+  };
+  if (shared === undefined) {
+    for (const plan of plans) {
+      if (plan.gap !== undefined) frames.push(encodeControl(ControlKind.GAP, plan.gap));
+      for (const entry of plan.entries) write(plan, entry);
+    }
+    return frames;
+  }
+  for (const plan of plans) if (plan.gap !== undefined) frames.push(encodeControl(ControlKind.GAP, plan.gap));
+  const next = plans.map(() => 0);
+  /** Writes stream `p`'s entries before index `limit`, each shared one after the other streams' earlier entries. */
+  const advance = (p: number, limit: number, busy: Set<number>) => {
+    const plan = plans[p] as StreamPlan;
+    busy.add(p);
+    while ((next[p] as number) < limit) {
+      const entry = plan.entries[next[p] as number] as HistoryEntry;
+      const copies = shared.get(entry);
+      for (const [q, at] of copies ?? []) if (q !== p && !busy.has(q) && (next[q] as number) < at) advance(q, at, busy);
+      next[p] = (next[p] as number) + 1;
+      write(plan, entry);
+      for (const [q, at] of copies ?? []) {
+        if (q === p || next[q] !== at) continue;
+        next[q] = at + 1;
+        write(plans[q] as StreamPlan, (plans[q] as StreamPlan).entries[at] as HistoryEntry);
+      }
+    }
+    busy.delete(p);
+  };
+  for (const [p, plan] of plans.entries()) advance(p, plan.entries.length, new Set());
+  return frames;
+}
+
+/**
+ * The entries that are copies of one emit to several rooms found in more than one of `plans`,
+ * each with where every copy is (plan index, entry index); undefined when there are none.
+ */
+function sharedCopies(plans: readonly StreamPlan[]): Map<HistoryEntry, [number, number][]> | undefined {
+  const byId = new Map<string, [number, number][]>();
+  for (const [p, plan] of plans.entries()) {
+    for (const [i, entry] of plan.entries.entries()) {
+      const id = messageIdOf(entry.body);
+      if (id !== undefined) byId.set(id, [...(byId.get(id) ?? []), [p, i]]);
     }
   }
-  return frames;
+  let shared: Map<HistoryEntry, [number, number][]> | undefined;
+  for (const copies of byId.values()) {
+    if (copies.length < 2) continue;
+    shared ??= new Map();
+    for (const [p, i] of copies) shared.set((plans[p] as StreamPlan).entries[i] as HistoryEntry, copies);
+  }
+  return shared;
+}
+
+/** The `PushMeta.id` of a push body (`event, data, meta`), if it has one. */
+function messageIdOf(body: string): string | undefined {
+  if (!body.endsWith('"}') || !body.includes('{"id":')) return undefined; // most bodies: no parse
+  try {
+    const parts = JSON.parse(`[${body}]`) as unknown[];
+    const id = parts.length === 3 ? (parts[2] as { id?: unknown } | null)?.id : undefined;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
