@@ -598,10 +598,7 @@ export class SocketSession implements ResumeHandle {
       // and a session the store already let expire has had its onExpire.
       const after = (ended: SessionRecord | undefined) =>
         ended === undefined ? undefined : left !== undefined ? services.expired(left) : services.history.drop(inboxStream(sid));
-      this.#queue(() => {
-        const ended = services.sessions.end(sid, generation);
-        return isThenable(ended) ? Promise.resolve(ended).then(after) : after(ended);
-      });
+      this.#queue(() => andThen(services.sessions.end(sid, generation), after));
     }
   }
 

@@ -23,14 +23,14 @@ export function when<T>(value: Awaitable<T>, next: (value: T) => void, failed: (
 }
 
 /**
- * Runs `next` after `value` and returns what it returns: at once when `value` is not a promise,
- * else chained on it (its rejection then skips `next` and is the result). Unlike {@link when},
- * errors go to the caller, which awaits the chain (a session's queue of store writes).
+ * Runs `next` with `value`, once it is there, and returns what it returns: at once when `value`
+ * is not a promise, else chained on it (its rejection then skips `next` and is the result). Unlike
+ * {@link when}, errors go to the caller, which awaits the chain (a session's queue of store writes).
  * @example
  * queue(() => andThen(sessions.update(record), () => sessions.detach(sid, generation)));
  */
-export function andThen(value: unknown, next: () => unknown): unknown {
-  return isThenable(value) ? Promise.resolve(value).then(next) : next();
+export function andThen<T>(value: Awaitable<T>, next: (value: T) => unknown): unknown {
+  return isThenable(value) ? Promise.resolve(value).then(next) : next(value as T);
 }
 
 /**

@@ -7,11 +7,6 @@ import { refuseUpgrade } from "./refuse.js";
 
 /** Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 §4.1). */
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
-/**
- * A Sec-WebSocket-Protocol value ws accepts: comma-separated tokens (RFC 7230 `tchar`s), spaces or
- * tabs around each, none empty (duplicates are looked for apart).
- */
-const PROTOCOLS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*$/;
 /** Versions of the protocol this server speaks, as the 426 answer lists them. */
 const SUPPORTED_VERSIONS = "13";
 
@@ -60,16 +55,9 @@ export function checkUpgradeRequest(req: IncomingMessage, deflate?: { readonly m
   return undefined;
 }
 
-/** Whether ws will accept this Sec-WebSocket-Protocol value (Node joins repeated headers with ", "). */
-function wellFormedProtocols(value: string): boolean {
-  if (!PROTOCOLS.test(value)) return false;
-  if (!value.includes(",")) return true;
-  const names = value.split(",").map((name) => name.trim());
-  return new Set(names).size === names.length;
-}
-
-/** Named exports of ws' ES module that its type declarations leave out (ws 8: `extension`, `PerMessageDeflate`). */
-interface ExtensionNegotiation {
+/** Named exports of ws' ES module that its type declarations leave out (ws 8: `subprotocol`, `extension`, `PerMessageDeflate`). */
+interface WsParsers {
+  readonly subprotocol: { parse(header: string): Set<string> };
   readonly extension: { parse(header: string): Record<string, Record<string, unknown>[]> };
   readonly PerMessageDeflate: {
     readonly extensionName: string;
@@ -78,12 +66,22 @@ interface ExtensionNegotiation {
 }
 
 /**
- * Looked up once, at load: were they ever missing (another ws), every upgrade offering
- * permessage-deflate would be refused below, so the server fails to start instead.
+ * Looked up once, at load: were they ever missing (another ws), every upgrade offering a
+ * subprotocol or permessage-deflate would be refused below, so the server fails to start instead.
  */
-const { extension, PerMessageDeflate } = ws as unknown as ExtensionNegotiation;
-if (typeof extension?.parse !== "function" || typeof PerMessageDeflate !== "function") {
-  throw new Error("tswebsockets: ws no longer exports extension and PerMessageDeflate (ws 8 does); check the ws version");
+const { subprotocol, extension, PerMessageDeflate } = ws as unknown as WsParsers;
+if (typeof subprotocol?.parse !== "function" || typeof extension?.parse !== "function" || typeof PerMessageDeflate !== "function") {
+  throw new Error("tswebsockets: ws no longer exports subprotocol, extension and PerMessageDeflate (ws 8 does); check the ws version");
+}
+
+/** Whether ws will accept this Sec-WebSocket-Protocol value (Node joins repeated headers with ", "): its own parser. */
+function wellFormedProtocols(value: string): boolean {
+  try {
+    subprotocol.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether ws will accept this Sec-WebSocket-Extensions value: what its server runs, with what it throws on. */
