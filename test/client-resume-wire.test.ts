@@ -1,7 +1,7 @@
 // The resuming client's wire behaviour, frame by frame, against a real server whose raw handler
 // speaks tsws.v1 by hand (test/fixtures/tsws-peer.ts): the frames a resumable server sends
 // (welcome, pushes with duplicates, a reset gap, resumed, a refused resume) and what the client
-// must answer (the token as a subprotocol, `pos` first, nothing else before `resumed`, unanswered
+// must answer (the token as a subprotocol, `pos` first, nothing else before `resumed`, `confirm` then, unanswered
 // requests again under their ids, DISCONNECTED after a fresh `welcome`).
 import assert from "node:assert/strict";
 import { after, it } from "node:test";
@@ -69,8 +69,12 @@ it("keeps the session, drops duplicate pushes, resumes with token and positions,
   await until(() => client.state === "open", "open after resumed");
   assert.equal(client.resumed, true);
   assert.equal(client.id, "s1");
-  await until(() => framesAfter(seen).length === 3, "the re-sent request and the buffered emit");
-  assert.deepEqual(framesAfter(seen).slice(1), [asked, [0, "later", { n: 6 }]], "the request again, same id, before the emit");
+  await until(() => framesAfter(seen).length === 4, "the confirm, the re-sent request and the buffered emit");
+  assert.deepEqual(
+    framesAfter(seen).slice(1),
+    [[9, "confirm"], asked, [0, "later", { n: 6 }]],
+    "the new token confirmed at once, then the request again, same id, before the emit",
+  );
   send(second, [4, "room:a", 2, "echo", { n: 7 }]); // a duplicate of the replayed one
   send(second, [2, asked[1], "answered once"]);
   assert.equal(await pending, "answered once");

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { WebSocket } from "ws";
 import { RequestError } from "../src/client/index.js";
 import { cut, made, range, resumer, settled, startNode } from "./helpers/resume-client.js";
+import { ResumePeer } from "./helpers/resume-peer.js";
 import { until } from "./helpers.js";
 
 after(async () => {
@@ -49,6 +50,33 @@ describe("tswebsockets/client with resume", () => {
     assert.equal(c.resumed, true);
     assert.ok(c.got.states.includes("reconnecting"), "it did reconnect");
     assert.deepEqual(node.connects.at(-1), { id, resumed: true, rooms: ["r1"] });
+  });
+
+  it("confirms the token each resume brings, so the token it resumed with resumes nothing after", async () => {
+    const node = await startNode({ ttl: 10_000, history: { size: 100 } });
+    const offered: string[] = []; // the tokens the client offered, as the server read them
+    class Recording extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols);
+        for (const p of [protocols ?? []].flat()) if (p.startsWith("tsws-resume.")) offered.push(p.slice("tsws-resume.".length));
+      }
+    }
+    const c = resumer(node.url, { WebSocket: Recording as unknown as typeof WebSocket });
+    await settled(c);
+    const id = c.id as string;
+    await c.request("join", { room: "r" });
+    cut(node, c);
+    await until(() => c.state === "open" && node.connects.at(-1)?.resumed === true, "the client to resume");
+    assert.equal(offered.length, 1);
+    await c.request("join", { room: "r" }); // its confirm went before this request, on the same connection
+    const thief = new ResumePeer(node.url);
+    thief.token = offered[0];
+    await thief.connect();
+    assert.deepEqual(thief.frames[0], [9, "gap", { reason: "expired" }], "the token it resumed with is retired");
+    assert.notEqual(thief.sid, id);
+    assert.equal(node.server.getSocket(id)?.closed, false, "the client's connection is untouched");
+    assert.equal(c.id, id);
+    thief.close();
   });
 
   it("reports open once the welcome arrived: id is set by then", async () => {

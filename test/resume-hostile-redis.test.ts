@@ -41,7 +41,7 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
 
   for (const sharded of [false, true]) {
     const mode = sharded ? "sharded" : "classic";
-    it(`${mode}: two resumes racing with one token on two nodes: one gets the session and what it missed once, the other a fresh one with nothing of it`, async () => {
+    it(`${mode}: two resumes racing with one token on two nodes: one connection holds the session at the end, with what it missed once; the other was closed 'resumed elsewhere' or started fresh`, async () => {
       const { a, b, p, sid } = await env.x.sessionOnA(`race${mode}`, sharded);
       p.drop();
       await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
@@ -49,10 +49,12 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
       b.server.sendTo(sid, dm(1));
       await env.x.numbered(`race${mode}`, sid, 1);
       const racers = [env.x.clone(p, a.url), env.x.clone(p, b.url)];
-      await Promise.all(racers.map((r) => r.connect()));
-      const winner = racers.find((r) => r.sid === sid);
-      const loser = racers.find((r) => r.sid !== sid);
-      assert.ok(winner !== undefined && loser !== undefined, "one resume wins, one does not");
+      // The token that took the session stays good until its client confirms the next one: the
+      // later take may win (closing the first), or find the token retired.
+      await Promise.allSettled(racers.map((r) => r.connect()));
+      await until(() => racers.filter((r) => r.closed === undefined && r.sid === sid).length === 1, "one holder", 10_000);
+      const winner = racers.find((r) => r.closed === undefined && r.sid === sid) as ResumePeer;
+      const loser = racers.find((r) => r !== winner) as ResumePeer;
       assert.deepEqual(
         winner.pushes.map((x) => [x.stream, x.data]),
         [
@@ -62,8 +64,12 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
         "the winner: the room and the direct message it missed, once",
       );
       assert.deepEqual(winner.gaps, []);
-      assert.deepEqual(loser.frames[0], [9, "gap", { reason: "expired" }]);
-      assert.equal(loser.frames[1]?.[1], "welcome");
+      if (loser.sid === sid) await until(() => loser.closed?.[0] === 1001, "the loser closed: resumed elsewhere", 10_000);
+      else {
+        assert.deepEqual(loser.frames[0], [9, "gap", { reason: "expired" }]);
+        assert.equal(loser.frames[1]?.[1], "welcome");
+      }
+      const before = loser.pushes.length;
       // Live from now on: the session's direct message reaches the winner only, once.
       a.server.sendTo(sid, dm(2));
       await winner.next((f) => f[0] === 4 && (f[4] as { n: number }).n === 2, 10_000);
@@ -72,7 +78,32 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
         dms(winner).map((x) => x.seq),
         [1, 2],
       );
-      assert.ok(!loser.pushes.some((x) => x.stream === `inbox:${sid}`), "the loser gets nothing of the session");
+      assert.equal(loser.pushes.length, before, "the loser gets nothing more of the session");
+    });
+
+    it(`${mode}: a resume on node b interrupted before \`resumed\` reached the client leaves its token good: the client resumes on node a with everything it missed, once`, async () => {
+      const { a, b, p, sid } = await env.x.sessionOnA(`cut${mode}`, sharded);
+      p.drop();
+      await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+      a.server.sendTo(sid, dm(1));
+      await env.x.numbered(`cut${mode}`, sid, 1);
+      const cut = new WebSocket(b.url, ["tsws.v1", `tsws-resume.${p.token}`]);
+      cut.on("error", () => {});
+      await once(cut, "open"); // node b waits for the positions before it replays and says `resumed`
+      assert.ok(b.server.getSocket(sid) !== undefined, "node b took the token");
+      cut.terminate();
+      await until(() => b.server.getSocket(sid) === undefined, "node b to see the interrupted resume gone");
+      b.server.sendTo(sid, dm(2));
+      await env.x.numbered(`cut${mode}`, sid, 2);
+      p.url = a.url;
+      await p.connect();
+      assert.equal(p.sid, sid, "resumed with the token the interrupted resume took");
+      assert.deepEqual(p.gaps, [], "nothing lost");
+      assert.deepEqual(
+        dms(p).map((x) => (x.data as { n: number }).n),
+        [1, 2],
+        "what it missed, once, in order",
+      );
     });
 
     it(`${mode}: forged tokens (a 12,000-character sid, a sid of every token special character, the real sid with another secret) get gap expired and a fresh session; the real one still resumes`, async () => {

@@ -169,6 +169,7 @@ describe("resume over Redis", () => {
       const taken = await store.take(token, "user:1");
       assert.ok(taken.ok);
       assert.deepEqual(taken.record, { ...record("r1"), generation: 1 });
+      await store.retire("r1", 1); // the client holds the new token
       assert.deepEqual(await store.take(token, "user:1"), { ok: false, reason: "unknown" });
       assert.deepEqual(await store.take("r1.AAAAAAAAAAAAAAAAAAAAAA", "user:1"), { ok: false, reason: "unknown" });
       assert.equal(await store.update({ ...record("r1"), rooms: ["stale"] }), false, "an older generation cannot write");
@@ -181,19 +182,26 @@ describe("resume over Redis", () => {
       assert.equal((await store.take(again.token, "user:1")).ok, false);
     });
 
-    it("gives an abandoned take's session back: detached with the token that took it, which takes it again", async () => {
+    it("keeps the token that took a session good until the client holds the next (retire, or a take with it): an abandoned take's session goes back to it", async () => {
       const store = sessions(60_000, "s1");
       const token = await store.open(record("g1"));
       await store.detach("g1", 0);
       const taken = await store.take(token, "user:1");
       assert.ok(taken.ok);
-      await store.detach("g1", 1, token);
-      assert.equal((await store.take(taken.token, "user:1")).ok, false, "the new token reached nobody: not valid");
+      await store.detach("g1", 1); // the take's upgrade was abandoned
       const again = await store.take(token, "user:1");
       assert.ok(again.ok, "the token that took it takes it again");
       assert.equal(again.record.generation, 2);
-      await store.detach("g1", 1, token);
-      assert.equal((await store.take(token, "user:1")).ok, false, "an older generation's give-back restores nothing");
+      assert.equal((await store.take(taken.token, "user:1")).ok, false, "a token no client got, replaced since");
+      await store.retire("g1", 1);
+      const third = await store.take(token, "user:1");
+      assert.ok(third.ok, "a retire of an older generation changes nothing");
+      await store.retire("g1", 3);
+      assert.equal((await store.take(token, "user:1")).ok, false, "retired: the client confirmed the next");
+      const fourth = await store.take(third.token, "user:1");
+      assert.ok(fourth.ok);
+      assert.ok((await store.take(fourth.token, "user:1")).ok);
+      assert.equal((await store.take(third.token, "user:1")).ok, false, "a take with the next token retired it");
     });
 
     it("expires a detached session once across two nodes polling the same Redis", slow, async () => {

@@ -4,6 +4,7 @@
 // retried requests answered from the reply cache, gap "expired" first for an unknown token,
 // `onExpire` once, the app's middleware deciding the owner.
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
 import { z } from "zod";
@@ -375,6 +376,51 @@ describe("resumable sessions on one node", () => {
     );
     assert.match(notKept[0]?.msg ?? "", /to\(room\)\.emit/);
     kim.close();
+  });
+
+  /** Offers `token` and drops the TCP connection once the 101 arrived: the token is taken, and `resumed` never reaches the client. */
+  async function interruptedResume(token: string, sid: string): Promise<void> {
+    const ws = new WebSocket(url, ["tsws.v1", `tsws-resume.${token}`]);
+    ws.on("error", () => {});
+    await once(ws, "open"); // the server waits for the client's positions before it replays and says `resumed`
+    assert.ok(server.getSocket(sid) !== undefined, "the token was taken: the session's socket is made");
+    ws.terminate();
+    await until(() => server.getSocket(sid) === undefined, "the server to see the interrupted resume gone");
+  }
+
+  it("a resume interrupted before `resumed` reached the client (the connection dropped) leaves its token good: the next resume replays everything missed, once, in order, without a gap", async () => {
+    const jay = new ResumePeer(url);
+    await jay.connect();
+    jay.send([1, 1, "join", { room: "cut" }]);
+    await jay.next((f) => f[0] === 2 && f[1] === 1);
+    const sid = jay.sid as string;
+    const say = (text: string) => view?.to("cut").emit("message", { text });
+    say("heard");
+    await until(() => jay.seqs("room:cut").length === 1, "the first message");
+    jay.drop();
+    await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
+    say("missed 1");
+    await interruptedResume(jay.token as string, sid);
+    say("missed 2");
+    const spent = jay.token;
+    await jay.connect();
+    assert.equal(jay.sid, sid, "resumed with the token the interrupted resume took");
+    assert.deepEqual(jay.gaps, [], "nothing lost");
+    assert.deepEqual(jay.seqs("room:cut"), [1, 2, 3], "what it missed, once, in order");
+    assert.deepEqual(connects.at(-1)?.resumed, true);
+    // The client confirmed the new token (ResumePeer does, as the bundled client): the old one is retired.
+    jay.send([1, 2, "count", {}]);
+    await jay.next((f) => f[0] === 2 && f[1] === 2); // the confirm went before it on the same connection
+    const thief = new ResumePeer(url);
+    thief.token = spent;
+    await thief.connect();
+    assert.deepEqual(thief.frames[0], [9, "gap", { reason: "expired" }], "a token whose successor was confirmed resumes nothing");
+    assert.notEqual(thief.sid, sid);
+    assert.equal(jay.closed, undefined, "the session's connection is untouched");
+    say("live");
+    await until(() => jay.seqs("room:cut").length === 4, "the live message");
+    jay.close();
+    thief.close();
   });
 
   /** A dropped session whose resume the client abandons during the app's 300 ms middleware, after 100 ms. */

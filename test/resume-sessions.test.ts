@@ -76,7 +76,7 @@ describe("resume tokens", () => {
 });
 
 describe("MemorySessions", () => {
-  it("gives a session back once per token, rotating the token and advancing the generation", () => {
+  it("rotates the token at each take: the one that took the session stays good until the client holds the next (retire, or a take with it); older ones resume nothing", () => {
     const store = new MemorySessions({ ttl: 60_000 });
     const token = store.open(record("s1"));
     store.detach("s1", 0);
@@ -85,8 +85,20 @@ describe("MemorySessions", () => {
     assert.equal(first.record.generation, 1);
     assert.deepEqual(first.record.rooms, ["lobby"]);
     assert.notEqual(first.token, token);
-    assert.deepEqual(store.take(token, "user:1"), { ok: false, reason: "unknown" }, "a used token is refused");
-    assert.ok(store.take(first.token, "user:1").ok, "the rotated token works");
+    const again = store.take(token, "user:1");
+    assert.ok(again.ok, "the first take's token never reached the client: the same token takes it again");
+    assert.equal(again.record.generation, 2);
+    assert.deepEqual(store.take(first.token, "user:1"), { ok: false, reason: "unknown" }, "a token no client got, replaced since");
+    store.retire("s1", 1);
+    assert.ok(store.take(token, "user:1").ok, "a retire of an older generation changes nothing");
+    const held = store.take(token, "user:1");
+    assert.ok(held.ok);
+    store.retire("s1", held.record.generation);
+    assert.deepEqual(store.take(token, "user:1"), { ok: false, reason: "unknown" }, "retired: the client confirmed the next");
+    const next = store.take(held.token, "user:1");
+    assert.ok(next.ok, "the rotated token works");
+    assert.ok(store.take(next.token, "user:1").ok);
+    assert.deepEqual(store.take(held.token, "user:1"), { ok: false, reason: "unknown" }, "a take with the next token retired it");
     store.close();
   });
 
@@ -176,15 +188,14 @@ describe("MemorySessions", () => {
     assert.equal(store.end("s1"), undefined);
   });
 
-  it("ends a session only for the generation that holds it, and gives an abandoned take's session back with its token", () => {
+  it("ends a session only for the generation that holds it, and gives an abandoned take's session back to its token", () => {
     const store = new MemorySessions({ ttl: 60_000 });
     const token = store.open(record("s1"));
     store.detach("s1", 0);
     const taken = store.take(token, "user:1");
     assert.ok(taken.ok);
     assert.equal(store.end("s1", 0), undefined, "the older generation's end leaves the session alone");
-    store.detach("s1", 1, token);
-    assert.equal(store.take(taken.token, "user:1").ok, false, "the new token reached nobody: not valid");
+    store.detach("s1", 1);
     const again = store.take(token, "user:1");
     assert.ok(again.ok, "the token that took it takes it again");
     assert.equal(store.end("s1", 2)?.sid, "s1");

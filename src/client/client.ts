@@ -334,6 +334,8 @@ class TswsClient {
       this.#emitLocal("gap", f[2]);
     } else if (f[1] === "welcome" || f[1] === "resumed") {
       this.#session.start(f[1] === "resumed", f[2] as object);
+      // The new token is in hand: the server retires the one this link resumed with.
+      if (f[1] === "resumed") link.send('[9,"confirm"]');
       if (this.#resuming === link) this.#ready(link, this.#session.resumed);
     }
   }

@@ -34,7 +34,7 @@ interface GapData {
 export class ResumeSession {
   /** The session (socket) id, once a `welcome` or `resumed` arrived. */
   id: string | undefined;
-  /** The token the next reconnect offers; single-use, replaced by each `welcome` / `resumed`. */
+  /** The token the next reconnect offers, replaced by each `welcome` / `resumed` (each resume rotates it). */
   token: string | undefined;
   /** Whether the latest session start was a resume (`resumed`) rather than a fresh session (`welcome`). */
   resumed = false;

@@ -91,14 +91,15 @@ export class EventLayer implements SocketLayer {
 
   /** The Connection's first look at a message: replies are settled here, never queued. */
   readonly claim = (socket: Socket, data: Buffer, isBinary: boolean): boolean => {
-    // A resuming client's positions come first and must not wait behind onConnect in the queue.
-    // `[9,` as most write it, or JSON whitespace before or after the `[` (a byte test on the hot path;
-    // control() reads the frame and gives back what is not a `pos`).
+    // A resuming client's positions come first and must not wait behind onConnect in the queue;
+    // its confirm of the new token likewise. `[9,` as most write it, or JSON whitespace before or
+    // after the `[` (a byte test on the hot path; control() reads the frame and gives back what
+    // is neither).
     if (
       !isBinary &&
       (data[1] === 0x39 || data[0] !== 0x5b || (data[1] as number) <= 0x20) &&
       socket instanceof EventSocketImpl &&
-      socket.resume?.wantsPositions
+      socket.resume?.wantsControl
     ) {
       return socket.resume.control(data.toString());
     }

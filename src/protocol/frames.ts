@@ -55,6 +55,8 @@ export const ControlKind = {
   RESUMED: "resumed",
   GAP: "gap",
   POS: "pos",
+  /** Client to server, after `resumed`: it holds the new token, so the one it resumed with is retired. */
+  CONFIRM: "confirm",
 } as const;
 
 /**

@@ -22,6 +22,8 @@ interface Held {
   /** The last record given (open, update, take); packed while the session is detached. */
   record: SessionRecord | PackedRecord;
   secret: string;
+  /** The secret of the token that took the session last, until the client showed it holds the next (see `SessionStore.take`). */
+  previous: string | undefined;
   /** The open socket's session, while attached and it was given: the current record comes from it. */
   source: RecordSource | undefined;
   /** When the detached session expires (ms on the monotonic clock, `performance.now()`); 0 while attached. */
@@ -70,7 +72,7 @@ export class MemorySessions implements SessionStore {
   open(record: SessionRecord, source?: RecordSource): string {
     const { token, secret } = issueSecret(record.sid);
     // A sid opened again replaces its entry: a deadline queued for the old one is then stale.
-    this.#held.set(record.sid, { record, secret, source, expires: 0 });
+    this.#held.set(record.sid, { record, secret, previous: undefined, source, expires: 0 });
     return token;
   }
 
@@ -82,11 +84,9 @@ export class MemorySessions implements SessionStore {
     return true;
   }
 
-  detach(sid: string, generation: number, token?: string): void {
+  detach(sid: string, generation: number): void {
     const held = this.#held.get(sid);
     if (held === undefined || generation < generationOf(held) || this.#closed) return;
-    const secret = token === undefined ? undefined : splitToken(token)?.secret;
-    if (secret !== undefined) held.secret = secret;
     held.source = undefined; // the close's update wrote the last record
     if (!isPacked(held.record)) held.record = packRecord(held.record);
     held.expires = performance.now() + this.#ttl;
@@ -98,13 +98,18 @@ export class MemorySessions implements SessionStore {
   take(token: string, owner: string): TakeResult {
     const parsed = splitToken(token);
     const held = parsed === undefined ? undefined : this.#held.get(parsed.sid);
-    if (parsed === undefined || held === undefined || !sameSecret(parsed.secret, held.secret)) return { ok: false, reason: "unknown" };
+    if (parsed === undefined || held === undefined) return { ok: false, reason: "unknown" };
+    const previous = held.previous;
+    if (!sameSecret(parsed.secret, held.secret) && (previous === undefined || !sameSecret(parsed.secret, previous))) {
+      return { ok: false, reason: "unknown" };
+    }
     const current = held.source?.record() ?? recordOf(held);
     if (current.owner !== owner) return { ok: false, reason: "owner" };
     held.expires = 0;
     held.source = undefined; // the socket that held it is superseded: the new one gives its own
     const next = issueSecret(current.sid);
     held.secret = next.secret;
+    held.previous = parsed.secret; // good until the client shows it holds the next
     held.record = { ...current, generation: current.generation + 1 };
     return { ok: true, record: held.record, token: next.token };
   }
@@ -116,6 +121,11 @@ export class MemorySessions implements SessionStore {
   readFrom(sid: string, generation: number, source: RecordSource): void {
     const held = this.#held.get(sid);
     if (held !== undefined && generationOf(held) === generation && held.expires === 0) held.source = source;
+  }
+
+  retire(sid: string, generation: number): void {
+    const held = this.#held.get(sid);
+    if (held !== undefined && generationOf(held) === generation) held.previous = undefined;
   }
 
   holds(sid: string): boolean {

@@ -17,8 +17,8 @@ export interface ResumeHandle {
   emit(body: string): void;
   /** Something the record keeps changed (a reply settled): write the record again soon. */
   changed(): void;
-  /** True while the session waits for the client's `[9, "pos", ...]` frame. */
-  readonly wantsPositions: boolean;
-  /** A control frame from the client (the `pos` frame); returns true when it was used. */
+  /** True while the session waits for a control frame of the client: `[9, "pos", ...]`, or `[9, "confirm"]` after `resumed`. */
+  readonly wantsControl: boolean;
+  /** A control frame from the client (`pos`, `confirm`); returns true when it was used. */
   control(text: string): boolean;
 }

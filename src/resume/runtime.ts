@@ -30,7 +30,7 @@ import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.j
 import { resumeTokenOf } from "./session-token.js";
 import { SocketSession, sessionBase } from "./socket-session.js";
 import { StreamSends } from "./stream-sends.js";
-import { when } from "./when.js";
+import { andThen, when } from "./when.js";
 
 /**
  * What `onExpire` gets: the session's last state, once, when its window ended without a resume
@@ -197,7 +197,7 @@ export class ResumeRuntime {
       if (!result.ok && result.reason === "owner") {
         this.#logger.warn({ url: req.url }, "resume: a token was presented by another user or session; starting a fresh session");
       }
-      this.#keepTake(req, result, token);
+      this.#keepTake(req, result);
     };
     let result: Awaitable<TakeResult>;
     try {
@@ -259,7 +259,7 @@ export class ResumeRuntime {
         { socket: taken.record.sid, path: init.path, sessionPath: taken.record.path },
         "resume: a session's token was presented on another path; it is spent, and the session is left to expire",
       );
-      this.#release(taken.record);
+      this.#release(taken.record, true);
     }
     if (init.ws.protocol !== SUBPROTOCOL) return make(init); // a raw client of an events namespace: nothing to resume
     const socket = make(init);
@@ -276,14 +276,14 @@ export class ResumeRuntime {
   /**
    * Detaches a taken session no socket will hold: it expires after `ttl`, as if its socket had
    * closed. A socket of it still open here is half-open: closed, as a resume closes one (the
-   * store's newer generation fences what that socket would write). With `token`, the one that took
-   * it, the session can be taken with that token again (the take's upgrade was abandoned: its new
-   * token reached nobody); without, the token stays spent.
+   * store's newer generation fences what that socket would write). The token that took it stays
+   * good (the take's new token reached nobody) unless `spent`.
    */
-  #release(record: SessionRecord, token?: string): void {
+  #release(record: SessionRecord, spent = false): void {
     this.#closeHalfOpen(record.sid);
+    const sessions = this.#backend.sessions;
     when(
-      this.#backend.sessions.detach(record.sid, record.generation, token),
+      andThen(sessions.detach(record.sid, record.generation), () => (spent ? sessions.retire(record.sid, record.generation) : undefined)),
       () => {},
       (error) => this.#logger.error({ err: error, sid: record.sid }, "resume: a session store write failed"),
     );
@@ -293,9 +293,10 @@ export class ResumeRuntime {
    * A token's outcome, for the socket made at the end of the same upgrade. An upgrade that never
    * gets there (the client left during the app's async middleware or a stalled store's take, a
    * shutdown refused it, ws found the socket gone) gives its taken session back when its TCP socket
-   * closes: detached, and resumable again with `token`, which its client still holds.
+   * closes: detached, and resumable again with the token that took it, which its client still
+   * holds (see `SessionStore.take`).
    */
-  #keepTake(req: IncomingMessage, result: TakeResult, token: string): void {
+  #keepTake(req: IncomingMessage, result: TakeResult): void {
     const before = this.#takes.get(req);
     if (before === undefined) this.#takesKept++;
     else req.socket.off("close", before.abandoned);
@@ -305,7 +306,7 @@ export class ResumeRuntime {
         if (this.#takes.get(req) !== kept) return;
         this.#takes.delete(req);
         this.#takesKept--;
-        if (result.ok) this.#release(result.record, token);
+        if (result.ok) this.#release(result.record);
       },
     };
     this.#takes.set(req, kept);

@@ -1,6 +1,6 @@
 /**
  * The session port: what a resumable session leaves behind when its socket closes, found again by a
- * single-use token. Implementations: memory-sessions.ts (one node) and, with the Redis adapter, a
+ * rotating token (each take returns the next; see {@link SessionStore.take}). Implementations: memory-sessions.ts (one node) and, with the Redis adapter, a
  * store over Redis hashes (so a session outlives the node that held it).
  */
 import type { Awaitable, StreamName, StreamPosition } from "./history-log.js";
@@ -118,19 +118,28 @@ export interface SessionStore {
   /** Where request `id`, marked running, stands (see {@link ReplyState}). With `markRunning`. */
   replyOf?(sid: string, id: number): Awaitable<ReplyState>;
   /**
-   * The socket of `generation` closed: the session expires `ttl` from now unless taken. Ignored for
-   * an older generation. With `token`: the take of `generation` was abandoned before any socket got
-   * the session (the client left, the handshake timed out), so its new token reached nobody; the
-   * session is resumable again with `token`, the one that took it, which its client still holds.
+   * The socket of `generation` closed, or the upgrade that took `generation` was abandoned before
+   * any socket got it: the session expires `ttl` from now unless taken. Ignored for an older
+   * generation.
    */
-  detach(sid: string, generation: number, token?: string): Awaitable<void>;
+  detach(sid: string, generation: number): Awaitable<void>;
   /**
-   * Takes a session by token, once: the token is consumed (a new one returned), the generation
-   * advances and the session is attached again. Refused if the owner differs (the token stays valid).
-   * Rejects only when the store is unavailable (unreachable, failing over: the upgrade is refused
-   * 503 and the client retries); an answer it cannot use (a key of the wrong type) is `unknown`.
+   * Takes a session by token: a new token is returned, the generation advances and the session is
+   * attached again. The token that took it stays good until the client shows it holds the new one
+   * ({@link retire}, or a take with the new token): a take whose new token never reached the
+   * client (the connection dropped before `resumed`, the store's answer was lost) can be made
+   * again with the same token. Any older token resumes nothing. Refused if the owner differs (the
+   * token stays valid). Rejects only when the store is unavailable (unreachable, failing over: the
+   * upgrade is refused 503 and the client retries); an answer it cannot use (a key of the wrong
+   * type) is `unknown`.
    */
   take(token: string, owner: string): Awaitable<TakeResult>;
+  /**
+   * The client of `generation` holds the token that generation's take returned (it said so with
+   * `[9, "confirm"]`), or that token was spent on purpose: the token that took it resumes nothing
+   * from now on. Ignored for another generation.
+   */
+  retire(sid: string, generation: number): Awaitable<void>;
   /**
    * Ends a session for good (logout, 4401, its client closed it): no resume. Returns its record if
    * it existed; with `generation`, only while that generation holds it (a resume elsewhere since

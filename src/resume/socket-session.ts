@@ -176,6 +176,8 @@ export class SocketSession implements ResumeHandle {
   #standing: Standing = "held";
   /** Inbox messages waiting while a hole in the inbox is read from history (see {@link appended}). */
   #filling: Buffered[] | undefined;
+  /** `resumed` was sent with a new token: the client's `[9, "confirm"]` retires the one it resumed with. */
+  #confirming = false;
 
   /**
    * @param base the session's id, owner, path and generation (kept as given)
@@ -232,8 +234,8 @@ export class SocketSession implements ResumeHandle {
     return this.#base.generation;
   }
 
-  get wantsPositions(): boolean {
-    return this.#positions !== undefined;
+  get wantsControl(): boolean {
+    return this.#positions !== undefined || this.#confirming;
   }
 
   /**
@@ -423,18 +425,27 @@ export class SocketSession implements ResumeHandle {
   }
 
   control(text: string): boolean {
-    const resolve = this.#positions;
-    if (resolve === undefined) return false;
     let frame: unknown;
     try {
       frame = JSON.parse(text);
     } catch {
       return false;
     }
-    if (!Array.isArray(frame) || frame[0] !== 9 || frame[1] !== ControlKind.POS) return false;
-    const data: unknown = frame[2];
-    resolve(typeof data === "object" && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined);
-    return true;
+    if (!Array.isArray(frame) || frame[0] !== 9) return false;
+    const resolve = this.#positions;
+    if (frame[1] === ControlKind.POS && resolve !== undefined) {
+      const data: unknown = frame[2];
+      resolve(typeof data === "object" && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined);
+      return true;
+    }
+    if (frame[1] === ControlKind.CONFIRM && this.#confirming) {
+      this.#confirming = false;
+      const { sid, generation } = this.#base;
+      const sessions = this.#services.sessions;
+      this.#queue(() => sessions.retire(sid, generation));
+      return true;
+    }
+    return false;
   }
 
   /** Called before the socket re-joins its rooms: from now on its live messages wait for the replay. */
@@ -479,6 +490,7 @@ export class SocketSession implements ResumeHandle {
       const known: Record<StreamName, [number, string]> = {};
       for (const [stream, pos] of positions) known[stream] = [pos.seq, pos.epoch];
       this.#socket.send(encodeControl(ControlKind.RESUMED, { sid: record.sid, token, positions: known }));
+      this.#confirming = true;
     } catch (error) {
       this.#services.logger.error({ err: error, socket: record.sid }, "resume: the replay failed; closing with the session kept");
       // Kept, not ended: its window then ends with onExpire (the app hears of it), or a later take

@@ -23,6 +23,10 @@ export class ResumePeer {
   readonly gaps: Record<string, unknown>[] = [];
   readonly controls: unknown[][] = [];
   readonly frames: unknown[][] = [];
+  /** Whether it answers `resumed` with `[9, "confirm"]`, as the bundled client does (false: a client that never got the frame). */
+  confirms = true;
+  /** The close code and reason of the last connection, once closed. */
+  closed: [number, string] | undefined;
   /** Called when a connection closes (not called for close() of this side). */
   onDrop: (() => void) | undefined;
   #closing = false;
@@ -55,17 +59,24 @@ export class ResumePeer {
     const promise = new Promise<void>((r) => (resolve = r));
     this.#ready = { resolve, promise };
     ws.on("error", () => {});
-    ws.on("close", () => {
+    this.closed = undefined;
+    ws.on("close", (code: number, reason: Buffer) => {
+      if (this.ws === ws) this.closed = [code, reason.toString()];
       if (!this.#closing && this.ws === ws) this.onDrop?.();
     });
     ws.on("message", (data: Buffer) => this.#frame(JSON.parse(data.toString()) as unknown[]));
-    await once(ws, "open");
+    // Closed before welcome or resumed (another resume with the same token took the session first).
+    const shut = once(ws, "close").then(([code, reason]) => {
+      throw new Error(`closed before welcome or resumed: ${code} ${String(reason)}`);
+    });
+    shut.catch(() => {});
+    await Promise.race([once(ws, "open"), shut]);
     if (this.token !== undefined && opts.sendPositions !== false) {
       const pos: Record<string, unknown> = {};
       for (const [stream, [seq, epoch]] of this.positions) pos[stream] = epoch === undefined ? [seq] : [seq, epoch];
       ws.send(JSON.stringify([9, "pos", pos]));
     }
-    await promise;
+    await Promise.race([promise, shut]);
   }
 
   send(frame: unknown[]): void {
@@ -114,6 +125,7 @@ export class ResumePeer {
         this.sid = data.sid as string;
         this.token = data.token as string;
         if (frame[1] === "welcome") this.positions.clear();
+        else if (this.confirms) this.ws.send('[9,"confirm"]');
         for (const [stream, [seq, epoch]] of Object.entries((data.positions ?? {}) as Record<string, [number, string]>)) {
           this.positions.set(stream, [seq, epoch]);
         }

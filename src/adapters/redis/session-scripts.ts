@@ -56,8 +56,7 @@ return 1`;
 
 /**
  * KEYS: hash, deadlines. ARGV: sid, generation, delay, keep, "1" for a detach ("0": a lease
- * renewal), and for a detach of an abandoned take the digest to take the session with again
- * (absent or "": none). Sets the deadline unless a newer generation holds the session (then -1: it
+ * renewal). Sets the deadline unless a newer generation holds the session (then -1: it
  * moved; 0: it is gone); a detach also clears the holder.
  */
 const DEADLINE = `${NOW}
@@ -65,22 +64,22 @@ local g = redis.call('HGET', KEYS[1], 'g')
 if not g then return 0 end
 if tonumber(g) > tonumber(ARGV[2]) then return -1 end
 if ARGV[5] == '1' and redis.call('HEXISTS', KEYS[1], 'n') == 1 then redis.call('HSET', KEYS[1], 'n', '') end
-if ARGV[6] and ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'd', ARGV[6]) end
 redis.call('ZADD', KEYS[2], now + ARGV[3], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3] + ARGV[4])
 return 1`;
 
 /**
- * KEYS: hash, deadlines. ARGV: sid, expected digest, new digest, lease, keep, holder ("" = none
- * kept), channel prefix, channel suffix, publish command ("" = the caller publishes), notice head.
+ * KEYS: hash, deadlines. ARGV: sid, expected digest (the current `d` or the previous `p`), new
+ * digest, lease, keep, holder ("" = none kept), channel prefix, channel suffix, publish command
+ * ("" = the caller publishes), notice head. The expected digest becomes `p`: good until retired.
  * { generation, record, { request id, mark, ... }, previous holder if another node else "" } or nil
  * (a mark is "" while the request runs, else its reply). A previous holder that is another node
  * hears `<notice head><generation>:<sid>` on its channel: a socket of the session it still has open
  * is half-open.
  */
 const TAKE = `${NOW}
-if redis.call('HGET', KEYS[1], 'd') ~= ARGV[2] then return nil end
-redis.call('HSET', KEYS[1], 'd', ARGV[3])
+if redis.call('HGET', KEYS[1], 'd') ~= ARGV[2] and redis.call('HGET', KEYS[1], 'p') ~= ARGV[2] then return nil end
+redis.call('HSET', KEYS[1], 'd', ARGV[3], 'p', ARGV[2])
 local g = redis.call('HINCRBY', KEYS[1], 'g', 1)
 local held = redis.call('HGET', KEYS[1], 'n')
 local away = ''
@@ -115,6 +114,10 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 if not m[2] then return nil end
 return m`;
 
+/** KEYS: hash. ARGV: generation. Forgets the previous digest `p` while that generation holds the session. */
+const RETIRE = `if redis.call('HGET', KEYS[1], 'g') == ARGV[1] then redis.call('HDEL', KEYS[1], 'p') end
+return 1`;
+
 /** KEYS: deadlines. ARGV: max. The sids whose deadline has passed (read only; {@link CLAIM} decides). */
 const DUE = `${NOW}
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])`;
@@ -144,6 +147,7 @@ export const sessionScripts = {
   mark: script(MARK),
   deadline: script(DEADLINE),
   take: script(TAKE),
+  retire: script(RETIRE),
   end: script(END),
   due: script(DUE),
   claim: script(CLAIM),

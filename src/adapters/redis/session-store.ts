@@ -2,6 +2,7 @@
  * A {@link SessionStore} over Redis, shared by every node, so a session outlives the node that
  * held it. Keys (where: session-layout.ts; each script names keys of one slot in the sharded mode):
  *   hash(sid)           r = the record as JSON, o = owner, d = SHA-256 of the token's secret (hex), g = generation,
+ *                       p = the digest of the token that took it last, until retired (see SessionStore.take),
  *                       n = the node holding it ("" while detached; absent when the store was made without channels),
  *                       q:<request id> = "" while that request runs, its reply frame once settled (until a record holds it)
  *   deadlines(bucket)   sorted set: sid -> when it expires (Redis ms), for the sessions of one bucket
@@ -138,17 +139,13 @@ export class RedisSessions implements SessionStore {
     return this.#redis.hget(this.#hash(sid), `q:${id}`);
   }
 
-  async detach(sid: string, generation: number, token?: string): Promise<void> {
+  async detach(sid: string, generation: number): Promise<void> {
     if (this.#attached.get(sid) === generation) this.#attached.delete(sid);
-    const digest = token === undefined ? "" : (parseToken(token)?.digest.toString("hex") ?? "");
-    await runScript(this.#redis, scripts.deadline, this.#keys(sid), [
-      sid,
-      String(generation),
-      String(this.#ttl),
-      String(KEEP),
-      "1",
-      digest,
-    ]);
+    await runScript(this.#redis, scripts.deadline, this.#keys(sid), [sid, String(generation), String(this.#ttl), String(KEEP), "1"]);
+  }
+
+  async retire(sid: string, generation: number): Promise<void> {
+    await runScript(this.#redis, scripts.retire, [this.#hash(sid)], [String(generation)]);
   }
 
   async take(token: string, owner: string): Promise<TakeResult> {
@@ -164,10 +161,10 @@ export class RedisSessions implements SessionStore {
   async #take(token: string, owner: string): Promise<TakeResult> {
     const parsed = parseToken(token);
     if (parsed === undefined) return { ok: false, reason: "unknown" };
-    const [digest = null, storedOwner = null] = await this.#redis.hmget(this.#hash(parsed.sid), "d", "o");
+    const [current = null, previous = null, storedOwner = null] = await this.#redis.hmget(this.#hash(parsed.sid), "d", "p", "o");
     // The secret's digest is compared here, in constant time, not by string equality in Lua.
-    if (digest === null || digest.length !== 64 || !sameDigest(parsed.digest, Buffer.from(digest, "hex")))
-      return { ok: false, reason: "unknown" };
+    const digest = matching(parsed.digest, current) ?? matching(parsed.digest, previous);
+    if (digest === undefined) return { ok: false, reason: "unknown" };
     if (storedOwner !== owner) return { ok: false, reason: "owner" };
     const next = issueToken(parsed.sid);
     const channels = this.#channels;
@@ -331,4 +328,9 @@ function lasting(error: unknown): boolean {
     error.name === "ReplyError" &&
     !/^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|BUSY|READONLY)\b/.test(error.message)
   );
+}
+
+/** `stored` (a digest in hex, or null) when `digest` is it, compared in constant time; else undefined. */
+function matching(digest: Buffer, stored: string | null): string | undefined {
+  return stored !== null && stored.length === 64 && sameDigest(digest, Buffer.from(stored, "hex")) ? stored : undefined;
 }
