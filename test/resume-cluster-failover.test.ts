@@ -290,7 +290,9 @@ describe("resumable sessions across the failover of a Redis Cluster master (shar
     assert.deepEqual(refused, [], "every client the server closed resumed its session");
 
     const failures = (key: "room" | "socket", value: string) =>
-      nodes.flatMap((node) => node.entries).filter((e) => e.fields[key] === value && /not sent|without history/.test(e.message)).length;
+      nodes
+        .flatMap((node) => node.log)
+        .filter((e) => (e.obj as Record<string, unknown>)[key] === value && /not sent|without history/.test(e.msg)).length;
     const total: StreamCount = { sent: 0, counted: 0, reported: 0, delivered: 0, gapped: 0 };
     for (const { stream, members } of streams) {
       const history = histories.get(stream) as HistoryRead;

@@ -330,9 +330,9 @@ describe("resumable sessions on a 3-master Redis Cluster (sharded Redis adapter)
     }
     assert.deepEqual(
       everyNode.flatMap((n) =>
-        n.entries
-          .filter((e) => e.level !== "info")
-          .map((e) => `${e.level}: ${e.message} ${(e.fields.err as Error | undefined)?.message ?? ""}`),
+        n.log
+          .filter((e) => e.level === "warn" || e.level === "error")
+          .map((e) => `${e.level}: ${e.msg} ${((e.obj as { err?: Error }).err as Error | undefined)?.message ?? ""}`),
       ),
       [],
       "no node logged a warning or an error (a failed claim, renewal or notice)",

@@ -177,8 +177,9 @@ describe("resume over Redis", () => {
       const again = await store.take(taken.token, "user:1");
       assert.ok(again.ok);
       assert.deepEqual(again.record.rooms, ["b"]);
-      assert.equal(await store.end("r1", 1), undefined, "an older generation's end leaves the session alone");
-      assert.equal((await store.end("r1", 2))?.sid, "r1");
+      assert.equal(await store.end("r1", 1), false, "an older generation's end leaves the session alone");
+      assert.equal(await store.end("r1", 2), true);
+      assert.equal(await store.end("r1", 2), false, "ended already");
       assert.equal((await store.take(again.token, "user:1")).ok, false);
     });
 

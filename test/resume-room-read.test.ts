@@ -77,7 +77,7 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
       const { a, b, p, q, base } = await roomOnTwoNodes(`rr1${mode}`, sharded);
       await appendUnparsable(admin, base, 2, pushBody("message", { n: 2 })); // as if its live hop had been lost
       a.view?.to("r").emit("message", { n: 3 });
-      const retrying = (n: ClusterChatNode) => n.entries.some((e) => e.message.includes("could not read a room's history to fill a hole"));
+      const retrying = (n: ClusterChatNode) => n.log.some((e) => e.msg.includes("could not read a room's history to fill a hole"));
       await until(() => retrying(a) && retrying(b), "both nodes' first read to fail");
       assert.deepEqual([ns(p), ns(q)], [[[1, 1]], [[1, 1]]], "3 waits while 2 cannot be read");
       await mendUnparsable(admin, base);
@@ -147,7 +147,7 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
     const p = new ResumePeer(a.url("r"));
     peers.push(p);
     await p.connect();
-    await until(() => a.entries.some((e) => e.message.includes(logged)), `a's log: ${logged}`, 10_000);
+    await until(() => a.log.some((e) => e.msg.includes(logged)), `a's log: ${logged}`, 10_000);
     return { a, b, p, base };
   }
 
@@ -170,7 +170,7 @@ describe("a room's hole that cannot be read (real Redis)", { timeout: 60_000 }, 
     const { a, b, p, base } = await joinWhileUnreadable("rp1", false, "could not read a room's history position; reading again");
     await admin.del(`${base}:meta`);
     const readAgain = "read a room's history position again after failed reads";
-    await until(() => a.entries.some((e) => e.message.includes(readAgain)), `a's log: ${readAgain}`, 10_000);
+    await until(() => a.log.some((e) => e.msg.includes(readAgain)), `a's log: ${readAgain}`, 10_000);
     // It says it heard nothing of "r": read from where it started there.
     await missTwoAndResume(a, b, p, true);
     assert.deepEqual(

@@ -132,11 +132,10 @@ export class MemorySessions implements SessionStore {
     return this.#held.has(sid);
   }
 
-  end(sid: string, generation?: number): SessionRecord | undefined {
+  end(sid: string, generation?: number): boolean {
     const held = this.#held.get(sid);
-    if (held === undefined || (generation !== undefined && generationOf(held) !== generation)) return undefined;
-    this.#held.delete(sid);
-    return held.source?.record() ?? recordOf(held);
+    if (held === undefined || (generation !== undefined && generationOf(held) !== generation)) return false;
+    return this.#held.delete(sid);
   }
 
   onExpire(listener: (record: SessionRecord) => void): void {

@@ -74,19 +74,21 @@ export function unpackRecord(p: PackedRecord): SessionRecord {
   const rooms = p.slice(FIXED + 1, FIXED + 1 + roomCount) as string[];
   const [positions, afterPositions] = unpackPositions(p, FIXED + 1 + roomCount);
   const [starts] = unpackPositions(p, afterPositions);
-  return {
+  const record: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
     sid: p[SID] as string,
     owner: p[OWNER] as string,
     path: p[PATH] as string,
-    ...(p[NAMESPACE] === undefined ? {} : { namespace: p[NAMESPACE] as string }),
     rooms,
     data: p[DATA] as string,
     positions: positions ?? {},
-    ...(starts === undefined ? {} : { starts }),
     generation: p[GENERATION] as number,
     replies: p[REPLIES] as SessionRecord["replies"],
-    ...(p[RUNNING] === undefined ? {} : { running: p[RUNNING] as readonly number[] }),
   };
+  // The optional parts only when packed with them (a record never has them as undefined).
+  if (p[NAMESPACE] !== undefined) record.namespace = p[NAMESPACE] as string;
+  if (starts !== undefined) record.starts = starts;
+  if (p[RUNNING] !== undefined) record.running = p[RUNNING] as readonly number[];
+  return record;
 }
 
 /** The packed record's session id. */

@@ -150,6 +150,7 @@ export class ResumeRuntime {
       logger,
       forget: (sid: SocketId) => this.forget(sid),
       expired: (record: SessionRecord) => this.#expired(record),
+      expiresWithHook: (namespace: string | undefined) => namespace !== undefined && this.#expireHooks.has(namespace),
       cacheOf: (sid: SocketId) => this.#cacheOf(sid, []),
       current: (sid: SocketId) => this.#current(sid),
       appendInbox: (sid: SocketId, body: string) => this.sends.appendInbox(sid, body),

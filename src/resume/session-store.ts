@@ -141,11 +141,11 @@ export interface SessionStore {
    */
   retire(sid: string, generation: number): Awaitable<void>;
   /**
-   * Ends a session for good (logout, 4401, its client closed it): no resume. Returns its record if
-   * it existed; with `generation`, only while that generation holds it (a resume elsewhere since
-   * is left alone: undefined).
+   * Ends a session for good (logout, 4401, its client closed it): no resume. True if it ended it;
+   * with `generation`, only while that generation holds it (a resume elsewhere since is left
+   * alone: false).
    */
-  end(sid: string, generation?: number): Awaitable<SessionRecord | undefined>;
+  end(sid: string, generation?: number): Awaitable<boolean>;
   /**
    * Whether the store holds session `sid` (attached or away), answered at once. Only a store whose
    * sessions all live in this process (in memory) has it; a `sendTo` to a session that is away is

@@ -39,6 +39,8 @@ export interface SessionServices {
   forget(sid: string): void;
   /** The session's window ended without a resume (here: its client closed it on purpose): drops its inbox, runs `onExpire`. */
   expired(record: SessionRecord): void;
+  /** Whether namespace `namespace` has an `onExpire` hook (else {@link expired} needs no record). */
+  expiresWithHook(namespace: string | undefined): boolean;
   /** The reply cache of session `sid` on this node, made on first use and kept there for a resume on this node. */
   cacheOf(sid: string): ReplyCache;
   /** Keeps track of store writes still running, for a graceful shutdown. */
@@ -602,14 +604,16 @@ export class SocketSession implements ResumeHandle {
       this.#queue(() => andThen(sessions.update(record, settled), () => sessions.detach(sid, generation)));
     } else {
       this.#standing = "ended";
-      // Closed by its client on purpose: the window ends now, so onExpire runs now (a departure).
-      const left = leftOnPurpose(this.#socket.closeReason ?? "") ? this.record() : undefined;
-      this.#services.forget(sid);
       const services = this.#services;
+      // Closed by its client on purpose: the window ends now, so onExpire runs now (a departure),
+      // with the record as the socket left it (made only for a namespace with the hook).
+      const left =
+        leftOnPurpose(this.#socket.closeReason ?? "") && services.expiresWithHook(this.#base.namespace) ? this.record() : undefined;
+      services.forget(sid);
       // Only while this generation holds it: a resume elsewhere since keeps its session and inbox,
       // and a session the store already let expire has had its onExpire.
-      const after = (ended: SessionRecord | undefined) =>
-        ended === undefined ? undefined : left !== undefined ? services.expired(left) : services.history.drop(inboxStream(sid));
+      const after = (ended: boolean) =>
+        !ended ? undefined : left !== undefined ? services.expired(left) : services.history.drop(inboxStream(sid));
       this.#queue(() => andThen(services.sessions.end(sid, generation), after));
     }
   }

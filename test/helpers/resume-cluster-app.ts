@@ -3,7 +3,8 @@
 // (direct) and `message` (room) events; every node records the sessions whose `onExpire` ran on it.
 import { z } from "zod";
 import { defineContract, event } from "../../src/contract/index.js";
-import { type Adapter, createServer, type EventSocket, events, type Logger, Namespace, type Server } from "../../src/index.js";
+import { type Adapter, createServer, type EventSocket, events, Namespace, type Server } from "../../src/index.js";
+import { type LogLine, testLogger } from "./sessions.js";
 
 export const clusterChat = defineContract({
   client: { noop: event(z.object({})) },
@@ -18,34 +19,18 @@ export interface ClusterChatNode {
   readonly sockets: Map<string, ClusterChatSocket>;
   /** Sessions whose `onExpire` ran here, in order. */
   readonly expired: string[];
-  /** What the server logged at info level and above, with the fields logged beside each message (`room`, `socket`, `err`, ...). */
-  readonly entries: LoggedEntry[];
+  /** What the server logged, with the fields logged beside each message (`room`, `socket`, `err`, ...). */
+  readonly log: LogLine[];
   /** The server view of a socket here (set by the first connection): `view.to(room).emit(...)`. */
   view: ClusterChatSocket["server"] | undefined;
-}
-
-/** One line the server logged at info level or above: its message and the fields logged with it. */
-export interface LoggedEntry {
-  readonly level: "info" | "warn" | "error";
-  readonly message: string;
-  readonly fields: Record<string, unknown>;
 }
 
 /** Starts a node of the app on a loopback port; sessions wait `ttl` ms for a resume. */
 export async function startClusterChat(adapter: Adapter, ttl: number): Promise<ClusterChatNode> {
   const sockets = new Map<string, ClusterChatSocket>();
   const expired: string[] = [];
-  const entries: LoggedEntry[] = [];
-  const node = { sockets, expired, entries, view: undefined } as { -readonly [K in keyof ClusterChatNode]: ClusterChatNode[K] };
-  const log = (level: LoggedEntry["level"]) => (o: object, m?: string) => {
-    entries.push({ level, message: m ?? "", fields: o as Record<string, unknown> });
-  };
-  const logger: Logger = {
-    error: log("error"),
-    warn: log("warn"),
-    info: log("info"),
-    debug: () => {},
-  };
+  const logger = testLogger();
+  const node = { sockets, expired, log: logger.lines, view: undefined } as { -readonly [K in keyof ClusterChatNode]: ClusterChatNode[K] };
   @Namespace("/x/:room")
   class X extends events(clusterChat) {
     static onConnect(socket: ClusterChatSocket) {

@@ -104,15 +104,15 @@ end
 return { g, redis.call('HGET', KEYS[1], 'r'), q, away }`;
 
 /**
- * KEYS: hash, deadlines. ARGV: sid, generation ("" = any). { generation, record } or nil; the
- * session is gone after, unless another generation holds it (nil, untouched).
+ * KEYS: hash, deadlines. ARGV: sid, generation ("" = any). 1 if it ended the session (gone after),
+ * 0 if there was none or another generation holds it (untouched).
  */
-const END = `local m = redis.call('HMGET', KEYS[1], 'g', 'r')
-if ARGV[2] ~= '' and m[1] and m[1] ~= ARGV[2] then return nil end
+const END = `local g = redis.call('HGET', KEYS[1], 'g')
+if g and ARGV[2] ~= '' and g ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-if not m[2] then return nil end
-return m`;
+if not g then return 0 end
+return 1`;
 
 /** KEYS: hash. ARGV: generation. Forgets the previous digest `p` while that generation holds the session. */
 const RETIRE = `if redis.call('HGET', KEYS[1], 'g') == ARGV[1] then redis.call('HDEL', KEYS[1], 'p') end

@@ -180,11 +180,10 @@ export class RedisSessions implements SessionStore {
     return { ok: true, record, token: next.token };
   }
 
-  async end(sid: string, generation?: number): Promise<SessionRecord | undefined> {
+  async end(sid: string, generation?: number): Promise<boolean> {
     if (generation === undefined || this.#attached.get(sid) === generation) this.#attached.delete(sid);
     const args = [sid, generation === undefined ? "" : String(generation)];
-    const m = (await runScript(this.#redis, scripts.end, this.#keys(sid), args)) as [string, string] | null;
-    return m === null ? undefined : this.#record(m[0], m[1]);
+    return (await runScript(this.#redis, scripts.end, this.#keys(sid), args)) === 1;
   }
 
   onExpire(listener: (record: SessionRecord) => void): void {
