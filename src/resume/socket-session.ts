@@ -25,6 +25,7 @@ import { replayStart } from "./replay-start.js";
 import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import type { RoomGate } from "./room-gate.js";
+import { type Buffered, SessionInbox } from "./session-inbox.js";
 import type { SessionRecord, SessionStore } from "./session-store.js";
 import { andThen, isThenable, when } from "./when.js";
 
@@ -139,13 +140,6 @@ let writeSession: (session: SocketSession) => void;
 /** Sessions changed in this event-loop turn, written by one setImmediate. */
 let changedInTurn: SocketSession[] = [];
 
-interface Buffered {
-  readonly stream: StreamName;
-  readonly seq: number;
-  readonly epoch: string;
-  readonly frame: string;
-}
-
 /**
  * The {@link ResumeHandle} of one socket.
  * @example
@@ -157,7 +151,8 @@ export class SocketSession implements ResumeHandle {
   readonly #services: SessionServices;
   readonly #socket: Socket;
   readonly #base: SessionBase;
-  #inbox: StreamPosition | undefined;
+  /** The inbox's delivery to this socket; made on the first direct message, or with a position to start from. */
+  #inbox: SessionInbox | undefined;
   /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`); made on the first. */
   #starts: Map<StreamName, StreamPosition> | undefined;
   /**
@@ -176,8 +171,6 @@ export class SocketSession implements ResumeHandle {
   #positions: ((pos: Record<string, unknown> | undefined) => void) | undefined;
   /** Where the session stands for this socket (see {@link Standing}). */
   #standing: Standing = "held";
-  /** Inbox messages waiting while a hole in the inbox is read from history (see {@link appended}). */
-  #filling: Buffered[] | undefined;
   /** `resumed` was sent with a new token: the client's `[9, "confirm"]` retires the one it resumed with. */
   #confirming = false;
 
@@ -192,7 +185,8 @@ export class SocketSession implements ResumeHandle {
     this.#replies = replies;
     this.#base = base;
     if (record !== undefined) {
-      this.#inbox = record.positions[inboxStream(base.sid)];
+      const inbox = record.positions[inboxStream(base.sid)];
+      if (inbox !== undefined) this.#inbox = this.#newInbox(inbox);
       if (record.starts !== undefined) this.#starts = new Map(Object.entries(record.starts));
       for (const room of record.rooms) {
         const pos = record.positions[roomStream(room)];
@@ -285,7 +279,22 @@ export class SocketSession implements ResumeHandle {
     // replaced (a request that ran through the outage): the session's live socket gets it.
     const live = this.#socket.closed ? this.#services.current(this.#base.sid) : this;
     (live ?? this).#inboxStarts(stream, pos);
-    if (live !== undefined) live.#offerInbox(stream, pos, frame);
+    if (live !== undefined) (live.#inbox ??= live.#newInbox()).offer(pos, frame);
+  }
+
+  /** The inbox delivery of this socket, starting after `position`. */
+  #newInbox(position?: StreamPosition): SessionInbox {
+    const { history, size, logger } = this.#services;
+    const host = {
+      socket: this.#socket,
+      sid: this.#base.sid,
+      history,
+      size,
+      logger,
+      holdForReplay: (item: Buffered) => this.#buffer?.push(item) !== undefined,
+      closeToResume: (reason: string) => this.closeToResume(reason),
+    };
+    return new SessionInbox(host, position);
   }
 
   /**
@@ -295,19 +304,7 @@ export class SocketSession implements ResumeHandle {
    * a replay under way takes them in its buffer). A failed read is left for the next check.
    */
   async inboxTop(top: StreamPosition): Promise<void> {
-    const at = this.#inbox;
-    if (this.#socket.closed || top.seq === 0 || (at?.epoch === top.epoch && at.seq >= top.seq)) return;
-    let window: HistoryWindow;
-    try {
-      window = await this.#services.history.read(inboxStream(this.#base.sid), at, this.#services.size);
-    } catch (error) {
-      this.#services.logger.warn(
-        { err: error, socket: this.#base.sid },
-        "resume: could not read an inbox after missed notices (read again at the next check)",
-      );
-      return;
-    }
-    for (const entry of window.entries) if (!this.#socket.closed) this.appended({ seq: entry.seq, epoch: window.epoch }, entry.body);
+    await (this.#inbox ??= this.#newInbox()).readTo(top, (pos, body) => this.appended(pos, body));
   }
 
   /** The node's position in `room` when this socket joined it (a resumed session keeps its first start). */
@@ -318,77 +315,6 @@ export class SocketSession implements ResumeHandle {
     // Where a resume starts when the client never heard from the room: with a history read over
     // the network, the record written at the join did not have it yet.
     this.changed();
-  }
-
-  /**
-   * A message appended to the inbox: written now, held while the replay runs or a hole is filled,
-   * or (closed) left for the next resume. A seq past the next one means another node appended
-   * messages this socket did not get yet (their notice is late or was lost): they are read from
-   * history first, so the client's position never skips one.
-   */
-  #offerInbox(stream: StreamName, pos: StreamPosition, frame: string): void {
-    if (this.#socket.closed) return;
-    const item: Buffered = { stream, seq: pos.seq, epoch: pos.epoch, frame };
-    if (this.#buffer !== undefined) {
-      this.#buffer.push(item);
-      return;
-    }
-    if (this.#filling !== undefined) {
-      this.#filling.push(item);
-      return;
-    }
-    // A fresh session's inbox begins at 0 in the epoch it first hears of.
-    const verdict = admitLive(this.#inbox ?? { seq: 0, epoch: pos.epoch }, pos.seq, pos.epoch);
-    if (verdict === "duplicate") return; // the replay had it
-    if (verdict === "hole") {
-      void this.#fillInbox(item);
-      return;
-    }
-    this.#writeInbox(item, verdict === "reset");
-  }
-
-  /**
-   * Writes an inbox message that is next in line. After a reset (the inbox's history was lost: a
-   * new epoch) the client hears of it before the message, as room members do, else its position
-   * would pair the new seqs with the old epoch.
-   */
-  #writeInbox(item: Buffered, reset: boolean): void {
-    if (reset) this.#socket.send(encodeControl(ControlKind.GAP, { stream: item.stream, reason: "reset", epoch: item.epoch }));
-    this.#inbox = { seq: item.seq, epoch: item.epoch };
-    this.#socket.send(item.frame);
-  }
-
-  /** Reads the inbox's hole before `first` from history, writes it (or its gap), then what arrived meanwhile, in order. */
-  async #fillInbox(first: Buffered): Promise<void> {
-    const waiting = [first];
-    this.#filling = waiting;
-    try {
-      while (waiting.length > 0 && !this.#socket.closed) {
-        const item = waiting.shift() as Buffered;
-        const at = this.#inbox ?? { seq: 0, epoch: item.epoch };
-        const verdict = admitLive(at, item.seq, item.epoch);
-        if (verdict === "duplicate") continue;
-        if (verdict !== "hole") {
-          this.#writeInbox(item, verdict === "reset");
-          continue;
-        }
-        // Read after `item` was appended: the window holds it too (or a gap covers it).
-        const window = await this.#services.history.read(item.stream, at, this.#services.size);
-        if (this.#socket.closed) return;
-        const plans = planResume([[item.stream, at]], new Map([[item.stream, window]]));
-        for (const frame of resumeFrames(plans, this.#base.sid)) this.#socket.send(frame);
-        this.#inbox = (plans[0] as { position: StreamPosition }).position;
-      }
-    } catch (error) {
-      // The hole stays unread: the client's position stays before it, so its next resume replays it.
-      this.#services.logger.error(
-        { err: error, socket: this.#base.sid },
-        "resume: could not read a hole in an inbox; closing so the client resumes",
-      );
-      this.closeToResume("inbox read failed");
-    } finally {
-      this.#filling = undefined;
-    }
   }
 
   /** The inbox begins with its first message: a client that heard nothing of it is replayed from there (a reset if it was lost meanwhile). */
@@ -488,7 +414,8 @@ export class SocketSession implements ResumeHandle {
       for (const plan of plans) positions.set(plan.stream, plan.position);
       await this.#drainBuffer(positions);
       if (this.#socket.closed) return;
-      this.#inbox = positions.get(inboxStream(record.sid));
+      const inbox = positions.get(inboxStream(record.sid));
+      if (inbox !== undefined) (this.#inbox ??= this.#newInbox()).position = inbox;
       const known: Record<StreamName, [number, string]> = {};
       for (const [stream, pos] of positions) known[stream] = [pos.seq, pos.epoch];
       this.#socket.send(encodeControl(ControlKind.RESUMED, { sid: record.sid, token, positions: known }));
@@ -551,7 +478,8 @@ export class SocketSession implements ResumeHandle {
     }
     const recorded = this.#recorded;
     if (recorded !== undefined && recorded.size > 0) for (const room of recorded.keys()) if (!joined.has(room)) recorded.delete(room);
-    if (this.#inbox !== undefined) (positions ??= {})[inboxStream(this.#base.sid)] = this.#inbox;
+    const inbox = this.#inbox?.position;
+    if (inbox !== undefined) (positions ??= {})[inboxStream(this.#base.sid)] = inbox;
     let starts: Record<StreamName, StreamPosition> | undefined;
     const began = this.#starts;
     if (began !== undefined && began.size > 0) {
