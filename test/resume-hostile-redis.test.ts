@@ -52,7 +52,7 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
       // The token that took the session stays good until its client confirms the next one: the
       // later take may win (closing the first), or find the token retired.
       await Promise.allSettled(racers.map((r) => r.connect()));
-      await until(() => racers.filter((r) => r.closed === undefined && r.sid === sid).length === 1, "one holder", 10_000);
+      await until(() => racers.filter((r) => r.closed === undefined && r.sid === sid).length === 1, "one holder", 20_000);
       const winner = racers.find((r) => r.closed === undefined && r.sid === sid) as ResumePeer;
       const loser = racers.find((r) => r !== winner) as ResumePeer;
       assert.deepEqual(
@@ -170,7 +170,7 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
     await resumesWithTheDm(p, b.url, sid);
   });
 
-  it(`classic: a resume whose replay cannot be read closes 1011 "resume failed" with the session kept: its window ends with onExpire, once`, async () => {
+  it(`classic: a resume whose replay cannot be read closes 1011 "resume failed" with the session kept, its token retired (no resume loop): its window ends with onExpire, once`, async () => {
     const prefix = "rfclassic";
     const { a, b, p, sid } = await env.x.sessionOnA(prefix, false, { ttl: 1000 });
     a.sockets.get(sid)?.emit("dm", { n: 1 });
@@ -183,6 +183,13 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
     void p.connect().catch(() => {}); // no welcome nor resumed comes
     const [code, reason] = (await once(p.ws, "close", { signal: AbortSignal.timeout(5000) })) as [number, Buffer];
     assert.deepEqual([code, reason.toString()], [1011, "resume failed"]);
+    // What a client does after a 1011: resume again with the token it holds. A replay that would
+    // fail again each time must not loop: that token was retired, so the retry starts fresh.
+    const retry = env.x.clone(p, b.url);
+    await retry.connect();
+    assert.deepEqual(retry.frames[0], [9, "gap", { reason: "expired" }], "the token it resumed with was retired");
+    assert.notEqual(retry.sid, sid);
+    retry.close();
     await until(() => [...a.expired, ...b.expired].includes(sid), "onExpire of the session", 5000);
     await sleep(300);
     assert.deepEqual(

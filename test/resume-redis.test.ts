@@ -189,15 +189,18 @@ describe("resume over Redis", () => {
       await store.detach("g1", 0);
       const taken = await store.take(token, "user:1");
       assert.ok(taken.ok);
-      await store.detach("g1", 1); // the take's upgrade was abandoned
+      const lost = await store.take(token, "user:1");
+      assert.ok(lost.ok, "a take whose answer was lost (nobody used it): the same token takes it again");
+      await store.detach("g1", 2); // the take's upgrade was abandoned
       const again = await store.take(token, "user:1");
       assert.ok(again.ok, "the token that took it takes it again");
-      assert.equal(again.record.generation, 2);
+      assert.equal(again.record.generation, 3);
       assert.equal((await store.take(taken.token, "user:1")).ok, false, "a token no client got, replaced since");
+      assert.deepEqual(await store.take(token, "user:2"), { ok: false, reason: "owner" }, "another owner, with the previous token");
       await store.retire("g1", 1);
       const third = await store.take(token, "user:1");
       assert.ok(third.ok, "a retire of an older generation changes nothing");
-      await store.retire("g1", 3);
+      await store.retire("g1", 4);
       assert.equal((await store.take(token, "user:1")).ok, false, "retired: the client confirmed the next");
       const fourth = await store.take(third.token, "user:1");
       assert.ok(fourth.ok);

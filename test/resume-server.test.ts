@@ -470,9 +470,14 @@ describe("resumable sessions on one node", () => {
     // Spent on /lobby: the /chat connection no longer holds a session anyone can resume.
     await until(() => kimClosed !== undefined, "the /chat connection's close", 5000);
     assert.deepEqual(kimClosed, [1001, "resumed elsewhere"]);
+    const again = kim.clone(url); // the token, offered on its own path now
+    await again.connect();
+    assert.deepEqual(again.frames[0], [9, "gap", { reason: "expired" }], "a token spent on another path is retired, not kept good");
+    assert.notEqual(again.sid, sid);
     await until(() => expired.some((e) => e.id === sid), "onExpire of the /chat session", 5000);
     assert.equal(expired.filter((e) => e.id === sid).length, 1);
     other.close();
+    again.close();
   });
 
   it("ends the session when the server closes the socket, and runs onExpire once when a window ends", async () => {

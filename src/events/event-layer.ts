@@ -99,9 +99,10 @@ export class EventLayer implements SocketLayer {
       !isBinary &&
       (data[1] === 0x39 || data[0] !== 0x5b || (data[1] as number) <= 0x20) &&
       socket instanceof EventSocketImpl &&
-      socket.resume?.wantsControl
+      socket.resume?.wantsControl &&
+      socket.resume.control(data.toString())
     ) {
-      return socket.resume.control(data.toString());
+      return true;
     }
     if (isBinary || !looksLikeReply(data) || !(socket instanceof EventSocketImpl) || !socket.negotiated) return false;
     this.receive(socket, data.toString());
@@ -131,7 +132,7 @@ export class EventLayer implements SocketLayer {
         else socket.replyError(frame[1], frame[2], frame[3], frame[4]);
         return DROP;
       case 9:
-        return DROP; // control frames from a client: none is defined yet; ignored as the protocol says
+        return DROP; // a client's `pos` or `confirm` outside its window (claim() takes them in it), or an unknown kind: ignored as the protocol says
       default:
         this.#invalid(socket, null, "push frames (kind 4) are sent by the server only");
         return DROP;

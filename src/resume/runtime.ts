@@ -30,7 +30,7 @@ import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.j
 import { resumeTokenOf } from "./session-token.js";
 import { SocketSession, sessionBase } from "./socket-session.js";
 import { StreamSends } from "./stream-sends.js";
-import { andThen, when } from "./when.js";
+import { when } from "./when.js";
 
 /**
  * What `onExpire` gets: the session's last state, once, when its window ended without a resume
@@ -283,11 +283,9 @@ export class ResumeRuntime {
   #release(record: SessionRecord, spent = false): void {
     this.#closeHalfOpen(record.sid);
     const sessions = this.#backend.sessions;
-    when(
-      andThen(sessions.detach(record.sid, record.generation), () => (spent ? sessions.retire(record.sid, record.generation) : undefined)),
-      () => {},
-      (error) => this.#logger.error({ err: error, sid: record.sid }, "resume: a session store write failed"),
-    );
+    const failed = (error: unknown) => this.#logger.error({ err: error, sid: record.sid }, "resume: a session store write failed");
+    when(sessions.detach(record.sid, record.generation), () => {}, failed);
+    if (spent) when(sessions.retire(record.sid, record.generation), () => {}, failed);
   }
 
   /**

@@ -60,7 +60,7 @@ export interface RecordSource {
 export type ReplyState = string | null;
 
 /**
- * Why {@link SessionStore.take} refused: no session has that token (unknown, already used, or
+ * Why {@link SessionStore.take} refused: no session has that token (unknown, retired, or
  * expired), or the session belongs to someone else (the token is not consumed then).
  * @example
  * if (!result.ok && result.reason === "owner") log.warn("resume token presented by another user");

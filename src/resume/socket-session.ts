@@ -422,9 +422,15 @@ export class SocketSession implements ResumeHandle {
       this.#confirming = true;
     } catch (error) {
       this.#services.logger.error({ err: error, socket: record.sid }, "resume: the replay failed; closing with the session kept");
-      // Kept, not ended: its window then ends with onExpire (the app hears of it), or a later take
-      // resumes it. The client's token was spent by this resume and the next never reached it.
-      this.closeToResume("resume failed");
+      // Kept, not ended: its window then ends with onExpire (the app hears of it). The token the
+      // client resumed with is retired first, so its next attempt starts a fresh session: a replay
+      // that fails each time (an entry history cannot parse) must not have it resume in a loop,
+      // holding the session attached for ever.
+      const close = () => this.closeToResume("resume failed");
+      when(this.#services.sessions.retire(record.sid, this.#base.generation), close, (retireError) => {
+        this.#writeFailed(retireError);
+        close();
+      });
     } finally {
       this.#buffer = undefined;
       this.#services.gate.endReplay(this.#socket, positions);
