@@ -104,3 +104,28 @@ it("keeps the session, drops duplicate pushes, resumes with token and positions,
   await until(() => echoes.length === 7, "a push of the fresh session");
   assert.equal(framesAfter(seen2).length, 1, "the lost request was not sent to the fresh session");
 });
+
+it("backs off while the server accepts its resumes and closes them before `resumed` (it starts over only once a session is ready)", async () => {
+  const flaky = await startPeer();
+  const c = connect(`${flaky.url}/t`, { WebSocket, resume: true, reconnect: { baseMs: 50, maxMs: 5_000 } });
+  try {
+    await until(() => flaky.connects.length === 1, "the first connection");
+    send(flaky.connects[0], [9, "welcome", { sid: "s9", token: "s9.first" }]);
+    await until(() => c.state === "open", "open after welcome");
+    // From now on every connection is accepted, then closed at once, as a failing replay is.
+    const closing = setInterval(() => {
+      for (const s of flaky.connects.slice(1)) if (!s.closed) s.close(1011, "resume failed");
+    }, 5);
+    flaky.connects[0]?.close(1011, "gone");
+    await new Promise((r) => setTimeout(r, 1_500));
+    clearInterval(closing);
+    const attempts = flaky.connects.length - 1;
+    // Exponential from 50 ms (a random share of 50, 100, 200, 400, 800, 1,600 ms, ...): ~6 in 1.5 s
+    // on average, more than 11 with a chance below 1 in 1,000; starting over at each open, ~30 or more.
+    assert.ok(attempts >= 2, `it reconnected (${attempts})`);
+    assert.ok(attempts <= 11, `${attempts} resumes in 1.5 s: no backoff`);
+  } finally {
+    c.close();
+    await flaky.close();
+  }
+});

@@ -220,7 +220,6 @@ class TswsClient {
     }
     this.#link = link;
     link.onopen = () => {
-      this.#attempt = 0;
       this.#liveness?.touch();
       if (this.#waitMs === undefined) {
         this.#ready(link, false);
@@ -246,6 +245,9 @@ class TswsClient {
    * session), then the buffer is flushed, then `open` is reported.
    */
   #ready(link: Link, resumed: boolean): void {
+    // The backoff starts over only now: a server that accepts and then closes before `welcome`
+    // or `resumed` (overloaded, a failing replay) is retried ever more slowly, not every baseMs.
+    this.#attempt = 0;
     this.#resuming = undefined;
     clearTimeout(this.#waiting);
     for (const [id, pending] of this.#pending) {

@@ -84,7 +84,9 @@ export interface ClientOptions {
    * Reconnect with exponential backoff and full jitter: attempt n waits a random time in
    * [0, min(maxMs, baseMs · 2^n)), n counting from 0. After a server that says it is going away
    * (1001, 1012, 1013: a restart, when all its clients drop at once) n starts at 3, spreading them
-   * over 8 · baseMs (4 s by default) instead of storming the new process.
+   * over 8 · baseMs (4 s by default) instead of storming the new process. n starts over at 0 once
+   * a connection is ready (with `resume`: once `welcome` or `resumed` arrived), so a server that
+   * accepts and closes at once is retried ever more slowly.
    * `false` never reconnects. Default `{ baseMs: 500, maxMs: 10_000 }`.
    */
   readonly reconnect?: false | { readonly baseMs?: number; readonly maxMs?: number };
