@@ -79,6 +79,47 @@ describe("tswebsockets/client with resume", () => {
     thief.close();
   });
 
+  it("a resume cut off before `resumed` arrived costs nothing: the next one resumes with the same token, every message once, no gap", async () => {
+    const node = await startNode({ ttl: 10_000, history: { size: 100 } });
+    let cutNext = false;
+    let cuts = 0;
+    // The next connection is dropped as soon as it opens: the server has taken the token by then
+    // (before its 101) and waits for the client's positions; `resumed` never reaches the client.
+    class Cutting extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols);
+        if (!cutNext) return;
+        cutNext = false;
+        this.once("open", () => {
+          cuts++;
+          this.terminate();
+        });
+      }
+    }
+    const c = resumer(node.url, { WebSocket: Cutting as unknown as typeof WebSocket });
+    await settled(c);
+    const id = c.id;
+    await c.request("join", { room: "r" });
+    node.say("r", 0);
+    await until(() => c.got.messages.length === 1, "the first message");
+    cutNext = true;
+    cut(node, c);
+    node.say("r", 1);
+    node.say("r", 2);
+    await until(() => cuts === 1 && c.state === "open" && node.connects.at(-1)?.resumed === true, "the resume after the cut one");
+    node.say("r", 3);
+    await until(() => c.got.messages.length >= 4, "every message");
+    await new Promise((r) => setTimeout(r, 50)); // a duplicate would arrive by now
+    assert.deepEqual(c.got.messages, range(0, 3), "every room message once, in order");
+    assert.deepEqual(c.got.gaps, [], "nothing lost");
+    assert.equal(c.id, id, "the same session");
+    assert.equal(
+      node.connects.filter((x) => x.id === id && x.resumed).length,
+      2,
+      "two takes of the session: the cut one and the one that held",
+    );
+  });
+
   it("reports open once the welcome arrived: id is set by then", async () => {
     const node = await startNode({ ttl: 10_000, history: { size: 100 } });
     const c = resumer(node.url);
