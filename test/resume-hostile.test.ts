@@ -12,7 +12,7 @@ import { WebSocket } from "ws";
 import { z } from "zod";
 import { defineContract, event, request } from "../src/contract/index.js";
 import { createServer, type EventSocket, events, HttpMiddlewareMixin, handle, Namespace, type Server } from "../src/index.js";
-import { POSITIONS_WAIT_MS } from "../src/resume/socket-session.js";
+import { POSITIONS_WAIT_MS } from "../src/resume/session-replay.js";
 import { outboxOf } from "../src/socket/socket.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
 import { type LogLine, testLogger } from "./helpers/sessions.js";

@@ -1,8 +1,9 @@
 /**
  * One event socket's resumable session: its record in the session store (written on join, leave,
- * settled requests and close), its inbox of direct messages, the replay when it resumed, and what
- * its close means (a close by the peer or the network keeps the session for `ttl`; a close by the
- * application or a limit ends it).
+ * settled requests and close), its token (the welcome, the client's confirm after `resumed`), and
+ * what its close means (a close by the peer or the network keeps the session for `ttl`; a close by
+ * the application or a limit ends it). The inbox's live delivery is in session-inbox.ts, the replay
+ * of a resumed session in session-replay.ts.
  */
 import type { Logger } from "../logger.js";
 import { messageChannel } from "../observe/channels.js";
@@ -10,22 +11,20 @@ import { ControlKind, encodeControl } from "../protocol/index.js";
 import { textFrame } from "../socket/frames.js";
 import { dataOf, outboxOf, type Socket, trafficFor } from "../socket/socket.js";
 import type { Room } from "../types.js";
-import { admitLive, planResume, resumeFrames } from "./gap-plan.js";
 import {
   type Awaitable,
   type HistoryLog,
-  type HistoryWindow,
   inboxStream,
   pushFrame,
   roomStream,
   type StreamName,
   type StreamPosition,
 } from "./history-log.js";
-import { replayStart } from "./replay-start.js";
 import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import type { RoomGate } from "./room-gate.js";
 import { type Buffered, SessionInbox } from "./session-inbox.js";
+import { SessionReplay } from "./session-replay.js";
 import type { SessionRecord, SessionStore } from "./session-store.js";
 import { andThen, isThenable, when } from "./when.js";
 
@@ -54,9 +53,6 @@ export interface SessionServices {
    */
   appendInbox(sid: string, body: string): Awaitable<StreamPosition | undefined>;
 }
-
-/** How long a resumed session waits for the client's `[9, "pos", ...]` before it uses the record's positions, in ms. */
-export const POSITIONS_WAIT_MS = 2000;
 
 /** The record's `replies` of a session that never made its reply cache (most sessions never send a request). */
 const NO_REPLIES: SessionRecord["replies"] = Object.freeze([]);
@@ -151,7 +147,7 @@ export class SocketSession implements ResumeHandle {
   readonly #services: SessionServices;
   readonly #socket: Socket;
   readonly #base: SessionBase;
-  /** The inbox's delivery to this socket; made on the first direct message, or with a position to start from. */
+  /** The inbox's delivery to this socket: made with the record's position, by the replay, or on the first direct message or inbox check. */
   #inbox: SessionInbox | undefined;
   /** Where the session began in each stream (kept across resumes; see `SessionRecord.starts`); made on the first. */
   #starts: Map<StreamName, StreamPosition> | undefined;
@@ -167,8 +163,8 @@ export class SocketSession implements ResumeHandle {
   #scheduled = false;
   /** Rooms, `data` or replies changed since the last record was taken. */
   #dirty = false;
-  #buffer: Buffered[] | undefined;
-  #positions: ((pos: Record<string, unknown> | undefined) => void) | undefined;
+  /** The replay of a resumed session, from before its rooms are re-joined until `resumed` is sent. */
+  #replay: SessionReplay | undefined;
   /** Where the session stands for this socket (see {@link Standing}). */
   #standing: Standing = "held";
   /** `resumed` was sent with a new token: the client's `[9, "confirm"]` retires the one it resumed with. */
@@ -231,7 +227,7 @@ export class SocketSession implements ResumeHandle {
   }
 
   get wantsControl(): boolean {
-    return this.#positions !== undefined || this.#confirming;
+    return this.#replay?.wantsPositions === true || this.#confirming;
   }
 
   /**
@@ -291,7 +287,7 @@ export class SocketSession implements ResumeHandle {
       history,
       size,
       logger,
-      holdForReplay: (item: Buffered) => this.#buffer?.push(item) !== undefined,
+      holdForReplay: (item: Buffered) => this.#replay?.hold(item) === true,
       closeToResume: (reason: string) => this.closeToResume(reason),
     };
     return new SessionInbox(host, position);
@@ -304,6 +300,7 @@ export class SocketSession implements ResumeHandle {
    * a replay under way takes them in its buffer). A failed read is left for the next check.
    */
   async inboxTop(top: StreamPosition): Promise<void> {
+    if (this.#socket.closed) return;
     await (this.#inbox ??= this.#newInbox()).readTo(top, (pos, body) => this.appended(pos, body));
   }
 
@@ -360,10 +357,10 @@ export class SocketSession implements ResumeHandle {
       return false;
     }
     if (!Array.isArray(frame) || frame[0] !== 9) return false;
-    const resolve = this.#positions;
-    if (frame[1] === ControlKind.POS && resolve !== undefined) {
+    const replay = this.#replay;
+    if (frame[1] === ControlKind.POS && replay?.wantsPositions === true) {
       const data: unknown = frame[2];
-      resolve(typeof data === "object" && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined);
+      replay.told(typeof data === "object" && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined);
       return true;
     }
     if (frame[1] === ControlKind.CONFIRM && this.#confirming) {
@@ -378,96 +375,51 @@ export class SocketSession implements ResumeHandle {
 
   /** Called before the socket re-joins its rooms: from now on its live messages wait for the replay. */
   beginReplay(): void {
-    this.#buffer = [];
-    this.#services.gate.startReplay(this.#socket, (stream, seq, epoch, frame) => this.#buffer?.push({ stream, seq, epoch, frame }));
+    const { history, size, gate } = this.#services;
+    this.#replay = new SessionReplay({ socket: this.#socket, sid: this.#base.sid, history, size, gate });
   }
 
   /**
    * Replays what the client missed in every stream of the record (after the positions it says it
-   * has, else the record's), then what arrived meanwhile, then `[9, "resumed", { sid, token }]`.
+   * has, else the record's), then what arrived meanwhile, then `[9, "resumed", { sid, token,
+   * positions }]`. Needs {@link beginReplay} first.
    */
   async replay(record: SessionRecord, token: string): Promise<void> {
-    const positions = new Map<StreamName, StreamPosition>();
-    try {
-      const told = await this.#clientPositions();
-      const order: [StreamName, StreamPosition][] = [];
-      const streams = [...record.rooms.map(roomStream), inboxStream(record.sid)];
-      const reads = streams.map(async (stream) => {
-        const { after, said } = replayStart(stream, told, record);
-        let window = await this.#services.history.read(stream, after, this.#services.size);
-        let from: StreamPosition;
-        if (after !== undefined) from = after;
-        else if (said !== undefined) {
-          from = { seq: said.seq, epoch: window.epoch };
-          window = { ...window, entries: window.entries.filter((e) => e.seq > said.seq) };
-        } else from = { seq: stream.startsWith("inbox:") ? 0 : window.top, epoch: window.epoch }; // a room it never heard from: nothing to replay
-        order.push([stream, from]);
-        return [stream, window] as const;
-      });
-      const windows = new Map<StreamName, HistoryWindow>(await Promise.all(reads));
-      if (this.#socket.closed) return;
-      order.sort((a, b) => streams.indexOf(a[0]) - streams.indexOf(b[0]));
-      const plans = planResume(order, windows);
-      for (const frame of resumeFrames(plans, this.#base.sid)) this.#socket.send(frame);
-      // The replay may be more than the slow-consumer mark: the client is not charged for it.
-      outboxOf(this.#socket).excuse();
-      for (const plan of plans) positions.set(plan.stream, plan.position);
-      await this.#drainBuffer(positions);
-      if (this.#socket.closed) return;
+    const replay = this.#replay;
+    if (replay === undefined) throw new Error("replay() needs beginReplay() first");
+    const finish = (positions: Map<StreamName, StreamPosition>) => {
       const inbox = positions.get(inboxStream(record.sid));
       if (inbox !== undefined) (this.#inbox ??= this.#newInbox()).position = inbox;
       const known: Record<StreamName, [number, string]> = {};
       for (const [stream, pos] of positions) known[stream] = [pos.seq, pos.epoch];
       this.#socket.send(encodeControl(ControlKind.RESUMED, { sid: record.sid, token, positions: known }));
       this.#confirming = true;
-    } catch (error) {
-      this.#services.logger.error({ err: error, socket: record.sid }, "resume: the replay failed; closing with the session kept");
-      // Kept, not ended: its window then ends with onExpire (the app hears of it). The token the
-      // client resumed with is retired first, so its next attempt starts a fresh session: a replay
-      // that fails each time (an entry history cannot parse) must not have it resume in a loop,
-      // holding the session attached for ever.
-      const close = () => this.closeToResume("resume failed");
-      when(this.#services.sessions.retire(record.sid, this.#base.generation), close, (retireError) => {
-        this.#writeFailed(retireError);
-        close();
-      });
-    } finally {
-      this.#buffer = undefined;
-      this.#services.gate.endReplay(this.#socket, positions);
-    }
+    };
+    await replay.run(record, finish, (error) => this.#replayFailed(record, error));
+    this.#replay = undefined;
   }
 
-  /** Writes the live messages that arrived during the replay, each once, in order; a hole is read from history. */
-  async #drainBuffer(positions: Map<StreamName, StreamPosition>): Promise<void> {
-    const buffer = this.#buffer ?? [];
-    while (buffer.length > 0 && !this.#socket.closed) {
-      const item = buffer.shift() as Buffered;
-      const pos = positions.get(item.stream);
-      const verdict = pos === undefined ? "deliver" : admitLive(pos, item.seq, item.epoch);
-      if (verdict === "duplicate") continue;
-      if (verdict === "deliver" || pos === undefined) {
-        positions.set(item.stream, { seq: item.seq, epoch: item.epoch });
-        this.#socket.send(item.frame);
-        continue;
-      }
-      const window = await this.#services.history.read(item.stream, pos, this.#services.size);
-      const plans = planResume([[item.stream, pos]], new Map([[item.stream, window]]));
-      for (const frame of resumeFrames(plans, this.#base.sid)) this.#socket.send(frame);
-      positions.set(item.stream, (plans[0] as { position: StreamPosition }).position);
+  /**
+   * The replay could not be read. The session is kept, not ended: its window then ends with
+   * onExpire (the app hears of it). The token the client resumed with is retired first, so its
+   * next attempt starts a fresh session: a replay that fails each time (an entry history cannot
+   * parse) must not have it resume in a loop, holding the session attached for ever.
+   */
+  #replayFailed(record: SessionRecord, error: unknown): void {
+    this.#services.logger.error({ err: error, socket: record.sid }, "resume: the replay failed; closing with the session kept");
+    const close = () => this.closeToResume("resume failed");
+    const failed = (retireError: unknown) => {
+      this.#writeFailed(retireError);
+      close();
+    };
+    let retired: Awaitable<void>;
+    try {
+      retired = this.#services.sessions.retire(record.sid, this.#base.generation);
+    } catch (retireError) {
+      failed(retireError);
+      return;
     }
-  }
-
-  #clientPositions(): Promise<Record<string, unknown> | undefined> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done(undefined), POSITIONS_WAIT_MS);
-      const done = (pos: Record<string, unknown> | undefined) => {
-        clearTimeout(timer);
-        this.#positions = undefined;
-        resolve(pos);
-      };
-      this.#positions = done;
-      outboxOf(this.#socket).onceClosed(() => done(undefined));
-    });
+    when(retired, close, failed);
   }
 
   /** The session's record as it stands now (also what a store that reads live sessions asks for). */
@@ -528,7 +480,7 @@ export class SocketSession implements ResumeHandle {
 
   /** Its socket has closed (told by the runtime, as the socket's protocol hears of it). */
   socketClosed(): void {
-    this.#positions?.(undefined);
+    this.#replay?.told(undefined);
     if (this.#standing === "superseded") return;
     const { sid, generation } = this.#base;
     if (this.#standing === "moved" || this.#standing === "resuming" || keepsSession(this.#socket.closeReason)) {
