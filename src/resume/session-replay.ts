@@ -88,6 +88,11 @@ export class SessionReplay {
       const reads = streams.map(async (stream) => {
         const { after, said } = replayStart(stream, told, record);
         let window = await history.read(stream, after, size);
+        // Past the top of its own epoch: the seq is from an older numbering (a client that never
+        // heard the epoch said its seq, and the record has the stream's new epoch). Everything the
+        // epoch holds is news to it: read from the start, and planStream reports a reset.
+        if (after !== undefined && after.epoch === window.epoch && after.seq > window.top)
+          window = await history.read(stream, undefined, size);
         let from: StreamPosition;
         if (after !== undefined) from = after;
         else if (said !== undefined) {
