@@ -26,6 +26,7 @@ import { DEFAULT_MAX_REPLAY } from "../src/resume/gap-plan.js";
 import { RedisServer } from "./helpers/redis-server.js";
 import { type Op, Oracle, type Plan } from "./helpers/resume-oracle.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
+import { until } from "./helpers.js";
 
 const contract = defineContract({ client: { noop: event(z.object({})) }, server: { m: event(z.object({ id: z.number() })) } });
 type PropSocket = EventSocket<typeof contract>;
@@ -237,6 +238,41 @@ describe("resume gaps end to end over Redis (property)", { timeout: 300_000 }, (
         [2],
       );
     } finally {
+      peer.close();
+      await node.stop();
+    }
+  });
+
+  it("replays a room's new epoch to a client that never heard the room's epoch, after the room's history was lost while its connection hung", async () => {
+    // Found by the property below (seed 924891426): the client's pos gave a seq without an epoch
+    // (pushes carry none), the record held the room's new epoch (written at the close, after the
+    // loss), and the replay read after that seq in the new numbering: nothing. The client got a
+    // reset gap and stood past message 4 without it.
+    const node = await startNode("roomreset", 10, 60_000);
+    const witness = new ResumePeer(node.url("a"));
+    const peer = new ResumePeer(node.url("a"));
+    const keys = ["roomreset:hist:{room:a}:meta", "roomreset:hist:{room:a}:log"];
+    try {
+      await witness.connect();
+      await peer.connect();
+      for (const id of [1, 2, 3]) operator?.to("a").emit("m", { id });
+      await until(() => peer.pushes.length === 3 && witness.pushes.length === 3, "three messages");
+      (peer.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // what the server writes now stays unread
+      await admin.del(...keys); // evicted
+      operator?.to("a").emit("m", { id: 4 }); // seq 1 of a new epoch
+      await witness.next((f) => f[0] === 4 && (f[4] as { id: number }).id === 4);
+      peer.drop();
+      assert.deepEqual(peer.positions.get("room:a"), [3, undefined], "it never heard the room's epoch");
+      await peer.connect();
+      const epoch = (await admin.hget(keys[0] as string, "e")) as string;
+      assert.deepEqual(peer.gaps, [{ stream: "room:a", reason: "reset", epoch }], "the loss is announced");
+      assert.deepEqual(
+        peer.pushes.map((p) => (p.data as { id: number }).id),
+        [1, 2, 3, 4],
+        "the new epoch's message replayed after the reset",
+      );
+    } finally {
+      witness.close();
       peer.close();
       await node.stop();
     }
