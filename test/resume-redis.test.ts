@@ -206,6 +206,13 @@ describe("resume over Redis", () => {
       assert.ok(fourth.ok);
       assert.ok((await store.take(fourth.token, "user:1")).ok);
       assert.equal((await store.take(third.token, "user:1")).ok, false, "a take with the next token retired it");
+      // A take by a node from before the previous token (it rotates d and advances g, and knows
+      // nothing of p): the previous token no longer counts.
+      const fifth = await store.take(fourth.token, "user:1");
+      assert.ok(fifth.ok);
+      await redis.hset("s1:sess:{g1}", "d", "0".repeat(64));
+      await redis.hincrby("s1:sess:{g1}", "g", 1);
+      assert.equal((await store.take(fourth.token, "user:1")).ok, false, "not after another generation's take");
     });
 
     it("expires a detached session once across two nodes polling the same Redis", slow, async () => {

@@ -71,16 +71,22 @@ return 1`;
 /**
  * KEYS: hash, deadlines. ARGV: sid, expected digest (the current `d` or the previous `p`), new
  * digest, lease, keep, holder ("" = none kept), channel prefix, channel suffix, publish command
- * ("" = the caller publishes), notice head. The expected digest becomes `p`: good until retired.
+ * ("" = the caller publishes), notice head. The expected digest becomes `p`, good while the
+ * generation this take makes (`pg`) holds the session and until retired: a take that does not
+ * write `pg` (a node from before `p`) ends it.
  * { generation, record, { request id, mark, ... }, previous holder if another node else "" } or nil
  * (a mark is "" while the request runs, else its reply). A previous holder that is another node
  * hears `<notice head><generation>:<sid>` on its channel: a socket of the session it still has open
  * is half-open.
  */
 const TAKE = `${NOW}
-if redis.call('HGET', KEYS[1], 'd') ~= ARGV[2] and redis.call('HGET', KEYS[1], 'p') ~= ARGV[2] then return nil end
+if redis.call('HGET', KEYS[1], 'd') ~= ARGV[2] then
+  local m = redis.call('HMGET', KEYS[1], 'p', 'pg', 'g')
+  if m[1] ~= ARGV[2] or m[2] ~= m[3] then return nil end
+end
 redis.call('HSET', KEYS[1], 'd', ARGV[3], 'p', ARGV[2])
 local g = redis.call('HINCRBY', KEYS[1], 'g', 1)
+redis.call('HSET', KEYS[1], 'pg', g)
 local held = redis.call('HGET', KEYS[1], 'n')
 local away = ''
 if ARGV[6] == '' then
@@ -115,7 +121,7 @@ if not g then return 0 end
 return 1`;
 
 /** KEYS: hash. ARGV: generation. Forgets the previous digest `p` while that generation holds the session. */
-const RETIRE = `if redis.call('HGET', KEYS[1], 'g') == ARGV[1] then redis.call('HDEL', KEYS[1], 'p') end
+const RETIRE = `if redis.call('HGET', KEYS[1], 'g') == ARGV[1] then redis.call('HDEL', KEYS[1], 'p', 'pg') end
 return 1`;
 
 /** KEYS: deadlines. ARGV: max. The sids whose deadline has passed (read only; {@link CLAIM} decides). */

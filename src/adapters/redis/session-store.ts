@@ -3,6 +3,7 @@
  * held it. Keys (where: session-layout.ts; each script names keys of one slot in the sharded mode):
  *   hash(sid)           r = the record as JSON, o = owner, d = SHA-256 of the token's secret (hex), g = generation,
  *                       p = the digest of the token that took it last, until retired (see SessionStore.take),
+ *                       pg = the generation that take made (p counts only while g equals it),
  *                       n = the node holding it ("" while detached; absent when the store was made without channels),
  *                       q:<request id> = "" while that request runs, its reply frame once settled (until a record holds it)
  *   deadlines(bucket)   sorted set: sid -> when it expires (Redis ms), for the sessions of one bucket
@@ -161,9 +162,18 @@ export class RedisSessions implements SessionStore {
   async #take(token: string, owner: string): Promise<TakeResult> {
     const parsed = parseToken(token);
     if (parsed === undefined) return { ok: false, reason: "unknown" };
-    const [current = null, previous = null, storedOwner = null] = await this.#redis.hmget(this.#hash(parsed.sid), "d", "p", "o");
-    // The secret's digest is compared here, in constant time, not by string equality in Lua.
-    const digest = matching(parsed.digest, current) ?? matching(parsed.digest, previous);
+    const [current = null, previous = null, since = null, generation = null, storedOwner = null] = await this.#redis.hmget(
+      this.#hash(parsed.sid),
+      "d",
+      "p",
+      "pg",
+      "g",
+      "o",
+    );
+    // The secret's digest is compared here, in constant time, not by string equality in Lua. The
+    // previous token counts only while the generation its take made holds the session.
+    const digest =
+      matching(parsed.digest, current) ?? (since !== null && since === generation ? matching(parsed.digest, previous) : undefined);
     if (digest === undefined) return { ok: false, reason: "unknown" };
     if (storedOwner !== owner) return { ok: false, reason: "owner" };
     const next = issueToken(parsed.sid);
