@@ -97,7 +97,8 @@ export class SessionReplay {
         if (after !== undefined) from = after;
         else if (said !== undefined) {
           from = { seq: said.seq, epoch: window.epoch };
-          window = { ...window, entries: window.entries.filter((e) => e.seq > said.seq) };
+          // As above: a seq past the top is an older numbering's, and every entry is news.
+          if (said.seq <= window.top) window = { ...window, entries: window.entries.filter((e) => e.seq > said.seq) };
         } else from = { seq: stream.startsWith("inbox:") ? 0 : window.top, epoch: window.epoch }; // a room it never heard from: nothing to replay
         order.push([stream, from]);
         return [stream, window] as const;
