@@ -14,6 +14,7 @@ import { CloseCode } from "../protocol/close-codes.js";
 import { decodeFrame } from "../protocol/decode-frame.js";
 import { ErrorCode } from "../protocol/error-codes.js";
 import {
+  encodeControl,
   encodeError,
   encodeEvent,
   encodeReply,
@@ -337,7 +338,7 @@ class TswsClient {
     } else if (f[1] === "welcome" || f[1] === "resumed") {
       this.#session.start(f[1] === "resumed", f[2] as object);
       // The new token is in hand: the server retires the one this link resumed with.
-      if (f[1] === "resumed") link.send('[9,"confirm"]');
+      if (f[1] === "resumed") link.send(encodeControl("confirm"));
       if (this.#resuming === link) this.#ready(link, this.#session.resumed);
     }
   }

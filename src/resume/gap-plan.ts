@@ -174,6 +174,22 @@ export function resumeFrames(plans: readonly StreamPlan[], reader?: string): str
 }
 
 /**
+ * A hole in one live stream, filled: the frames of `window` (read after `after`) for `reader`, and
+ * where the reader stands once they are written (a gap included, as a resume plans it).
+ * @example
+ * const { frames, position } = fillFrames("inbox:s1", at, await history.read("inbox:s1", at, size), "s1");
+ */
+export function fillFrames(
+  stream: StreamName,
+  after: StreamPosition,
+  window: HistoryWindow,
+  reader?: string,
+): { frames: string[]; position: StreamPosition } {
+  const plans = planResume([[stream, after]], new Map([[stream, window]]));
+  return { frames: resumeFrames(plans, reader), position: (plans[0] as StreamPlan).position };
+}
+
+/**
  * The entries that are copies of one emit to several rooms found in more than one of `plans`,
  * each with where every copy is (plan index, entry index); undefined when there are none.
  */

@@ -89,7 +89,9 @@ export interface HistoryLog {
   append(stream: StreamName, body: string, except?: readonly string[]): Awaitable<StreamPosition>;
   /**
    * The newest entries after `after` (all kept entries of the current epoch when `after`'s epoch is
-   * another one, or `after` is undefined), at most `limit`, with the metadata gap-plan.ts needs.
+   * another one, `after` is past the epoch's top, so from an older numbering, or `after` is
+   * undefined), at most `limit`, with the metadata gap-plan.ts needs (whose `planStream` reports
+   * those cases as a reset).
    */
   read(stream: StreamName, after: StreamPosition | undefined, limit: number): Awaitable<HistoryWindow>;
   /** The stream's current top, creating the stream (and its epoch) if it has none yet: a joiner's start position. */

@@ -84,7 +84,8 @@ export class MemoryHistory implements HistoryLog {
   read(stream: StreamName, after: StreamPosition | undefined, limit: number): HistoryWindow {
     const ring = this.#ring(stream);
     this.#expire(ring, this.#now());
-    const from = after !== undefined && after.epoch === ring.epoch ? after.seq + 1 : 1;
+    // A seq past the top is an older numbering's (see HistoryLog.read): everything kept is news.
+    const from = after !== undefined && after.epoch === ring.epoch && after.seq <= ring.top ? after.seq + 1 : 1;
     const start = Math.max(from, ring.first, ring.top - limit + 1);
     const entries: HistoryEntry[] = [];
     const bodies = ring.bodies;

@@ -8,7 +8,7 @@
 import type { Logger } from "../logger.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
 import type { Socket } from "../socket/socket.js";
-import { admitLive, planResume, resumeFrames } from "./gap-plan.js";
+import { admitLive, fillFrames } from "./gap-plan.js";
 import { type HistoryLog, type HistoryWindow, inboxStream, type StreamName, type StreamPosition } from "./history-log.js";
 
 /**
@@ -134,9 +134,9 @@ export class SessionInbox {
         // Read after `item` was appended: the window holds it too (or a gap covers it).
         const window = await host.history.read(item.stream, at, host.size);
         if (host.socket.closed) return;
-        const plans = planResume([[item.stream, at]], new Map([[item.stream, window]]));
-        for (const frame of resumeFrames(plans, host.sid)) host.socket.send(frame);
-        this.position = (plans[0] as { position: StreamPosition }).position;
+        const filled = fillFrames(item.stream, at, window, host.sid);
+        for (const frame of filled.frames) host.socket.send(frame);
+        this.position = filled.position;
       }
     } catch (error) {
       // The hole stays unread: the client's position stays before it, so its next resume replays it.

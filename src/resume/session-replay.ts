@@ -6,7 +6,7 @@
  * socket-session.ts owns the session and says `resumed` after it; this file holds only the replay.
  */
 import { outboxOf, type Socket } from "../socket/socket.js";
-import { admitLive, planResume, resumeFrames } from "./gap-plan.js";
+import { admitLive, fillFrames, planResume, resumeFrames } from "./gap-plan.js";
 import { type HistoryLog, type HistoryWindow, inboxStream, roomStream, type StreamName, type StreamPosition } from "./history-log.js";
 import { replayStart } from "./replay-start.js";
 import type { RoomGate } from "./room-gate.js";
@@ -87,17 +87,14 @@ export class SessionReplay {
       const streams = [...record.rooms.map(roomStream), inboxStream(record.sid)];
       const reads = streams.map(async (stream) => {
         const { after, said } = replayStart(stream, told, record);
+        // A seq past the top of its epoch (a client that never heard the epoch said its seq, and the
+        // record has the stream's new epoch) reads the whole epoch: HistoryLog.read's rule.
         let window = await history.read(stream, after, size);
-        // Past the top of its own epoch: the seq is from an older numbering (a client that never
-        // heard the epoch said its seq, and the record has the stream's new epoch). Everything the
-        // epoch holds is news to it: read from the start, and planStream reports a reset.
-        if (after !== undefined && after.epoch === window.epoch && after.seq > window.top)
-          window = await history.read(stream, undefined, size);
         let from: StreamPosition;
         if (after !== undefined) from = after;
         else if (said !== undefined) {
           from = { seq: said.seq, epoch: window.epoch };
-          // As above: a seq past the top is an older numbering's, and every entry is news.
+          // A seq past the top is an older numbering's (HistoryLog.read's rule): every entry is news.
           if (said.seq <= window.top) window = { ...window, entries: window.entries.filter((e) => e.seq > said.seq) };
         } else from = { seq: stream.startsWith("inbox:") ? 0 : window.top, epoch: window.epoch }; // a room it never heard from: nothing to replay
         order.push([stream, from]);
@@ -139,10 +136,9 @@ export class SessionReplay {
         socket.send(item.frame);
         continue;
       }
-      const window = await history.read(item.stream, pos, size);
-      const plans = planResume([[item.stream, pos]], new Map([[item.stream, window]]));
-      for (const frame of resumeFrames(plans, sid)) socket.send(frame);
-      positions.set(item.stream, (plans[0] as { position: StreamPosition }).position);
+      const filled = fillFrames(item.stream, pos, await history.read(item.stream, pos, size), sid);
+      for (const frame of filled.frames) socket.send(frame);
+      positions.set(item.stream, filled.position);
     }
   }
 

@@ -91,7 +91,7 @@ local first = top + 1
 local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 if #oldest > 0 then first = tonumber(string.match(oldest[1][1], '^(%d+)')) end
 local from = 1
-if ARGV[6] == epoch then from = tonumber(ARGV[5]) + 1 end
+if ARGV[6] == epoch and tonumber(ARGV[5]) <= top then from = tonumber(ARGV[5]) + 1 end
 local start = math.max(from, top - tonumber(ARGV[7]) + 1, first)
 local reply = { epoch, top, first, x }
 if start <= top then
