@@ -88,7 +88,11 @@ it("keeps the session, drops duplicate pushes, resumes with token and positions,
   second?.close(1011, "gone");
   await until(() => peer.connects.length === 3, "the second reconnect");
   const third = peer.connects[2];
-  assert.equal(third?.request.headers["sec-websocket-protocol"], "tsws.v1,tsws-resume.s1.second");
+  assert.equal(
+    third?.request.headers["sec-websocket-protocol"],
+    "tsws.v1,tsws-resume.s1.second,tsws-resume.s1.first",
+    "its latest token, then the one it resumed with (good again after a late take of it)",
+  );
   await until(() => framesAfter(seen2).length === 1, "the positions");
   assert.deepEqual(framesAfter(seen2), [[9, "pos", { "room:a": [2, "E2"], "inbox:s1": [1, "I1"] }]]);
   send(third, [9, "gap", { reason: "expired" }]);
@@ -103,6 +107,9 @@ it("keeps the session, drops duplicate pushes, resumes with token and positions,
   send(third, [4, "room:a", 1, "echo", { n: 8 }]); // positions were forgotten with the session
   await until(() => echoes.length === 7, "a push of the fresh session");
   assert.equal(framesAfter(seen2).length, 1, "the lost request was not sent to the fresh session");
+  third?.close(1011, "gone");
+  await until(() => peer.connects.length === 4, "the reconnect of the fresh session");
+  assert.equal(peer.connects[3]?.request.headers["sec-websocket-protocol"], "tsws.v1,tsws-resume.s2.first", "no fallback: s1's tokens went with it");
 });
 
 it("backs off while the server accepts its resumes and closes them before `resumed` (it starts over only once a session is ready)", async () => {

@@ -120,6 +120,59 @@ describe("tswebsockets/client with resume", () => {
     );
   });
 
+  it("a late take of the token it resumed with, before its confirm landed, costs nothing: its next resume offers that token after its new one, every message once, no gap", async () => {
+    const node = await startNode({ ttl: 10_000, history: { size: 100 } });
+    const offers: string[][] = []; // the tokens each connection offered, in order
+    let holdConfirm = false;
+    class Recording extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols);
+        offers.push(
+          [protocols ?? []]
+            .flat()
+            .filter((p) => p.startsWith("tsws-resume."))
+            .map((p) => p.slice("tsws-resume.".length)),
+        );
+      }
+      // A slow uplink: the confirm of the first resume reaches the server a second late (if the link still stands).
+      override send(data: string): void {
+        if (data === '[9,"confirm"]' && holdConfirm) {
+          holdConfirm = false;
+          setTimeout(() => this.readyState === WebSocket.OPEN && super.send(data), 1000);
+        } else super.send(data);
+      }
+    }
+    const c = resumer(node.url, { WebSocket: Recording as unknown as typeof WebSocket });
+    await settled(c);
+    const id = c.id;
+    await c.request("join", { room: "r" });
+    node.say("r", 0);
+    await until(() => c.got.messages.length === 1, "the first message");
+    holdConfirm = true;
+    cut(node, c);
+    await until(() => c.state === "open" && node.connects.at(-1)?.resumed === true, "the first resume");
+    const [resumedWith] = offers.at(-1) as string[];
+    // An older upgrade offering the token the client just resumed with (slow in some middleware,
+    // its TCP connection dead by the time it is answered) takes the session back meanwhile.
+    const late = new ResumePeer(node.url);
+    late.token = resumedWith;
+    late.confirms = false;
+    await late.connect();
+    assert.equal(late.sid, id, "the late upgrade took the session");
+    late.drop();
+    await until(() => c.state === "reconnecting" || offers.length > 2, "the client to lose its link to the late take");
+    node.say("r", 1);
+    await until(() => c.state === "open" && offers.length === 3, "the client's next connection");
+    assert.deepEqual(c.got.gaps, [], "resumed, nothing lost");
+    assert.equal(c.resumed, true);
+    assert.deepEqual(offers.at(-1)?.[1], resumedWith, "its newer token first, then the one it resumed with");
+    await until(() => c.got.messages.length >= 2, "the message it missed");
+    await new Promise((r) => setTimeout(r, 50)); // a duplicate would arrive by now
+    assert.deepEqual(c.got.messages, range(0, 1), "every room message once, in order");
+    assert.deepEqual(c.got.gaps, [], "nothing lost");
+    assert.equal(c.id, id, "the same session");
+  });
+
   it("reports open once the welcome arrived: id is set by then", async () => {
     const node = await startNode({ ttl: 10_000, history: { size: 100 } });
     const c = resumer(node.url);

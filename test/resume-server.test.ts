@@ -423,6 +423,41 @@ describe("resumable sessions on one node", () => {
     thief.close();
   });
 
+  it("a late take of the token a client resumed with (an old upgrade, slow in the middleware) costs the client nothing: it resumes with that token, offered after its newer one", async () => {
+    const jay = new ResumePeer(url);
+    await jay.connect();
+    jay.send([1, 1, "join", { room: "late" }]);
+    await jay.next((f) => f[0] === 2 && f[1] === 1);
+    const sid = jay.sid as string;
+    const say = (text: string) => view?.to("late").emit("message", { text });
+    say("heard");
+    await until(() => jay.seqs("room:late").length === 1, "the first message");
+    jay.drop();
+    await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
+    // An upgrade with jay's token whose TCP connection died unnoticed, still in the app's middleware (300 ms).
+    const late = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
+    late.on("error", () => {});
+    const lateFrames: unknown[][] = [];
+    late.on("message", (data: Buffer) => lateFrames.push(JSON.parse(String(data)) as unknown[]));
+    const spent = jay.token;
+    jay.confirms = false; // the late take lands before the confirm would
+    await jay.connect();
+    assert.equal(jay.sid, sid);
+    assert.equal(jay.fallback, spent, "it keeps the token it resumed with");
+    await until(() => jay.closed !== undefined, "the late take to close jay's connection", 5000);
+    assert.deepEqual(jay.closed, [1001, "resumed elsewhere"]);
+    await until(() => lateFrames.some((f) => f[0] === 9 && f[1] === "resumed"), "the late upgrade to have the session", 5000);
+    late.terminate();
+    await until(() => server.getSocket(sid) === undefined, "the server to see the late upgrade gone");
+    say("missed");
+    jay.confirms = true;
+    await jay.connect(); // offers its newer token (refused: the late take rotated it) and then the one it resumed with
+    assert.equal(jay.sid, sid, "resumed, not a fresh session");
+    assert.deepEqual(jay.gaps, [], "nothing lost");
+    assert.deepEqual(jay.seqs("room:late"), [1, 2], "what it missed, once, in order");
+    jay.close();
+  });
+
   /** A dropped session whose resume the client abandons during the app's 300 ms middleware, after 100 ms. */
   async function abandonedResume(): Promise<{ jay: ResumePeer; sid: string }> {
     const jay = new ResumePeer(url);

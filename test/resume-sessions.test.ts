@@ -5,7 +5,7 @@ import { ControlKind, encodeControl } from "../src/protocol/index.js";
 import { MemorySessions } from "../src/resume/memory-sessions.js";
 import { packedGeneration, packedSid, packRecord, unpackRecord } from "../src/resume/packed-record.js";
 import { ownerKey, type SessionRecord } from "../src/resume/session-store.js";
-import { issueSecret, issueToken, parseToken, resumeTokenOf, sameDigest, sameSecret, splitToken } from "../src/resume/session-token.js";
+import { issueSecret, issueToken, parseToken, resumeTokensOf, sameDigest, sameSecret, splitToken } from "../src/resume/session-token.js";
 import { welcomeFrame } from "../src/resume/socket-session.js";
 
 const record = (sid: string, owner = "user:1"): SessionRecord => ({
@@ -64,14 +64,16 @@ describe("resume tokens", () => {
     }
   });
 
-  it("are read from the offered subprotocols, never selected", () => {
-    assert.equal(resumeTokenOf("tsws.v1, tsws-resume.s1.abc"), "s1.abc");
-    assert.equal(resumeTokenOf(["tsws.v1", "tsws-resume.s2.x"]), "s2.x");
-    assert.equal(resumeTokenOf("tsws.v1"), undefined);
-    assert.equal(resumeTokenOf("tsws.v1, tsws-resume."), undefined);
-    assert.equal(resumeTokenOf("tsws-resume.s1.abc"), undefined, "not without tsws.v1: nothing could resume");
-    assert.equal(resumeTokenOf("tsws-resume.s1.abc, tsws.v1"), "s1.abc");
-    assert.equal(resumeTokenOf(undefined), undefined);
+  it("are read from the offered subprotocols in order, at most two, never selected", () => {
+    assert.deepEqual(resumeTokensOf("tsws.v1, tsws-resume.s1.abc"), ["s1.abc"]);
+    assert.deepEqual(resumeTokensOf(["tsws.v1", "tsws-resume.s2.x"]), ["s2.x"]);
+    assert.equal(resumeTokensOf("tsws.v1"), undefined);
+    assert.equal(resumeTokensOf("tsws.v1, tsws-resume."), undefined);
+    assert.equal(resumeTokensOf("tsws-resume.s1.abc"), undefined, "not without tsws.v1: nothing could resume");
+    assert.deepEqual(resumeTokensOf("tsws-resume.s1.abc, tsws.v1"), ["s1.abc"]);
+    assert.deepEqual(resumeTokensOf("tsws.v1, tsws-resume.s.new, tsws-resume.s.old"), ["s.new", "s.old"], "the latest, then the fallback");
+    assert.deepEqual(resumeTokensOf("tsws.v1, tsws-resume.a.1, tsws-resume.a.2, tsws-resume.a.3"), ["a.1", "a.2"], "a third is not read");
+    assert.equal(resumeTokensOf(undefined), undefined);
   });
 });
 

@@ -209,10 +209,11 @@ class TswsClient {
 
   #open(first = false): void {
     let link: Link;
-    const token = this.#waitMs !== undefined ? this.#session.token : undefined;
+    const tokens = this.#waitMs !== undefined ? this.#session.offer() : [];
+    const offered = tokens.length > 0;
     try {
-      // The token rides in the subprotocol list (never the URL), right after tsws.v1; the server only reads it.
-      const offer = token === undefined ? [] : [RESUME_SUBPROTOCOL_PREFIX + token];
+      // Tokens ride in the subprotocol list (never the URL), right after tsws.v1; the server only reads them.
+      const offer = tokens.map((token) => RESUME_SUBPROTOCOL_PREFIX + token);
       link = new this.#WebSocket(this.#url, [SUBPROTOCOL, ...offer, ...this.#protocols]) as Link;
     } catch (error) {
       if (first) throw error;
@@ -227,10 +228,10 @@ class TswsClient {
         return;
       }
       // The positions go first: the server replays from them, then says `resumed`.
-      if (token !== undefined) link.send(this.#session.positions());
+      if (offered) link.send(this.#session.positions());
       else this.#session.reset(); // a fresh session: positions of an earlier one mean nothing to it
       this.#resuming = link;
-      this.#waiting = setTimeout(() => this.#unwelcomed(link, token !== undefined), this.#waitMs);
+      this.#waiting = setTimeout(() => this.#unwelcomed(link, offered), this.#waitMs);
     };
     link.onmessage = ({ data }) => {
       if (this.#link !== link) return;
@@ -312,7 +313,7 @@ class TswsClient {
   #unwelcomed(link: Link, offered: boolean): void {
     if (this.#link !== link || this.#resuming !== link) return;
     this.#session.reset();
-    this.#session.id = this.#session.token = undefined;
+    this.#session.id = this.#session.token = this.#session.fallback = undefined;
     if (offered) this.#emitLocal("gap", { reason: "expired" });
     this.#ready(link, false);
   }

@@ -36,6 +36,14 @@ export class ResumeSession {
   id: string | undefined;
   /** The token the next reconnect offers, replaced by each `welcome` / `resumed` (each resume rotates it). */
   token: string | undefined;
+  /**
+   * The token the last `resumed` was reached with, offered after {@link token}: the server keeps it
+   * good until it has this client's confirm, so if an older upgrade with it (slow in the app's
+   * middleware) took the session back meanwhile, it is the one that still resumes (docs/resume.md).
+   */
+  fallback: string | undefined;
+  /** The token the current link offered first. */
+  #offered: string | undefined;
   /** Whether the latest session start was a resume (`resumed`) rather than a fresh session (`welcome`). */
   resumed = false;
   readonly #positions = new Map<string, Position>();
@@ -46,6 +54,7 @@ export class ResumeSession {
    * store opens the session after `onConnect` ran) or from rooms joined since belong to this session.
    */
   start(resumed: boolean, data: SessionData | undefined): void {
+    this.fallback = resumed ? this.#offered : undefined;
     if (typeof data?.sid === "string") this.id = data.sid;
     if (typeof data?.token === "string") this.token = data.token;
     this.resumed = resumed;
@@ -81,6 +90,13 @@ export class ResumeSession {
     const epoch = typeof data?.epoch === "string" ? data.epoch : known?.[1];
     const seq = typeof data?.to === "number" ? data.to : epoch === known?.[1] ? (known?.[0] ?? 0) : 0;
     this.#positions.set(stream, epoch === undefined ? [seq] : [seq, epoch]);
+  }
+
+  /** The tokens a reconnect offers, in order: {@link token}, then {@link fallback}; none without a session. */
+  offer(): string[] {
+    this.#offered = this.token;
+    if (this.token === undefined) return [];
+    return this.fallback === undefined ? [this.token] : [this.token, this.fallback];
   }
 
   /** Forgets every position: a fresh session starts (no token offered, or the resume was refused). */

@@ -30,4 +30,4 @@ export { MemorySessions } from "./memory-sessions.js";
 export { type HistoryOptions, RESUME_DEFAULTS, type ResolvedResumeOptions, type ResumeOptions, resolveResumeOptions } from "./options.js";
 export { REPLY_CACHE_SIZE, ReplyCache, type ReplyStep } from "./reply-cache.js";
 export { ownerKey, type ReplyState, type SessionRecord, type SessionStore, type TakeRefusal, type TakeResult } from "./session-store.js";
-export { issueSecret, issueToken, parseToken, resumeTokenOf, sameDigest, sameSecret, splitToken } from "./session-token.js";
+export { issueSecret, issueToken, parseToken, resumeTokensOf, sameDigest, sameSecret, splitToken } from "./session-token.js";

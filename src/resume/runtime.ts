@@ -27,10 +27,10 @@ import { REPLY_CACHE_SIZE, ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import { RoomGate } from "./room-gate.js";
 import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.js";
-import { resumeTokenOf } from "./session-token.js";
+import { resumeTokensOf } from "./session-token.js";
 import { SocketSession, sessionBase } from "./socket-session.js";
 import { StreamSends } from "./stream-sends.js";
-import { when } from "./when.js";
+import { andThen, when } from "./when.js";
 
 /**
  * What `onExpire` gets: the session's last state, once, when its window ended without a resume
@@ -181,9 +181,9 @@ export class ResumeRuntime {
    * Cluster failover takes seconds) costs it the wait, not its session (a fresh one would).
    */
   readonly prepare = (req: IncomingMessage): UpgradeRefusal | undefined | Promise<UpgradeRefusal | undefined> => {
-    const token = resumeTokenOf(req.headers["sec-websocket-protocol"]);
+    const tokens = resumeTokensOf(req.headers["sec-websocket-protocol"]);
     // The client already left (during the app's middleware): nothing to take the session for.
-    if (token === undefined || req.socket.destroyed) return undefined;
+    if (tokens === undefined || req.socket.destroyed) return undefined;
     const r = req as IncomingMessage & { user?: unknown; session?: { id?: unknown } };
     const sessionId = typeof r.session?.id === "string" ? r.session.id : undefined;
     const failed = (error: unknown): UpgradeRefusal => {
@@ -200,9 +200,16 @@ export class ResumeRuntime {
       }
       this.#keepTake(req, result);
     };
+    const owner = ownerKey(r.user, sessionId);
+    // The first offered token the store knows takes the session: the client's latest, else the one
+    // it last resumed with (still good after a late take of it: see resumeTokensOf).
+    const takeFrom = (i: number): Awaitable<TakeResult> =>
+      andThen(this.#backend.sessions.take(tokens[i] as string, owner), (result: TakeResult) =>
+        !result.ok && result.reason === "unknown" && i + 1 < tokens.length ? takeFrom(i + 1) : result,
+      ) as Awaitable<TakeResult>;
     let result: Awaitable<TakeResult>;
     try {
-      result = this.#backend.sessions.take(token, ownerKey(r.user, sessionId));
+      result = takeFrom(0);
     } catch (error) {
       return failed(error);
     }

@@ -75,29 +75,39 @@ export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** How many resume tokens one upgrade may offer: the client's latest and the one it last resumed with. */
+export const MAX_OFFERED_TOKENS = 2;
+
 /**
- * The resume token a client offered as the subprotocol `tsws-resume.<token>` in its
- * `Sec-WebSocket-Protocol` header, or undefined. Only read beside `tsws.v1`: an upgrade that does
- * not offer it cannot resume a session, and a token taken for it would be spent (and the session's
- * open connection closed) for nothing. The server never selects it.
+ * The resume tokens a client offered as subprotocols `tsws-resume.<token>` in its
+ * `Sec-WebSocket-Protocol` header, in its order (the first {@link MAX_OFFERED_TOKENS}), or
+ * undefined when it offered none. The bundled client offers its latest token, then the one it last
+ * resumed with (its fallback, for a late take: docs/resume.md). Only read beside `tsws.v1`: an
+ * upgrade that does not offer it cannot resume a session, and a token taken for it would be spent
+ * (and the session's open connection closed) for nothing. The server never selects one.
  * @example
- * resumeTokenOf("tsws.v1, tsws-resume.abc.def"); // "abc.def"
- * resumeTokenOf("tsws-resume.abc.def"); // undefined
+ * resumeTokensOf("tsws.v1, tsws-resume.abc.def"); // ["abc.def"]
+ * resumeTokensOf("tsws.v1, tsws-resume.s.new, tsws-resume.s.old"); // ["s.new", "s.old"]
+ * resumeTokensOf("tsws-resume.abc.def"); // undefined
  */
-export function resumeTokenOf(header: string | readonly string[] | undefined): string | undefined {
+export function resumeTokensOf(header: string | readonly string[] | undefined): string[] | undefined {
   if (header === undefined) return undefined;
   const list = typeof header === "string" ? header : header.join(",");
   if (!list.includes(RESUME_SUBPROTOCOL_PREFIX)) return undefined; // most upgrades offer no token: no split
-  let token: string | undefined;
+  const tokens: string[] = [];
   let negotiable = false;
   for (const item of list.split(",")) {
     const offered = item.trim();
     if (offered === SUBPROTOCOL) negotiable = true;
-    else if (token === undefined && offered.startsWith(RESUME_SUBPROTOCOL_PREFIX) && offered.length > RESUME_SUBPROTOCOL_PREFIX.length) {
-      token = offered.slice(RESUME_SUBPROTOCOL_PREFIX.length);
+    else if (
+      tokens.length < MAX_OFFERED_TOKENS &&
+      offered.startsWith(RESUME_SUBPROTOCOL_PREFIX) &&
+      offered.length > RESUME_SUBPROTOCOL_PREFIX.length
+    ) {
+      tokens.push(offered.slice(RESUME_SUBPROTOCOL_PREFIX.length));
     }
   }
-  return negotiable ? token : undefined;
+  return negotiable && tokens.length > 0 ? tokens : undefined;
 }
 
 /** Secrets drawn per refill of {@link pool}. */

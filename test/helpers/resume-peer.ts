@@ -18,6 +18,11 @@ export class ResumePeer {
   ws!: WebSocket;
   sid: string | undefined;
   token: string | undefined;
+  /**
+   * The token the last `resumed` was reached with, offered after `token` as the bundled client
+   * does (it still resumes the session after a late take of it); undefined after a `welcome`.
+   */
+  fallback: string | undefined;
   readonly positions = new Map<string, [number, string | undefined]>();
   readonly pushes: Push[] = [];
   readonly gaps: Record<string, unknown>[] = [];
@@ -30,6 +35,8 @@ export class ResumePeer {
   /** Called when a connection closes (not called for close() of this side). */
   onDrop: (() => void) | undefined;
   #closing = false;
+  /** The token the current connection offered first. */
+  #offered: string | undefined;
   /** Resolved by the next welcome or resumed frame. */
   #ready: { resolve: () => void; promise: Promise<void> } | undefined;
   #waiters: { match: (f: unknown[]) => boolean; resolve: (f: unknown[]) => void }[] = [];
@@ -45,6 +52,7 @@ export class ResumePeer {
   clone(url: string): ResumePeer {
     const q = new ResumePeer(url);
     q.token = this.token;
+    q.fallback = this.fallback;
     q.sid = this.sid;
     for (const [stream, pos] of this.positions) q.positions.set(stream, pos);
     return q;
@@ -52,7 +60,9 @@ export class ResumePeer {
 
   /** Connects (offering the token when there is one); resolves on welcome or resumed. */
   async connect(opts: { headers?: Record<string, string>; sendPositions?: boolean } = {}): Promise<void> {
-    const protocols = this.token === undefined ? ["tsws.v1"] : ["tsws.v1", `tsws-resume.${this.token}`];
+    const offered = [this.token, this.fallback].filter((t) => t !== undefined).map((t) => `tsws-resume.${t}`);
+    const protocols = this.token === undefined ? ["tsws.v1"] : ["tsws.v1", ...offered];
+    this.#offered = this.token;
     const ws = new WebSocket(this.url, protocols, { headers: opts.headers });
     this.ws = ws;
     let resolve!: () => void;
@@ -124,8 +134,13 @@ export class ResumePeer {
       if (frame[1] === "welcome" || frame[1] === "resumed") {
         this.sid = data.sid as string;
         this.token = data.token as string;
-        if (frame[1] === "welcome") this.positions.clear();
-        else if (this.confirms) this.ws.send('[9,"confirm"]');
+        if (frame[1] === "welcome") {
+          this.positions.clear();
+          this.fallback = undefined;
+        } else {
+          this.fallback = this.#offered;
+          if (this.confirms) this.ws.send('[9,"confirm"]');
+        }
         for (const [stream, [seq, epoch]] of Object.entries((data.positions ?? {}) as Record<string, [number, string]>)) {
           this.positions.set(stream, [seq, epoch]);
         }
