@@ -64,11 +64,17 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
         "the winner: the room and the direct message it missed, once",
       );
       assert.deepEqual(winner.gaps, []);
-      if (loser.sid === sid) await until(() => loser.closed?.[0] === 1001, "the loser closed: resumed elsewhere", 10_000);
-      else {
+      const [winnerNode, loserNode] = winner === racers[0] ? [a, b] : [b, a];
+      const fresh = loser.sid !== sid;
+      if (!fresh) {
+        await until(() => loser.closed?.[0] === 1001, "the loser closed: resumed elsewhere", 10_000);
+        // Its node holds no socket of the session any more: one left there would get live messages too.
+        await until(() => loserNode.server.getSocket(sid) === undefined, "the loser's node to let the session go", 10_000);
+      } else {
         assert.deepEqual(loser.frames[0], [9, "gap", { reason: "expired" }]);
         assert.equal(loser.frames[1]?.[1], "welcome");
       }
+      assert.equal(winnerNode.server.getSocket(sid)?.closed, false, "the winner's node holds the session");
       const before = loser.pushes.length;
       // Live from now on: the session's direct message reaches the winner only, once.
       a.server.sendTo(sid, dm(2));
@@ -78,7 +84,36 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
         dms(winner).map((x) => x.seq),
         [1, 2],
       );
-      assert.equal(loser.pushes.length, before, "the loser gets nothing more of the session");
+      // A loser that started fresh is still connected, with a session of its own.
+      if (fresh) assert.equal(loser.pushes.length, before, "the loser's fresh session gets nothing of the session");
+    });
+
+    it(`${mode}: a late take on node a of the token a client resumed with on node b, before its confirm landed, costs nothing: the client resumes with that token, offered after its newer one`, async () => {
+      const { a, b, p, sid } = await awayWithOneDm(`late${mode}`);
+      p.url = b.url;
+      p.confirms = false; // the late take lands before the confirm would
+      await p.connect();
+      assert.equal(p.sid, sid);
+      const late = env.x.clone(p, a.url);
+      late.token = p.fallback; // an older upgrade with the token p resumed with, its TCP dead by the time it is answered
+      late.fallback = undefined;
+      late.confirms = false;
+      await late.connect();
+      assert.equal(late.sid, sid, "the late upgrade took the session");
+      await until(() => p.closed?.[0] === 1001, "p closed: resumed elsewhere", 10_000);
+      late.drop();
+      await until(() => a.server.getSocket(sid) === undefined, "node a to see the late upgrade gone");
+      b.server.sendTo(sid, dm(2));
+      await env.x.numbered(`late${mode}`, sid, 2);
+      p.confirms = true;
+      await p.connect(); // its newer token was rotated away by the late take; the one it resumed with takes the session
+      assert.equal(p.sid, sid, "resumed, not a fresh session");
+      assert.deepEqual(p.gaps, [], "nothing lost");
+      assert.deepEqual(
+        dms(p).map((x) => (x.data as { n: number }).n),
+        [1, 2],
+        "what it missed, once, in order",
+      );
     });
 
     it(`${mode}: a resume on node b interrupted before \`resumed\` reached the client leaves its token good: the client resumes on node a with everything it missed, once`, async () => {
