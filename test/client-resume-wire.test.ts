@@ -109,7 +109,11 @@ it("keeps the session, drops duplicate pushes, resumes with token and positions,
   assert.equal(framesAfter(seen2).length, 1, "the lost request was not sent to the fresh session");
   third?.close(1011, "gone");
   await until(() => peer.connects.length === 4, "the reconnect of the fresh session");
-  assert.equal(peer.connects[3]?.request.headers["sec-websocket-protocol"], "tsws.v1,tsws-resume.s2.first", "no fallback: s1's tokens went with it");
+  assert.equal(
+    peer.connects[3]?.request.headers["sec-websocket-protocol"],
+    "tsws.v1,tsws-resume.s2.first",
+    "no fallback: s1's tokens went with it",
+  );
 });
 
 it("backs off while the server accepts its resumes and closes them before `resumed` (it starts over only once a session is ready)", async () => {

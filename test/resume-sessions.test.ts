@@ -6,7 +6,7 @@ import { MemorySessions } from "../src/resume/memory-sessions.js";
 import { packedGeneration, packedSid, packRecord, unpackRecord } from "../src/resume/packed-record.js";
 import { ownerKey, type SessionRecord } from "../src/resume/session-store.js";
 import { issueSecret, issueToken, parseToken, resumeTokensOf, sameDigest, sameSecret, splitToken } from "../src/resume/session-token.js";
-import { welcomeFrame } from "../src/resume/socket-session.js";
+import { welcomeFrame } from "../src/resume/session-welcome.js";
 
 const record = (sid: string, owner = "user:1"): SessionRecord => ({
   sid,

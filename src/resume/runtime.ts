@@ -26,9 +26,10 @@ import { ReplyNotices, remoteReply } from "./remote-reply.js";
 import { REPLY_CACHE_SIZE, ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import { RoomGate } from "./room-gate.js";
+import { sessionBase } from "./session-record.js";
 import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.js";
 import { resumeTokensOf } from "./session-token.js";
-import { SocketSession, sessionBase } from "./socket-session.js";
+import { SocketSession } from "./socket-session.js";
 import { StreamSends } from "./stream-sends.js";
 import { andThen, when } from "./when.js";
 

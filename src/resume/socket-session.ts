@@ -3,14 +3,14 @@
  * settled requests and close), its token (the welcome, the client's confirm after `resumed`), and
  * what its close means (a close by the peer or the network keeps the session for `ttl`; a close by
  * the application or a limit ends it). The inbox's live delivery is in session-inbox.ts, the replay
- * of a resumed session in session-replay.ts.
+ * of a resumed session in session-replay.ts, the record's fixed parts in session-record.ts, the
+ * welcome in session-welcome.ts and what a close reason means in close-reasons.ts.
  */
 import type { Logger } from "../logger.js";
-import { messageChannel } from "../observe/channels.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
-import { textFrame } from "../socket/frames.js";
-import { dataOf, outboxOf, type Socket, trafficFor } from "../socket/socket.js";
+import type { Socket } from "../socket/socket.js";
 import type { Room } from "../types.js";
+import { keepsSession, leftOnPurpose } from "./close-reasons.js";
 import {
   type Awaitable,
   type HistoryLog,
@@ -24,8 +24,10 @@ import { ReplyCache } from "./reply-cache.js";
 import type { ResumeHandle } from "./resume-handle.js";
 import type { RoomGate } from "./room-gate.js";
 import { type Buffered, SessionInbox } from "./session-inbox.js";
+import { assembleRecord, dataText, NO_REPLIES, type SessionBase } from "./session-record.js";
 import { SessionReplay } from "./session-replay.js";
 import type { SessionRecord, SessionStore } from "./session-store.js";
+import { sendWelcome, welcomeFrame } from "./session-welcome.js";
 import { andThen, isThenable, when } from "./when.js";
 
 /** What every session of a server shares. */
@@ -52,69 +54,6 @@ export interface SessionServices {
    * session (a store shared by nodes found it there and handed that node the message).
    */
   appendInbox(sid: string, body: string): Awaitable<StreamPosition | undefined>;
-}
-
-/** The record's `replies` of a session that never made its reply cache (most sessions never send a request). */
-const NO_REPLIES: SessionRecord["replies"] = Object.freeze([]);
-/** A record's `rooms`, `positions` or `starts` when it has none: one shared frozen value, not a new one per record. */
-const NO_ROOMS: SessionRecord["rooms"] = Object.freeze([]);
-const NO_POSITIONS: SessionRecord["positions"] = Object.freeze({});
-
-/**
- * What a session keeps of its record for its whole life (the rest is taken from the socket when
- * the record is written).
- * @example
- * const base: SessionBase = { sid: socket.id, owner: "", path: "/chat/a", namespace: "/chat/:room", generation: 0 };
- */
-export type SessionBase = Pick<SessionRecord, "sid" | "owner" | "path" | "namespace" | "generation">;
-
-/**
- * The {@link SessionBase} of a record.
- * @example
- * new SocketSession(services, socket, sessionBase(record), record, cache);
- */
-export function sessionBase(record: SessionRecord): SessionBase {
-  const { sid, owner, path, namespace, generation } = record;
-  return namespace === undefined ? { sid, owner, path, generation } : { sid, owner, path, namespace, generation };
-}
-
-/**
- * The welcome frame, byte for byte `encodeControl(ControlKind.WELCOME, { sid, token })`, written
- * without the array and object that would be built only to be encoded (one per fresh session).
- * @example
- * welcomeFrame("s1", "s1.AAAAAAAAAAAAAAAAAAAAAA"); // '[9,"welcome",{"sid":"s1","token":"s1.AAAAAAAAAAAAAAAAAAAAAA"}]'
- */
-export function welcomeFrame(sid: string, token: string): string {
-  return `[9,"${ControlKind.WELCOME}",{"sid":${JSON.stringify(sid)},"token":${JSON.stringify(token)}}]`;
-}
-
-/**
- * Writes the welcome as one prebuilt frame: with the 101 answer it is then one buffer more in the
- * handshake's write, not two. What observes a socket's sends (traffic totals, the message
- * channel) sees it as any send; outbound hooks never see protocol frames either way.
- */
-function sendWelcome(socket: Socket, frame: string): void {
-  if (trafficFor(socket).counting !== 0 || messageChannel.hasSubscribers) socket.send(frame);
-  else outboxOf(socket).sendFrame([textFrame(frame)], frame);
-}
-
-/**
- * Close reasons that keep the session for its window: the network or the peer went away (a close
- * frame without a code, 1001 going away, a lost connection), or the server is being replaced.
- */
-function keepsSession(reason: string | undefined): boolean {
-  if (reason === undefined || reason === "heartbeat timeout" || reason === "server shutting down") return true;
-  return reason.startsWith("peer closed") && !leftOnPurpose(reason);
-}
-
-/**
- * A close frame whose code the client chose: 1000 (normal closure: the bundled client's `close()`)
- * or an application code (3000–4999). The client is done with the session, which ends at once, as
- * Socket.IO keeps no state after `socket.disconnect()`; 1001, 1005 (no code, what the client sends
- * a link it gives up on) and 1006 (no close frame) keep it for a resume.
- */
-function leftOnPurpose(reason: string): boolean {
-  return reason.startsWith("peer closed (1000") || /^peer closed \([34]\d{3}[:)]/.test(reason);
 }
 
 /**
@@ -426,7 +365,6 @@ export class SocketSession implements ResumeHandle {
   record(): SessionRecord {
     this.#dirty = false;
     const joined = this.#socket.rooms;
-    // Empty parts are one shared frozen value (a fresh session's first record has only empty ones).
     let positions: Record<StreamName, StreamPosition> | undefined;
     for (const room of joined) {
       const pos = this.#services.gate.positionOf(room) ?? this.#recorded?.get(room);
@@ -446,36 +384,8 @@ export class SocketSession implements ResumeHandle {
         else began.delete(stream); // left: a later join starts again
       }
     }
-    let data = "{}"; // socket.data never made: not made now
-    try {
-      const value = dataOf(this.#socket);
-      if (value !== undefined) data = JSON.stringify(value) ?? "{}";
-    } catch (error) {
-      this.#services.logger.error(
-        { err: error, socket: this.#base.sid },
-        "resume: socket.data is not JSON-serializable; the session keeps {}",
-      );
-      data = "{}";
-    }
-    // Written out, not `{ ...this.#base, rooms, ... }`: a spread followed by new keys takes a slow
-    // path in V8 (node 20: ~8 µs for this record against ~0.1 µs), and a handshake builds three.
-    const { sid, owner, path, namespace, generation } = this.#base;
-    const rooms = joined.size === 0 ? NO_ROOMS : [...joined];
     const replies = this.#replies === undefined ? NO_REPLIES : this.#replies.entries();
-    return namespace === undefined
-      ? { sid, owner, path, rooms, data, positions: positions ?? NO_POSITIONS, starts: starts ?? NO_POSITIONS, generation, replies }
-      : {
-          sid,
-          owner,
-          path,
-          namespace,
-          rooms,
-          data,
-          positions: positions ?? NO_POSITIONS,
-          starts: starts ?? NO_POSITIONS,
-          generation,
-          replies,
-        };
+    return assembleRecord(this.#base, joined, dataText(this.#socket, this.#services.logger), positions, starts, replies);
   }
 
   /** Its socket has closed (told by the runtime, as the socket's protocol hears of it). */
