@@ -17,8 +17,8 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
   const env = crossNodesSuite();
 
   /** A session on node a, its connection dropped, and one direct message kept for it while away. */
-  async function awayWithOneDm(prefix: string) {
-    const { a, b, p, sid } = await env.x.sessionOnA(prefix, false);
+  async function awayWithOneDm(prefix: string, sharded = false) {
+    const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded);
     p.drop();
     await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
     a.server.sendTo(sid, dm(1));
@@ -89,7 +89,7 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
     });
 
     it(`${mode}: a late take on node a of the token a client resumed with on node b, before its confirm landed, costs nothing: the client resumes with that token, offered after its newer one`, async () => {
-      const { a, b, p, sid } = await awayWithOneDm(`late${mode}`);
+      const { a, b, p, sid } = await awayWithOneDm(`late${mode}`, sharded);
       p.url = b.url;
       p.confirms = false; // the late take lands before the confirm would
       await p.connect();

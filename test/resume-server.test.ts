@@ -272,6 +272,42 @@ describe("resumable sessions on one node", () => {
     frank.close();
   });
 
+  it("of two offered tokens, tries the second only when the first is unknown: another user's first token ends the search, and a first that resumes leaves the second unspent", async () => {
+    /** A dropped session of `user`: its peer, id and token. */
+    const away = async (user: string) => {
+      const peer = new ResumePeer(url);
+      await peer.connect({ headers: { "x-user": user } });
+      const sid = peer.sid as string;
+      peer.drop();
+      await until(() => server.getSocket(sid) === undefined, `${user} gone`);
+      return { peer, sid, token: peer.token };
+    };
+    const gina = await away("gina");
+    const hank = await away("hank");
+    // Hank offers gina's token first, then his own: refused for another user, his own not tried.
+    const both = new ResumePeer(url);
+    both.token = gina.token;
+    both.fallback = hank.token;
+    await both.connect({ headers: { "x-user": "hank" } });
+    assert.deepEqual(both.frames[0], [9, "gap", { reason: "expired" }]);
+    assert.ok(both.sid !== gina.sid && both.sid !== hank.sid, "a fresh session");
+    both.close();
+    // His own token was not spent: it resumes his session. Then gina's first token takes hers, her
+    // second (hank's new one, offered by hand) is left alone.
+    await hank.peer.connect({ headers: { "x-user": "hank" } });
+    assert.equal(hank.peer.sid, hank.sid);
+    hank.peer.drop();
+    await until(() => server.getSocket(hank.sid) === undefined, "hank gone again");
+    gina.peer.fallback = hank.peer.token;
+    await gina.peer.connect({ headers: { "x-user": "gina" } });
+    assert.equal(gina.peer.sid, gina.sid);
+    assert.equal((gina.peer.controls.at(-1)?.[2] as { via?: number }).via, undefined, "resumed by the first token");
+    await hank.peer.connect({ headers: { "x-user": "hank" } });
+    assert.equal(hank.peer.sid, hank.sid, "the second token offered beside a good first one is still good");
+    gina.peer.close();
+    hank.peer.close();
+  });
+
   it("lets a session whose token was presented on another path expire (gap there, onExpire once here)", async () => {
     const ivy = new ResumePeer(url);
     await ivy.connect();
@@ -423,7 +459,7 @@ describe("resumable sessions on one node", () => {
     thief.close();
   });
 
-  it("a late take of the token a client resumed with (an old upgrade, slow in the middleware) costs the client nothing: it resumes with that token, offered after its newer one", async () => {
+  it("a late take of the token a client resumed with (an older upgrade with it, answered after the client's newer connection resumed, before its confirm landed) costs the client nothing, twice in a row: it resumes with the token that took the session, offered after its newer one", async () => {
     const jay = new ResumePeer(url);
     await jay.connect();
     jay.send([1, 1, "join", { room: "late" }]);
@@ -432,29 +468,41 @@ describe("resumable sessions on one node", () => {
     const say = (text: string) => view?.to("late").emit("message", { text });
     say("heard");
     await until(() => jay.seqs("room:late").length === 1, "the first message");
+    /** An upgrade with `token` (its TCP dead by the time it is answered) takes the session from jay's open connection. */
+    const lateTake = async (token: string | undefined): Promise<void> => {
+      const late = new ResumePeer(url);
+      late.token = token;
+      late.confirms = false;
+      await late.connect();
+      assert.equal(late.sid, sid, "the late upgrade took the session");
+      await until(() => jay.closed !== undefined, "the late take to close jay's connection", 5000);
+      assert.deepEqual(jay.closed, [1001, "resumed elsewhere"]);
+      late.drop();
+      await until(() => server.getSocket(sid) === undefined, "the server to see the late upgrade gone");
+    };
+    const via = () => (jay.controls.at(-1)?.[2] as { via?: number }).via;
     jay.drop();
     await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
-    // An upgrade with jay's token whose TCP connection died unnoticed, still in the app's middleware (300 ms).
-    const late = new WebSocket(url, ["tsws.v1", `tsws-resume.${jay.token}`], { headers: { "x-slow": "1" } });
-    late.on("error", () => {});
-    const lateFrames: unknown[][] = [];
-    late.on("message", (data: Buffer) => lateFrames.push(JSON.parse(String(data)) as unknown[]));
-    const spent = jay.token;
-    jay.confirms = false; // the late take lands before the confirm would
+    const first = jay.token;
+    jay.confirms = false; // each late take lands before the confirm would
     await jay.connect();
-    assert.equal(jay.sid, sid);
-    assert.equal(jay.fallback, spent, "it keeps the token it resumed with");
-    await until(() => jay.closed !== undefined, "the late take to close jay's connection", 5000);
-    assert.deepEqual(jay.closed, [1001, "resumed elsewhere"]);
-    await until(() => lateFrames.some((f) => f[0] === 9 && f[1] === "resumed"), "the late upgrade to have the session", 5000);
-    late.terminate();
-    await until(() => server.getSocket(sid) === undefined, "the server to see the late upgrade gone");
-    say("missed");
-    jay.confirms = true;
-    await jay.connect(); // offers its newer token (refused: the late take rotated it) and then the one it resumed with
+    await lateTake(first);
+    say("missed 1");
+    await jay.connect(); // its newer token was rotated away by the late take; the one it resumed with takes the session
     assert.equal(jay.sid, sid, "resumed, not a fresh session");
     assert.deepEqual(jay.gaps, [], "nothing lost");
     assert.deepEqual(jay.seqs("room:late"), [1, 2], "what it missed, once, in order");
+    assert.equal(via(), 1, "resumed by its second token");
+    assert.equal(jay.fallback, first, "its fallback is the token that took the session, not the dead one it offered first");
+    // Again, of the token that took the session this time.
+    await lateTake(first);
+    say("missed 2");
+    jay.confirms = true;
+    await jay.connect();
+    assert.equal(jay.sid, sid, "resumed again, not a fresh session");
+    assert.deepEqual(jay.gaps, []);
+    assert.deepEqual(jay.seqs("room:late"), [1, 2, 3]);
+    assert.equal(via(), 1);
     jay.close();
   });
 

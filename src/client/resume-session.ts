@@ -9,11 +9,13 @@ import { encodeControl } from "../protocol/frames.js";
 /** `[seq]` or `[seq, epoch]`, as the `pos` frame carries it (no epoch until the server told one). */
 type Position = [seq: number, epoch?: string];
 
-/** The data of `welcome` and `resumed` frames (`positions` only in `resumed`). */
+/** The data of `welcome` and `resumed` frames (`positions` and `via` only in `resumed`). */
 interface SessionData {
   readonly sid?: unknown;
   readonly token?: unknown;
   readonly positions?: unknown;
+  /** Which offered token took the session: 1 for the second; absent for the first. */
+  readonly via?: unknown;
 }
 
 /** The data of a `gap` frame that this side reads. */
@@ -37,13 +39,14 @@ export class ResumeSession {
   /** The token the next reconnect offers, replaced by each `welcome` / `resumed` (each resume rotates it). */
   token: string | undefined;
   /**
-   * The token the last `resumed` was reached with, offered after {@link token}: the server keeps it
-   * good until it has this client's confirm, so if an older upgrade with it (slow in the app's
-   * middleware) took the session back meanwhile, it is the one that still resumes (docs/resume.md).
+   * The token that took the session at the last `resumed` (the server says which of the offered
+   * ones, `via`), offered after {@link token}: the server keeps it good until it has this
+   * client's confirm, so if an older upgrade with it (slow in the app's middleware) took the
+   * session back meanwhile, it is the one that still resumes (docs/resume.md).
    */
   fallback: string | undefined;
-  /** The token the current link offered first. */
-  #offered: string | undefined;
+  /** The tokens the current link offered. */
+  #offered: readonly string[] = [];
   /** Whether the latest session start was a resume (`resumed`) rather than a fresh session (`welcome`). */
   resumed = false;
   readonly #positions = new Map<string, Position>();
@@ -54,7 +57,7 @@ export class ResumeSession {
    * store opens the session after `onConnect` ran) or from rooms joined since belong to this session.
    */
   start(resumed: boolean, data: SessionData | undefined): void {
-    this.fallback = resumed ? this.#offered : undefined;
+    this.fallback = resumed ? this.#offered[data?.via === 1 ? 1 : 0] : undefined;
     if (typeof data?.sid === "string") this.id = data.sid;
     if (typeof data?.token === "string") this.token = data.token;
     this.resumed = resumed;
@@ -93,10 +96,10 @@ export class ResumeSession {
   }
 
   /** The tokens a reconnect offers, in order: {@link token}, then {@link fallback}; none without a session. */
-  offer(): string[] {
-    this.#offered = this.token;
-    if (this.token === undefined) return [];
-    return this.fallback === undefined ? [this.token] : [this.token, this.fallback];
+  offer(): readonly string[] {
+    const token = this.token;
+    this.#offered = token === undefined ? [] : this.fallback === undefined ? [token] : [token, this.fallback];
+    return this.#offered;
   }
 
   /** Forgets every position: a fresh session starts (no token offered, or the resume was refused). */

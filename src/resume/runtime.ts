@@ -31,7 +31,7 @@ import { ownerKey, type SessionRecord, type TakeResult } from "./session-store.j
 import { resumeTokensOf } from "./session-token.js";
 import { SocketSession } from "./socket-session.js";
 import { StreamSends } from "./stream-sends.js";
-import { andThen, when } from "./when.js";
+import { andThen, isThenable, when } from "./when.js";
 
 /**
  * What `onExpire` gets: the session's last state, once, when its window ended without a resume
@@ -60,8 +60,13 @@ const PING = encodeControl(ControlKind.PING);
 /** A token's outcome kept for its upgrade, and what runs if the upgrade is abandoned before its socket is made. */
 interface KeptTake {
   readonly result: TakeResult;
+  /** Which offered token the result is for: 0 the first, 1 the second (the client's fallback). */
+  readonly via: number;
   readonly abandoned: () => void;
 }
+
+/** A take's result and which offered token it is for (see {@link KeptTake}). */
+type OfferedTake = readonly [TakeResult, number];
 
 /** How long a graceful shutdown waits for running handlers of sessions in a shared store, in ms. */
 export const SHUTDOWN_REPLY_WAIT_MS = 10_000;
@@ -195,27 +200,28 @@ export class ResumeRuntime {
         headers: { "Retry-After": "1" },
       };
     };
-    const taken = (result: TakeResult) => {
+    const taken = ([result, via]: OfferedTake) => {
       if (!result.ok && result.reason === "owner") {
         this.#logger.warn({ url: req.url }, "resume: a token was presented by another user or session; starting a fresh session");
       }
-      this.#keepTake(req, result);
+      this.#keepTake(req, result, via);
     };
     const owner = ownerKey(r.user, sessionId);
     // The first offered token the store knows takes the session: the client's latest, else the one
-    // it last resumed with (still good after a late take of it: see resumeTokensOf).
-    const takeFrom = (i: number): Awaitable<TakeResult> =>
+    // it last resumed with (still good after a late take of it: see resumeTokensOf). Another
+    // owner's refusal ends the search.
+    const takeFrom = (i: number): Awaitable<OfferedTake> =>
       andThen(this.#backend.sessions.take(tokens[i] as string, owner), (result: TakeResult) =>
-        !result.ok && result.reason === "unknown" && i + 1 < tokens.length ? takeFrom(i + 1) : result,
-      ) as Awaitable<TakeResult>;
-    let result: Awaitable<TakeResult>;
+        !result.ok && result.reason === "unknown" && i + 1 < tokens.length ? takeFrom(i + 1) : [result, i],
+      ) as Awaitable<OfferedTake>;
+    let result: Awaitable<OfferedTake>;
     try {
       result = takeFrom(0);
     } catch (error) {
       return failed(error);
     }
-    if (typeof (result as PromiseLike<TakeResult>).then !== "function") {
-      taken(result as TakeResult);
+    if (!isThenable(result)) {
+      taken(result as OfferedTake);
       return undefined;
     }
     return Promise.resolve(result).then((outcome) => {
@@ -258,10 +264,10 @@ export class ResumeRuntime {
     }
     const taken = kept?.result;
     if (taken?.ok === true && init.ws.protocol === SUBPROTOCOL && taken.record.path === init.path) {
-      return this.#resumed(init, taken.record, taken.token, make);
+      return this.#resumed(init, taken.record, taken.token, kept?.via ?? 0, make);
     }
     // A session taken for an upgrade that cannot resume it (another path; a token without tsws.v1
-    // is not read, see resumeTokenOf): its token is spent, so nothing will resume it; it is let go
+    // is not read, see resumeTokensOf): its token is spent, so nothing will resume it; it is let go
     // to expire (its onExpire runs).
     if (taken?.ok === true) {
       this.#logger.warn(
@@ -303,12 +309,13 @@ export class ResumeRuntime {
    * closes: detached, and resumable again with the token that took it, which its client still
    * holds (see `SessionStore.take`).
    */
-  #keepTake(req: IncomingMessage, result: TakeResult): void {
+  #keepTake(req: IncomingMessage, result: TakeResult, via: number): void {
     const before = this.#takes.get(req);
     if (before === undefined) this.#takesKept++;
     else req.socket.off("close", before.abandoned);
     const kept: KeptTake = {
       result,
+      via,
       abandoned: () => {
         if (this.#takes.get(req) !== kept) return;
         this.#takes.delete(req);
@@ -342,7 +349,13 @@ export class ResumeRuntime {
     setTimeout(() => terminate(socket, "resumed elsewhere"), this.#closeTimeout).unref();
   }
 
-  #resumed<S extends ResumableSocket>(init: SocketInit, record: SessionRecord, token: string, make: (init: SocketInit) => S): S {
+  #resumed<S extends ResumableSocket>(
+    init: SocketInit,
+    record: SessionRecord,
+    token: string,
+    via: number,
+    make: (init: SocketInit) => S,
+  ): S {
     this.#closeHalfOpen(record.sid); // a half-open connection of the same session: the new one wins
     const socket = make({ ...init, id: record.sid, resumed: true });
     try {
@@ -365,7 +378,7 @@ export class ResumeRuntime {
     this.#backend.sessions.readFrom?.(record.sid, record.generation, session);
     session.beginReplay();
     for (const room of record.rooms) socket.join(room);
-    void session.replay(record, token);
+    void session.replay(record, token, via);
     return socket;
   }
 

@@ -321,9 +321,10 @@ export class SocketSession implements ResumeHandle {
   /**
    * Replays what the client missed in every stream of the record (after the positions it says it
    * has, else the record's), then what arrived meanwhile, then `[9, "resumed", { sid, token,
-   * positions }]`. Needs {@link beginReplay} first.
+   * positions, via? }]` (`via` 1 when the client's second offered token took the session: its
+   * fallback, which stays good until its confirm). Needs {@link beginReplay} first.
    */
-  async replay(record: SessionRecord, token: string): Promise<void> {
+  async replay(record: SessionRecord, token: string, via = 0): Promise<void> {
     const replay = this.#replay;
     if (replay === undefined) throw new Error("replay() needs beginReplay() first");
     const finish = (positions: Map<StreamName, StreamPosition>) => {
@@ -331,7 +332,8 @@ export class SocketSession implements ResumeHandle {
       if (inbox !== undefined) (this.#inbox ??= this.#newInbox()).position = inbox;
       const known: Record<StreamName, [number, string]> = {};
       for (const [stream, pos] of positions) known[stream] = [pos.seq, pos.epoch];
-      this.#socket.send(encodeControl(ControlKind.RESUMED, { sid: record.sid, token, positions: known }));
+      const told = via === 0 ? { sid: record.sid, token, positions: known } : { sid: record.sid, token, positions: known, via };
+      this.#socket.send(encodeControl(ControlKind.RESUMED, told));
       this.#confirming = true;
     };
     await replay.run(record, finish, (error) => this.#replayFailed(record, error));

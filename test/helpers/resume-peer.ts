@@ -19,8 +19,9 @@ export class ResumePeer {
   sid: string | undefined;
   token: string | undefined;
   /**
-   * The token the last `resumed` was reached with, offered after `token` as the bundled client
-   * does (it still resumes the session after a late take of it); undefined after a `welcome`.
+   * The token that took the session at the last `resumed` (by its `via`), offered after `token`
+   * as the bundled client does (it still resumes the session after a late take of it); undefined
+   * after a `welcome`.
    */
   fallback: string | undefined;
   readonly positions = new Map<string, [number, string | undefined]>();
@@ -35,8 +36,8 @@ export class ResumePeer {
   /** Called when a connection closes (not called for close() of this side). */
   onDrop: (() => void) | undefined;
   #closing = false;
-  /** The token the current connection offered first. */
-  #offered: string | undefined;
+  /** The tokens the current connection offered. */
+  #offered: (string | undefined)[] = [];
   /** Resolved by the next welcome or resumed frame. */
   #ready: { resolve: () => void; promise: Promise<void> } | undefined;
   #waiters: { match: (f: unknown[]) => boolean; resolve: (f: unknown[]) => void }[] = [];
@@ -62,7 +63,7 @@ export class ResumePeer {
   async connect(opts: { headers?: Record<string, string>; sendPositions?: boolean } = {}): Promise<void> {
     const offered = [this.token, this.fallback].filter((t) => t !== undefined).map((t) => `tsws-resume.${t}`);
     const protocols = this.token === undefined ? ["tsws.v1"] : ["tsws.v1", ...offered];
-    this.#offered = this.token;
+    this.#offered = [this.token, this.fallback];
     const ws = new WebSocket(this.url, protocols, { headers: opts.headers });
     this.ws = ws;
     let resolve!: () => void;
@@ -138,7 +139,7 @@ export class ResumePeer {
           this.positions.clear();
           this.fallback = undefined;
         } else {
-          this.fallback = this.#offered;
+          this.fallback = this.#offered[data.via === 1 ? 1 : 0];
           if (this.confirms) this.ws.send('[9,"confirm"]');
         }
         for (const [stream, [seq, epoch]] of Object.entries((data.positions ?? {}) as Record<string, [number, string]>)) {
