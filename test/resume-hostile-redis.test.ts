@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { WebSocket } from "ws";
 import { inboxStream, pushBody } from "../src/resume/history-log.js";
 import { crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
+import { RedisProxy } from "./helpers/redis-proxy.js";
 import type { ResumePeer } from "./helpers/resume-peer.js";
 import { appendUnparsable } from "./helpers/unparsable-entry.js";
 import { until } from "./helpers.js";
@@ -114,6 +115,46 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
         [1, 2],
         "what it missed, once, in order",
       );
+    });
+
+    it(`${mode}: a take whose answer comes after another node's take of the same token and that node's moved notice: the socket made for it is closed 'resumed elsewhere' at once, not left open until the lease renewal`, async () => {
+      const proxy = await RedisProxy.start(Number(env.admin.options.port));
+      try {
+        const prefix = `early${mode}`;
+        // Node a talks to Redis through the proxy: its command replies can be held while its notices flow.
+        const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded, { redisPort: proxy.port });
+        p.drop();
+        await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+        const hash = layoutOf(prefix).hash(sid);
+        const generation = async () => Number(await env.admin.hget(hash, "g"));
+        const before = await generation();
+        proxy.hold();
+        const first = env.x.clone(p, a.url);
+        first.confirms = false;
+        void first.connect().catch(() => {}); // node a's take: a read, then the script; the script's answer is held
+        // Replies held before a read of the generation that shows no take yet cannot be the script's: let those through.
+        for (let tries = 0; ; tries++) {
+          const mark = proxy.mark();
+          if ((await generation()) !== before) break;
+          assert.ok(tries < 500, "node a's take to run in Redis");
+          proxy.releaseBefore(mark);
+          await sleep(10);
+        }
+        const second = env.x.clone(p, b.url);
+        second.confirms = false;
+        await second.connect(); // the same token on node b (still good: no confirm yet); node a is told the session moved
+        assert.equal(second.sid, sid);
+        await sleep(300); // node a hears the notice, with no socket of the session yet
+        assert.equal(a.server.getSocket(sid), undefined, "node a made no socket yet: its take's answer is held");
+        proxy.release();
+        await until(() => first.closed !== undefined, "node a's socket for the older take to close", 4000);
+        assert.deepEqual(first.closed, [1001, "resumed elsewhere"]);
+        await until(() => a.server.getSocket(sid) === undefined, "node a to let the session go", 4000);
+        assert.equal(b.server.getSocket(sid)?.closed, false, "node b holds the session");
+        assert.equal(second.closed, undefined);
+      } finally {
+        await proxy.close();
+      }
     });
 
     it(`${mode}: a resume on node b interrupted before \`resumed\` reached the client leaves its token good: the client resumes on node a with everything it missed, once`, async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Logger } from "../src/logger.js";
 import { ControlKind, encodeControl } from "../src/protocol/index.js";
+import { EARLY_MOVE_KEEP_MS, EarlyMoves } from "../src/resume/early-moves.js";
 import { MemorySessions } from "../src/resume/memory-sessions.js";
 import { packedGeneration, packedSid, packRecord, unpackRecord } from "../src/resume/packed-record.js";
 import { ownerKey, type SessionRecord } from "../src/resume/session-store.js";
@@ -309,6 +310,30 @@ describe("packed records (a detached session in memory)", () => {
       assert.equal(packedSid(packed), record.sid);
       assert.equal(packedGeneration(packed), record.generation);
     }
+  });
+});
+
+describe("EarlyMoves (moved notices that came before their socket)", () => {
+  it("tells a socket made for an older generation the newer one, once; not a newer socket, nor after the keep time", () => {
+    const early = new EarlyMoves();
+    early.note("s1", 4, 0);
+    early.note("s1", 3, 1); // an older notice does not lower it
+    assert.equal(early.supersedes("s1", 3, 2), 4);
+    assert.equal(early.supersedes("s1", 3, 3), undefined, "used up");
+    early.note("s2", 4, 0);
+    assert.equal(early.supersedes("s2", 5, 1), undefined, "a newer take here is not superseded");
+    early.note("s3", 4, 0);
+    assert.equal(early.supersedes("s3", 3, EARLY_MOVE_KEEP_MS + 1), undefined, "too old to be about a take still answering");
+  });
+
+  it("keeps at most 1,024 notices, dropping the oldest and any past the keep time", () => {
+    const early = new EarlyMoves();
+    for (let i = 0; i <= 1024; i++) early.note(`s${i}`, 2, i);
+    assert.equal(early.supersedes("s0", 1, 2000), undefined, "the oldest went");
+    assert.equal(early.supersedes("s1", 1, 2000), 2);
+    early.note("late", 2, EARLY_MOVE_KEEP_MS + 1500); // every note older than the keep time goes
+    assert.equal(early.supersedes("s1000", 1, EARLY_MOVE_KEEP_MS + 1500), undefined);
+    assert.equal(early.supersedes("late", 1, EARLY_MOVE_KEEP_MS + 1500), 2);
   });
 });
 

@@ -19,6 +19,7 @@ import { ControlKind, encodeControl, SUBPROTOCOL } from "../protocol/index.js";
 import { outboxOf, type Socket, type SocketInit, terminate } from "../socket/socket.js";
 import type { Message, Room, SocketId } from "../types.js";
 import { backendFor, type ResumeBackend } from "./backend.js";
+import { EarlyMoves } from "./early-moves.js";
 import { SESSION_EXPIRED } from "./gap-plan.js";
 import { type Awaitable, inboxStream } from "./history-log.js";
 import { InboxResync } from "./inbox-resync.js";
@@ -96,6 +97,7 @@ export class ResumeRuntime {
   /** Replies other nodes handed this node for requests retried here (with a store that sends them). */
   readonly #replyNotices = new ReplyNotices();
   #stopping = false;
+  readonly #earlyMoves = new EarlyMoves();
   readonly #closeTimeout: number;
   /** Where the namespaces' room broadcasts and direct messages are numbered into streams. */
   readonly sends: StreamSends;
@@ -379,6 +381,9 @@ export class ResumeRuntime {
     session.beginReplay();
     for (const room of record.rooms) socket.join(room);
     void session.replay(record, token, via);
+    const newer = this.#earlyMoves.supersedes(record.sid, record.generation);
+    // Closed as a notice that came now would close it, once the socket is registered on the node.
+    if (newer !== undefined) setImmediate(() => this.#movedAway(record.sid, newer));
     return socket;
   }
 
@@ -390,6 +395,8 @@ export class ResumeRuntime {
   #movedAway(sid: SocketId, generation: number): void {
     const socket = this.#node.get(sid) as ResumableSocket | undefined;
     const session = socket?.resume;
+    // No socket yet: this node's own take of it may still be answering (see EarlyMoves).
+    if (socket === undefined || socket.closed) this.#earlyMoves.note(sid, generation);
     if (socket === undefined || socket.closed || !(session instanceof SocketSession) || session.generation >= generation) return;
     session.movedAway();
     this.forget(sid); // a resume here later builds its reply cache from the record (the new holder's replies)

@@ -50,6 +50,8 @@ export interface NodeOptions {
   readonly retryMs?: number;
   /** ioredis' `commandTimeout` for the node's Redis clients, in ms (a stalled Redis then fails its commands). */
   readonly commandTimeout?: number;
+  /** The port the node's Redis clients connect to (a proxy in front of the suite's Redis); default the Redis itself. */
+  readonly redisPort?: number;
 }
 
 const quiet: Logger = { error: (o, m) => console.error(m, o), warn: () => {}, info: () => {}, debug: () => {} };
@@ -104,9 +106,9 @@ export class CrossNodes {
         },
       });
     }
-    const { name, retryMs, commandTimeout } = options;
+    const { name, retryMs, commandTimeout, redisPort } = options;
     const template = new Redis({
-      port: this.#redis.port,
+      port: redisPort ?? this.#redis.port,
       host: "127.0.0.1",
       ...(commandTimeout === undefined ? {} : { commandTimeout }),
       ...(name === undefined ? {} : { connectionName: name }),
