@@ -9,7 +9,7 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { WebSocket } from "ws";
 import { RequestError } from "../src/client/index.js";
-import { cut, made, range, resumer, settled, startNode } from "./helpers/resume-client.js";
+import { cut, made, type Node, range, resumer, settled, startNode } from "./helpers/resume-client.js";
 import { ResumePeer } from "./helpers/resume-peer.js";
 import { until } from "./helpers.js";
 
@@ -17,6 +17,16 @@ after(async () => {
   for (const c of made.clients) c.close();
   await Promise.all(made.nodes.map((n) => n.server.close()));
 });
+
+/** A resuming client on `node` (over `Link`) that joined room "r" and received its message 0. */
+async function heardFirst(node: Node, Link: new (address: string, protocols?: string | string[]) => WebSocket) {
+  const c = resumer(node.url, { WebSocket: Link as unknown as typeof WebSocket });
+  await settled(c);
+  await c.request("join", { room: "r" });
+  node.say("r", 0);
+  await until(() => c.got.messages.length === 1, "the first message");
+  return c;
+}
 
 describe("tswebsockets/client with resume", () => {
   it("comes back after the server dropped it: same id, every missed room and direct message once, in order; the request in flight answered once", async () => {
@@ -96,12 +106,8 @@ describe("tswebsockets/client with resume", () => {
         });
       }
     }
-    const c = resumer(node.url, { WebSocket: Cutting as unknown as typeof WebSocket });
-    await settled(c);
+    const c = await heardFirst(node, Cutting);
     const id = c.id;
-    await c.request("join", { room: "r" });
-    node.say("r", 0);
-    await until(() => c.got.messages.length === 1, "the first message");
     cutNext = true;
     cut(node, c);
     node.say("r", 1);
@@ -139,12 +145,8 @@ describe("tswebsockets/client with resume", () => {
         if (data !== '[9,"confirm"]' || !holdConfirms) super.send(data);
       }
     }
-    const c = resumer(node.url, { WebSocket: Recording as unknown as typeof WebSocket });
-    await settled(c);
+    const c = await heardFirst(node, Recording);
     const id = c.id;
-    await c.request("join", { room: "r" });
-    node.say("r", 0);
-    await until(() => c.got.messages.length === 1, "the first message");
     /** An older upgrade offering `token` (its TCP connection dead by the time it is answered) takes the session from the client's link. */
     const lateTake = async (token: string | undefined): Promise<void> => {
       const late = new ResumePeer(node.url);
