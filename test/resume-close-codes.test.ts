@@ -96,6 +96,37 @@ function suite(name: string, adapter: () => Adapter | undefined) {
         peer.close();
       });
     }
+
+    for (const code of [1012, 1013, 1000, 4000]) {
+      const keeps = code === 1012 || code === 1013;
+      it(`socket.close(${code}) by the app ${keeps ? "keeps the session (come back): no onExpire, and it resumes with its rooms" : "ends the session: its token resumes nothing"}`, async () => {
+        const peer = new ResumePeer(url);
+        await peer.connect();
+        peer.send([1, 1, "join", { room: `s${code}` }]);
+        await peer.next((f) => f[0] === 2 && f[1] === 1);
+        const sid = peer.sid as string;
+        const closed = new Promise<number>((r) => peer.ws.once("close", (c: number) => r(c)));
+        server.getSocket(sid)?.close(code, "rebalancing");
+        assert.equal(await closed, code);
+        await until(() => server.getSocket(sid) === undefined, "the server to see the close");
+        await sleep(100);
+        await peer.connect();
+        if (keeps) {
+          assert.equal(peer.sid, sid, "resumed");
+          assert.deepEqual(peer.gaps, []);
+          assert.ok(server.getSocket(sid)?.rooms.has(`s${code}`), "in its room again");
+          assert.equal(
+            expired.some((s) => s.id === sid),
+            false,
+            "no onExpire",
+          );
+        } else {
+          assert.notEqual(peer.sid, sid, "a fresh session");
+          assert.deepEqual(peer.gaps, [{ reason: "expired" }]);
+        }
+        peer.close();
+      });
+    }
   });
 }
 

@@ -1,14 +1,26 @@
 /**
- * What a resumable socket's close means for its session, read from the socket's close reason.
+ * What a resumable socket's close means for its session, read from the socket's close reason and
+ * the code the server closed it with, if it did.
  */
 
 /**
- * Close reasons that keep the session for its window: the network or the peer went away (a close
- * frame without a code, 1001 going away, a lost connection), or the server is being replaced.
- * @example
- * keepsSession("peer closed (1001)"); // true; "peer closed (1000)" and "rate limit" are false
+ * Close codes a server sends to have its client come back: 1012 (Service Restart) and 1013 (Try
+ * Again Later), from the IANA WebSocket close code registry. Sent by `socket.close()`, they keep
+ * the session, as a server shutdown does, so the client resumes (on this node or another).
  */
-export function keepsSession(reason: string | undefined): boolean {
+const COME_BACK = [1012, 1013];
+
+/**
+ * Closes that keep the session for its window: the network or the peer went away (a close frame
+ * without a code, 1001 going away, a lost connection), the server is being replaced, or the app
+ * closed the socket with a code that asks the client to come back (1012, 1013).
+ * @param serverCode the code of the server's own close, undefined when it did not close it
+ * @example
+ * keepsSession("peer closed (1001)", undefined); // true; "peer closed (1000)" and "rate limit" are false
+ * keepsSession("rebalancing", 1012); // true
+ */
+export function keepsSession(reason: string | undefined, serverCode: number | undefined): boolean {
+  if (serverCode !== undefined && COME_BACK.includes(serverCode)) return true;
   if (reason === undefined || reason === "heartbeat timeout" || reason === "server shutting down") return true;
   return reason.startsWith("peer closed") && !leftOnPurpose(reason);
 }

@@ -8,7 +8,7 @@
  */
 import type { Logger } from "../logger.js";
 import { ControlKind, encodeControl } from "../protocol/index.js";
-import type { Socket } from "../socket/socket.js";
+import { type Socket, serverCloseCodeOf } from "../socket/socket.js";
 import type { Room } from "../types.js";
 import { keepsSession, leftOnPurpose } from "./close-reasons.js";
 import {
@@ -395,7 +395,11 @@ export class SocketSession implements ResumeHandle {
     this.#replay?.told(undefined);
     if (this.#standing === "superseded") return;
     const { sid, generation } = this.#base;
-    if (this.#standing === "moved" || this.#standing === "resuming" || keepsSession(this.#socket.closeReason)) {
+    if (
+      this.#standing === "moved" ||
+      this.#standing === "resuming" ||
+      keepsSession(this.#socket.closeReason, serverCloseCodeOf(this.#socket))
+    ) {
       const record = this.record();
       const settled = this.#settled();
       const sessions = this.#services.sessions;

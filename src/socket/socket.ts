@@ -86,6 +86,7 @@ let internals: {
   home(socket: Socket): SocketHome<Socket>;
   noteCloseReason(socket: Socket, reason: string): void;
   data(socket: Socket): SocketData | undefined;
+  closeCode(socket: Socket): number | undefined;
 };
 
 /**
@@ -123,6 +124,8 @@ export class Socket<Path extends string = string> {
   #indexedUser: unknown;
   #rooms: Set<Room> | undefined;
   #closeReason: string | undefined;
+  /** The close code of the first `close()` this server called, if any. */
+  #closeCode: number | undefined;
   #data: SocketData | undefined;
   #cookies: Record<string, string> | undefined;
 
@@ -265,6 +268,7 @@ export class Socket<Path extends string = string> {
     if (!isValidCloseCode(code)) throw new TypeError(`socket.close(code): ${code} is not a valid close code`);
     reason = closeReasonOf(reason);
     this.#closeReason ??= reason || `closed by the server (${code})`;
+    this.#closeCode ??= code;
     this.#outbox.close(code, reason);
   }
 
@@ -291,6 +295,7 @@ export class Socket<Path extends string = string> {
         socket.#closeReason ??= reason;
       },
       data: (socket) => socket.#data,
+      closeCode: (socket) => socket.#closeCode,
     };
   }
 }
@@ -330,6 +335,16 @@ export function trafficFor(socket: Socket): Traffic {
  */
 export function noteCloseReason(socket: Socket, reason: string): void {
   internals.noteCloseReason(socket, reason);
+}
+
+/**
+ * The close code the server's own `close()` used first on `socket` (the app's, a limit's, a
+ * resume's), or undefined when it never called it (the peer or the network ended the connection).
+ * @example
+ * if (serverCloseCodeOf(socket) === 1012) keepTheSession();
+ */
+export function serverCloseCodeOf(socket: Socket): number | undefined {
+  return internals.closeCode(socket);
 }
 
 /**
