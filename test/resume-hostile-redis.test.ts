@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { WebSocket } from "ws";
 import { inboxStream, pushBody } from "../src/resume/history-log.js";
-import { crossNodesSuite, dm, dms, layoutOf } from "./helpers/cross-nodes.js";
+import { crossNodesSuite, dm, dms, layoutOf, type XNode } from "./helpers/cross-nodes.js";
 import { RedisProxy } from "./helpers/redis-proxy.js";
 import type { ResumePeer } from "./helpers/resume-peer.js";
 import { appendUnparsable } from "./helpers/unparsable-entry.js";
@@ -117,45 +117,58 @@ describe("hostile clients of resumable sessions (two nodes, real Redis)", { time
       );
     });
 
-    it(`${mode}: a take whose answer comes after another node's take of the same token and that node's moved notice: the socket made for it is closed 'resumed elsewhere' at once, not left open until the lease renewal`, async () => {
-      const proxy = await RedisProxy.start(Number(env.admin.options.port));
-      try {
-        const prefix = `early${mode}`;
-        // Node a talks to Redis through the proxy: its command replies can be held while its notices flow.
-        const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded, { redisPort: proxy.port });
-        p.drop();
-        await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
-        const hash = layoutOf(prefix).hash(sid);
-        const generation = async () => Number(await env.admin.hget(hash, "g"));
-        const before = await generation();
-        proxy.hold();
-        const first = env.x.clone(p, a.url);
-        first.confirms = false;
-        void first.connect().catch(() => {}); // node a's take: a read, then the script; the script's answer is held
-        // Replies held before a read of the generation that shows no take yet cannot be the script's: let those through.
-        for (let tries = 0; ; tries++) {
-          const mark = proxy.mark();
-          if ((await generation()) !== before) break;
-          assert.ok(tries < 500, "node a's take to run in Redis");
-          proxy.releaseBefore(mark);
-          await sleep(10);
+    for (const halfOpen of [false, true]) {
+      it(`${mode}: a take whose answer comes after another node's take of the same token and that node's moved notice${halfOpen ? " (node a still holding the session on a half-open connection)" : ""}: the socket made for it is closed 'resumed elsewhere' at once, not left open until the lease renewal`, async () => {
+        const proxy = await RedisProxy.start(Number(env.admin.options.port));
+        let nodeA: XNode | undefined;
+        try {
+          const prefix = `early${mode}`;
+          // Node a talks to Redis through the proxy: its command replies can be held while its notices flow.
+          const { a, b, p, sid } = await env.x.sessionOnA(prefix, sharded, { redisPort: proxy.port });
+          nodeA = a;
+          if (halfOpen) {
+            // Node a still holds the session on the client's old connection, whose TCP died unnoticed.
+            (p.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+          } else {
+            p.drop();
+            await until(() => a.server.getSocket(sid) === undefined, "node a to see the connection gone");
+          }
+          const hash = layoutOf(prefix).hash(sid);
+          const generation = async () => Number(await env.admin.hget(hash, "g"));
+          const before = await generation();
+          proxy.hold();
+          const first = env.x.clone(p, a.url);
+          first.confirms = false;
+          void first.connect().catch(() => {}); // node a's take: a read, then the script; the script's answer is held
+          // Replies held before a read of the generation that shows no take yet cannot be the script's: let those through.
+          for (let tries = 0; ; tries++) {
+            const mark = proxy.mark();
+            if ((await generation()) !== before) break;
+            assert.ok(tries < 500, "node a's take to run in Redis");
+            proxy.releaseBefore(mark);
+            await sleep(10);
+          }
+          const second = env.x.clone(p, b.url);
+          second.confirms = false;
+          await second.connect(); // the same token on node b (still good: no confirm yet); node a is told the session moved
+          assert.equal(second.sid, sid);
+          await until(() => proxy.delivered(`${before + 2}:${sid}`), "the moved notice to reach node a's subscriber");
+          await sleep(50); // and node a to read it
+          assert.ok(!a.server.getSocket(sid) || a.server.getSocket(sid)?.closed, "node a holds no open socket of the session now");
+          proxy.release();
+          await until(() => first.closed !== undefined, "node a's socket for the older take to close", 4000);
+          assert.deepEqual(first.closed, [1001, "resumed elsewhere"]);
+          await until(() => a.server.getSocket(sid) === undefined, "node a to let the session go", 4000);
+          assert.equal(b.server.getSocket(sid)?.closed, false, "node b holds the session");
+          assert.equal(second.closed, undefined);
+          if (halfOpen) p.drop(); // or node a's shutdown waits out closeTimeout for the paused connection
+        } finally {
+          proxy.release();
+          await nodeA?.server.close(); // before its Redis links are cut, so that nothing waits on them
+          await proxy.close();
         }
-        const second = env.x.clone(p, b.url);
-        second.confirms = false;
-        await second.connect(); // the same token on node b (still good: no confirm yet); node a is told the session moved
-        assert.equal(second.sid, sid);
-        await sleep(300); // node a hears the notice, with no socket of the session yet
-        assert.equal(a.server.getSocket(sid), undefined, "node a made no socket yet: its take's answer is held");
-        proxy.release();
-        await until(() => first.closed !== undefined, "node a's socket for the older take to close", 4000);
-        assert.deepEqual(first.closed, [1001, "resumed elsewhere"]);
-        await until(() => a.server.getSocket(sid) === undefined, "node a to let the session go", 4000);
-        assert.equal(b.server.getSocket(sid)?.closed, false, "node b holds the session");
-        assert.equal(second.closed, undefined);
-      } finally {
-        await proxy.close();
-      }
-    });
+      });
+    }
 
     it(`${mode}: a resume on node b interrupted before \`resumed\` reached the client leaves its token good: the client resumes on node a with everything it missed, once`, async () => {
       const { a, b, p, sid } = await env.x.sessionOnA(`cut${mode}`, sharded);

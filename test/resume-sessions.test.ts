@@ -314,12 +314,13 @@ describe("packed records (a detached session in memory)", () => {
 });
 
 describe("EarlyMoves (moved notices that came before their socket)", () => {
-  it("tells a socket made for an older generation the newer one, once; not a newer socket, nor after the keep time", () => {
+  it("tells every socket made for an older generation the newer one; not a newer socket, nor after the keep time", () => {
     const early = new EarlyMoves();
     early.note("s1", 4, 0);
     early.note("s1", 3, 1); // an older notice does not lower it
     assert.equal(early.supersedes("s1", 3, 2), 4);
-    assert.equal(early.supersedes("s1", 3, 3), undefined, "used up");
+    assert.equal(early.supersedes("s1", 2, 3), 4, "a second older take here too");
+    assert.equal(early.supersedes("s1", 5, 4), undefined, "a later take here");
     early.note("s2", 4, 0);
     assert.equal(early.supersedes("s2", 5, 1), undefined, "a newer take here is not superseded");
     early.note("s3", 4, 0);

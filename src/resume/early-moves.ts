@@ -18,12 +18,13 @@ const MAX_KEPT = 1024;
  * const early = new EarlyMoves();
  * early.note("s1", 4); // a notice, no socket of s1 here yet
  * early.supersedes("s1", 3); // 4: the socket this node is making for generation 3 must close
+ * early.supersedes("s1", 5); // undefined: a later take here
  */
 export class EarlyMoves {
   /** sid -> the newest generation noticed and when (ms, `performance.now()`), oldest first. */
   readonly #noticed = new Map<string, { generation: number; at: number }>();
 
-  /** Session `sid` moved to `generation` on another node, and no socket of it is open here. */
+  /** Session `sid` moved to `generation` on another node (newer than any socket of it open here). */
   note(sid: string, generation: number, now = performance.now()): void {
     for (const [kept, { at }] of this.#noticed) {
       if (now - at < EARLY_MOVE_KEEP_MS && this.#noticed.size < MAX_KEPT) break;
@@ -36,12 +37,14 @@ export class EarlyMoves {
 
   /**
    * The newer generation a notice told for session `sid`, when this node is making its socket for
-   * `generation` (the notice is then used up); undefined when none is newer.
+   * `generation`; undefined when none is newer. The notice stays until it ages out: two older
+   * takes here (the previous token is good too) are both superseded, and a later take here has a
+   * newer generation, which no kept notice supersedes.
    */
   supersedes(sid: string, generation: number, now = performance.now()): number | undefined {
     const noticed = this.#noticed.get(sid);
-    if (noticed === undefined) return undefined;
-    this.#noticed.delete(sid);
-    return noticed.generation > generation && now - noticed.at < EARLY_MOVE_KEEP_MS ? noticed.generation : undefined;
+    return noticed !== undefined && noticed.generation > generation && now - noticed.at < EARLY_MOVE_KEEP_MS
+      ? noticed.generation
+      : undefined;
   }
 }

@@ -1,11 +1,16 @@
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 
+/** A RESP command (an array whose first bulk string is its name) named SUBSCRIBE, SSUBSCRIBE or PSUBSCRIBE. */
+const SUBSCRIBE = /(?:^|\r\n)\*\d+\r\n\$\d+\r\n[sp]?subscribe\r\n/i;
+
 /**
  * A TCP proxy in front of a Redis server that can hold back the replies on command connections
- * (those that never sent a SUBSCRIBE, SSUBSCRIBE or PSUBSCRIBE) while subscriber connections
- * flow: a node behind it then hears pub/sub notices before the answers to its own commands, an
- * order two connections allow and a loopback test otherwise never shows.
+ * (those that never sent a SUBSCRIBE, SSUBSCRIBE or PSUBSCRIBE command) while subscriber
+ * connections flow: a node behind it then hears pub/sub notices before the answers to its own
+ * commands, an order two connections allow and a loopback test otherwise never shows. A
+ * connection is told apart by the commands it sent, so its links must be up (the node subscribed)
+ * before {@link hold}.
  * @example
  * const proxy = await RedisProxy.start(redisPort); // a node's Redis client connects to proxy.port
  * proxy.hold(); ...; proxy.release(); // the held replies arrive, in order
@@ -17,6 +22,8 @@ export class RedisProxy {
   #holding = false;
   /** Numbers the held chunks in order of arrival (see {@link mark}). */
   #count = 0;
+  /** What reached subscriber connections (pub/sub messages), latin1, for {@link delivered}. */
+  #published = "";
 
   private constructor(server: Server, port: number) {
     this.#server = server;
@@ -56,12 +63,19 @@ export class RedisProxy {
     }
   }
 
+  /** Whether a pub/sub message containing `text` has been passed on to a subscriber connection. */
+  delivered(text: string): boolean {
+    return this.#published.includes(text);
+  }
+
+  /** Releases what is held, stops accepting, and cuts the links still open (stop the node first). */
   async close(): Promise<void> {
+    this.release();
     for (const { client, upstream } of this.#links) {
       client.destroy();
       upstream.destroy();
     }
-    this.#server.close();
+    await new Promise((done) => this.#server.close(done));
   }
 
   #link(client: Socket, target: number): void {
@@ -69,10 +83,11 @@ export class RedisProxy {
     const link = { client, upstream, subscriber: false, held: [] as [number, Buffer][] };
     this.#links.add(link);
     client.on("data", (chunk: Buffer) => {
-      if (/\b[sp]?subscribe\b/i.test(chunk.toString("latin1"))) link.subscriber = true;
+      if (SUBSCRIBE.test(chunk.toString("latin1"))) link.subscriber = true;
       upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
+      if (link.subscriber) this.#published += chunk.toString("latin1");
       if (this.#holding && !link.subscriber) link.held.push([this.#count++, chunk]);
       else client.write(chunk);
     });
