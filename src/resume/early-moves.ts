@@ -2,12 +2,13 @@
  * `moved` notices that came before the socket they are about. Two takes of one token on two nodes
  * at once: the other node's take ran second in the store, and its notice to this node (on the
  * subscriber connection) overtook the answer to this node's own take (on the command connection).
- * This node then makes a socket for a generation already superseded. Kept here briefly, the
- * notice closes that socket as soon as it is made ("resumed elsewhere"), instead of leaving it
- * open, fenced, until the lease renewal (`ttl / 3`) finds the newer generation.
+ * This node then makes a socket for a generation already superseded (also while it still holds
+ * the session on a half-open connection). Kept here briefly, the notice closes that socket one
+ * turn after it is made ("resumed elsewhere"), instead of leaving it open, fenced, until the
+ * lease renewal (`ttl / 3`) finds the newer generation.
  */
 
-/** How long a notice without its socket is kept, in ms: past a take's answer under any store timeout in use. */
+/** How long a notice is kept, in ms: past a take's answer under any store timeout in use. */
 export const EARLY_MOVE_KEEP_MS = 30_000;
 /** Most notices kept at once (oldest dropped first): notices for sessions this node no longer holds are common, and cost nothing else. */
 const MAX_KEPT = 1024;
