@@ -301,7 +301,8 @@ describe("resumable sessions on one node", () => {
     gina.peer.fallback = hank.peer.token;
     await gina.peer.connect({ headers: { "x-user": "gina" } });
     assert.equal(gina.peer.sid, gina.sid);
-    assert.equal((gina.peer.controls.at(-1)?.[2] as { via?: number }).via, undefined, "resumed by the first token");
+    assert.equal(gina.peer.controls.at(-1)?.[1], "resumed");
+    assert.equal((gina.peer.controls.at(-1)?.[2] as { via?: number } | undefined)?.via, undefined, "resumed by the first token");
     await hank.peer.connect({ headers: { "x-user": "hank" } });
     assert.equal(hank.peer.sid, hank.sid, "the second token offered beside a good first one is still good");
     gina.peer.close();
@@ -480,7 +481,7 @@ describe("resumable sessions on one node", () => {
       late.drop();
       await until(() => server.getSocket(sid) === undefined, "the server to see the late upgrade gone");
     };
-    const via = () => (jay.controls.at(-1)?.[2] as { via?: number }).via;
+    const via = () => (jay.controls.at(-1)?.[2] as { via?: number } | undefined)?.via;
     jay.drop();
     await until(() => server.getSocket(sid) === undefined, "the server to see jay gone");
     const first = jay.token;
