@@ -395,10 +395,10 @@ export class ResumeRuntime {
   #movedAway(sid: SocketId, generation: number): void {
     const socket = this.#node.get(sid) as ResumableSocket | undefined;
     const session = socket?.resume;
-    const held = socket !== undefined && !socket.closed && session instanceof SocketSession;
+    if (socket !== undefined && !socket.closed && session instanceof SocketSession && session.generation >= generation) return;
     // Newer than any socket open here: a take of this node may still be answering (see EarlyMoves).
-    if (!held || session.generation < generation) this.#earlyMoves.note(sid, generation);
-    if (!held || session.generation >= generation) return;
+    this.#earlyMoves.note(sid, generation);
+    if (socket === undefined || socket.closed || !(session instanceof SocketSession)) return;
     session.movedAway();
     this.forget(sid); // a resume here later builds its reply cache from the record (the new holder's replies)
     this.#closeReplaced(socket);

@@ -76,7 +76,7 @@ export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** How many resume tokens one upgrade may offer: the client's latest and the one it last resumed with. */
-export const MAX_OFFERED_TOKENS = 2;
+const MAX_OFFERED_TOKENS = 2;
 
 /**
  * The resume tokens a client offered as subprotocols `tsws-resume.<token>` in its

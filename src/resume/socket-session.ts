@@ -332,8 +332,8 @@ export class SocketSession implements ResumeHandle {
       if (inbox !== undefined) (this.#inbox ??= this.#newInbox()).position = inbox;
       const known: Record<StreamName, [number, string]> = {};
       for (const [stream, pos] of positions) known[stream] = [pos.seq, pos.epoch];
-      const told = via === 0 ? { sid: record.sid, token, positions: known } : { sid: record.sid, token, positions: known, via };
-      this.#socket.send(encodeControl(ControlKind.RESUMED, told));
+      // `via` only for the second token: JSON leaves an undefined field out.
+      this.#socket.send(encodeControl(ControlKind.RESUMED, { sid: record.sid, token, positions: known, via: via === 0 ? undefined : via }));
       this.#confirming = true;
     };
     await replay.run(record, finish, (error) => this.#replayFailed(record, error));
