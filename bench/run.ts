@@ -74,7 +74,10 @@ const FULL: Params = {
   broadcastTick: { connections: 1000, interval: 10, window: 0, size: 64, warmup: 1000, duration: 4000 },
   broadcastSaturate: { connections: 1000, interval: 0, window: 8, size: 64, warmup: 1000, duration: 4000 },
   idle: { connections: 10_000, settle: 1000 },
-  handshakes: { openers: 50, warmup: 1000, duration: 4000 },
+  // 5 s: V8 is still optimising a fresh server's handshake path for its first seconds, more so the
+  // more code a handshake runs (bench/handshake-warmup.ts prints it second by second); after 1 s,
+  // the resumable server measured ~0.75x ws, after 5 s ~1.0x.
+  handshakes: { openers: 50, warmup: 5000, duration: 4000 },
   // 20,000 or as many as the server's descriptor limit allows; two generators, as each holds one
   // descriptor per connection too. Only memory is read here, so sharing CPU 1 costs nothing.
   idleScale: { connections: Math.min(20_000, DESCRIPTOR_LIMIT - OWN_DESCRIPTORS), settle: 2000, generators: 2 },
