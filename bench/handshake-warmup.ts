@@ -74,7 +74,14 @@ async function measure(name: string, kind: Kind): Promise<number[]> {
     while (running) {
       let welcomed = () => {};
       const welcome = kind.resume ? new Promise<void>((resolve) => (welcomed = resolve)) : undefined;
-      const conn = open({ port: ready.port, path: kind.path, protocol: "ws", subprotocols: kind.subprotocols, localAddress: nextSource(), onMessage: () => welcomed() });
+      const conn = open({
+        port: ready.port,
+        path: kind.path,
+        protocol: "ws",
+        subprotocols: kind.subprotocols,
+        localAddress: nextSource(),
+        onMessage: () => welcomed(),
+      });
       const closed = new Promise((resolve) => conn.tcp.once("close", resolve));
       try {
         await conn.ready;
@@ -102,7 +109,9 @@ async function measure(name: string, kind: Kind): Promise<number[]> {
   return perWindow;
 }
 
-console.log(`handshakes from a fresh start, ${seconds} one-second windows; ${pinned ? "server on CPU 0, generator on CPU 1" : "no taskset: not pinned"}`);
+console.log(
+  `handshakes from a fresh start, ${seconds} one-second windows; ${pinned ? "server on CPU 0, generator on CPU 1" : "no taskset: not pinned"}`,
+);
 const figures = new Map<string, number[]>();
 for (const name of names) figures.set(name, await measure(name, KINDS[name] as Kind));
 const ws = figures.get("ws");
