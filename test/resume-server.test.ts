@@ -207,6 +207,56 @@ describe("resumable sessions on one node", () => {
     erin.close();
   });
 
+  it("replays an inbox from the seq its client tells without an epoch when the record holds no inbox position, and resets on a seq past the top", async () => {
+    // The record holds no inbox position or start while the socket never had a direct message:
+    // the client's word (a seq, no epoch: pushes carry none) is then the only start there is.
+    const ivy = new ResumePeer(url);
+    await ivy.connect();
+    const sid = ivy.sid as string;
+    ivy.drop();
+    await until(() => server.getSocket(sid) === undefined, "ivy gone");
+    for (const text of ["away 1", "away 2", "away 3"]) server.sendTo(sid, encodeEvent("dm", { text }));
+    ivy.positions.set(`inbox:${sid}`, [1, undefined]);
+    const before = ivy.pushes.length;
+    await ivy.connect();
+    assert.equal(ivy.sid, sid, "resumed");
+    assert.deepEqual(
+      ivy.pushes.slice(before).map((p) => [p.seq, p.data]),
+      [
+        [2, { text: "away 2" }],
+        [3, { text: "away 3" }],
+      ],
+      "what follows the told seq, once, in order",
+    );
+    assert.equal(ivy.gaps.length, 0);
+
+    // A seq past the inbox's top (an older numbering's, as after a lost inbox): a reset, then
+    // everything the inbox holds, and live messages go on from its top.
+    const jon = new ResumePeer(url);
+    await jon.connect();
+    const jonSid = jon.sid as string;
+    jon.drop();
+    await until(() => server.getSocket(jonSid) === undefined, "jon gone");
+    for (const text of ["away 1", "away 2"]) server.sendTo(jonSid, encodeEvent("dm", { text }));
+    jon.positions.set(`inbox:${jonSid}`, [5, undefined]);
+    const jonBefore = jon.pushes.length;
+    await jon.connect();
+    assert.equal(jon.sid, jonSid, "resumed");
+    assert.deepEqual(
+      jon.gaps.map((g) => [g.stream, g.reason]),
+      [[`inbox:${jonSid}`, "reset"]],
+    );
+    assert.deepEqual(
+      jon.pushes.slice(jonBefore).map((p) => p.seq),
+      [1, 2],
+    );
+    server.sendTo(jonSid, encodeEvent("dm", { text: "back" }));
+    const back = await jon.next((f) => f[0] === 4 && (f[4] as { text?: string } | undefined)?.text === "back");
+    assert.equal(back[2], 3, "a live message after the reset is delivered, not taken for a duplicate");
+    ivy.close();
+    jon.close();
+  });
+
   it("does not replay a message to a socket its sender excepted, and counts its seq as seen", async () => {
     const gina = new ResumePeer(url);
     await gina.connect();
