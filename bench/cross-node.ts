@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { type FanoutResult, fanout } from "./cross-node-fanout.js";
 import { IMPLS, type Impl } from "./cross-node-nodes.js";
 import { type WasteResult, waste } from "./cross-node-waste.js";
+import { buildPackage } from "./servers/built.js";
 import { spread } from "./stats.js";
 
 /**
@@ -54,6 +55,8 @@ const load = () =>
     .join(" / ");
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}`;
+// tswebsockets' nodes run the built package, as applications do (bench/servers/built.ts).
+if (impls.some((impl) => impl.startsWith("tsws"))) buildPackage();
 const loadBefore = load();
 console.log(`cross-node benchmark: ${machine}`);
 console.log(`load average (1/5/15 min) before: ${loadBefore}`);

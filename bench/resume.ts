@@ -11,8 +11,10 @@
  *     job without the library) and the chat on the built package (it runs `npm run build` first,
  *     unless `--kinds` leaves out every built-* server).
  * Run: node --import tsx bench/resume.ts [--quick] [--only=latency,broadcast,handshakes,server] [--before DIR]
- *   [--rounds=N] [--close=clean] [--kinds=ws,built-resume,...]
- * The server part: `--rounds` (default 9) rounds of 1,000 handshakes per server; `--close=clean`
+ *   [--rounds=N] [--close=clean] [--kinds=ws,built-resume,...] [--warmup=N]
+ * The server part: each server warmed with `--warmup` (default 6,000) handshakes, then `--rounds`
+ * (default 9) rounds of 1,000 handshakes per server in a rotating order; servers on CPU 0 and the
+ * clients on CPU 1 when taskset exists; `--close=clean`
  * ends each connection with a closing handshake (close frame both ways, then the TCP close) instead
  * of dropping it at once (`terminate()`, a TCP FIN without a close frame); `--kinds` runs only those
  * servers (always with `ws`, the baseline of every ratio).
@@ -21,13 +23,14 @@
  * this checkout's, so a change is measured against the same load.
  * Server and clients share this process (and the machine's cores): the ratios are the point.
  */
-import { type ChildProcess, fork, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, fork, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
 import { createServer, type EventSocket, type Server } from "../src/index.js";
 import { ResumeChat, type resumeChat } from "../test/helpers/resume-chat.js";
 import { ResumePeer } from "../test/helpers/resume-peer.js";
+import { buildPackage } from "./servers/built.js";
 import { chatOptions } from "./servers/chat-options.js";
 
 const quick = process.argv.includes("--quick");
@@ -40,7 +43,11 @@ const beforeDir = beforeAt > 0 ? process.argv[beforeAt + 1] : undefined;
 const serverRounds = Number(option("rounds") ?? 9);
 const cleanClose = option("close") === "clean";
 const onlyKinds = option("kinds")?.split(",");
+/** Handshakes per server before the server part's rounds (`--warmup`, default 6,000: a few seconds of each). */
+const warmupCount = Number(option("warmup") ?? 6000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The server part pins each server to CPU 0 and this process to CPU 1, when taskset exists. */
+const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 
 async function serve(resume: boolean): Promise<{ server: Server; base: string }> {
   const server = createServer({ handlers: [ResumeChat], ...chatOptions(resume) });
@@ -203,6 +210,8 @@ class ServerChild {
         : `${dir}/bench/servers/resume-handshake.ts`;
     const proc = fork(script, [kind], { execArgv: ["--import", "tsx"], ...(dir === undefined ? {} : { cwd: dir }) });
     const [ready] = (await once(proc, "message")) as [{ type: string; port: number }];
+    // On CPU 0 with all its threads (V8's compiler and collector helpers are counted too), the clients on CPU 1.
+    if (pinned) execFileSync("taskset", ["-a", "-p", "-c", "0", String(proc.pid)], { stdio: "ignore" });
     return new ServerChild(kind, proc, ready.port);
   }
 
@@ -328,12 +337,7 @@ if (parts.has("server")) {
     ...(beforeDir === undefined ? [] : ["before-plain", "before-resume"]),
   ].filter((kind) => kind === "ws" || onlyKinds === undefined || onlyKinds.includes(kind));
   if (kinds.some((kind) => kind.startsWith("built-"))) {
-    // The built package (what an application runs), built now from this checkout's src/.
-    const built = spawnSync("npm", ["run", "--silent", "build"], {
-      cwd: fileURLToPath(new URL("..", import.meta.url)),
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    if (built.status !== 0) throw new Error("bench/resume.ts: `npm run build` failed; the built package's servers cannot run");
+    buildPackage(); // the built package (what an application runs), from this checkout's src/
   }
   const children = new Map<string, ServerChild>();
   for (const kind of kinds) {
@@ -342,7 +346,10 @@ if (parts.has("server")) {
   }
   const rate: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
   const cpu: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
-  for (const kind of kinds) await handshakesTo(children.get(kind) as ServerChild, 300, 20); // warm-up
+  if (pinned) execFileSync("taskset", ["-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
+  // Warm-up: V8 optimises a fresh server's handshake path over its first seconds (see
+  // bench/handshake-warmup.ts); the rounds then rotate, so the machine's drift touches all alike.
+  for (const kind of kinds) await handshakesTo(children.get(kind) as ServerChild, quick ? 300 : warmupCount, 20);
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < kinds.length; k++) {
       const kind = kinds[(round + k) % kinds.length] as string;

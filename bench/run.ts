@@ -9,6 +9,7 @@ import { type Job, type Params as LoadParams, type LoadResult, SCALE_SCENARIOS, 
 import { cpuBusy, othersShare } from "./machine.js";
 import { cpuKey, derive, type Marks, METRICS, type Metric, type RunFigures, type Summary, summarize } from "./metrics.js";
 import { beforeTable, cpuTable, rivalLines, SATURATED, table } from "./report.js";
+import { buildPackage } from "./servers/built.js";
 import type { ServerStats } from "./servers/control.js";
 import type { Protocol } from "./wire.js";
 
@@ -280,6 +281,9 @@ async function measure(): Promise<Report> {
     `tswebsockets benchmark: ${args.quick ? "quick" : "full"} mode, ${runs} run(s), ${pinned ? "servers on CPU 0, load on CPU 1" : "no taskset: not pinned"}`,
   );
   console.log(`descriptor limit of each child: ${DESCRIPTOR_LIMIT}; load average before: ${before.map((l) => l.toFixed(2)).join(", ")}`);
+  // tswebsockets' servers run the built package, as applications do (bench/servers/built.ts).
+  buildPackage();
+  if (args.before !== undefined) buildPackage(resolve(args.before));
   for (let run = 0; run < runs; run++) {
     for (const scenario of scenarios) {
       // Rotate the order each run so that no server always goes first (or last) on a warm machine.

@@ -3,8 +3,9 @@ import type { AddressInfo } from "node:net";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import { Server as SocketIoServer } from "socket.io";
-import { createRedisAdapter, type RedisAdapter } from "../../src/adapters/redis/index.js";
-import { BaseHandler, createServer, type Message, Namespace, type Socket } from "../../src/index.js";
+import type { RedisAdapter } from "../../src/adapters/redis/index.js";
+import type { Message, Socket } from "../../src/index.js";
+import { loadBuilt, loadBuiltRedis } from "./built.js";
 import { serveControl } from "./control.js";
 
 /**
@@ -30,6 +31,9 @@ let close: () => Promise<void>;
 let port: number;
 
 if (impl === "tsws" || impl === "tsws-sharded") {
+  // The built package, as an application runs it (see built.ts); the runner builds it first.
+  const { BaseHandler, createServer, Namespace } = (await loadBuilt()).lib;
+  const { createRedisAdapter } = await loadBuiltRedis();
   @Namespace("/room")
   class Relay extends BaseHandler {
     static onConnect(socket: Socket): void {

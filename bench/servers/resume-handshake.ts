@@ -15,6 +15,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
 import { createServer, type EventSocket, type Server } from "../../src/index.js";
 import { ResumeChat } from "../../test/helpers/resume-chat.js";
+import { loadBuilt } from "./built.js";
 import { chatOptions } from "./chat-options.js";
 import { serveControl } from "./control.js";
 
@@ -42,10 +43,7 @@ if (kind === "ws") {
 
 /** test/helpers/resume-chat.ts' chat, made with the built package's own exports (its registry is not src's). */
 async function builtChat(resume: boolean): Promise<Server> {
-  // Paths in variables: dist/ exists only after a build, and the types are src's.
-  const dist = "../../dist/";
-  const lib = (await import(`${dist}index.js`)) as typeof import("../../src/index.js");
-  const c = (await import(`${dist}contract/index.js`)) as typeof import("../../src/contract/index.js");
+  const { lib, contract: c } = await loadBuilt();
   const chat = c.defineContract({
     client: { say: c.event(z.object({ text: z.string() })), ping: c.request(z.object({}), z.string()) },
     server: { message: c.event(z.object({ text: z.string() })) },

@@ -1,17 +1,12 @@
 import { z } from "zod";
-import { defineContract, request } from "../../src/contract/index.js";
-import {
-  type BaseHandler,
-  BaseMixin,
-  createServer,
-  events,
-  handle,
-  type Message,
-  mixins,
-  Namespace,
-  type Socket,
-} from "../../src/index.js";
+import type { BaseHandler, Message, Socket } from "../../src/index.js";
+import { loadBuilt } from "./built.js";
 import { serveControl } from "./control.js";
+
+// The built package, as an application runs it (see built.ts); the runner builds it first.
+const { lib, contract } = await loadBuilt();
+const { BaseMixin, createServer, events, handle, mixins, Namespace } = lib;
+const { defineContract, request } = contract;
 
 /** A mixin that looks at every event and lets it through, as a logging or metrics mixin would. */
 class PassA extends BaseMixin {
