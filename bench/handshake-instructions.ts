@@ -18,6 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { WebSocket } from "ws";
+import { prepareCheckout } from "./servers/built.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values, positionals } = parseArgs({ options: { count: { type: "string", default: "600" } }, allowPositionals: true });
@@ -39,6 +40,7 @@ const pause = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /** Instructions per handshake of `dir`'s bench server. */
 async function measure(dir: string): Promise<number> {
+  if (prepareCheckout(dir) === "src") console.warn(`NOTE: ${dir} predates bench/servers/built.ts: its server runs src/ through tsx`);
   const prefix = join(tmpdir(), `tsws-callgrind-${process.pid}-${Date.now()}`);
   const args = ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${prefix}`];
   const server = spawn("valgrind", [...args, process.execPath, "--import", "tsx", "bench/servers/tswebsockets.ts"], {

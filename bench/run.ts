@@ -9,7 +9,7 @@ import { type Job, type Params as LoadParams, type LoadResult, SCALE_SCENARIOS, 
 import { cpuBusy, othersShare } from "./machine.js";
 import { cpuKey, derive, type Marks, METRICS, type Metric, type RunFigures, type Summary, summarize } from "./metrics.js";
 import { beforeTable, cpuTable, rivalLines, SATURATED, table } from "./report.js";
-import { buildPackage } from "./servers/built.js";
+import { buildPackage, prepareCheckout } from "./servers/built.js";
 import type { ServerStats } from "./servers/control.js";
 import type { Protocol } from "./wire.js";
 
@@ -27,6 +27,9 @@ import type { Protocol } from "./wire.js";
  *                                       "tswebsockets-rpc", "tswebsockets-resume" (only when named):
  *                                       handshakes to the contract namespace, without and with
  *                                       resumable sessions
+ *                                       "tswebsockets-resume-src" (only when named): the same from src/
+ *                                       through tsx, for an A/B of the built package against src/
+ *   npm run bench -- --warmup 1000      every scenario's warm-up in ms instead of its own
  *   npm run bench -- --busy-retries 0   never replay a job that other processes disturbed (full: 2)
  *   npm run bench -- --profile          writes server CPU profiles to bench/results/profiles/
  *   npm run bench -- --before ../old    adds "tswebsockets-before": the same server file in another
@@ -76,8 +79,8 @@ const FULL: Params = {
   broadcastSaturate: { connections: 1000, interval: 0, window: 8, size: 64, warmup: 1000, duration: 4000 },
   idle: { connections: 10_000, settle: 1000 },
   // 5 s: V8 is still optimising a fresh server's handshake path for its first seconds, more so the
-  // more code a handshake runs (bench/handshake-warmup.ts prints it second by second); after 1 s,
-  // the resumable server measured ~0.75x ws, after 5 s ~1.0x.
+  // more code a handshake runs (bench/handshake-warmup.ts prints it second by second): with 1 s
+  // the resumable server measured 0.74x ws (src/, 15 runs), with 5 s 0.87x-0.99x (docs/resume-measured.md).
   handshakes: { openers: 50, warmup: 5000, duration: 4000 },
   // 20,000 or as many as the server's descriptor limit allows; two generators, as each holds one
   // descriptor per connection too. Only memory is read here, so sharing CPU 1 costs nothing.
@@ -105,6 +108,7 @@ const { values: args } = parseArgs({
     out: { type: "string", default: join(root, "bench/results") },
     from: { type: "string" },
     before: { type: "string" },
+    warmup: { type: "string" },
   },
 });
 
@@ -124,6 +128,7 @@ const BEFORE: readonly ServerSpec[] =
 const ON_REQUEST: readonly ServerSpec[] = [
   { name: "tswebsockets-resume", file: "bench/servers/tswebsockets-resume.ts", protocol: "ws", handshake: "resume" },
   { name: "tswebsockets-rpc", file: "bench/servers/tswebsockets.ts", protocol: "ws", handshake: "rpc" },
+  { name: "tswebsockets-resume-src", file: "bench/servers/tswebsockets-resume-src.ts", protocol: "ws", handshake: "resume" },
 ];
 const known = [...SERVERS, ...BEFORE];
 const servers = args.servers === undefined ? known : [...known, ...ON_REQUEST].filter((s) => args.servers?.split(",").includes(s.name));
@@ -181,7 +186,8 @@ function merge(results: readonly LoadResult[]): LoadResult {
 
 /** One scenario against one server in fresh processes; resolves to the scenario's figures. */
 async function runJob(server: ServerSpec, scenario: ScenarioName): Promise<Record<string, number>> {
-  const jobParams = params[scenario] as Partial<LoadParams>;
+  const own = params[scenario] as Partial<LoadParams>;
+  const jobParams = args.warmup === undefined || own.warmup === undefined ? own : { ...own, warmup: Number(args.warmup) };
   // One directory per job: the main thread and tsx's loader thread each write a profile there.
   const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(args.out, "profiles", `${server.name}-${scenario}`)}`] : [];
   const srv = child(server.file, "0", ["--expose-gc", ...profile]);
@@ -282,8 +288,12 @@ async function measure(): Promise<Report> {
   );
   console.log(`descriptor limit of each child: ${DESCRIPTOR_LIMIT}; load average before: ${before.map((l) => l.toFixed(2)).join(", ")}`);
   // tswebsockets' servers run the built package, as applications do (bench/servers/built.ts).
-  buildPackage();
-  if (args.before !== undefined) buildPackage(resolve(args.before));
+  if (servers.some((s) => s.name.startsWith("tswebsockets"))) buildPackage();
+  if (args.before !== undefined && prepareCheckout(resolve(args.before)) === "src") {
+    console.warn(
+      `NOTE: ${args.before} predates bench/servers/built.ts: tswebsockets-before runs src/ through tsx, this checkout the built package (not like for like)`,
+    );
+  }
   for (let run = 0; run < runs; run++) {
     for (const scenario of scenarios) {
       // Rotate the order each run so that no server always goes first (or last) on a warm machine.

@@ -1,7 +1,7 @@
 /**
  * The library as an application runs it: the built package (dist/, from `npm run build`), for the
  * benchmark's servers. Not src/ through tsx: tsx transforms with esbuild's `keepNames`, which
- * gives every function made at run time, closures included, a `__name()` call (a
+ * adds a `__name()` call each time a named function, class or closure bound to a name is made (a
  * defineProperty each), so src/ pays per connection for what no application pays, while `ws` and
  * Socket.IO run as published. Measured with bench/resume.ts' server part (pinned, warmed, rotating
  * rounds): the resumable chat's handshake 253 µs from src/, 226 µs built.
@@ -10,7 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** The package's "." and "./contract" entry points. */
 export interface Built {
@@ -31,10 +31,27 @@ export function buildPackage(root = ROOT): void {
 }
 
 /**
+ * Readies another checkout's servers (a `--before` comparison): builds its package when its
+ * servers load the built package (it has this file), and says which form it will run, so a
+ * runner can warn that a checkout older than this file runs src/ through tsx (not like for like).
+ * @throws Error when its build fails
+ */
+export function prepareCheckout(dir: string): "built" | "src" {
+  if (!existsSync(`${dir}/bench/servers/built.ts`)) return "src";
+  buildPackage(dir);
+  return "built";
+}
+
+/**
  * Imports the built package's "." and "./contract" entry points.
  * @throws Error naming the fix when dist/ is missing
  */
 export async function loadBuilt(): Promise<Built> {
+  // TSWS_BENCH_FROM=src: src/ through tsx instead (tswebsockets-resume-src.ts, an A/B of the two).
+  if (process.env.TSWS_BENCH_FROM === "src") {
+    const [lib, contract] = await Promise.all([import("../../src/index.js"), import("../../src/contract/index.js")]);
+    return { lib, contract };
+  }
   const [lib, contract] = await Promise.all([importBuilt("index.js"), importBuilt("contract/index.js")]);
   return { lib, contract } as Built;
 }
@@ -47,5 +64,5 @@ export async function loadBuiltRedis(): Promise<typeof import("../../src/adapter
 async function importBuilt(file: string): Promise<unknown> {
   const path = `${ROOT}dist/${file}`;
   if (!existsSync(path)) throw new Error(`bench: ${path} is missing; run \`npm run build\` first`);
-  return import(path);
+  return import(pathToFileURL(path).href);
 }
