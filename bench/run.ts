@@ -184,10 +184,15 @@ function merge(results: readonly LoadResult[]): LoadResult {
   return out;
 }
 
+/** A scenario's load parameters, with `--warmup` (ms) in place of its own warm-up when given. */
+function paramsOf(scenario: ScenarioName): Partial<LoadParams> {
+  const own = params[scenario] as Partial<LoadParams>;
+  return args.warmup === undefined || own.warmup === undefined ? own : { ...own, warmup: Number(args.warmup) };
+}
+
 /** One scenario against one server in fresh processes; resolves to the scenario's figures. */
 async function runJob(server: ServerSpec, scenario: ScenarioName): Promise<Record<string, number>> {
-  const own = params[scenario] as Partial<LoadParams>;
-  const jobParams = args.warmup === undefined || own.warmup === undefined ? own : { ...own, warmup: Number(args.warmup) };
+  const jobParams = paramsOf(scenario);
   // One directory per job: the main thread and tsx's loader thread each write a profile there.
   const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(args.out, "profiles", `${server.name}-${scenario}`)}`] : [];
   const srv = child(server.file, "0", ["--expose-gc", ...profile]);
@@ -343,7 +348,7 @@ async function measure(): Promise<Report> {
     servers: servers.map((s) => s.name),
     baseline: BASELINE,
     ceiling: CEILING,
-    params: Object.fromEntries(scenarios.map((s) => [s, params[s]])),
+    params: Object.fromEntries(scenarios.map((s) => [s, paramsOf(s)])),
     metrics: METRICS.filter((m) => scenarios.includes(m.scenario)),
     ...summarize(figures, BASELINE, CEILING),
     runsByServer: figures,

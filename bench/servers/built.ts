@@ -4,7 +4,8 @@
  * adds a `__name()` call each time a named function, class or closure bound to a name is made (a
  * defineProperty each), so src/ pays per connection for what no application pays, while `ws` and
  * Socket.IO run as published. Measured with bench/resume.ts' server part (pinned, warmed, rotating
- * rounds): the resumable chat's handshake 253 µs from src/, 226 µs built.
+ * rounds): the resumable chat's handshake 253 µs from src/, 226 µs built; in run.ts' handshakes
+ * scenario the two were not told apart (docs/resume-measured.md, twelfth look).
  * Types are src's: dist/ exists only after a build, so its paths live in variables (tsc does not
  * follow them).
  */
