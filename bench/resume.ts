@@ -334,6 +334,8 @@ if (parts.has("server")) {
     "resume",
     "built-plain",
     "built-resume",
+    "built-rpc",
+    "built-rpc-resume",
     ...(beforeDir === undefined ? [] : ["before-plain", "before-resume"]),
   ].filter((kind) => kind === "ws" || onlyKinds === undefined || onlyKinds.includes(kind));
   if (kinds.some((kind) => kind.startsWith("built-"))) {
