@@ -15,8 +15,7 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { type WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
-import { createServer, type EventSocket, type Server } from "../../src/index.js";
-import { ResumeChat } from "../../test/helpers/resume-chat.js";
+import type { EventSocket, Server } from "../../src/index.js";
 import { loadBuilt } from "./built.js";
 import { chatOptions } from "./chat-options.js";
 import { serveControl } from "./control.js";
@@ -40,6 +39,10 @@ if (kind === "ws") {
   const { port } = await server.listen();
   serveControl(port, () => server.close());
 } else if (kind === "resume" || kind === "plain") {
+  // src/ through tsx, loaded only for these two: the other servers hold no second copy of the
+  // library (a larger heap for the collector to mark).
+  const { createServer } = await import("../../src/index.js");
+  const { ResumeChat } = await import("../../test/helpers/resume-chat.js");
   const server = createServer({ handlers: [ResumeChat], ...chatOptions(kind === "resume") });
   const { port } = await server.listen();
   serveControl(port, () => server.close());
