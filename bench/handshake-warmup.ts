@@ -10,13 +10,14 @@
  * code per handshake, so a short warm-up measures the compiler as much as the handshake.
  * Run: node --import tsx bench/handshake-warmup.ts [--seconds=12] [--servers=ws,rpc,resume]
  */
-import { type ChildProcess, execFileSync, fork, spawnSync } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { pin, pinnable } from "./machine.js";
 import { buildPackage } from "./servers/built.js";
-import { open } from "./wire.js";
+import { open, sourceAddress } from "./wire.js";
 
 interface Kind {
   readonly file: string;
@@ -38,9 +39,9 @@ const { values: args } = parseArgs({ options: { seconds: { type: "string" }, ser
 const seconds = Number(args.seconds ?? 12);
 const names = (args.servers ?? "ws,rpc,resume").split(",");
 for (const name of names) if (KINDS[name] === undefined) throw new Error(`no server "${name}" (${Object.keys(KINDS).join(", ")})`);
-const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+
 buildPackage(); // the servers run the built package (servers/built.ts)
-if (pinned) execFileSync("taskset", ["-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
+pin(process.pid, 1);
 
 /** CPU time of every thread of `pid` so far, in µs (/proc/<pid>/task/<tid>/schedstat, in ns). */
 function threadsCpu(pid: number): number {
@@ -55,13 +56,7 @@ function threadsCpu(pid: number): number {
   return total;
 }
 
-let source = 0;
-/** A loopback source address per connection: one address has ~28,000 ports, each then in TIME_WAIT for a minute. */
-const nextSource = () => {
-  source++;
-  return `127.0.${(source >> 8) & 255}.${source & 255 || 1}`;
-};
-
+let opened = 0;
 async function measure(name: string, kind: Kind): Promise<number[]> {
   const proc: ChildProcess = fork(fileURLToPath(new URL(kind.file, import.meta.url)), [], {
     env: { ...process.env, TSWS_BENCH_RESUME: kind.resume ? "1" : "0" },
@@ -69,7 +64,7 @@ async function measure(name: string, kind: Kind): Promise<number[]> {
   });
   const [ready] = (await once(proc, "message")) as [{ port: number }];
   const pid = proc.pid as number;
-  if (pinned) execFileSync("taskset", ["-a", "-p", "-c", "0", String(pid)], { stdio: "ignore" });
+  pin(pid, 0);
   let running = true;
   let count = 0;
   const loop = async () => {
@@ -81,7 +76,7 @@ async function measure(name: string, kind: Kind): Promise<number[]> {
         path: kind.path,
         protocol: "ws",
         subprotocols: kind.subprotocols,
-        localAddress: nextSource(),
+        localAddress: sourceAddress(opened++),
         onMessage: () => welcomed(),
       });
       const closed = new Promise((resolve) => conn.tcp.once("close", resolve));
@@ -113,7 +108,7 @@ async function measure(name: string, kind: Kind): Promise<number[]> {
 }
 
 console.log(
-  `handshakes from a fresh start, ${seconds} one-second windows; ${pinned ? "server on CPU 0, generator on CPU 1" : "no taskset: not pinned"}`,
+  `handshakes from a fresh start, ${seconds} one-second windows; ${pinnable ? "server on CPU 0, generator on CPU 1" : "no taskset: not pinned"}`,
 );
 const figures = new Map<string, number[]>();
 for (const name of names) figures.set(name, await measure(name, KINDS[name] as Kind));

@@ -1,6 +1,17 @@
 import { performance } from "node:perf_hooks";
 import { Samples } from "./stats.js";
-import { type Conn, dataOffset, type Endpoint, messageFrame, type OnMessage, open, type Protocol, pathFor, requestFrame } from "./wire.js";
+import {
+  type Conn,
+  dataOffset,
+  type Endpoint,
+  messageFrame,
+  type OnMessage,
+  open,
+  type Protocol,
+  pathFor,
+  requestFrame,
+  sourceAddress,
+} from "./wire.js";
 
 /**
  * The load generator: a child process of the runner that drives one scenario against one server
@@ -59,12 +70,6 @@ export type ResultKey =
 /** Raw figures a scenario reports; the runner derives rates and per-message costs from them. */
 export type LoadResult = Partial<Record<ResultKey, number>>;
 
-/**
- * Loopback source addresses to spread connections over. A closed connection holds its port in
- * TIME_WAIT for a minute, and one source address has about 28,000 ports: thousands of handshakes
- * per second from one address would run out within seconds.
- */
-const source = (i: number) => `127.0.0.${2 + (i % 250)}`;
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const cpuMicros = () => {
@@ -99,7 +104,7 @@ async function openAll(
         port: job.port,
         path: pathFor(job.protocol, endpoint),
         protocol: job.protocol,
-        localAddress: source(i + sourceOffset),
+        localAddress: sourceAddress(i + sourceOffset),
         // The message layer is negotiated; raw ws servers take the first offered subprotocol.
         subprotocols: endpoint === "rpc" && job.protocol === "ws" ? ["tsws.v1"] : undefined,
         onMessage,
@@ -333,7 +338,7 @@ async function handshakes(job: Job): Promise<LoadResult> {
       let welcomed: () => void = () => {};
       const welcome = resumable ? new Promise<void>((resolve) => (welcomed = resolve)) : undefined;
       const onMessage = resumable ? () => welcomed() : ignore;
-      const conn = open({ port: job.port, path, protocol: job.protocol, subprotocols, localAddress: source(i + k * 50), onMessage });
+      const conn = open({ port: job.port, path, protocol: job.protocol, subprotocols, localAddress: sourceAddress(i + k * 50), onMessage });
       const closed = new Promise((resolve) => conn.tcp.once("close", resolve));
       try {
         await conn.ready;

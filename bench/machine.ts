@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 /**
@@ -36,4 +37,17 @@ export function cpuBusy(): number[] {
 export function othersShare(before: readonly number[], after: readonly number[], cpu: number, ours: number, seconds: number): number {
   const busy = (after[cpu] ?? Number.NaN) - (before[cpu] ?? Number.NaN);
   return Math.max(0, (100 * (busy - ours)) / (seconds * 1e6));
+}
+
+/** Whether processes can be pinned to a CPU here (taskset exists and CPU 0 is allowed). */
+export const pinnable = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+
+/**
+ * Pins a running process to `cpu`, with all its threads (V8's compiler and collector helpers
+ * are then counted on the same CPU), when {@link pinnable}; else does nothing.
+ * @example
+ * pin(server.pid, 0); pin(process.pid, 1);
+ */
+export function pin(pid: number, cpu: number): void {
+  if (pinnable) execFileSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" });
 }

@@ -23,13 +23,14 @@
  * this checkout's, so a change is measured against the same load.
  * Server and clients share this process (and the machine's cores): the ratios are the point.
  */
-import { type ChildProcess, execFileSync, fork, spawnSync } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
 import { createServer, type EventSocket, type Server } from "../src/index.js";
 import { ResumeChat, type resumeChat } from "../test/helpers/resume-chat.js";
 import { ResumePeer } from "../test/helpers/resume-peer.js";
+import { pin } from "./machine.js";
 import { buildPackage } from "./servers/built.js";
 import { chatOptions } from "./servers/chat-options.js";
 
@@ -46,8 +47,6 @@ const onlyKinds = option("kinds")?.split(",");
 /** Handshakes per server before the server part's rounds (`--warmup`, default 6,000: a few seconds of each). */
 const warmupCount = Number(option("warmup") ?? 6000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** The server part pins each server to CPU 0 and this process to CPU 1, when taskset exists. */
-const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 
 async function serve(resume: boolean): Promise<{ server: Server; base: string }> {
   const server = createServer({ handlers: [ResumeChat], ...chatOptions(resume) });
@@ -210,8 +209,7 @@ class ServerChild {
         : `${dir}/bench/servers/resume-handshake.ts`;
     const proc = fork(script, [kind], { execArgv: ["--import", "tsx"], ...(dir === undefined ? {} : { cwd: dir }) });
     const [ready] = (await once(proc, "message")) as [{ type: string; port: number }];
-    // On CPU 0 with all its threads (V8's compiler and collector helpers are counted too), the clients on CPU 1.
-    if (pinned) execFileSync("taskset", ["-a", "-p", "-c", "0", String(proc.pid)], { stdio: "ignore" });
+    pin(proc.pid as number, 0); // the clients are on CPU 1
     return new ServerChild(kind, proc, ready.port);
   }
 
@@ -348,7 +346,7 @@ if (parts.has("server")) {
   }
   const rate: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
   const cpu: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
-  if (pinned) execFileSync("taskset", ["-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
+  pin(process.pid, 1);
   // Warm-up: V8 optimises a fresh server's handshake path over its first seconds (see
   // bench/handshake-warmup.ts); the rounds then rotate, so the machine's drift touches all alike.
   for (const kind of kinds) await handshakesTo(children.get(kind) as ServerChild, quick ? 300 : warmupCount, 20);

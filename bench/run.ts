@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { chart } from "./chart.js";
 import { type Job, type Params as LoadParams, type LoadResult, SCALE_SCENARIOS, SCENARIOS, type ScenarioName } from "./load.js";
-import { cpuBusy, othersShare } from "./machine.js";
+import { cpuBusy, othersShare, pinnable } from "./machine.js";
 import { cpuKey, derive, type Marks, METRICS, type Metric, type RunFigures, type Summary, summarize } from "./metrics.js";
 import { beforeTable, cpuTable, rivalLines, SATURATED, table } from "./report.js";
 import { buildPackage, prepareCheckout } from "./servers/built.js";
@@ -137,7 +137,7 @@ const BUSY = 20;
 const busyRetries = Number(args["busy-retries"] ?? (args.quick ? 0 : 2));
 const busier = (got: Record<string, number>, scenario: ScenarioName) =>
   Math.max(got[cpuKey(scenario, "others0")] ?? 0, got[cpuKey(scenario, "others1")] ?? 0);
-const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+const pinned = pinnable;
 
 /**
  * Starts a TypeScript file in a child node process with IPC, on one CPU when taskset exists. A

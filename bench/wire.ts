@@ -78,6 +78,15 @@ const CLOSE_FRAME = maskedFrame(Buffer.from([0x03, 0xe8]), OP_CLOSE);
 const SIO_PONG = maskedFrame(Buffer.from("3"));
 const SIO_CONNECT = maskedFrame(Buffer.from("40"));
 
+/**
+ * The loopback source address for connection `i`, to spread connections over 250 of them. A
+ * closed connection holds its port in TIME_WAIT for a minute, and one source address has about
+ * 28,000 ports: thousands of handshakes per second from one address would run out within seconds.
+ * @example
+ * open({ port, path, protocol: "ws", localAddress: sourceAddress(i), onMessage });
+ */
+export const sourceAddress = (i: number): string => `127.0.0.${2 + (i % 250)}`;
+
 /** Options of {@link open}. */
 export interface OpenOptions {
   readonly port: number;

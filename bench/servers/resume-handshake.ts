@@ -19,6 +19,7 @@ import type { EventSocket, Server } from "../../src/index.js";
 import { loadBuilt } from "./built.js";
 import { chatOptions } from "./chat-options.js";
 import { serveControl } from "./control.js";
+import { rpcNamespace } from "./rpc-namespace.js";
 
 const kind = process.argv[2];
 
@@ -58,14 +59,8 @@ if (kind === "ws") {
  * handshake target measured in this part's rotating rounds, which the VM's drift touches alike.
  */
 async function builtRpc(resume: boolean): Promise<Server> {
-  const { lib, contract: c } = await loadBuilt();
-  const Text = z.object({ text: z.string().max(1000) });
-  const rpc = c.defineContract({ client: { echo: c.request(Text, Text) } });
-  class BuiltRpc extends lib.events(rpc) {
-    static events = lib.handle(rpc, { echo: (_socket, data) => data });
-  }
-  lib.namespace("/chat/:room", BuiltRpc);
-  return lib.createServer({ handlers: [BuiltRpc], ...chatOptions(resume) });
+  const built = await loadBuilt();
+  return built.lib.createServer({ handlers: [rpcNamespace(built, "/chat/:room")], ...chatOptions(resume) });
 }
 
 /** test/helpers/resume-chat.ts' chat, made with the built package's own exports (its registry is not src's). */

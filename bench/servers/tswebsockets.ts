@@ -1,12 +1,11 @@
-import { z } from "zod";
 import type { BaseHandler, Message, Socket } from "../../src/index.js";
 import { loadBuilt } from "./built.js";
 import { serveControl } from "./control.js";
+import { rpcNamespace } from "./rpc-namespace.js";
 
 // The built package, as an application runs it (see built.ts); the runner builds it first.
-const { lib, contract } = await loadBuilt();
-const { BaseMixin, createServer, events, handle, mixins, Namespace } = lib;
-const { defineContract, request } = contract;
+const built = await loadBuilt();
+const { BaseMixin, createServer, mixins, Namespace } = built.lib;
 
 /** A mixin that looks at every event and lets it through, as a logging or metrics mixin would. */
 class PassA extends BaseMixin {
@@ -39,14 +38,8 @@ class Room extends mixins(PassA, PassB, PassC) {
   }
 }
 
-/** Request/reply: a 64-byte payload validated with zod on the way in and its reply on the way out. */
-const Text = z.object({ text: z.string().max(1000) });
-const rpc = defineContract({ client: { echo: request(Text, Text) } });
-
-@Namespace("/rpc")
-class Rpc extends events(rpc) {
-  static events = handle(rpc, { echo: (_socket, data) => data });
-}
+/** Request/reply (rpc-namespace.ts). */
+const Rpc = rpcNamespace(built, "/rpc");
 
 const handlers: (typeof BaseHandler)[] = [Echo, Room, Rpc];
 // With TSWS_BENCH_RESUME=1 (tswebsockets-resume.ts), resumable sessions with their defaults: a
